@@ -1,0 +1,128 @@
+"""The `almmigrate` command line: parse, call the library, print, map errors to exit codes.
+
+Each command lives in its own module under `almmigrate.cli` and is loaded
+only when it runs, so `almmigrate --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import signal
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from almmigrate import __version__
+from almmigrate.errors import AlmMigrateError, ValidationFailed
+from almmigrate.secrets import ScrubFilter, scrub
+
+# command name -> module under almmigrate.cli holding a click command of that name.
+COMMANDS = {
+    "export": "export",
+    "map-projects": "map_projects",
+    "validate": "validate",
+    "plan": "plan",
+    "import": "import_",
+    "migrate": "migrate",
+    "test": "connectivity",
+    "template": "template",
+    "sim": "sim",
+    "demo": "demo",
+}
+
+
+class LazyGroup(click.Group):
+    """Lists and loads only the commands whose module exists."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, module in COMMANDS.items() if _module_exists(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMANDS.get(cmd_name)
+        if module is None or not _module_exists(module):
+            return None
+        loaded = importlib.import_module(f"almmigrate.cli.{module}")
+        command: click.Command = loaded.command
+        return command
+
+
+def _module_exists(module: str) -> bool:
+    return importlib.util.find_spec(f"almmigrate.cli.{module}") is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks.")
+@click.version_option(__version__, prog_name="almmigrate")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """Move SD Elements ALM connectors and connections in bulk.
+
+    Export them to Excel, CSV or JSON (secrets masked), edit them in a
+    spreadsheet, see exactly what an import would change, and apply it to the
+    same or another instance: resumable, rate-limited, never creating twice.
+
+    \b
+    Example:
+      almmigrate export --url https://sde.example.com --out connectors.xlsx
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["verbose"] = verbose
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(ScrubFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("almmigrate")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    # httpx logs every request URL at INFO; keep it for -vv, scrubbed.
+    for name in ("httpx", "httpcore"):
+        other = logging.getLogger(name)
+        other.handlers[:] = [handler] if verbose >= 2 else []
+        other.setLevel(logging.DEBUG if verbose >= 3 else logging.INFO if verbose >= 2 else logging.WARNING)
+        other.propagate = False
+
+
+def report_error(error: BaseException, verbose: int) -> None:
+    """One clear line on stderr (a traceback too with -v), secrets scrubbed."""
+    if verbose:
+        click.echo(scrub("".join(traceback.format_exception(error))), err=True)
+    name = type(error).__name__
+    click.echo(scrub(f"{name}: {error}"), err=True)
+    if isinstance(error, ValidationFailed):
+        for problem in error.problems:
+            click.echo(scrub(f"  {problem.severity}: {problem}"), err=True)
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: run the CLI and turn every outcome into an exit code."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
+    verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
+    verbose += (argv or sys.argv[1:]).count("--verbose")
+    try:
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2 if error.exit_code == 2 else error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except AlmMigrateError as error:
+        report_error(error, verbose)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,113 @@
+"""Options shared by several commands, each bundle as one decorator."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from almmigrate.settings import ConnectionSettings
+
+F = Callable[..., Any]
+
+
+def _instance_options(prefix: str, env: str, label: str) -> list[Callable[[F], F]]:
+    dash = f"{prefix}-" if prefix else ""
+    under = f"{prefix}_" if prefix else ""
+    return [
+        click.option(
+            f"--{dash}url",
+            f"{under}url",
+            envvar=f"SDE_{env}URL",
+            metavar="URL",
+            help=f"{label} instance root, e.g. https://sde.example.com (env SDE_{env}URL).",
+        ),
+        click.option(
+            f"--{dash}token",
+            f"{under}token",
+            envvar=f"SDE_{env}TOKEN",
+            metavar="TOKEN",
+            help=f"{label} API token (env SDE_{env}TOKEN; prefer the variable: options show in `ps`).",
+        ),
+    ]
+
+
+_COMMON = [
+    click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
+    click.option(
+        "--ca-bundle",
+        type=click.Path(exists=True, dir_okay=False),
+        help="Verify TLS with this CA bundle (PEM).",
+    ),
+    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                 help="Seconds to wait for each response."),
+    click.option("--allow-http", is_flag=True,
+                 help="Allow sending the token over plain http to a host that is not loopback."),
+]
+
+
+def _apply(decorators: list[Callable[[F], F]], func: F) -> F:
+    for decorator in reversed(decorators):
+        func = decorator(func)
+    return func
+
+
+def connection_options(func: F) -> F:
+    """--url, --token, --insecure, --ca-bundle, --timeout, --allow-http."""
+    return _apply(_instance_options("", "", "SD Elements") + _COMMON, func)
+
+
+def two_instance_options(func: F) -> F:
+    """--source-url/--source-token, --target-url/--target-token and the TLS options."""
+    return _apply(
+        _instance_options("source", "SOURCE_", "Source")
+        + _instance_options("target", "TARGET_", "Target")
+        + _COMMON,
+        func,
+    )
+
+
+def settings_from(
+    url: str | None,
+    token: str | None,
+    *,
+    insecure: bool = False,
+    ca_bundle: str | None = None,
+    timeout: float = 30.0,
+    allow_http: bool = False,
+    which: str = "",
+    **tuning: Any,
+) -> ConnectionSettings:
+    """Build settings from options, or fail with a usage error naming what is missing."""
+    dash = f"{which}-" if which else ""
+    env = f"SDE_{which.upper()}_" if which else "SDE_"
+    if not url:
+        raise click.UsageError(f"Missing --{dash}url (or the {env}URL environment variable).")
+    if not token:
+        raise click.UsageError(f"Missing --{dash}token (or the {env}TOKEN environment variable).")
+    verify: bool | str = ca_bundle if ca_bundle else not insecure
+    return ConnectionSettings(
+        url=url,
+        token=token,
+        verify=verify,
+        timeout=timeout,
+        allow_http=allow_http,
+        **{k: v for k, v in tuning.items() if v is not None},
+    )
+
+
+def pass_settings(func: F) -> F:
+    """Turn the connection options into one `settings` argument."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, url: str | None, token: str | None, insecure: bool,
+                ca_bundle: str | None, timeout: float, allow_http: bool, **kwargs: Any) -> Any:
+        kwargs["settings"] = settings_from(
+            url, token, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
+            allow_http=allow_http,
+        )
+        return func(*args, **kwargs)
+
+    return wrapper

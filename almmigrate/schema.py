@@ -1,0 +1,307 @@
+"""Plugin schemas: the params an ALM system takes, their types, and their rules.
+
+One schema drives masking (which params are secret), validation (required by
+scope, options, booleans, max_length), type coercion of spreadsheet cells, and
+templates. The simulator validates writes with the same functions, so the tool
+and its rehearsal server agree on what is valid.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from almmigrate.secrets import MASK, name_is_secret
+
+SYSTEM = "system"
+PROJECT = "project"
+
+# Params the server derives from the project; never written by a client.
+DERIVED_PARAMS = frozenset({"sde_project", "sde_application", "sde_businessunit"})
+
+CHOICE_TYPES = frozenset({"radio", "select"})
+TEXT_TYPES = frozenset({"string", "masked_string", "text", "textarea", "url", "password"})
+
+
+@dataclass(frozen=True)
+class Option:
+    value: str
+    label: str
+    disabled: bool = False
+
+
+@dataclass(frozen=True)
+class Field:
+    """One param of a plugin, as `/api/v2/plugins/alm/` describes it."""
+
+    name: str
+    label: str = ""
+    field_type: str = "string"
+    required: bool = False
+    default: Any = None
+    options: tuple[Option, ...] = ()
+    max_length: int | None = None
+    scope: tuple[str, ...] = (SYSTEM,)
+    help_text: str = ""
+    description: str = ""
+    placeholder: str | None = None
+    readonly: bool = False
+    deprecated: bool = False
+    section: str | None = None
+
+    @property
+    def is_secret(self) -> bool:
+        return self.field_type == "masked_string" or name_is_secret(self.name)
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The values a person may choose (disabled options excluded)."""
+        return tuple(o.value for o in self.options if not o.disabled)
+
+    def in_scope(self, scope: str) -> bool:
+        return scope in self.scope
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any], section: str | None = None) -> Field:
+        return cls(
+            name=str(data["name"]),
+            label=str(data.get("label") or ""),
+            field_type=str(data.get("field_type") or "string"),
+            required=bool(data.get("required")),
+            default=data.get("default"),
+            options=tuple(
+                Option(str(o.get("value")), str(o.get("label") or ""), bool(o.get("disabled")))
+                for o in data.get("options") or ()
+            ),
+            max_length=data.get("max_length"),
+            scope=tuple(data.get("scope") or (SYSTEM,)),
+            help_text=str(data.get("help_text") or ""),
+            description=str(data.get("description") or ""),
+            placeholder=data.get("placeholder"),
+            readonly=bool(data.get("readonly")),
+            deprecated=bool(data.get("deprecated")),
+            section=section,
+        )
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """The schema of one ALM system."""
+
+    id: str
+    name: str
+    short_name: str = ""
+    command: str = ""
+    fields: tuple[Field, ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def field(self, name: str) -> Field | None:
+        return self._by_name().get(name)
+
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
+    def fields_in_scope(self, scope: str) -> list[Field]:
+        return [f for f in self.fields if f.in_scope(scope)]
+
+    def secret_names(self) -> set[str]:
+        return {f.name for f in self.fields if f.is_secret}
+
+    def project_editable(self) -> set[str]:
+        """Params a connection may set when its connector does not say otherwise."""
+        return {f.name for f in self.fields if f.in_scope(PROJECT)}
+
+    def to_api(self) -> dict[str, Any]:
+        return dict(self.raw)
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> Plugin:
+        fields = tuple(
+            Field.from_api(f, section.get("label"))
+            for section in data.get("sections") or ()
+            for f in section.get("fields") or ()
+        )
+        return cls(
+            id=str(data["id"]),
+            name=str(data.get("name") or data["id"]),
+            short_name=str(data.get("short_name") or ""),
+            command=str(data.get("command") or ""),
+            fields=fields,
+            raw=dict(data),
+        )
+
+
+@cache
+def bundled_plugins() -> dict[str, Plugin]:
+    """The plugin schemas shipped with the tool, by system id."""
+    folder = resources.files("almmigrate") / "data" / "plugins"
+    plugins = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".json"):
+            plugin = Plugin.from_api(json.loads(entry.read_text(encoding="utf-8")))
+            plugins[plugin.id] = plugin
+    return plugins
+
+
+def is_secret(name: str, plugin: Plugin | None = None) -> bool:
+    """A param is secret when the schema types it masked_string or its name says so."""
+    if name_is_secret(name):
+        return True
+    found = plugin.field(name) if plugin else None
+    return bool(found and found.is_secret)
+
+
+# ---------------------------------------------------------------- validation
+
+
+def check_value(spec: Field, value: Any) -> str | None:
+    """Why a typed (API) value is not valid for a field, or None when it is."""
+    if value is None:
+        return None
+    kind = spec.field_type
+    if kind == "boolean":
+        return None if isinstance(value, bool) else "Must be a valid boolean."
+    if kind == "integer":
+        if isinstance(value, bool) or not (
+            isinstance(value, int) or (isinstance(value, str) and re.fullmatch(r"-?\d+", value))
+        ):
+            return "A valid integer is required."
+        return None
+    if kind in CHOICE_TYPES and spec.options:
+        if isinstance(value, bool) or str(value) not in spec.choices:
+            return f'"{value}" is not one of {", ".join(spec.choices)}'
+        return None
+    if kind == "checkbox" and spec.options:
+        if not isinstance(value, str):
+            return "Must be a comma-separated list of values."
+        bad = [v for v in split_checkbox(value) if v not in spec.choices]
+        if bad:
+            return f'"{bad[0]}" is not one of {", ".join(spec.choices)}'
+        return None
+    if kind in TEXT_TYPES or kind == "checkbox":
+        if not isinstance(value, str):
+            return "Not a valid string."
+        if spec.max_length is not None and len(value) > spec.max_length:
+            return f"Ensure this field has no more than {spec.max_length} characters."
+    return None
+
+
+def split_checkbox(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def validate_params(
+    plugin: Plugin,
+    params: Mapping[str, Any],
+    *,
+    scope: str,
+    creating: bool,
+    inherited: Mapping[str, Any] | None = None,
+    editable: set[str] | None = None,
+) -> dict[str, list[str]]:
+    """Problems with params written to one object, as DRF-style `{param: [message]}`.
+
+    scope: SYSTEM for a connector, PROJECT for a connection.
+    creating: when true, required params in scope must be present (here or inherited).
+    inherited: for a connection, its connector's params (they satisfy "required").
+    editable: for a connection, the params it may set (its connector's
+        fields_editable_on_project); default is the plugin's project-scope fields.
+    Unknown params are not errors here: callers decide whether to warn.
+    """
+    problems: dict[str, list[str]] = {}
+    allowed = editable if editable is not None else plugin.project_editable()
+    for name, value in params.items():
+        spec = plugin.field(name)
+        if spec is None or name in DERIVED_PARAMS:
+            continue
+        if scope == PROJECT and name not in allowed and not spec.in_scope(PROJECT):
+            problems.setdefault(name, []).append(
+                "This param is set on the connector and is not editable on a connection."
+            )
+            continue
+        if spec.readonly:
+            problems.setdefault(name, []).append("This field is read-only.")
+            continue
+        message = check_value(spec, value)
+        if message:
+            problems.setdefault(name, []).append(message)
+    if creating:
+        present = dict(inherited or {})
+        present.update(params)
+        for spec in plugin.fields_in_scope(scope):
+            if spec.required and _is_blank(present.get(spec.name)):
+                problems.setdefault(spec.name, []).append("This field is required.")
+    return problems
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+# ---------------------------------------------------------------- coercion
+
+_TRUE = {"true", "t", "yes", "y", "1", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+class CoercionError(ValueError):
+    """A cell cannot be read as the type its field needs."""
+
+
+def coerce_cell(spec: Field | None, value: Any) -> Any:
+    """Type a spreadsheet cell by its field, where the file lost the type.
+
+    Typed cells (bool, int, float from xlsx or JSON) keep their type unless the
+    field says otherwise; text cells become booleans or integers only when the
+    field is boolean or integer. Select, radio, checkbox and text stay text, so
+    `007`, `NaN` and `TRUE` in a text field survive. The mask stays the mask.
+    """
+    if value is None or value == MASK:
+        return value
+    kind = spec.field_type if spec else None
+    if kind == "boolean":
+        return _to_bool(value)
+    if kind == "integer":
+        return _to_int(value)
+    if isinstance(value, float) and kind is not None and math.isfinite(value):
+        # Spreadsheets store whole numbers as 7.0; a text or choice field means "7".
+        whole = int(value) if value.is_integer() else None
+        if kind in CHOICE_TYPES or kind in TEXT_TYPES or kind == "checkbox":
+            return str(whole) if whole is not None else repr(value)
+    if isinstance(value, float) and value.is_integer() and math.isfinite(value):
+        return int(value)
+    return value
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise CoercionError(f'"{value}" is not a boolean (use TRUE or FALSE)')
+
+
+def _to_int(value: Any) -> int:
+    if isinstance(value, bool):
+        raise CoercionError(f'"{value}" is not a whole number')
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value.is_integer():
+            return int(value)
+        raise CoercionError(f'"{value}" is not a whole number')
+    text = str(value).strip()
+    if re.fullmatch(r"[+-]?\d+(\.0+)?", text):
+        return int(float(text)) if "." in text else int(text)
+    raise CoercionError(f'"{value}" is not a whole number')

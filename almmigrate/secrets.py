@@ -1,0 +1,114 @@
+"""Secrets: which params are secret, masking, and redaction of anything printed.
+
+Two lines of defence. First, secret params are masked at the source (export,
+plan, report). Second, every token and secret value the process learns is
+registered here, and :func:`scrub` (used by the log filter and the CLI's error
+printer) replaces it wherever it would otherwise be shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+MASK = "********"
+
+# A param is secret when its name says so. Names are split on separators so that
+# "alm_pass" and "password" match but "bypass_proxy" or "passive" do not.
+_SECRET_WORDS = {
+    "pass",
+    "password",
+    "passwd",
+    "passphrase",
+    "pwd",
+    "secret",
+    "token",
+    "credential",
+    "credentials",
+}
+_SECRET_PHRASES = ("apikey", "api_key", "privatekey", "private_key", "client_secret", "credential")
+
+
+def name_is_secret(name: str) -> bool:
+    """True when a param name says it holds a password, token, key or credential."""
+    lowered = name.lower().replace("-", "_")
+    words = set(re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()))
+    if words & _SECRET_WORDS:
+        return True
+    squashed = lowered.replace("_", "")
+    return any(p.replace("_", "") in squashed for p in _SECRET_PHRASES)
+
+
+_lock = threading.Lock()
+_known: set[str] = set()
+
+
+def register_secret(value: object) -> None:
+    """Remember a secret value so that :func:`scrub` hides it from any output."""
+    if value is None or isinstance(value, bool):
+        return
+    text = str(value)
+    # Very short values ("1", "no") would turn every message into asterisks.
+    if len(text) < 4 or text == MASK:
+        return
+    with _lock:
+        _known.add(text)
+
+
+def register_secrets(values: Iterable[object]) -> None:
+    for value in values:
+        register_secret(value)
+
+
+def forget_secrets() -> None:
+    """Forget every registered value (tests use this between cases)."""
+    with _lock:
+        _known.clear()
+
+
+def scrub(text: str) -> str:
+    """Replace every registered secret and any `Token xyz` header value in text."""
+    if not text:
+        return text
+    with _lock:
+        known = sorted(_known, key=len, reverse=True)
+    for value in known:
+        if value in text:
+            text = text.replace(value, MASK)
+    return re.sub(r"(?i)(token\s+)[^\s\"',]+", r"\1" + MASK, text)
+
+
+_SENSITIVE_QUERY = re.compile(r"(?i)token|key|secret|pass|auth|signature")
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a message: no user info, no sensitive query values."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return scrub(str(url))
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    query = urlencode(
+        [
+            (k, MASK if _SENSITIVE_QUERY.search(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ]
+    )
+    return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+
+
+class ScrubFilter(logging.Filter):
+    """A logging filter that scrubs secrets from every record's final message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = scrub(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = scrub(record.exc_text)
+        return True

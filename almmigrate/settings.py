@@ -1,0 +1,30 @@
+"""How to reach one SD Elements instance, as the user gave it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Everything the client needs to talk to one instance.
+
+    url: the instance root, with or without `/api/v2`, with or without a trailing slash.
+    verify: True (system CAs), False (`--insecure`), or a CA bundle path (`--ca-bundle`).
+    rate: requests per second across every worker; None means no limit.
+    """
+
+    url: str
+    token: str
+    verify: bool | str = True
+    timeout: float = 30.0
+    allow_http: bool = False
+    rate: float | None = None
+    concurrency: int = 4
+    retries: int = 5
+    max_wait: float = 300.0
+    page_size: int = 100
+
+    def __repr__(self) -> str:
+        # Never let a token reach a log line or a traceback through repr().
+        return f"ConnectionSettings(url={self.url!r}, token='********')"
