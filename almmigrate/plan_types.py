@@ -1,0 +1,87 @@
+"""What an import will do, object by object: the contract between `plan` and `apply`.
+
+`plan` builds a :class:`Plan` from a Dataset and the target's Snapshot without
+sending a write; `apply` carries it out and turns each :class:`PlanItem` into an
+:class:`Outcome`. Neither holds a secret in a form that reaches a report: a
+:class:`Change` on a secret field says only that it changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Kind = Literal["connector", "connection"]
+Action = Literal["create", "update", "unchanged", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: `old` and `new` are None for a secret (never shown)."""
+
+    field: str  # "name", "frequency", "params.alm_server", ...
+    old: Any = None
+    new: Any = None
+    secret: bool = False
+
+    def describe(self) -> str:
+        if self.secret:
+            return f"{self.field}: (secret changed)"
+        return f"{self.field}: {self.old!r} -> {self.new!r}"
+
+
+@dataclass
+class PlanItem:
+    kind: Kind
+    action: Action
+    key: str  # human-readable natural key: connector name, or "project 12 / alias"
+    row: int | None = None  # sheet row in the input file
+    source_id: int | None = None  # the id in the file
+    target_id: int | None = None  # the existing target object (update/unchanged)
+    # What to send: the whole object for a create, only the changed fields for an
+    # update (params holding only the changed params). Secrets are in clear here,
+    # in memory only; never serialise `body` without `redacted_body()`.
+    body: dict[str, Any] = field(default_factory=dict)
+    changes: list[Change] = field(default_factory=list)
+    error: str | None = None
+    # A connection's connector, by name on the target: resolved by `apply` when the
+    # connector is created in the same run (its id is not known at plan time).
+    connector_name: str | None = None
+    project: int | None = None  # the target project id of a connection
+    alias: str | None = None
+    secret_fields: frozenset[str] = frozenset()  # param names holding secrets
+
+    def redacted_body(self) -> dict[str, Any]:
+        body = dict(self.body)
+        if "params" in body:
+            body["params"] = {
+                k: ("********" if k in self.secret_fields else v) for k, v in body["params"].items()
+            }
+        return body
+
+
+@dataclass
+class Plan:
+    items: list[PlanItem] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.action] = counts.get(item.action, 0) + 1
+        return counts
+
+    @property
+    def has_errors(self) -> bool:
+        return any(item.action == "error" for item in self.items)
+
+
+@dataclass
+class Outcome:
+    """What happened to one PlanItem when it was applied."""
+
+    item: PlanItem
+    action: str  # created, updated, unchanged, adopted, failed, skipped
+    target_id: int | None = None
+    attempts: int = 0
+    status: int | None = None  # last HTTP status
+    error: str | None = None
