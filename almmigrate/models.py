@@ -21,7 +21,9 @@ class BusinessUnit:
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> BusinessUnit:
-        return cls(id=int(data["id"]), name=str(data.get("name") or ""), slug=str(data.get("slug") or ""))
+        return cls(
+            id=int(data["id"]), name=str(data.get("name") or ""), slug=str(data.get("slug") or "")
+        )
 
 
 @dataclass

@@ -55,7 +55,9 @@ def _module_exists(module: str) -> bool:
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks.")
+@click.option(
+    "-v", "--verbose", count=True, help="More detail on stderr; -v also shows tracebacks."
+)
 @click.version_option(__version__, prog_name="almmigrate")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int) -> None:
@@ -87,7 +89,9 @@ def configure_logging(verbose: int) -> None:
     for name in ("httpx", "httpcore"):
         other = logging.getLogger(name)
         other.handlers[:] = [handler] if verbose >= 2 else []
-        other.setLevel(logging.DEBUG if verbose >= 3 else logging.INFO if verbose >= 2 else logging.WARNING)
+        other.setLevel(
+            logging.DEBUG if verbose >= 3 else logging.INFO if verbose >= 2 else logging.WARNING
+        )
         other.propagate = False
 
 

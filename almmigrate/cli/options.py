@@ -41,10 +41,18 @@ _COMMON = [
         type=click.Path(exists=True, dir_okay=False),
         help="Verify TLS with this CA bundle (PEM).",
     ),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
-                 help="Seconds to wait for each response."),
-    click.option("--allow-http", is_flag=True,
-                 help="Allow sending the token over plain http to a host that is not loopback."),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each response.",
+    ),
+    click.option(
+        "--allow-http",
+        is_flag=True,
+        help="Allow sending the token over plain http to a host that is not loopback.",
+    ),
 ]
 
 
@@ -102,10 +110,22 @@ def pass_settings(func: F) -> F:
     """Turn the connection options into one `settings` argument."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, url: str | None, token: str | None, insecure: bool,
-                ca_bundle: str | None, timeout: float, allow_http: bool, **kwargs: Any) -> Any:
+    def wrapper(
+        *args: Any,
+        url: str | None,
+        token: str | None,
+        insecure: bool,
+        ca_bundle: str | None,
+        timeout: float,
+        allow_http: bool,
+        **kwargs: Any,
+    ) -> Any:
         kwargs["settings"] = settings_from(
-            url, token, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout,
+            url,
+            token,
+            insecure=insecure,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
             allow_http=allow_http,
         )
         return func(*args, **kwargs)

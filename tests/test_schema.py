@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import pytest
+
+from almmigrate.schema import (
+    PROJECT,
+    SYSTEM,
+    CoercionError,
+    bundled_plugins,
+    check_value,
+    coerce_cell,
+    is_secret,
+    validate_params,
+)
+from almmigrate.secrets import MASK
+
+
+@pytest.fixture
+def trac():
+    return bundled_plugins()["trac"]
+
+
+def test_bundled_plugins_cover_the_documented_systems():
+    plugins = bundled_plugins()
+    assert {"trac", "jira", "github", "rally"} <= set(plugins)
+    # trac is exactly as the API reference documents it.
+    trac = plugins["trac"]
+    assert trac.command == "sync_trac"
+    assert trac.field("alm_pass").field_type == "masked_string"
+    assert trac.field("alm_project").scope == (PROJECT,)
+    assert trac.field("conflict_policy").choices == ("alm", "sde")  # "timestamp" is disabled
+
+
+def test_secret_fields_by_schema_and_by_name(trac):
+    assert is_secret("alm_pass", trac)
+    assert is_secret("alm_api_token")
+    assert is_secret("custom_api_key")
+    assert is_secret("client_secret")
+    assert is_secret("ssh_private_key")
+    assert is_secret("service_credentials")
+    assert not is_secret("alm_server", trac)
+    assert not is_secret("bypass_proxy")
+    assert not is_secret("sde_min_priority", trac)
+
+
+def test_check_value_messages(trac):
+    assert check_value(trac.field("alm_method"), "gopher") == '"gopher" is not one of https, http'
+    assert check_value(trac.field("alm_method"), "https") is None
+    assert check_value(trac.field("how_tos_in_scope"), "TRUE") == "Must be a valid boolean."
+    assert check_value(trac.field("how_tos_in_scope"), True) is None
+    # A select takes the option's text or the same number (the API shows both).
+    assert check_value(trac.field("sde_min_priority"), 7) is None
+    assert check_value(trac.field("sde_min_priority"), "11") is not None
+    assert check_value(trac.field("alm_phases"), "development,testing") is None
+    assert check_value(trac.field("alm_phases"), "development,gopher") == (
+        '"gopher" is not one of requirements, architecture-design, development, testing'
+    )
+    assert "255" in check_value(trac.field("alm_project"), "x" * 256)
+
+
+def test_validate_params_required_by_scope(trac):
+    problems = validate_params(
+        trac, {"alm_server": "trac.example.com"}, scope=SYSTEM, creating=True
+    )
+    assert problems == {
+        "alm_method": ["This field is required."],
+        "alm_user": ["This field is required."],
+        "alm_pass": ["This field is required."],
+    }
+    # A connection inherits its connector's params; it must bring only the project ones.
+    inherited = {"alm_method": "https", "alm_server": "s", "alm_user": "u", "alm_pass": "p"}
+    assert validate_params(trac, {}, scope=PROJECT, creating=True, inherited=inherited) == {
+        "alm_project": ["This field is required."]
+    }
+    assert (
+        validate_params(
+            trac, {"alm_project": "M1"}, scope=PROJECT, creating=True, inherited=inherited
+        )
+        == {}
+    )
+
+
+def test_connection_may_not_set_connector_only_params_unless_editable(trac):
+    problems = validate_params(trac, {"alm_server": "x"}, scope=PROJECT, creating=False)
+    assert "alm_server" in problems
+    assert (
+        validate_params(
+            trac, {"alm_server": "x"}, scope=PROJECT, creating=False, editable={"alm_server"}
+        )
+        == {}
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "cell", "expected"),
+    [
+        ("how_tos_in_scope", "TRUE", True),
+        ("how_tos_in_scope", "false", False),
+        ("how_tos_in_scope", 1, True),
+        ("how_tos_in_scope", 0.0, False),
+        ("alm_project", "007", "007"),
+        ("alm_project", "NaN", "NaN"),
+        ("alm_project", "TRUE", "TRUE"),
+        ("alm_project", " spaced ", " spaced "),
+        ("sde_min_priority", 7.0, "7"),
+        ("sde_min_priority", "7", "7"),
+        ("alm_pass", MASK, MASK),
+    ],
+)
+def test_coerce_cell_by_field(trac, name, cell, expected):
+    value = coerce_cell(trac.field(name), cell)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_coerce_integer_and_unknown_fields():
+    jira = bundled_plugins()["jira"]
+    assert coerce_cell(jira.field("alm_reference_context"), "5") == 5
+    assert coerce_cell(jira.field("alm_reference_context"), 5.0) == 5
+    assert coerce_cell(None, 7.0) == 7
+    assert coerce_cell(None, "7") == "7"
+    with pytest.raises(CoercionError, match="not a whole number"):
+        coerce_cell(jira.field("alm_reference_context"), "five")
+
+
+def test_coerce_bad_boolean_says_what_to_use(trac):
+    with pytest.raises(CoercionError, match=r'"maybe" is not a boolean \(use TRUE or FALSE\)'):
+        coerce_cell(trac.field("how_tos_in_scope"), "maybe")

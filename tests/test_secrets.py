@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from almmigrate.secrets import (
+    MASK,
+    ScrubFilter,
+    forget_secrets,
+    redact_url,
+    register_secret,
+    scrub,
+)
+from almmigrate.settings import ConnectionSettings
+
+CANARY = "canary-Zq9-7731-secret"
+
+
+@pytest.fixture(autouse=True)
+def _clean():
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+def test_scrub_hides_registered_values_and_token_headers():
+    register_secret(CANARY)
+    text = scrub(f"failed with {CANARY}; header Authorization: Token abc123def")
+    assert CANARY not in text
+    assert "abc123def" not in text
+    assert text.count(MASK) == 2
+
+
+def test_short_values_are_not_registered():
+    register_secret("no")
+    assert scrub("no problem") == "no problem"
+
+
+def test_redact_url_drops_userinfo_and_sensitive_query():
+    url = "https://admin:hunter22@sde.example.com:8443/api/v2/x/?token=abc&page=2"
+    assert (
+        redact_url(url)
+        == "https://sde.example.com:8443/api/v2/x/?token=%2A%2A%2A%2A%2A%2A%2A%2A&page=2"
+    )
+
+
+def test_log_filter_scrubs_the_final_message(caplog):
+    register_secret(CANARY)
+    logger = logging.getLogger("almmigrate.test")
+    logger.addFilter(ScrubFilter())
+    with caplog.at_level(logging.INFO, logger="almmigrate.test"):
+        logger.info("sending %s", {"alm_pass": CANARY})
+    assert CANARY not in caplog.text
+    assert MASK in caplog.text
+
+
+def test_settings_repr_never_shows_the_token():
+    settings = ConnectionSettings(url="https://x", token=CANARY)
+    assert CANARY not in repr(settings)
+    assert CANARY not in str(settings)
