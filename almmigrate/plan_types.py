@@ -85,3 +85,4 @@ class Outcome:
     attempts: int = 0
     status: int | None = None  # last HTTP status
     error: str | None = None
+    note: str | None = None  # e.g. "done in an earlier run (journal)"; never a secret

@@ -78,7 +78,13 @@ def scrub(text: str) -> str:
     for value in known:
         if value in text:
             text = text.replace(value, MASK)
-    return re.sub(r"(?i)(token\s+)[^\s\"',]+", r"\1" + MASK, text)
+    return _TOKEN_HEADER.sub(r"\1" + MASK, text)
+
+
+# `Token <value>` as in the Authorization header. The value must look like a token (8+
+# token characters with a digit) so that prose such as "check SDE_TOKEN or --token" or
+# "the token stays" is left readable.
+_TOKEN_HEADER = re.compile(r"(?i)(\btoken\s+)(?=[\w.~+/=-]*\d)[\w.~+/=-]{8,}")
 
 
 _SENSITIVE_QUERY = re.compile(r"(?i)token|key|secret|pass|auth|signature")

@@ -131,3 +131,87 @@ def pass_settings(func: F) -> F:
         return func(*args, **kwargs)
 
     return wrapper
+
+
+# ---------------------------------------------------------------- import / plan
+
+_IMPORT_PLAN = [
+    click.option(
+        "--project-map",
+        "project_map",
+        type=click.Path(exists=True, dir_okay=False),
+        metavar="MAP.csv",
+        help="Source -> target project ids (source_project,target_project), e.g. from map-projects.",
+    ),
+    click.option(
+        "--auto-map-projects",
+        is_flag=True,
+        help="Match projects by business unit > application > project name, in memory.",
+    ),
+    click.option(
+        "--secrets",
+        "secrets",
+        type=click.Path(exists=True, dir_okay=False),
+        metavar="SECRETS.csv",
+        help="Values for masked secrets: CSV kind,name,field,value (kind connector|connection).",
+    ),
+    click.option(
+        "--mode",
+        type=click.Choice(["upsert", "create", "update"]),
+        default="upsert",
+        show_default=True,
+        help="upsert: create what is missing, update what differs; create/update: only that.",
+    ),
+    click.option(
+        "--match",
+        type=click.Choice(["name", "id"]),
+        default="name",
+        show_default=True,
+        help="Find target objects by natural key (name; project + alias) or by the id column.",
+    ),
+    click.option(
+        "--skip-unmapped",
+        is_flag=True,
+        help="Skip connections whose project is not mapped, instead of refusing the file.",
+    ),
+]
+
+
+def import_plan_options(func: F) -> F:
+    """--project-map, --auto-map-projects, --secrets, --mode, --match, --skip-unmapped.
+
+    Shared by `plan`, `import` and `migrate`; turn the values into an
+    ImportOptions with :func:`import_options_from`.
+    """
+    return _apply(_IMPORT_PLAN, func)
+
+
+def source_options(func: F) -> F:
+    """--source-url/--source-token alone (for `--auto-map-projects` on a one-instance command)."""
+    return _apply(_instance_options("source", "SOURCE_", "Source (for --auto-map-projects)"), func)
+
+
+def import_options_from(
+    *,
+    project_map: str | None,
+    auto_map_projects: bool,
+    secrets: str | None,
+    mode: str,
+    match: str,
+    skip_unmapped: bool,
+    source: Any = None,
+) -> Any:
+    """The ImportOptions (almmigrate.prepare) for the values of `import_plan_options`."""
+    from almmigrate.prepare import ImportOptions
+
+    if project_map and auto_map_projects:
+        raise click.UsageError("Give --project-map or --auto-map-projects, not both.")
+    return ImportOptions(
+        mode=mode,
+        match=match,
+        project_map=project_map,
+        auto_map_projects=auto_map_projects,
+        source=source,
+        secrets=secrets,
+        skip_unmapped=skip_unmapped,
+    )

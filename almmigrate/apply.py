@@ -1,0 +1,407 @@
+"""Carry out a Plan on the target: the only module that writes to an instance.
+
+Connectors go first, then connections (a connection whose connector is created
+in the same run gets that connector's new id). Items run on a thread pool under
+the client's one shared rate limit; a 429 pauses every worker (the client's
+limiter does that). Creates are POSTs, updates PATCH only the changed fields,
+unchanged items send nothing.
+
+Exactly once: a create whose outcome is unknown (the client raises
+:class:`OutcomeUnknown`) is never re-sent blind. The target is searched by the
+natural key first (connector by name, connection by project and alias) and
+what is there is adopted; only when it is certainly absent is the POST sent
+again. With a journal, the same lookup guards every object an earlier,
+killed run had in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from almmigrate.errors import ApiError, OutcomeUnknown
+from almmigrate.journal import Journal, JournalEntry
+from almmigrate.plan_types import Outcome, Plan, PlanItem
+from almmigrate.secrets import scrub
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
+ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed")
+CONNECTORS_PATH = "connectors/alm/"
+CONNECTIONS_PATH = "connections/alm/"
+
+
+class WritingClient(Protocol):
+    """What apply needs of :class:`almmigrate.client.SDEClient`."""
+
+    stats: Any
+
+    def iter_list(
+        self, path: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]: ...
+    def create_connector(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def update_connector(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
+    def create_connection(self, body: dict[str, Any]) -> dict[str, Any]: ...
+    def update_connection(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
+
+
+@dataclass
+class ApplySummary:
+    """What a run did and how fast: the head of every report."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Achieved requests per second over the run."""
+        return self.requests / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **{action: self.counts.get(action, 0) for action in ACTIONS},
+            "total": sum(self.counts.values()),
+            "requests": self.requests,
+            "retries": self.retries,
+            "throttled": self.throttled,
+            "elapsed_s": round(self.elapsed, 3),
+            "rate_per_s": round(self.rate, 2),
+        }
+
+
+@dataclass
+class ApplyResult:
+    outcomes: list[Outcome]
+    summary: ApplySummary
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "failed"]
+
+
+def apply_plan(
+    client: WritingClient,
+    plan: Plan,
+    *,
+    concurrency: int = 4,
+    batch_size: int = 50,
+    journal: Journal | None = None,
+    on_progress: ProgressCallback | None = None,
+    max_sends: int = 6,
+) -> ApplyResult:
+    """Apply every item of a plan; a failing item never stops the others.
+
+    concurrency: worker threads (the client's rate limit is shared by all).
+    batch_size: objects per journal batch (their outcomes are fsync'd together).
+    journal: resume state and progress record; None for no journal.
+    max_sends: how many times one create may be sent when each outcome is unknown
+        and the lookup afterwards finds nothing.
+    """
+    before = _stats(client)
+    started = time.monotonic()
+    applier = _Applier(client, journal, max_sends)
+    runner = _BatchRunner(
+        applier, concurrency, max(1, batch_size), journal, on_progress, len(plan.items)
+    )
+    connectors = [i for i in plan.items if i.kind == "connector"]
+    connections = [i for i in plan.items if i.kind != "connector"]
+    outcomes = runner.run(connectors)
+    outcomes += runner.run(connections)
+    after = _stats(client)
+    summary = ApplySummary(
+        counts=_count(outcomes),
+        requests=after["requests"] - before["requests"],
+        retries=after["retries"] - before["retries"],
+        throttled=after["throttled"] - before["throttled"],
+        elapsed=time.monotonic() - started,
+    )
+    if journal is not None and not summary.failed:
+        journal.finish()
+    return ApplyResult(outcomes, summary)
+
+
+def _stats(client: WritingClient) -> dict[str, int]:
+    snapshot = client.stats.snapshot()
+    return {k: int(snapshot.get(k, 0) or 0) for k in ("requests", "retries", "throttled")}
+
+
+def _count(outcomes: Sequence[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+    return counts
+
+
+def writes(item: PlanItem) -> bool:
+    """True when applying the item sends a write."""
+    return item.action in ("create", "update")
+
+
+# Batches queued beyond the one awaited: one slow item (a retry backing off) must
+# not leave the other workers idle at a batch boundary.
+WINDOW = 3
+
+
+class _BatchRunner:
+    """Feeds items to the pool batch by batch and journals each batch once it is whole.
+
+    Up to WINDOW more batches are queued while the oldest is awaited, so workers
+    never idle at a batch boundary; each batch is marked started in the journal
+    before any of its writes is sent.
+    """
+
+    def __init__(
+        self,
+        applier: _Applier,
+        concurrency: int,
+        batch_size: int,
+        journal: Journal | None,
+        on_progress: ProgressCallback | None,
+        total: int,
+    ) -> None:
+        self.applier = applier
+        self.concurrency = max(1, concurrency)
+        self.batch_size = batch_size
+        self.journal = journal
+        self.on_progress = on_progress
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+
+    def run(self, items: list[PlanItem]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        pending: deque[list[Future[Outcome]]] = deque()
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply")
+        try:
+            for start in range(0, len(items), self.batch_size):
+                batch = items[start : start + self.batch_size]
+                if self.journal is not None:
+                    self.journal.started((i.kind, i.key) for i in batch if self._may_send(i))
+                pending.append([pool.submit(self._one, item) for item in batch])
+                while len(pending) > WINDOW:
+                    outcomes += self._finish(pending.popleft())
+            while pending:
+                outcomes += self._finish(pending.popleft())
+        except BaseException:
+            # Ctrl-C: stop sending; what was in flight is resolved by the next run's lookups.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        return outcomes
+
+    def _may_send(self, item: PlanItem) -> bool:
+        """True when the item may send a write in this run (an update done earlier does not)."""
+        if not writes(item) or self.journal is None:
+            return writes(item)
+        return not (item.action == "update" and self.journal.done(item.kind, item.key))
+
+    def _one(self, item: PlanItem) -> Outcome:
+        outcome = self.applier.apply(item)
+        if self.on_progress is not None:
+            with self._lock:
+                self.done += 1
+                done = self.done
+            self.on_progress(done, self.total)
+        return outcome
+
+    def _finish(self, futures: list[Future[Outcome]]) -> list[Outcome]:
+        outcomes = [f.result() for f in futures]
+        if self.journal is not None:
+            self.journal.recorded(
+                JournalEntry(o.item.kind, o.item.key, o.action, o.target_id)
+                for o in outcomes
+                if self._may_send(o.item)
+            )
+        return outcomes
+
+
+class _Applier:
+    """Turns one PlanItem into an Outcome, sending what it needs to."""
+
+    def __init__(self, client: WritingClient, journal: Journal | None, max_sends: int) -> None:
+        self.client = client
+        self.journal = journal
+        self.max_sends = max(1, max_sends)
+        self._lock = threading.Lock()
+        # Connector name -> target id, for connectors created or found in this run.
+        self.connector_ids: dict[str, int] = {}
+        self._target_connectors: dict[str, list[int]] | None = None
+
+    def apply(self, item: PlanItem) -> Outcome:
+        try:
+            outcome = self._apply(item)
+        except ApiError as error:
+            outcome = _failed(item, error)
+        except Exception as error:  # a bug must fail one row, not the run
+            log.debug("unexpected error applying %s %s", item.kind, item.key, exc_info=True)
+            outcome = Outcome(item, "failed", error=scrub(f"{type(error).__name__}: {error}"))
+        if (
+            item.kind == "connector"
+            and outcome.target_id is not None
+            and outcome.action != "failed"
+        ):
+            with self._lock:
+                self.connector_ids[_connector_name(item)] = outcome.target_id
+        return outcome
+
+    def _apply(self, item: PlanItem) -> Outcome:
+        if item.action == "unchanged":
+            return Outcome(item, "unchanged", target_id=item.target_id)
+        if item.action == "skipped":
+            return Outcome(item, "skipped", target_id=item.target_id, note=item.error)
+        if item.action == "error":
+            return Outcome(item, "failed", target_id=item.target_id, error=item.error)
+        earlier = self.journal.done(item.kind, item.key) if self.journal else None
+        if earlier is not None and item.action == "update":
+            return Outcome(
+                item,
+                "skipped",
+                target_id=earlier.target_id,
+                note="done in an earlier run (journal)",
+            )
+        if item.action == "update":
+            return self._update(item)
+        if item.action == "create":
+            return self._create(item, check_first=earlier is not None or self._was_in_flight(item))
+        return Outcome(item, "failed", error=f"unknown plan action {item.action!r}")
+
+    def _was_in_flight(self, item: PlanItem) -> bool:
+        return self.journal is not None and self.journal.was_in_flight(item.kind, item.key)
+
+    def _update(self, item: PlanItem) -> Outcome:
+        if item.target_id is None:
+            return Outcome(item, "failed", error="the plan has no target id for this update")
+        body = dict(item.body)
+        if item.kind == "connection" and "connector" in body and body["connector"] is None:
+            body["connector"] = self._connector_id(item)
+        if item.kind == "connector":
+            self.client.update_connector(item.target_id, body)
+        else:
+            self.client.update_connection(item.target_id, body)
+        return Outcome(item, "updated", target_id=item.target_id, attempts=1, status=200)
+
+    def _create(self, item: PlanItem, *, check_first: bool) -> Outcome:
+        body = dict(item.body)
+        if item.kind == "connection" and body.get("connector") is None:
+            body["connector"] = self._connector_id(item)
+        if check_first:
+            found = self._adopt(item, attempts=0)
+            if found is not None:
+                return found
+        for attempt in range(1, self.max_sends + 1):
+            try:
+                created = self._post(item, body)
+            except OutcomeUnknown as error:
+                log.info("%s %s: outcome unknown (%s), looking it up", item.kind, item.key, error)
+                found = self._adopt(item, attempts=attempt)
+                if found is not None:
+                    return found
+                continue  # certainly absent: sending again cannot duplicate
+            except ApiError as error:
+                outcome = _failed(item, error)
+                outcome.attempts = attempt
+                return outcome
+            return Outcome(item, "created", target_id=_id(created), attempts=attempt, status=201)
+        return Outcome(
+            item,
+            "failed",
+            attempts=self.max_sends,
+            error=f"no answer to {self.max_sends} attempts to create it, and it is not on the target",
+        )
+
+    def _post(self, item: PlanItem, body: dict[str, Any]) -> dict[str, Any]:
+        if item.kind == "connector":
+            return self.client.create_connector(body)
+        return self.client.create_connection(body)
+
+    def _adopt(self, item: PlanItem, *, attempts: int) -> Outcome | None:
+        """The outcome of finding the item on the target, or None when it is certainly absent."""
+        ids = self._lookup(item)
+        if not ids:
+            return None
+        if len(ids) > 1:
+            listed = ", ".join(str(i) for i in ids)
+            return Outcome(
+                item, "failed", attempts=attempts, error=f"ambiguous: the target holds ids {listed}"
+            )
+        return Outcome(item, "adopted", target_id=ids[0], attempts=attempts, status=200)
+
+    def _lookup(self, item: PlanItem) -> list[int]:
+        """Target ids holding the item's natural key (always asks the target afresh)."""
+        if item.kind == "connector":
+            name = _connector_name(item)
+            return [_id(c) for c in self.client.iter_list(CONNECTORS_PATH) if c.get("name") == name]
+        project = item.project if item.project is not None else item.body.get("project")
+        alias = item.alias if item.alias is not None else item.body.get("alias")
+        params = {"project": project} if project is not None else None
+        return [
+            _id(c)
+            for c in self.client.iter_list(CONNECTIONS_PATH, params)
+            if c.get("alias") == alias and (project is None or c.get("project") == project)
+        ]
+
+    def _connector_id(self, item: PlanItem) -> int:
+        """The target id of a connection's connector, by name (created this run or already there)."""
+        name = item.connector_name
+        if not name:
+            raise _RowFailed("the connection names no connector")
+        with self._lock:
+            known = self.connector_ids.get(name)
+        if known is not None:
+            return known
+        ids = self._target_connector_ids().get(name, [])
+        if len(ids) == 1:
+            return ids[0]
+        if ids:
+            raise _RowFailed(
+                f'connector "{name}" is ambiguous on the target: ids {", ".join(map(str, ids))}'
+            )
+        raise _RowFailed(f'connector "{name}" is not on the target (did its row fail?)')
+
+    def _target_connector_ids(self) -> dict[str, list[int]]:
+        with self._lock:
+            if self._target_connectors is None:
+                found: dict[str, list[int]] = {}
+                for connector in self.client.iter_list(CONNECTORS_PATH):
+                    found.setdefault(str(connector.get("name")), []).append(_id(connector))
+                self._target_connectors = found
+            return self._target_connectors
+
+
+class _RowFailed(ApiError):
+    """A row cannot be applied for a reason found before sending anything."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+def _failed(item: PlanItem, error: ApiError) -> Outcome:
+    message = error.server_message or error.message
+    if error.fields and not error.server_message:
+        message = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
+    attempts = 0 if isinstance(error, _RowFailed) else 1
+    return Outcome(
+        item, "failed", attempts=attempts, status=error.status, error=scrub(str(message))
+    )
+
+
+def _connector_name(item: PlanItem) -> str:
+    return str(item.body.get("name") or item.key)
+
+
+def _id(obj: dict[str, Any]) -> int:
+    return int(obj["id"])

@@ -1,0 +1,181 @@
+"""`almmigrate test`: run the instance's connectivity tests for a file's objects, or all."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.connectivity import (
+    FAILED,
+    PASSED,
+    SKIPPED,
+    TestResult,
+    counts,
+    run_for_dataset,
+    run_for_instance,
+    write_results,
+)
+from almmigrate.mapping import read_map
+from almmigrate.schema import Plugin
+from almmigrate.secretsfile import load_secrets
+
+if TYPE_CHECKING:
+    from almmigrate.client import SDEClient
+
+_STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow"}
+
+
+@click.command("test")
+@click.argument("file", required=False, type=click.Path(exists=True))
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="Test every connector and connection on the instance instead of a file's.",
+)
+@click.option(
+    "--secrets",
+    "secrets_path",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="SECRETS.csv",
+    help="Values for masked secrets (kind,name,field,value).",
+)
+@click.option(
+    "--project-map",
+    "project_map_path",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="MAP.csv",
+    help="Source -> instance project ids, for a file from another instance.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also write the results to FILE (.csv or .json).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Tests run at the same time.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 20),
+    default=5,
+    show_default=True,
+    help="Retries of a request that failed for a passing reason (429, 503, network).",
+)
+@connection_options
+def command(
+    file: str | None,
+    every: bool,
+    secrets_path: str | None,
+    project_map_path: str | None,
+    report_path: str | None,
+    concurrency: int,
+    retries: int,
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+) -> None:
+    """Test that SD Elements can reach each ALM with the given settings.
+
+    Calls connectors/testalm/ and connections/testalm/ on the instance for
+    every connector and connection in FILE (or, with --all, every one on the
+    instance) and prints one line each: passed, failed (with the ALM's
+    message) or skipped (a masked secret with no value in --secrets). Exit 1
+    when any test failed.
+
+    \b
+    Example:
+      almmigrate test connectors.xlsx --url https://sde.example.com --secrets secrets.csv
+      almmigrate test --all --url https://sde.example.com --report tests.csv
+    """
+    if every == bool(file):
+        raise click.UsageError("Give either FILE or --all.")
+    settings = settings_from(
+        url,
+        token,
+        insecure=insecure,
+        ca_bundle=ca_bundle,
+        timeout=timeout,
+        allow_http=allow_http,
+        retries=retries,
+        concurrency=concurrency,
+    )
+    # Imported when run: `almmigrate --help` loads every command module.
+    from almmigrate.client import SDEClient
+
+    with SDEClient(settings) as client:
+        client.check()
+        plugins = dict(client.list_plugins())
+        if every:
+            results = run_for_instance(client, plugins=plugins, concurrency=concurrency)
+        else:
+            assert file is not None
+            results = _test_file(client, file, plugins, secrets_path, project_map_path, concurrency)
+    _print(results)
+    if report_path:
+        click.echo(f"Report: {write_results(report_path, results)}", err=True)
+    if any(r.result == FAILED for r in results):
+        sys.exit(1)
+
+
+def _test_file(
+    client: SDEClient,
+    file: str,
+    plugins: dict[str, Plugin],
+    secrets_path: str | None,
+    project_map_path: str | None,
+    concurrency: int,
+) -> list[TestResult]:
+    from almmigrate.reader import read_dataset
+
+    secrets = load_secrets(secrets_path) if secrets_path else None
+    project_map = read_map(project_map_path) if project_map_path else None
+    dataset = read_dataset(file, plugins)
+    return run_for_dataset(
+        client,
+        dataset,
+        plugins=plugins,
+        secrets=secrets,
+        project_map=project_map,
+        concurrency=concurrency,
+    )
+
+
+def _print(results: list[TestResult]) -> None:
+    # Piped or redirected, a wide table beats one folded at 80 columns.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    table = Table(show_lines=False)
+    # Rows only mean something for a file; --all has none.
+    with_rows = any(r.row is not None for r in results)
+    columns = ["kind", "row", "name", "system", "result", "message"]
+    for name in columns if with_rows else [c for c in columns if c != "row"]:
+        table.add_column(name, overflow="fold")
+    for result in results:
+        # Text, not markup: a name or an ALM's message may hold "[...]".
+        cells: list[str | Text] = [
+            result.kind,
+            "" if result.row is None else str(result.row),
+            Text(result.name),
+            Text(result.system),
+            Text(result.result, style=_STYLE.get(result.result, "")),
+            Text(result.message),
+        ]
+        table.add_row(*(cells if with_rows else cells[:1] + cells[2:]))
+    console.print(table)
+    found = counts(results)
+    console.print(f"{found[PASSED]} passed, {found[FAILED]} failed, {found[SKIPPED]} skipped")

@@ -1,0 +1,225 @@
+"""`almmigrate import FILE`: apply a file to the target, exactly once, with a report."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from almmigrate.cli.options import (
+    connection_options,
+    import_options_from,
+    import_plan_options,
+    settings_from,
+    source_options,
+)
+
+F = Callable[..., Any]
+MAX_FAILURES_SHOWN = 20
+
+_APPLY = [
+    click.option(
+        "--dry-run", is_flag=True, help="Show what would change (the plan); write nothing."
+    ),
+    click.option(
+        "--rate",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Requests per second to the target, across every worker.",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=4,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10000),
+        default=50,
+        show_default=True,
+        help="Objects per journal batch (progress is saved after each).",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(0, 20),
+        default=5,
+        show_default=True,
+        help="Retries of a request on 429, 502/503/504 and connection errors.",
+    ),
+    click.option(
+        "--report",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Write the report: .xlsx, .csv, .json or .html.",
+    ),
+    click.option(
+        "--errors",
+        "errors_file",
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        help="Write the failed rows in the import layout, to fix and import again.",
+    ),
+    click.option(
+        "--journal",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Resumable progress (default: beside --report). Re-run with it after a crash.",
+    ),
+]
+
+
+def apply_options(func: F) -> F:
+    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal."""
+    for decorator in reversed(_APPLY):
+        func = decorator(func)
+    return func
+
+
+def run_options(
+    *,
+    dry_run: bool,
+    concurrency: int,
+    batch_size: int,
+    report: Path | None,
+    errors_file: Path | None,
+    journal: Path | None,
+) -> Any:
+    from almmigrate.importer import RunOptions
+    from almmigrate.progress import is_terminal
+
+    return RunOptions(
+        dry_run=dry_run,
+        concurrency=concurrency,
+        batch_size=batch_size,
+        report=report,
+        errors=errors_file,
+        journal=journal,
+        progress=is_terminal(),
+    )
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@connection_options
+@source_options
+@import_plan_options
+@apply_options
+@click.pass_context
+def command(
+    ctx: click.Context,
+    file: Path,
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+    source_url: str | None,
+    source_token: str | None,
+    rate: float,
+    retries: int,
+    **options: Any,
+) -> None:
+    """Apply FILE (.xlsx, .json, a CSV folder or one CSV) to the target instance.
+
+    Connectors first, then connections; creates what is missing, PATCHes only
+    what differs, leaves equal objects alone, so a finished import re-run
+    changes nothing. Never creates an object twice, even after a crash: re-run
+    with the same --journal (or --report) and it finishes the job. Exit 0 all
+    done, 1 some rows failed (see --report), 2 bad input (nothing written),
+    3 cannot reach or log in to the target.
+
+    \b
+    Example:
+      almmigrate import connectors.xlsx --url https://sde.example.com \\
+          --project-map map.csv --secrets secrets.csv --report report.xlsx
+    """
+    from almmigrate.importer import import_file
+
+    tls: dict[str, Any] = {
+        "insecure": insecure,
+        "ca_bundle": ca_bundle,
+        "timeout": timeout,
+        "allow_http": allow_http,
+    }
+    settings = settings_from(
+        url, token, rate=rate, concurrency=options["concurrency"], retries=retries, **tls
+    )
+    source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
+    import_options = import_options_from(source=source, **_pick(options, PLAN_KEYS))
+    run = run_options(**_pick(options, RUN_KEYS))
+    outcome = import_file(file, settings, import_options, run)
+    print_outcome(outcome)
+    ctx.exit(outcome.exit_code)
+
+
+PLAN_KEYS = ("project_map", "auto_map_projects", "secrets", "mode", "match", "skip_unmapped")
+RUN_KEYS = ("dry_run", "concurrency", "batch_size", "report", "errors_file", "journal")
+
+
+def _pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: options[k] for k in keys}
+
+
+def print_outcome(outcome: Any) -> None:
+    """The summary table on stdout, failures and file locations after it."""
+    from almmigrate.secrets import scrub
+
+    if outcome.result is None:
+        _print_plan(outcome.plan)
+        return
+    summary = outcome.result.summary.as_dict()
+    verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
+    click.echo(
+        f"import finished: {summary['total']} objects, {verdict}; "
+        f"{summary['requests']} requests in {summary['elapsed_s']} s "
+        f"({summary['rate_per_s']}/s)"
+    )
+    click.echo(_table([(k, v) for k, v in summary.items()]))
+    failed = outcome.result.failed
+    for item in failed[:MAX_FAILURES_SHOWN]:
+        where = f"{item.item.kind} row {item.item.row}" if item.item.row else item.item.kind
+        click.echo(scrub(f"failed: {where} {item.item.key}: {item.error}"), err=True)
+    if len(failed) > MAX_FAILURES_SHOWN:
+        click.echo(
+            f"... and {len(failed) - MAX_FAILURES_SHOWN} more failed rows (see the report)",
+            err=True,
+        )
+    for label, path in (
+        ("report", outcome.report),
+        ("errors", outcome.errors),
+        ("journal", outcome.journal),
+    ):
+        if path is not None:
+            extra = f" ({outcome.errors_count} rows)" if label == "errors" else ""
+            click.echo(f"{label}: {path}{extra}", err=True)
+
+
+def _print_plan(plan: Any) -> None:
+    from almmigrate.secrets import scrub
+
+    click.echo("dry run: nothing was written", err=True)
+    for item in plan.items:
+        if item.action in ("create", "update", "error"):
+            detail = (
+                item.error
+                if item.action == "error"
+                else "; ".join(c.describe() for c in item.changes)
+            )
+            click.echo(scrub(f"{item.action:9} {item.kind:10} {item.key}  {detail}".rstrip()))
+    counts = plan.counts()
+    click.echo(
+        _table(
+            [(a, counts.get(a, 0)) for a in ("create", "update", "unchanged", "skipped", "error")]
+        )
+    )
+
+
+def _table(rows: list[tuple[str, Any]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

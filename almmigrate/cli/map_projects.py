@@ -1,0 +1,100 @@
+"""`almmigrate map-projects --out MAP.csv`: match source projects to target projects for review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from almmigrate.cli.options import settings_from, two_instance_options
+from almmigrate.dataset import Snapshot
+from almmigrate.mapping import (
+    AMBIGUOUS,
+    EXACT,
+    MISSING,
+    match_projects,
+    projects_of_snapshot,
+    write_map,
+)
+from almmigrate.models import Application, BusinessUnit, Project
+from almmigrate.settings import ConnectionSettings
+
+
+@click.command("map-projects")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="MAP.csv",
+    help="Where to write the map (source_project,target_project plus names and match).",
+)
+@two_instance_options
+def command(
+    out: str,
+    source_url: str | None,
+    source_token: str | None,
+    target_url: str | None,
+    target_token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+) -> None:
+    """Match source projects to target projects by business unit >
+    application > project name (case- and space-insensitive) and write a map
+    to review. Rows whose match is ambiguous or missing have no
+    target_project: fill it in by hand, then pass the file to
+    `import --project-map`.
+
+    \b
+    Example:
+      almmigrate map-projects --source-url https://old.example.com \\
+          --target-url https://new.example.com --out map.csv
+    """
+    tls: dict[str, Any] = {
+        "insecure": insecure,
+        "ca_bundle": ca_bundle,
+        "timeout": timeout,
+        "allow_http": allow_http,
+    }
+    source = read_projects(settings_from(source_url, source_token, which="source", **tls))
+    target = read_projects(settings_from(target_url, target_token, which="target", **tls))
+    rows = match_projects(projects_of_snapshot(source), projects_of_snapshot(target))
+    write_map(out, rows)
+    counts = {
+        match: sum(1 for r in rows if r.match == match) for match in (EXACT, AMBIGUOUS, MISSING)
+    }
+    click.echo(
+        f"{len(rows)} source projects: {counts[EXACT]} exact, {counts[AMBIGUOUS]} ambiguous, "
+        f"{counts[MISSING]} missing. Map written to {out}"
+    )
+    if counts[AMBIGUOUS] or counts[MISSING]:
+        click.echo(
+            "Review the rows without a target_project before importing (or use --skip-unmapped).",
+            err=True,
+        )
+
+
+def read_projects(settings: ConnectionSettings) -> Snapshot:
+    """An instance's projects with their applications and business units (read only)."""
+    from almmigrate.client import SDEClient
+
+    with SDEClient(settings) as client:
+        client.check()
+        return Snapshot(
+            projects=[_project(p) for p in client.list_projects()],
+            applications=[_application(a) for a in client.list_applications()],
+            business_units=[_unit(b) for b in client.list_business_units()],
+        )
+
+
+def _project(data: Any) -> Project:
+    return data if isinstance(data, Project) else Project.from_api(data)
+
+
+def _application(data: Any) -> Application:
+    return data if isinstance(data, Application) else Application.from_api(data)
+
+
+def _unit(data: Any) -> BusinessUnit:
+    return data if isinstance(data, BusinessUnit) else BusinessUnit.from_api(data)

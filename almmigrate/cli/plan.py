@@ -1,0 +1,179 @@
+"""`almmigrate plan FILE`: what `import` would do on the target, sending nothing that writes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from almmigrate.cli.options import (
+    connection_options,
+    import_options_from,
+    import_plan_options,
+    settings_from,
+    source_options,
+)
+from almmigrate.plan_types import Plan, PlanItem
+from almmigrate.secrets import scrub
+
+ACTIONS = ("create", "update", "unchanged", "skipped", "error")
+
+
+@click.command("plan")
+@click.argument("file", type=click.Path(dir_okay=True, file_okay=True))
+@connection_options
+@import_plan_options
+@source_options
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    metavar="PLAN.json",
+    help="Also write the plan as JSON (secrets never included).",
+)
+def command(
+    file: str,
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+    source_url: str | None,
+    source_token: str | None,
+    out: str | None,
+    **choices: Any,
+) -> None:
+    """Show what an import of FILE would do on the target: create, update
+    (each changed field, old -> new; a secret only as changed), unchanged or
+    error, per object. Reads the target; sends nothing that writes.
+
+    Exit 0 when every object can be imported, 1 when some would fail, 2 when
+    the file itself has problems (all listed).
+
+    \b
+    Example:
+      almmigrate plan edited.xlsx --url https://sde.example.com
+      almmigrate plan export.xlsx --url https://target.example.com \\
+          --project-map map.csv --secrets secrets.csv --out plan.json
+    """
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.prepare import plugins_for, prepare_import
+    from almmigrate.reader import read_dataset_with_problems
+
+    tls: dict[str, Any] = {
+        "insecure": insecure,
+        "ca_bundle": ca_bundle,
+        "timeout": timeout,
+        "allow_http": allow_http,
+    }
+    settings = settings_from(url, token, **tls)
+    source = None
+    if choices.get("auto_map_projects") and source_url:
+        source = settings_from(source_url, source_token, which="source", **tls)
+    options = import_options_from(source=source, **choices)
+    with SDEClient(settings) as client:
+        client.check()
+        target = fetch_snapshot(client)
+    dataset, found = read_dataset_with_problems(file, plugins_for(target))
+    prepared = prepare_import(dataset, target, options, reading_problems=found)
+    for warning in prepared.warnings:
+        click.echo(scrub(f"  warning: {warning}"), err=True)
+    print_plan(prepared.plan)
+    if out:
+        write_plan_json(out, prepared.plan)
+        click.echo(f"Plan written to {out}", err=True)
+    if prepared.plan.has_errors:
+        sys.exit(1)
+
+
+def print_plan(plan: Plan) -> None:
+    """The plan as a table on stdout, then one summary line."""
+    from rich.console import Console
+    from rich.table import Table
+
+    terminal = sys.stdout.isatty()
+    console = Console(highlight=False, width=None if terminal else 200, no_color=not terminal)
+    table = Table(show_lines=False)
+    for column in ("kind", "row", "key", "action", "details"):
+        table.add_column(column, overflow="fold")
+    for item in plan.items:
+        table.add_row(
+            item.kind,
+            "" if item.row is None else str(item.row),
+            item.key,
+            _styled(item.action),
+            scrub(item_details(item)),
+        )
+    console.print(table)
+    console.print(summary_line(plan))
+
+
+def summary_line(plan: Plan) -> str:
+    counts = plan.counts()
+    return "Plan: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS)
+
+
+def item_details(item: PlanItem) -> str:
+    """What a person needs to see about one item: changes, or why it fails."""
+    if item.action in ("error", "skipped"):
+        return item.error or ""
+    if item.action == "create":
+        where = ""
+        if item.kind == "connection":
+            connector = (
+                item.body.get("connector") or f'"{item.connector_name}" (created in this run)'
+            )
+            where = f"in project {item.project}, connector {connector}; "
+        params = item.body.get("params", {})
+        return f"{where}{len(params)} params" + (
+            f" ({len(item.secret_fields)} secret)" if item.secret_fields else ""
+        )
+    return "\n".join(change.describe() for change in item.changes)
+
+
+def _styled(action: str) -> str:
+    style = {"create": "green", "update": "yellow", "error": "bold red", "skipped": "dim"}.get(
+        action
+    )
+    return f"[{style}]{action}[/{style}]" if style else action
+
+
+def plan_to_json(plan: Plan) -> dict[str, Any]:
+    """The plan as JSON-ready data: never a secret value."""
+    return {
+        "summary": {action: plan.counts().get(action, 0) for action in ACTIONS},
+        "items": [_item_json(item) for item in plan.items],
+    }
+
+
+def _item_json(item: PlanItem) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "kind": item.kind,
+        "action": item.action,
+        "key": item.key,
+        "row": item.row,
+        "source_id": item.source_id,
+        "target_id": item.target_id,
+    }
+    if item.kind == "connection":
+        data.update(project=item.project, alias=item.alias, connector_name=item.connector_name)
+    if item.error:
+        data["error"] = item.error
+    if item.action == "create":
+        data["body"] = item.redacted_body()
+    data["changes"] = [
+        {"field": c.field, "secret": True, "change": "(secret changed)"}
+        if c.secret
+        else {"field": c.field, "old": c.old, "new": c.new}
+        for c in item.changes
+    ]
+    return data
+
+
+def write_plan_json(path: str | Path, plan: Plan) -> None:
+    text = json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False, default=str)
+    Path(path).write_text(scrub(text) + "\n", encoding="utf-8")

@@ -1,0 +1,128 @@
+"""`almmigrate sim`: serve a simulated SD Elements instance from a data file until Ctrl-C."""
+
+from __future__ import annotations
+
+import ipaddress
+import signal
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from almmigrate.resources import samples_dir
+from almmigrate.sim import Faults, SimServer
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _describe_faults(faults: Faults) -> str:
+    parts = []
+    if faults.latency_ms:
+        parts.append(f"latency {faults.latency_ms:g} ms")
+    if faults.rate_limit:
+        form = "HTTP date" if faults.retry_after_date else "seconds"
+        parts.append(f"rate limit {faults.rate_limit:g} requests/s (429, Retry-After in {form})")
+    if faults.fail_rate:
+        parts.append(f"{faults.fail_rate:.0%} of requests fail with 503")
+    if faults.drop_rate:
+        parts.append(f"{faults.drop_rate:.0%} of writes committed then dropped unanswered")
+    if parts and faults.seed is not None:
+        parts.append(f"seed {faults.seed}")
+    return "; ".join(parts) or "none"
+
+
+def _stop(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+@click.command("sim")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="JSON data file to serve (format in docs/DESIGN.md). Default: the bundled samples/source.json.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port to listen on (0 picks a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; loopback only unless --allow-remote.")
+@click.option("--allow-remote", is_flag=True,
+              help="Allow a host that is not loopback (anyone who can reach it can use the token).")
+@click.option("--token", metavar="TOKEN",
+              help='API token to accept. Default: the data file\'s "token".')
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Delay added to every request.")
+@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), metavar="N",
+              help="Requests per second over all clients; above it answer 429 with Retry-After.")
+@click.option("--retry-after-date", is_flag=True,
+              help="Send Retry-After as an HTTP date instead of seconds.")
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of requests answered 503 before processing (0 to 1).")
+@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of writes committed, then the connection closed without a response.")
+@click.option("--seed", type=int, help="Seed for reproducible failures and drops.")
+def command(
+    data: Path | None,
+    port: int,
+    host: str,
+    allow_remote: bool,
+    token: str | None,
+    latency_ms: float,
+    rate_limit: float | None,
+    retry_after_date: bool,
+    fail_rate: float,
+    drop_rate: float,
+    seed: int | None,
+) -> None:
+    """Serve a local stand-in of the SD Elements ALM API, for rehearsals and tests.
+
+    Serves connectors, connections, plugins, projects, applications and
+    business units from a JSON data file, validates writes like the real
+    API, and can inject latency, rate limiting (429), failures (503) and
+    dropped connections. Changes live in memory only; the file is not
+    modified. Runs until Ctrl-C.
+
+    \b
+    Example:
+      almmigrate sim --data samples/source.json --port 8765 --rate-limit 5
+      SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=sim-source-token \\
+        almmigrate export --out connectors.xlsx
+    """
+    if not allow_remote and not _is_loopback(host):
+        raise click.UsageError(
+            f"refusing to listen on {host}: the simulator is a rehearsal tool with a known "
+            "token; use a loopback address, or add --allow-remote."
+        )
+    path = data or samples_dir() / "source.json"
+    faults = Faults(latency_ms, rate_limit, fail_rate, drop_rate, seed, retry_after_date)
+    sim = SimServer(path, token=token, faults=faults, host=host, port=port).start()
+    origin = "given with --token" if token else f'the "token" field of {path}'
+    say = lambda text="": click.echo(text, err=True)  # noqa: E731
+    say(f"Simulated SD Elements instance serving {path}")
+    say(f"  URL:    {sim.url}   (API under {sim.api_url})")
+    say(f"  Token:  {origin} (not shown)")
+    say(f"  Faults: {_describe_faults(faults)}")
+    say("Try:")
+    say(f'  curl -H "Authorization: Token $SDE_TOKEN" "{sim.api_url}connections/alm/?page_size=5"')
+    say(f"  SDE_URL={sim.url} almmigrate export --out connectors.xlsx   (with SDE_TOKEN set)")
+    say("Press Ctrl-C to stop.")
+    # Also SIGINT: a shell starting us in the background would have it ignored.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        sim.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    stats = sim.stats
+    say(f"Stopped after {stats.requests} requests ({stats.writes} writes, {stats.throttled} "
+        f"throttled, {stats.failed} failed, {stats.dropped} dropped).")

@@ -1,0 +1,93 @@
+"""`almmigrate template`: empty workbooks for bulk creation, one per ALM system."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.schema import Plugin, bundled_plugins
+from almmigrate.secrets import redact_url
+from almmigrate.template import find_plugin, write_all_templates, write_template
+
+
+@click.command("template")
+@click.option(
+    "--system", "system", metavar="ID", help="The ALM system's id, e.g. jira, github, rally, trac."
+)
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="One template per system, written into the --out folder as <system>.xlsx.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=True, writable=True),
+    help="The workbook to write (FILE.xlsx), or a folder with --all.",
+)
+@connection_options
+def command(
+    system: str | None,
+    every: bool,
+    out: str,
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+) -> None:
+    """Write an empty workbook for creating connectors and connections in bulk.
+
+    Built from the system's plugin schema: the bundled one offline, the
+    instance's with --url. Required columns are bold red, dropdowns offer the
+    choices of select, radio and boolean fields, header notes carry help text
+    and checkbox options, and secret columns say to supply them with
+    --secrets. Fill it in, then `almmigrate validate` and `almmigrate import`.
+
+    \b
+    Example:
+      almmigrate template --system jira --out jira.xlsx
+      almmigrate template --all --out templates/
+      almmigrate template --system jira --out jira.xlsx --url https://sde.example.com
+    """
+    if every == bool(system):
+        raise click.UsageError("Give either --system ID or --all.")
+    plugins, source = _plugins(url, token, insecure, ca_bundle, timeout, allow_http)
+    if every:
+        written = write_all_templates(plugins, out, source=source)
+        for path in written:
+            click.echo(str(path))
+        click.echo(f"{len(written)} templates written to {Path(out)}/", err=True)
+        return
+    assert system is not None
+    plugin = find_plugin(plugins, system)
+    path = write_template(plugin, out, source=source)
+    click.echo(str(path))
+    click.echo(
+        f"Template for {plugin.name} written. Fill it in, then: almmigrate validate {path}",
+        err=True,
+    )
+
+
+def _plugins(
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+) -> tuple[dict[str, Plugin], str]:
+    """The instance's plugin schemas with --url, else the bundled ones."""
+    if not url:
+        return dict(bundled_plugins()), "bundled"
+    from almmigrate.client import SDEClient
+
+    settings = settings_from(
+        url, token, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, allow_http=allow_http
+    )
+    with SDEClient(settings) as client:
+        return dict(client.list_plugins()), redact_url(url)

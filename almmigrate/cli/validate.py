@@ -1,0 +1,94 @@
+"""`almmigrate validate FILE`: every problem of a file, with sheet, row and column."""
+
+from __future__ import annotations
+
+import click
+
+from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.dataset import Snapshot
+from almmigrate.errors import ValidationFailed
+from almmigrate.prepare import merge_problems, plugins_for
+from almmigrate.reader import read_dataset_with_problems
+from almmigrate.settings import ConnectionSettings
+from almmigrate.validate import validate_dataset
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=True, file_okay=True))
+@click.option(
+    "--mode",
+    type=click.Choice(["upsert", "create", "update"]),
+    default="upsert",
+    show_default=True,
+    help="With create, every row is checked as a create (required params, secrets).",
+)
+@click.option(
+    "--secrets",
+    type=click.Path(exists=True, dir_okay=False),
+    metavar="SECRETS.csv",
+    help="Values for masked secrets (kind,name,field,value), checked against the file.",
+)
+@connection_options
+def command(
+    file: str,
+    mode: str,
+    secrets: str | None,
+    url: str | None,
+    token: str | None,
+    insecure: bool,
+    ca_bundle: str | None,
+    timeout: float,
+    allow_http: bool,
+) -> None:
+    """Check a file and list every problem at once, by sheet, row and column.
+
+    Offline it uses the plugin schemas bundled with the tool; with --url it
+    uses the instance's, and checks that each connection's connector is in
+    the file or on the instance. Exit 2 when there is any error.
+
+    \b
+    Example:
+      almmigrate validate connectors.xlsx
+      almmigrate validate connectors.xlsx --url https://sde.example.com
+    """
+    target = None
+    if url:
+        settings = settings_from(
+            url,
+            token,
+            insecure=insecure,
+            ca_bundle=ca_bundle,
+            timeout=timeout,
+            allow_http=allow_http,
+        )
+        target = _read_instance(settings)
+    plugins = plugins_for(target)
+    dataset, found = read_dataset_with_problems(file, plugins)
+    values = None
+    if secrets:
+        from almmigrate.secretsfile import load_secrets
+
+        values = load_secrets(secrets)
+    problems = merge_problems(
+        found, validate_dataset(dataset, plugins, target=target, secrets=values, mode=mode)
+    )
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems, file=file)
+    for problem in problems:
+        click.echo(f"  {problem.severity}: {problem}")
+    counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"
+    extra = f" ({_plural(len(problems), 'warning')})" if problems else ""
+    click.echo(f"{counts}: no problems{extra}")
+
+
+def _read_instance(settings: ConnectionSettings) -> Snapshot:
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import fetch_snapshot
+
+    with SDEClient(settings) as client:
+        client.check()
+        return fetch_snapshot(client)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

@@ -1,0 +1,589 @@
+"""The SD Elements API client: httpx, pagination, retries, a shared rate limit, typed errors.
+
+Every command talks to an instance through :class:`SDEClient`. It is safe to
+share between threads: one connection pool sized to the concurrency, one
+:class:`~almmigrate.ratelimit.RateLimiter` that every worker goes through, and
+thread-safe :class:`RequestStats`.
+
+Retries (tenacity): 429, 502, 503, 504, connect errors and read timeouts, with
+exponential backoff and jitter, `Retry-After` honoured (seconds or HTTP date),
+capped by `settings.retries` attempts and `settings.max_wait` seconds of
+waiting. A POST (create) is retried only when the server certainly did not act
+(429, 503, a connection that never opened); otherwise it raises
+:class:`~almmigrate.errors.OutcomeUnknown` and is never re-sent blind.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import random
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from almmigrate import __version__
+from almmigrate.errors import ApiError, ApiValidationError, InputError, NotAnInstance, NotFound
+from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
+from almmigrate.ratelimit import RateLimiter
+from almmigrate.responses import (
+    ROOT_HINT,
+    Attempt,
+    Retryable,
+    decode,
+    status_error,
+    transport_error,
+)
+from almmigrate.schema import Plugin
+from almmigrate.secrets import redact_url, register_secret, scrub
+from almmigrate.settings import ConnectionSettings
+
+logger = logging.getLogger("almmigrate.client")
+
+API_PATH = "/api/v2/"
+USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
+BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
+CHECK_RETRIES = 2
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def api_base(url: str) -> str:
+    """The API base (ending in `/api/v2/`) of an instance URL given with or without `/api/v2`.
+
+    A URL without a scheme is taken as https. User info, query and fragment are dropped.
+    Raises InputError when the URL is not an http(s) address.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        host = None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        shown = "" if "@" in url else f" {scrub(url.strip())!r}"  # user info may hold a password
+        raise InputError(f"--url{shown} is not an http(s) address: {ROOT_HINT}")
+    path = parts.path.rstrip("/")
+    if path.endswith("/api/v2"):
+        path = path[: -len("/api/v2")]
+    netloc = parts.netloc.rpartition("@")[2]  # never send user info: the token is the credential
+    return urlunsplit((parts.scheme.lower(), netloc, path + API_PATH, "", ""))
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class RequestStats:
+    """Counters for one client, updated from every worker thread.
+
+    requests: HTTP requests sent (every attempt); retries: attempts repeated;
+    throttled: 429 answers; failures: calls that ended in an error after retries;
+    bytes: response body bytes; elapsed: seconds from the first request sent to
+    the last answer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.retries = 0
+        self.throttled = 0
+        self.failures = 0
+        self.bytes = 0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def add(
+        self,
+        *,
+        requests: int = 0,
+        retries: int = 0,
+        throttled: int = 0,
+        failures: int = 0,
+        bytes: int = 0,
+    ) -> None:  # noqa: A002
+        with self._lock:
+            self.requests += requests
+            self.retries += retries
+            self.throttled += throttled
+            self.failures += failures
+            self.bytes += bytes
+
+    def mark(self, started: float, ended: float) -> None:
+        """Widen the elapsed window to cover one request."""
+        with self._lock:
+            self._first = started if self._first is None else min(self._first, started)
+            self._last = ended if self._last is None else max(self._last, ended)
+
+    @property
+    def elapsed(self) -> float:
+        with self._lock:
+            if self._first is None or self._last is None:
+                return 0.0
+            return self._last - self._first
+
+    def snapshot(self) -> dict[str, Any]:
+        """Every counter, plus the achieved request rate (requests per second)."""
+        elapsed = self.elapsed
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "retries": self.retries,
+                "throttled": self.throttled,
+                "failures": self.failures,
+                "bytes": self.bytes,
+                "elapsed": round(elapsed, 3),
+                "rate": round(self.requests / elapsed, 2) if elapsed > 0 else None,
+            }
+
+
+# ---------------------------------------------------------------- the client
+
+
+@dataclass
+class _Page:
+    results: list[dict[str, Any]]
+    count: int | None
+    next: str | None
+
+
+class SDEClient:
+    """A client for one SD Elements instance; use it as a context manager.
+
+    settings: where the instance is and how to talk to it.
+    transport, limiter, backoff, sleep: for tests (a mock transport for what no
+    server can produce, a shared limiter, a short backoff base in seconds).
+    """
+
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.base = api_base(settings.url)
+        parts = urlsplit(self.base)
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.root = self.base[: -len(API_PATH)] or self.base
+        token = _clean_token(settings.token)
+        if parts.scheme == "http" and not is_loopback(self.host) and not settings.allow_http:
+            raise InputError(
+                f"refusing to send the token over plain http to {self.host}: "
+                "use an https:// URL, or pass --allow-http if this network is trusted"
+            )
+        self.stats = RequestStats()
+        self.limiter = limiter or RateLimiter(settings.rate)
+        self._backoff_base = backoff
+        self._sleep = sleep
+        self._random = random.Random()
+        workers = max(1, settings.concurrency)
+        self._http = httpx.Client(
+            headers={
+                "Authorization": f"Token {token}",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+            verify=_verify(settings.verify),
+            # No pool timeout: a worker waiting for a free connection is not the server's fault.
+            timeout=httpx.Timeout(settings.timeout, pool=None),
+            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+            follow_redirects=False,  # a redirect could carry the token to another host
+            transport=transport,
+        )
+
+    def __enter__(self) -> SDEClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"SDEClient({redact_url(self.root)!r})"
+
+    # ------------------------------------------------------------ requests
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET a path under /api/v2/ (or a full URL on this instance); the decoded JSON."""
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any, *, idempotent: bool = False) -> Any:
+        """POST; retried after an unknown outcome only when `idempotent` (e.g. testalm)."""
+        return self.request("POST", path, body=body, idempotent=idempotent)
+
+    def patch(self, path: str, body: Any) -> Any:
+        """PATCH (never PUT: a PUT would clear the fields not sent)."""
+        return self.request("PATCH", path, body=body)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        idempotent: bool | None = None,
+        retries: int | None = None,
+    ) -> Any:
+        """Send one request with retries; the decoded JSON body (None when empty).
+
+        retries: overrides settings.retries for this request.
+
+        Raises the ApiError subclasses of almmigrate.errors.
+        """
+        method = method.upper()
+        safe = method != "POST" if idempotent is None else idempotent
+        url = self._url(path)
+        retrying = Retrying(
+            retry=retry_if_exception_type(Retryable),
+            wait=self._wait,
+            stop=self._stopper(self.settings.retries if retries is None else retries),
+            before_sleep=self._before_sleep,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(method, url, params, body, safe)
+        except Retryable as final:
+            error = final.error
+            tries = int(retrying.statistics.get("attempt_number", 1))
+            note = f"gave up after {tries} attempts" if tries > 1 else "not retried"
+            if final.retry_after is not None and final.retry_after + 1 > self.settings.max_wait:
+                note += f"; the instance asked to wait {final.retry_after:.0f} s"
+            error.message = f"{error.message} ({note})"
+            error.args = (error.message,)
+            self.stats.add(failures=1)
+            raise error from final.__cause__
+        except ApiError:
+            self.stats.add(failures=1)
+            raise
+        raise AssertionError("tenacity ended without an outcome")  # pragma: no cover
+
+    def _attempt(
+        self, method: str, url: str, params: Mapping[str, Any] | None, body: Any, safe: bool
+    ) -> Any:
+        shown = redact_url(str(httpx.URL(url, params=dict(params)) if params else url))
+        attempt = Attempt(method, shown, safe, self.host, self.port, self.settings.timeout)
+        self.limiter.acquire()
+        started = time.monotonic()
+        try:
+            response = self._http.request(
+                method, url, params=dict(params) if params else None, json=body
+            )
+        except httpx.TransportError as exc:
+            self.stats.add(requests=1)
+            self.stats.mark(started, time.monotonic())
+            logger.debug(
+                "%s %s -> %s (%.3f s)",
+                method,
+                shown,
+                type(exc).__name__,
+                time.monotonic() - started,
+            )
+            raise transport_error(exc, attempt) from exc
+        ended = time.monotonic()
+        self.stats.add(requests=1, bytes=len(response.content))
+        self.stats.mark(started, ended)
+        status = response.status_code
+        logger.debug("%s %s -> %d (%.3f s)", method, shown, status, ended - started)
+        if 200 <= status < 300:
+            return decode(response, attempt, self.root)
+        if status == 429:
+            self.stats.add(throttled=1)
+        raise status_error(response, attempt)
+
+    def _url(self, path: str) -> str:
+        """A full URL for a path under /api/v2/, an absolute path, or a URL from `next`."""
+        if "://" in path:
+            # Pagination links carry the server's idea of its own address, which behind
+            # a proxy may be plain http or another host: keep our scheme and host so the
+            # token never leaves for somewhere the user did not name.
+            link = urlsplit(path)
+            ours = urlsplit(self.base)
+            return urlunsplit((ours.scheme, ours.netloc, link.path, link.query, ""))
+        if path.startswith("/"):
+            return self.root + path
+        return self.base + path
+
+    # ------------------------------------------------------------ retries
+
+    def _wait(self, state: RetryCallState) -> float:
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, Retryable) and error.retry_after is not None:
+            return error.retry_after
+        return self._backoff(state.attempt_number)
+
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff with jitter: half fixed, half random, so workers spread out."""
+        ceiling = min(BACKOFF_CAP, self._backoff_base * 2 ** (attempt - 1))
+        return ceiling / 2 + self._random.uniform(0, ceiling / 2)
+
+    def _stopper(self, retries: int) -> Callable[[RetryCallState], bool]:
+        def stop(state: RetryCallState) -> bool:
+            if state.attempt_number > retries:
+                return True
+            return state.idle_for + state.upcoming_sleep > self.settings.max_wait
+
+        return stop
+
+    def _before_sleep(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        self.stats.add(retries=1)
+        if isinstance(error, Retryable):
+            if error.error.status == 429:
+                # The server is over its limit for everyone: hold back every worker.
+                self.limiter.pause_for(state.upcoming_sleep)
+            logger.info(
+                "retrying %s %s in %.1f s: %s",
+                error.error.method,
+                error.error.url,
+                state.upcoming_sleep,
+                error.error.status or type(error.__cause__).__name__,
+            )
+
+    # ------------------------------------------------------------ lists
+
+    def check(self) -> None:
+        """Make sure the instance answers, accepts the token and is SD Elements.
+
+        Raises ConnectionProblem (Unreachable, AuthenticationFailed, NotAnInstance).
+        """
+        # A first contact that fails is most often a wrong --url: say so within seconds.
+        quick = min(self.settings.retries, CHECK_RETRIES)
+        try:
+            body = self.request("GET", "connectors/alm/", params={"page_size": 1}, retries=quick)
+        except (NotFound, ApiValidationError) as exc:
+            raise self._not_an_instance(f"its API answered {exc.status}", exc) from exc
+        except ApiError as exc:
+            if exc.status == 405:
+                raise self._not_an_instance("its API answered 405", exc) from exc
+            raise
+        if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
+            raise self._not_an_instance("its API did not answer with a list", None)
+
+    def _not_an_instance(self, what: str, cause: ApiError | None) -> NotAnInstance:
+        shown = redact_url(self.base + "connectors/alm/")
+        return NotAnInstance(
+            scrub(
+                f"{redact_url(self.root)} does not look like an SD Elements instance ({what} "
+                f"at GET {shown}); {ROOT_HINT}"
+            ),
+            method="GET",
+            url=shown,
+            status=cause.status if cause else None,
+            server_message=cause.server_message if cause else None,
+        )
+
+    def iter_list(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a paginated list, in order, following `next` until it is null.
+
+        Once the first page gives `count`, later pages are fetched concurrently
+        (settings.concurrency workers, a bounded window) and yielded in order.
+        on_page(done, total): objects received so far and the total (None if unknown).
+        """
+        query = dict(params or {})
+        query.setdefault("page_size", self.settings.page_size)
+        page = self._page(self.get(path, query), path)
+        done = len(page.results)
+        total = page.count
+        if on_page:
+            on_page(done, total)
+        yield from page.results
+        next_url = page.next
+        planned = _planned_pages(page)
+        if planned is not None:
+            for page in self._fetch_pages(planned, path):
+                done += len(page.results)
+                if on_page:
+                    on_page(done, total)
+                yield from page.results
+                next_url = page.next  # the list grew meanwhile: carry on below
+        while next_url:
+            page = self._page(self.get(next_url), path)
+            done += len(page.results)
+            if on_page:
+                on_page(done, total if total is None or total >= done else done)
+            yield from page.results
+            next_url = page.next
+
+    def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[_Page]:
+        """Fetch pages on a thread pool, at most 2 x concurrency in flight, yielded in order."""
+        workers = max(1, self.settings.concurrency)
+        pending: deque[Future[Any]] = deque()
+        remaining = iter(urls)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="almmigrate-page") as pool:
+            try:
+                for url in islice(remaining, 2 * workers):
+                    pending.append(pool.submit(self.get, url))
+                while pending:
+                    try:
+                        body = pending.popleft().result()
+                    except NotFound:
+                        # Objects were deleted while we read: this page is past the new end.
+                        logger.info("%s ended early: the list shrank while being read", path)
+                        yield _Page([], None, None)
+                        return
+                    for url in islice(remaining, 1):
+                        pending.append(pool.submit(self.get, url))
+                    yield self._page(body, path)
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _page(self, body: Any, path: str) -> _Page:
+        if isinstance(body, list):  # an unpaginated list: everything at once
+            return _Page([dict(item) for item in body], len(body), None)
+        if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
+            raise self._not_an_instance(f"GET {path} did not answer with a paginated list", None)
+        count = body.get("count")
+        return _Page(
+            body["results"],
+            count if isinstance(count, int) else None,
+            body.get("next") or None,
+        )
+
+    def list_connectors(self) -> list[Connector]:
+        return [Connector.from_api(item) for item in self.iter_list("connectors/alm/")]
+
+    def list_connections(
+        self, project: int | None = None, include_last_job: bool = False
+    ) -> list[Connection]:
+        params: dict[str, Any] = {}
+        if project is not None:
+            params["project"] = project
+        if include_last_job:
+            params["include"] = "last_job"
+        return [Connection.from_api(item) for item in self.iter_list("connections/alm/", params)]
+
+    def list_projects(self) -> list[Project]:
+        return [Project.from_api(item) for item in self.iter_list("projects/")]
+
+    def list_applications(self) -> list[Application]:
+        return [Application.from_api(item) for item in self.iter_list("applications/")]
+
+    def list_business_units(self) -> list[BusinessUnit]:
+        return [BusinessUnit.from_api(item) for item in self.iter_list("business-units/")]
+
+    def list_plugins(self) -> dict[str, Plugin]:
+        plugins = (Plugin.from_api(item) for item in self.iter_list("plugins/alm/"))
+        return {plugin.id: plugin for plugin in plugins}
+
+    def get_plugin(self, plugin_id: str) -> Plugin:
+        return Plugin.from_api(self.get(f"plugins/alm/{plugin_id}/"))
+
+    # ------------------------------------------------------------ writes
+
+    def create_connector(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.post("connectors/alm/", dict(body)))
+
+    def update_connector(self, connector_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.patch(f"connectors/alm/{connector_id}/", dict(body)))
+
+    def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.post("connections/alm/", dict(body)))
+
+    def update_connection(self, connection_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(self.patch(f"connections/alm/{connection_id}/", dict(body)))
+
+    def test_connector(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Run testalm for a connector; the answer, e.g. {"success": true}."""
+        return dict(self.post("connectors/testalm/", dict(body), idempotent=True) or {})
+
+    def test_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Run testalm for a connection; the answer, e.g. {"success": false, "error": "..."}."""
+        return dict(self.post("connections/testalm/", dict(body), idempotent=True) or {})
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _clean_token(raw: str) -> str:
+    """The token as sent; registered as a secret so no message can show it."""
+    register_secret(raw)
+    token = (raw or "").strip()
+    if token.lower().startswith("token "):  # pasted with the header's prefix
+        token = token[6:].strip()
+    if not token:
+        raise InputError("the token is empty: set SDE_TOKEN or pass --token")
+    if any(c.isspace() or not (32 < ord(c) < 127) for c in token):
+        raise InputError(
+            "the token contains spaces, line breaks or non-ASCII characters: check SDE_TOKEN or --token"
+        )
+    register_secret(token)
+    return token
+
+
+def _verify(verify: bool | str) -> bool | ssl.SSLContext:
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(f"cannot use the CA bundle {verify}: {exc}") from exc
+    return verify
+
+
+def _planned_pages(first: _Page) -> Iterator[str] | None:
+    """URLs of pages 2..N when the list is page-numbered and its size is known, else None."""
+    if not first.next or first.count is None or not first.results:
+        return None
+    link = urlsplit(first.next)
+    query = parse_qsl(link.query, keep_blank_values=True)
+    if [value for key, value in query if key == "page"] != ["2"]:
+        return None  # cursor or offset pagination: follow `next` one page at a time
+    # Pages are as long as asked for; a short first page (the server filtered it) must not
+    # make us ask for pages past the end. A server that caps page_size gives fewer pages
+    # here than there are: the last one's `next` is then followed one at a time.
+    asked = [value for key, value in query if key == "page_size"]
+    per_page = max(len(first.results), int(asked[0]) if asked and asked[0].isdigit() else 0)
+    last = math.ceil(first.count / per_page)
+    return (
+        urlunsplit(
+            link._replace(
+                query=urlencode(
+                    [(key, str(number) if key == "page" else value) for key, value in query]
+                )
+            )
+        )
+        for number in range(2, last + 1)
+    )

@@ -1,0 +1,404 @@
+"""Connectivity tests: run the instance's `testalm` endpoints for connectors and connections.
+
+`POST connectors/testalm/` checks that SD Elements can reach and log in to an
+ALM server with a connector's params; `POST connections/testalm/` also checks
+the ALM project. Both take the params in clear and no id, so a masked secret
+must come from a secrets file, or from the instance when it holds an object of
+the same key and shows its params; otherwise the object is skipped with
+"secret not supplied" rather than sent with the mask as a password.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
+from almmigrate.errors import ApiError, ConnectionProblem, InputError, parse_error_body
+from almmigrate.mapping import ProjectMap, connector_name_of
+from almmigrate.models import Connection, Connector
+from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
+from almmigrate.secrets import MASK, register_secret, scrub
+from almmigrate.secretsfile import SecretValues
+from almmigrate.tabular.cells import csv_escape
+
+PASSED = "passed"
+FAILED = "failed"
+SKIPPED = "skipped"
+REPORT_COLUMNS = ["kind", "row", "name", "system", "result", "message"]
+
+
+class TestClient(Protocol):
+    """What connectivity needs of :class:`almmigrate.client.SDEClient`."""
+
+    def list_connectors(self) -> Any: ...
+    def list_connections(
+        self, project: int | None = None, include_last_job: bool = False
+    ) -> Any: ...
+    def test_connector(self, body: dict[str, Any]) -> Any: ...
+    def test_connection(self, body: dict[str, Any]) -> Any: ...
+
+
+@dataclass
+class TestResult:
+    """The outcome of one connectivity test, fit for a table or a report (no secrets)."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    kind: str  # connector or connection
+    name: str  # the connector's name, or "alias (project N)"
+    result: str  # passed, failed, skipped
+    message: str = ""
+    system: str = ""
+    row: int | None = None  # the sheet row in the file, None with --all
+
+
+@dataclass
+class _Job:
+    """One test to run: the body to send, or why it cannot be sent."""
+
+    result: TestResult
+    body: dict[str, Any] | None = None
+    skip: str | None = None
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_for_dataset(
+    client: TestClient,
+    dataset: Dataset,
+    *,
+    plugins: Mapping[str, Plugin],
+    secrets: SecretValues | None = None,
+    project_map: ProjectMap | None = None,
+    concurrency: int = 4,
+    on_result: Callable[[TestResult], None] | None = None,
+) -> list[TestResult]:
+    """Test every connector and connection of a file on the instance behind client.
+
+    secrets: values for masked params (kind, name, field).
+    project_map: source -> instance project ids when the file came from another instance.
+    Raises ConnectionProblem when the instance cannot be reached or refuses the token.
+    """
+    instance = _Instance(client.list_connectors(), client.list_connections())
+    supplied = secrets or SecretValues()
+    jobs = [_connector_job(r, instance, plugins, supplied) for r in dataset.connectors]
+    jobs += [
+        _connection_job(r, dataset, instance, plugins, supplied, project_map)
+        for r in dataset.connections
+    ]
+    return _run(client, jobs, concurrency, on_result)
+
+
+def run_for_instance(
+    client: TestClient,
+    *,
+    plugins: Mapping[str, Plugin],
+    concurrency: int = 4,
+    on_result: Callable[[TestResult], None] | None = None,
+) -> list[TestResult]:
+    """Test every connector and connection on the instance, with the params it holds."""
+    connectors = [_connector(c) for c in client.list_connectors()]
+    connections = [_connection(c) for c in client.list_connections()]
+    jobs = []
+    for connector in connectors:
+        result = TestResult("connector", connector.name, "", system=connector.system)
+        params = _clean(connector.params)
+        jobs.append(
+            _job(
+                result,
+                _connector_body(connector.name, connector.system, params),
+                params,
+                plugins.get(connector.system),
+            )
+        )
+    for connection in connections:
+        result = TestResult(
+            "connection",
+            _connection_name(connection.alias, connection.project),
+            "",
+            system=connection.system,
+        )
+        params = _clean(connection.params)
+        body = _connection_body(
+            connection.alias, connection.connector, connection.project, connection.system, params
+        )
+        jobs.append(_job(result, body, params, plugins.get(connection.system)))
+    return _run(client, jobs, concurrency, on_result)
+
+
+def _job(
+    result: TestResult, body: dict[str, Any], params: Mapping[str, Any], plugin: Plugin | None
+) -> _Job:
+    """A job from params the instance showed: a masked one cannot be tested."""
+    masked = sorted(name for name, value in params.items() if value == MASK)
+    for name, value in params.items():
+        if is_secret(name, plugin):
+            register_secret(value)
+    if masked:
+        return _Job(result, skip=_not_supplied(masked))
+    return _Job(result, body)
+
+
+def _run(
+    client: TestClient,
+    jobs: list[_Job],
+    concurrency: int,
+    on_result: Callable[[TestResult], None] | None,
+) -> list[TestResult]:
+    """Send every test (several at a time: each can take seconds on a real ALM)."""
+
+    def run_one(job: _Job) -> TestResult:
+        result = job.result
+        if job.body is None:
+            result.result, result.message = SKIPPED, job.skip or ""
+        else:
+            send = client.test_connector if result.kind == "connector" else client.test_connection
+            result.result, result.message = _send(send, job.body)
+        if on_result is not None:
+            on_result(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        return list(pool.map(run_one, jobs))
+
+
+def _send(send: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> tuple[str, str]:
+    """(result, message) of one testalm call; ConnectionProblem stops the whole run."""
+    try:
+        answer = send(body)
+    except ConnectionProblem:
+        raise
+    except ApiError as error:
+        return FAILED, scrub(error.server_message or str(error))
+    if isinstance(answer, Mapping) and answer.get("success") is True:
+        return PASSED, scrub(_message(answer))
+    return FAILED, scrub(_message(answer) or "the test did not succeed")
+
+
+def _message(answer: Any) -> str:
+    if isinstance(answer, Mapping):
+        trimmed = {k: v for k, v in answer.items() if k != "success"}
+        return parse_error_body(trimmed).message if trimmed else ""
+    return str(answer or "")
+
+
+# ---------------------------------------------------------------- bodies from a file
+
+
+class _Instance:
+    """What the instance holds, by natural key, to resolve references and masked secrets."""
+
+    connectors: dict[str, Connector]
+    connections: dict[tuple[int | None, str], Connection]
+
+    def __init__(self, connectors: Iterable[Any], connections: Iterable[Any]) -> None:
+        self.connectors = {}
+        for data in connectors:
+            connector = _connector(data)
+            self.connectors.setdefault(connector.name.strip(), connector)
+        self.connections = {}
+        for data in connections:
+            connection = _connection(data)
+            self.connections.setdefault((connection.project, connection.alias.strip()), connection)
+
+
+def _connector(data: Connector | Mapping[str, Any]) -> Connector:
+    """A connector from the client (a model) or from raw API JSON."""
+    return data if isinstance(data, Connector) else Connector.from_api(data)
+
+
+def _connection(data: Connection | Mapping[str, Any]) -> Connection:
+    return data if isinstance(data, Connection) else Connection.from_api(data)
+
+
+def _connector_job(
+    record: ConnectorRecord,
+    instance: _Instance,
+    plugins: Mapping[str, Plugin],
+    secrets: SecretValues,
+) -> _Job:
+    result = TestResult("connector", record.name, "", system=record.system, row=record.row)
+    existing = instance.connectors.get(record.name.strip())
+    params, missing = _resolve(
+        _clean(record.params),
+        "connector",
+        record.name,
+        secrets,
+        existing.params if existing else {},
+        plugins.get(record.system),
+    )
+    if missing:
+        return _Job(result, skip=_not_supplied(missing))
+    return _Job(result, _connector_body(record.name, record.system, params))
+
+
+def _connection_job(
+    record: ConnectionRecord,
+    dataset: Dataset,
+    instance: _Instance,
+    plugins: Mapping[str, Plugin],
+    secrets: SecretValues,
+    project_map: ProjectMap | None,
+) -> _Job:
+    project = project_map.lookup(record.project) if project_map is not None else record.project
+    result = TestResult(
+        "connection",
+        _connection_name(record.alias, project),
+        "",
+        system=record.system or "",
+        row=record.row,
+    )
+    if project is None:
+        return _Job(result, skip=f"project {record.project} is not in the project map")
+    name = connector_name_of(record, dataset)
+    connector = instance.connectors.get(name.strip()) if name else None
+    if connector is None:
+        where = f"connector {name!r}" if name else "its connector"
+        return _Job(result, skip=f"{where} is not on the instance (import it first)")
+    system = record.system or connector.system
+    result.system = system
+    plugin = plugins.get(system)
+    # The connection runs with its connector's params under its own.
+    inherited, missing = _connector_params(name or "", dataset, connector, plugin, secrets)
+    existing = instance.connections.get((project, record.alias.strip()))
+    own, missing_own = _resolve(
+        _clean(record.params),
+        "connection",
+        record.alias,
+        secrets,
+        existing.params if existing else {},
+        plugin,
+    )
+    missing = sorted(set(missing) | set(missing_own))
+    if missing:
+        return _Job(result, skip=_not_supplied(missing))
+    body = _connection_body(record.alias, connector.id, project, system, {**inherited, **own})
+    return _Job(result, body)
+
+
+def _connector_params(
+    name: str, dataset: Dataset, connector: Connector, plugin: Plugin | None, secrets: SecretValues
+) -> tuple[dict[str, Any], list[str]]:
+    """The connector's params as the file says (the instance's where the file is silent)."""
+    base = _clean(connector.params)
+    for record in dataset.connectors:
+        if record.name.strip() == name.strip():
+            params, missing = _resolve(
+                _clean(record.params), "connector", record.name, secrets, connector.params, plugin
+            )
+            return {**{k: v for k, v in base.items() if v != MASK}, **params}, missing
+    masked = sorted(k for k, v in base.items() if v == MASK)
+    return base, masked
+
+
+def _resolve(
+    params: Mapping[str, Any],
+    kind: str,
+    name: str,
+    secrets: SecretValues,
+    on_instance: Mapping[str, Any],
+    plugin: Plugin | None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Params with every masked value replaced: from the secrets file, else the instance.
+
+    Returns the params and the names of masked params no value was found for.
+    """
+    resolved: dict[str, Any] = {}
+    missing: list[str] = []
+    for field_name, value in params.items():
+        if value == MASK:
+            value = secrets.lookup(kind, name, field_name)
+            if value is None:
+                value = on_instance.get(field_name)
+            if value is None or value == MASK:
+                missing.append(field_name)
+                continue
+        if is_secret(field_name, plugin):
+            register_secret(value)
+        resolved[field_name] = value
+    return resolved, missing
+
+
+def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Params to send: given (not None) and not derived by the server."""
+    return {k: v for k, v in params.items() if v is not None and k not in DERIVED_PARAMS}
+
+
+def _connector_body(name: str, system: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "system": {"id": system}, "params": params}
+
+
+def _connection_body(
+    alias: str, connector: int | None, project: int | None, system: str, params: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "connector": connector,
+        "alias": alias,
+        "project": project,
+        "system": {"id": system},
+        "params": params,
+    }
+
+
+def _connection_name(alias: str, project: int | None) -> str:
+    return f"{alias} (project {project})"
+
+
+def _not_supplied(fields: Iterable[str]) -> str:
+    return f"secret not supplied: {', '.join(sorted(fields))} (give it with --secrets)"
+
+
+# ---------------------------------------------------------------- results
+
+
+def failed(results: Iterable[TestResult]) -> list[TestResult]:
+    return [r for r in results if r.result == FAILED]
+
+
+def counts(results: Iterable[TestResult]) -> dict[str, int]:
+    found = {PASSED: 0, FAILED: 0, SKIPPED: 0}
+    for result in results:
+        found[result.result] = found.get(result.result, 0) + 1
+    return found
+
+
+def write_results(path: str | os.PathLike[str], results: list[TestResult]) -> Path:
+    """Write the results as `.csv` or `.json`, atomically; raises InputError otherwise."""
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise InputError("the report must end in .csv or .json", file=str(target))
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("the folder does not exist", file=str(folder))
+    rows = [{k: asdict(r)[k] for k in REPORT_COLUMNS} for r in results]
+    temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with open(temp, "x", encoding="utf-8", newline="") as out:
+            if suffix == ".json":
+                json.dump(
+                    {"summary": counts(results), "results": rows}, out, indent=2, ensure_ascii=False
+                )
+                out.write("\n")
+            else:
+                writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
+                writer.writeheader()
+                # An ALM's message must not run as a formula when the CSV is opened.
+                writer.writerows(
+                    {k: csv_escape(v) if isinstance(v, str) else v for k, v in row.items()}
+                    for row in rows
+                )
+        os.replace(temp, target)
+    except OSError as error:
+        Path(temp).unlink(missing_ok=True)
+        raise InputError(f"cannot write the report: {error.strerror}", file=str(target)) from None
+    return target

@@ -1,0 +1,233 @@
+"""The zero-set-up demo: a whole migration between two simulated instances on loopback.
+
+It runs the same library functions as the commands (`export`, the matching
+behind `map-projects`, `prepare_import` behind `plan`, `import_file` behind
+`import`), against two :class:`~almmigrate.sim.SimServer` instances seeded
+from the bundled samples, and leaves every file it wrote in one folder for a
+person to open. Nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from almmigrate.dataset import Snapshot
+from almmigrate.errors import InputError
+from almmigrate.exporter import ExportSummary, export, fetch_snapshot
+from almmigrate.importer import ImportRun, RunOptions, import_file
+from almmigrate.mapping import (
+    AMBIGUOUS,
+    EXACT,
+    MISSING,
+    match_projects,
+    projects_of_snapshot,
+    write_map,
+)
+from almmigrate.plan_types import Plan
+from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
+from almmigrate.reader import read_dataset
+from almmigrate.resources import samples_dir
+from almmigrate.settings import ConnectionSettings
+
+if TYPE_CHECKING:
+    from almmigrate.sim import SimServer
+
+DEFAULT_FOLDER = "almmigrate-demo"
+# Fast enough for a demo, slow enough to show the global rate limit at work.
+DEMO_RATE = 50.0
+
+EXPORT = "source-export.xlsx"
+PROJECT_MAP = "project-map.csv"
+PLAN = "plan.json"
+REPORT = "import-report.xlsx"
+ERRORS = "import-errors.xlsx"
+JOURNAL = "import-report.journal"
+OUTPUTS = (EXPORT, PROJECT_MAP, PLAN, REPORT, ERRORS, JOURNAL)
+
+
+@dataclass
+class DemoFiles:
+    """Where the demo put everything (and the bundled inputs it used)."""
+
+    folder: Path
+    source_data: Path
+    target_data: Path
+    secrets: Path
+
+    @property
+    def export(self) -> Path:
+        return self.folder / EXPORT
+
+    @property
+    def project_map(self) -> Path:
+        return self.folder / PROJECT_MAP
+
+    @property
+    def plan(self) -> Path:
+        return self.folder / PLAN
+
+    @property
+    def report(self) -> Path:
+        return self.folder / REPORT
+
+    @property
+    def errors(self) -> Path:
+        return self.folder / ERRORS
+
+    @property
+    def journal(self) -> Path:
+        return self.folder / JOURNAL
+
+
+@dataclass
+class DemoResult:
+    """What the demo did, for the CLI to print."""
+
+    files: DemoFiles
+    source_url: str
+    target_url: str
+    export: ExportSummary
+    map_counts: dict[str, int]
+    plan: Plan
+    run: ImportRun
+    rerun_plan: Plan  # the same file planned again after the import
+    target_before: dict[str, int]
+    target_after: dict[str, int]
+    elapsed: float = 0.0
+    steps: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.run.exit_code == 0
+
+
+def demo_files(folder: str | Path) -> DemoFiles:
+    samples = samples_dir()
+    return DemoFiles(
+        folder=Path(folder),
+        source_data=samples / "source.json",
+        target_data=samples / "target.json",
+        secrets=samples / "secrets.csv",
+    )
+
+
+def prepare_folder(folder: str | Path) -> Path:
+    """Create the output folder, removing only the files an earlier demo left there.
+
+    A journal from an earlier run would otherwise make this import skip objects
+    that the fresh simulators do not hold yet.
+    """
+    path = Path(folder)
+    if path.exists() and not path.is_dir():
+        raise InputError("exists and is not a folder", file=str(path))
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        for name in OUTPUTS:
+            (path / name).unlink(missing_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot use this folder: {error.strerror}", file=str(path)) from None
+    return path
+
+
+def run_demo(
+    folder: str | Path = DEFAULT_FOLDER,
+    *,
+    on_step: Callable[[str], None] | None = None,
+    write_plan: Callable[[Path, Plan], None] | None = None,
+) -> DemoResult:
+    """Migrate the bundled source instance to the bundled target, both simulated.
+
+    folder: where the export, map, plan, report and journal are written.
+    on_step: told a one-line description as each step starts.
+    write_plan: writes the plan file (the `plan` command's JSON writer).
+    """
+    from almmigrate.sim import SimServer
+
+    started = time.monotonic()
+    files = demo_files(prepare_folder(folder))
+    steps: list[str] = []
+
+    def step(text: str) -> None:
+        steps.append(text)
+        if on_step is not None:
+            on_step(text)
+
+    step("Starting two simulated SD Elements instances on 127.0.0.1")
+    with (
+        SimServer(data=files.source_data) as source_sim,
+        SimServer(data=files.target_data) as target_sim,
+    ):
+        source = ConnectionSettings(source_sim.url, source_sim.token, rate=DEMO_RATE)
+        target = ConnectionSettings(target_sim.url, target_sim.token, rate=DEMO_RATE)
+        before = _counts(target_sim)
+
+        step("Exporting the source instance (secrets masked)")
+        exported = export(source, files.export)
+
+        step("Matching source projects to target projects by name")
+        source_snapshot = _snapshot(source)
+        target_snapshot = _snapshot(target)
+        rows = match_projects(
+            projects_of_snapshot(source_snapshot), projects_of_snapshot(target_snapshot)
+        )
+        write_map(files.project_map, rows)
+        map_counts = {m: sum(1 for r in rows if r.match == m) for m in (EXACT, AMBIGUOUS, MISSING)}
+
+        step("Planning the import (nothing is written)")
+        options = ImportOptions(project_map=files.project_map, secrets=files.secrets)
+        plan = _plan(files.export, target_snapshot, options)
+        if write_plan is not None:
+            write_plan(files.plan, plan)
+
+        step(f"Importing into the target at up to {DEMO_RATE:g} requests/s")
+        run = import_file(
+            files.export,
+            target,
+            options,
+            RunOptions(report=files.report, errors=files.errors, journal=files.journal),
+        )
+
+        if run.errors_count == 0:
+            files.errors.unlink(missing_ok=True)  # nothing failed: no file to fix
+
+        step("Planning the same file again: a re-run must change nothing")
+        rerun_plan = _plan(files.export, _snapshot(target), options)
+        after = _counts(target_sim)
+
+    return DemoResult(
+        files=files,
+        source_url=source_sim.url,
+        target_url=target_sim.url,
+        export=exported,
+        map_counts=map_counts,
+        plan=plan,
+        run=run,
+        rerun_plan=rerun_plan,
+        target_before=before,
+        target_after=after,
+        elapsed=time.monotonic() - started,
+        steps=steps,
+    )
+
+
+def _snapshot(settings: ConnectionSettings) -> Snapshot:
+    from almmigrate.client import SDEClient
+
+    with SDEClient(settings) as client:
+        client.check()
+        return fetch_snapshot(client)
+
+
+def _plan(path: Path, target: Snapshot, options: ImportOptions) -> Plan:
+    dataset = read_dataset(path, plugins_for(target))
+    return prepare_import(dataset, target, options).plan
+
+
+def _counts(sim: SimServer) -> dict[str, int]:
+    """Connectors and connections the simulator holds right now."""
+    state = sim.state.snapshot()
+    return {"connectors": len(state["connectors"]), "connections": len(state["connections"])}

@@ -1,0 +1,547 @@
+"""Export: read an instance, mask its secrets, write it to xlsx, JSON or a CSV folder.
+
+Three steps, each usable alone:
+
+- :func:`fetch_snapshot` reads an instance through an :class:`~almmigrate.client.SDEClient`
+  (import and migrate reuse it to read a target);
+- :func:`snapshot_to_dataset` turns it into the file layout: connections keep only
+  their own params, names are filled in, secrets are masked (and registered so no
+  log line or message can show them);
+- :func:`export` does both and writes the file atomically. It shapes each
+  connection as its page arrives, so it never holds the instance's full
+  connection objects (memory stays flat on 50,000 connections).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from almmigrate import FORMAT_VERSION, __version__
+from almmigrate.dataset import (
+    CONNECTIONS,
+    CONNECTORS,
+    PROJECTS,
+    ConnectionRecord,
+    ConnectorRecord,
+    Dataset,
+    ProjectRecord,
+    Snapshot,
+)
+from almmigrate.errors import InputError
+from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
+from almmigrate.schema import Plugin, bundled_plugins
+from almmigrate.secrets import MASK, name_is_secret, redact_url, register_secret
+from almmigrate.settings import ConnectionSettings
+
+log = logging.getLogger(__name__)
+
+ONLY_CHOICES: tuple[str, ...] = (CONNECTORS, CONNECTIONS)
+
+# on_progress(what, objects read so far, total or None while unknown)
+ProgressCallback = Callable[[str, int, int | None], None]
+
+_PATHS = {
+    "connectors": "connectors/alm/",
+    "connections": "connections/alm/",
+    "projects": "projects/",
+    "applications": "applications/",
+    "business units": "business-units/",
+}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def fetch_snapshot(
+    client: Any,
+    *,
+    only: str | None = None,
+    projects: Iterable[int] | None = None,
+    with_last_job: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> Snapshot:
+    """Read what an instance holds.
+
+    only: "connectors" skips connections (and projects unless `projects` is given);
+        "connections" still reads connectors, which a connection's own params and
+        connector name are computed from.
+    projects: project ids; connections and projects are limited to them. An id the
+        instance does not have raises InputError before any connection is read.
+    with_last_job: read connections with `include=last_job`.
+    on_progress: called as pages arrive, with (what, objects so far, total or None).
+    """
+    wanted = _unique_ids(projects)
+    snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
+    if needs_connections(only, wanted):
+        snapshot.connections = list(
+            iter_connections(
+                client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
+            )
+        )
+    return snapshot
+
+
+def needs_connections(only: str | None, projects: list[int]) -> bool:
+    """Connections are read unless only connectors are wanted from the whole instance."""
+    return only != CONNECTORS or bool(projects)
+
+
+def read_context(
+    client: Any,
+    *,
+    only: str | None = None,
+    projects: list[int] | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Snapshot:
+    """Everything but the connections: connectors, plugins and the project tree.
+
+    The lists are read at the same time (the client's pool bounds the requests
+    in flight), so their first pages do not queue up one behind another.
+    """
+    wanted = projects or []
+    readers: dict[str, Callable[[], Any]] = {
+        "connectors": lambda: [
+            Connector.from_api(d) for d in _read(client, "connectors", on_progress)
+        ],
+        # No fallback when the instance refuses: its schema says which fields are secret.
+        "plugins": client.list_plugins,
+    }
+    if needs_connections(only, wanted):
+        readers["business units"] = lambda: [
+            BusinessUnit.from_api(d) for d in _read(client, "business units", on_progress)
+        ]
+        readers["applications"] = lambda: [
+            Application.from_api(d) for d in _read(client, "applications", on_progress)
+        ]
+        readers["projects"] = lambda: [
+            Project.from_api(d) for d in _read(client, "projects", on_progress)
+        ]
+    with ThreadPoolExecutor(len(readers), thread_name_prefix="almmigrate-export") as pool:
+        futures = {what: pool.submit(read) for what, read in readers.items()}
+        found = {what: future.result() for what, future in futures.items()}
+    snapshot = Snapshot(
+        connectors=found["connectors"],
+        projects=found.get("projects", []),
+        applications=found.get("applications", []),
+        business_units=found.get("business units", []),
+        url=_client_url(client),
+    )
+    snapshot.plugins = _with_bundled(found["plugins"], {c.system for c in snapshot.connectors})
+    if wanted:
+        snapshot.projects = _only_projects(snapshot.projects, wanted, snapshot.url)
+    return snapshot
+
+
+def iter_connections(
+    client: Any,
+    *,
+    projects: list[int] | None = None,
+    with_last_job: bool = False,
+    on_progress: ProgressCallback | None = None,
+) -> Iterator[Connection]:
+    """Connections as their pages arrive: of the given projects, or all of them."""
+    params: dict[str, Any] = {"include": "last_job"} if with_last_job else {}
+    for scope in [{"project": p} for p in projects] if projects else [{}]:
+        for item in _read(client, "connections", on_progress, {**params, **scope}):
+            yield Connection.from_api(item)
+
+
+def _read(
+    client: Any,
+    what: str,
+    on_progress: ProgressCallback | None,
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Every object of one list endpoint, reporting progress as pages arrive."""
+
+    def on_page(done: int, total: int | None) -> None:
+        if on_progress is not None:
+            on_progress(what, done, total)
+
+    log.debug("reading %s", what)
+    result: Iterator[dict[str, Any]] = client.iter_list(
+        _PATHS[what], dict(params or {}), on_page=on_page
+    )
+    return result
+
+
+def _unique_ids(projects: Iterable[int] | None) -> list[int]:
+    return list(dict.fromkeys(int(p) for p in projects or ()))
+
+
+def _only_projects(found: list[Project], wanted: list[int], url: str) -> list[Project]:
+    by_id = {p.id: p for p in found}
+    missing = [p for p in wanted if p not in by_id]
+    if missing:
+        ids = ", ".join(str(p) for p in missing)
+        noun = "project" if len(missing) == 1 else "projects"
+        raise InputError(f"no {noun} with id {ids} on {url or 'the instance'} (see --project)")
+    return [by_id[p] for p in wanted]
+
+
+def _with_bundled(plugins: Mapping[str, Plugin], systems: set[str]) -> dict[str, Plugin]:
+    """The instance's plugin schemas, plus bundled ones for systems it does not list."""
+    found = dict(plugins)
+    bundled = bundled_plugins()
+    for system in sorted(s for s in systems if s and s not in found):
+        if system in bundled:
+            log.info("the instance lists no plugin %r: using the bundled schema", system)
+            found[system] = bundled[system]
+    return found
+
+
+def _client_url(client: Any) -> str:
+    settings = getattr(client, "settings", None)
+    url = getattr(settings, "url", "") if settings is not None else ""
+    return redact_url(url) if url else ""
+
+
+# ---------------------------------------------------------------- shaping
+
+
+def snapshot_to_dataset(snapshot: Snapshot, *, include_secrets: bool = False) -> Dataset:
+    """The file form of a snapshot: own params only, names filled in, secrets masked.
+
+    Every secret value seen is registered with :func:`almmigrate.secrets.register_secret`,
+    whether masked or not, so that no log line or error message can show it.
+    """
+    shaper = RecordShaper(snapshot, include_secrets=include_secrets)
+    return Dataset(
+        connectors=[shaper.connector(c) for c in snapshot.connectors],
+        connections=[shaper.connection(c) for c in snapshot.connections],
+        projects=shaper.projects(),
+        source=snapshot.url or None,
+    )
+
+
+class RecordShaper:
+    """Turns one snapshot's objects into file records, one at a time (so they can stream)."""
+
+    def __init__(self, snapshot: Snapshot, *, include_secrets: bool = False) -> None:
+        self.snapshot = snapshot
+        self.include_secrets = include_secrets
+        self._connectors = snapshot.connector_by_id()
+        self._project_names = {p.id: p.name for p in snapshot.projects}
+        # Which params each system's schema holds secret, worked out once, not per row.
+        self._schema_secrets = {
+            system: frozenset(plugin.secret_names()) for system, plugin in snapshot.plugins.items()
+        }
+
+    def mask(self, params: Mapping[str, Any], system: str) -> dict[str, Any]:
+        return _masked(params, self._schema_secrets.get(system, frozenset()), self.include_secrets)
+
+    def connector(self, connector: Connector) -> ConnectorRecord:
+        return ConnectorRecord(
+            id=connector.id,
+            name=connector.name,
+            system=connector.system,
+            inaccessible=connector.inaccessible,
+            fields_editable_on_project=connector.fields_editable_on_project,
+            params=self.mask(connector.params, connector.system),
+        )
+
+    def connection(self, connection: Connection) -> ConnectionRecord:
+        """A connection's record; its inherited secrets are its connector's (masked there)."""
+        connector = self._connectors.get(connection.connector)  # type: ignore[arg-type]
+        system = connection.system or (connector.system if connector else "")
+        own = connection.own_params(connector.params if connector else {})
+        return ConnectionRecord(
+            id=connection.id,
+            alias=connection.alias,
+            project=connection.project,
+            project_name=self._project_names.get(connection.project),  # type: ignore[arg-type]
+            connector=connection.connector,
+            connector_name=connector.name if connector else None,
+            system=system or None,
+            frequency=connection.frequency,
+            debug_mode=connection.debug_mode,
+            inaccessible=connection.inaccessible,
+            params=self.mask(own, system),
+            last_job=dict(connection.last_job) if connection.last_job is not None else None,
+            command=connection.command or None,
+            in_progress=connection.in_progress,
+        )
+
+    def projects(self) -> list[ProjectRecord]:
+        apps = {a.id: a for a in self.snapshot.applications}
+        records = []
+        for project in self.snapshot.projects:
+            app = apps.get(project.application) if project.application is not None else None
+            unit = app.business_unit.name if app and app.business_unit else ""
+            records.append(
+                ProjectRecord(
+                    id=project.id,
+                    name=project.name,
+                    application=app.name if app else "",
+                    business_unit=unit,
+                )
+            )
+        return records
+
+
+def mask_params(
+    params: Mapping[str, Any], plugin: Plugin | None, include_secrets: bool = False
+) -> dict[str, Any]:
+    """A copy of params with every secret value replaced by MASK (and registered).
+
+    A secret is a param the plugin types masked_string or whose name says
+    password, token, key, ... (:func:`almmigrate.schema.is_secret`). Empty values
+    stay empty: a mask would claim a secret exists where none does.
+    """
+    schema_secrets = frozenset(plugin.secret_names()) if plugin else frozenset()
+    return _masked(params, schema_secrets, include_secrets)
+
+
+def _masked(
+    params: Mapping[str, Any], schema_secrets: frozenset[str], include_secrets: bool
+) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for name, value in params.items():
+        secret = name in schema_secrets or _name_is_secret(name)
+        if secret and value not in (None, "") and value != MASK:
+            register_secret(value)
+            if not include_secrets:
+                value = MASK
+        shown[name] = value
+    return shown
+
+
+@lru_cache(maxsize=4096)
+def _name_is_secret(name: str) -> bool:
+    # The same few dozen param names repeat on every row: decide each once.
+    return name_is_secret(name)
+
+
+# ---------------------------------------------------------------- writing
+
+
+@dataclass
+class ExportSummary:
+    """What an export wrote."""
+
+    path: Path
+    format: str
+    connectors: int = 0
+    connections: int = 0
+    projects: int = 0
+    masked: int = 0
+    include_secrets: bool = False
+    elapsed: float = 0.0
+    requests: int | None = None
+    sheets: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for a person: counts, where, how long."""
+        parts = []
+        if CONNECTORS in self.sheets:
+            parts.append(_plural(self.connectors, "connector"))
+        if CONNECTIONS in self.sheets:
+            parts.append(_plural(self.connections, "connection"))
+        if PROJECTS in self.sheets:
+            parts.append(_plural(self.projects, "project"))
+        secrets = (
+            "secrets IN CLEAR"
+            if self.include_secrets
+            else f"{_plural(self.masked, 'secret')} masked"
+        )
+        requests = f", {_plural(self.requests, 'request')}" if self.requests else ""
+        return (
+            f"Exported {', '.join(parts)} to {self.path} "
+            f"({self.format}, {secrets}) in {self.elapsed:.1f} s{requests}"
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def export(
+    settings: ConnectionSettings,
+    out: str | Path,
+    *,
+    only: str | None = None,
+    projects: Iterable[int] | None = None,
+    with_last_job: bool = False,
+    include_secrets: bool = False,
+    progress: bool = False,
+) -> ExportSummary:
+    """Read an instance and write it to `out` (.xlsx, .json, or any other path: a CSV folder).
+
+    Raises InputError (nothing written) for an unwritable path, an unknown `only`
+    or a project id the instance does not have; ConnectionProblem when the instance
+    cannot be reached. With include_secrets the file is created mode 0600.
+    """
+    from almmigrate.client import SDEClient  # the network layer, only when exporting
+    from almmigrate.progress import progress as progress_bar
+    from almmigrate.tabular import output_format
+
+    if only is not None and only not in ONLY_CHOICES:
+        raise InputError(f"--only must be one of {', '.join(ONLY_CHOICES)}, not {only!r}")
+    started = time.monotonic()
+    path = Path(out)
+    sheets = _sheets(only, path)
+    check_output_path(path, sheets)
+    register_secret(settings.token)
+    wanted = _unique_ids(projects)
+    with progress_bar("Reading", enabled=progress) as bar:
+
+        def on_progress(what: str, done: int, total: int | None) -> None:
+            bar.update(done, total, description=f"Reading {what}")
+
+        with SDEClient(settings) as client:
+            client.check()
+            dataset = _read_dataset(
+                client, only, wanted, with_last_job, include_secrets, on_progress
+            )
+            requests = _request_count(client)
+        dataset.meta = export_meta(
+            settings.url, only=only, projects=wanted, masked=not include_secrets
+        )
+        _write(path, dataset, sheets, bar, private=include_secrets)
+    return ExportSummary(
+        path=path,
+        format=output_format(path),
+        connectors=len(dataset.connectors) if CONNECTORS in sheets else 0,
+        connections=len(dataset.connections) if CONNECTIONS in sheets else 0,
+        projects=len(dataset.projects) if PROJECTS in sheets else 0,
+        masked=_count_masked(dataset, sheets),
+        include_secrets=include_secrets,
+        elapsed=time.monotonic() - started,
+        requests=requests,
+        sheets=sheets,
+    )
+
+
+def _read_dataset(
+    client: Any,
+    only: str | None,
+    wanted: list[int],
+    with_last_job: bool,
+    include_secrets: bool,
+    on_progress: ProgressCallback,
+) -> Dataset:
+    """Read and shape at once: each connection becomes a record as its page arrives.
+
+    Holding only records (own params) rather than every Connection as the API
+    returned it keeps memory flat on large instances. With --project, only the
+    connectors those connections use are kept.
+    """
+    snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
+    shaper = RecordShaper(snapshot, include_secrets=include_secrets)
+    connections: list[ConnectionRecord] = []
+    if needs_connections(only, wanted):
+        found = iter_connections(
+            client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
+        )
+        connections = [shaper.connection(c) for c in found]
+    connectors = snapshot.connectors
+    if wanted:
+        used = {c.connector for c in connections}
+        connectors = [c for c in connectors if c.id in used]
+    return Dataset(
+        connectors=[shaper.connector(c) for c in connectors],
+        connections=connections,
+        projects=shaper.projects(),
+        source=snapshot.url or None,
+    )
+
+
+def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:
+    """Lay the dataset out as SPEC's sheets and write them (atomically, by tabular)."""
+    from almmigrate.layout import dataset_to_tables
+    from almmigrate.tabular import write_tables
+
+    tables = [t for t in dataset_to_tables(dataset) if t.name in sheets]
+    if bar.shown:
+        sizes = {
+            CONNECTORS: len(dataset.connectors),
+            CONNECTIONS: len(dataset.connections),
+            PROJECTS: len(dataset.projects),
+        }
+        bar.update(0, sum(sizes[t.name] for t in tables), description=f"Writing {path.name}")
+        tables = [replace(t, rows=_counted(t.rows, bar)) for t in tables]
+    write_tables(path, tables, meta=dataset.meta, private=private)
+
+
+def _counted(rows: Iterable[dict[str, Any]], bar: Any) -> Iterator[dict[str, Any]]:
+    """Rows passed through, advancing the progress bar every hundred."""
+    pending = 0
+    for row in rows:
+        yield row
+        pending += 1
+        if pending == 100:
+            bar(pending)
+            pending = 0
+    bar(pending)
+
+
+def _sheets(only: str | None, path: Path) -> list[str]:
+    """The sheets to write; a single .csv file takes only the one --only names."""
+    if only == CONNECTORS:
+        return [CONNECTORS]
+    if only == CONNECTIONS:
+        return [CONNECTIONS] if path.suffix.lower() == ".csv" else [CONNECTIONS, PROJECTS]
+    return [CONNECTORS, CONNECTIONS, PROJECTS]
+
+
+def export_meta(url: str, *, only: str | None, projects: list[int], masked: bool) -> dict[str, str]:
+    """The `_meta` sheet: where and when this came from, and what it holds."""
+    return {
+        "source_url": redact_url(url),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "tool": "almmigrate",
+        "tool_version": __version__,
+        "format_version": FORMAT_VERSION,
+        "only": only or "",
+        "projects": ",".join(str(p) for p in projects),
+        "secrets": "masked" if masked else "included in clear",
+    }
+
+
+def _count_masked(dataset: Dataset, sheets: list[str]) -> int:
+    count = 0
+    if CONNECTORS in sheets:
+        count += sum(v == MASK for c in dataset.connectors for v in c.params.values())
+    if CONNECTIONS in sheets:
+        count += sum(v == MASK for c in dataset.connections for v in c.params.values())
+    return count
+
+
+def _request_count(client: Any) -> int | None:
+    stats = getattr(client, "stats", None)
+    count = getattr(stats, "requests", None)
+    return count if isinstance(count, int) else None
+
+
+def check_output_path(path: Path, sheets: list[str]) -> None:
+    """Fail early (before reading an instance) when `path` cannot take these sheets."""
+    from almmigrate.tabular import output_format
+
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {path}: the folder {parent} is not writable")
+    single_csv = path.suffix.lower() == ".csv"
+    if output_format(path) != "csv" or single_csv:
+        if path.is_dir():
+            raise InputError(f"cannot write {path}: it is a folder")
+        if single_csv and len(sheets) != 1:
+            raise InputError(
+                f"cannot write {path}: a .csv file holds one sheet; use --only connectors "
+                "or --only connections, or give a folder path for one CSV file per sheet"
+            )
+    elif path.exists() and not path.is_dir():
+        raise InputError(
+            f"cannot write {path}: a path without .xlsx or .json is written as a folder "
+            "of CSV files, and a file of that name exists"
+        )

@@ -1,0 +1,231 @@
+"""Import and migrate, end to end: read, prepare (validate, map, plan), apply, report.
+
+`import_file` applies a file to a target; `migrate` reads the source instance
+into memory with secrets in clear (never written to disk) and applies it the
+same way. Both return an :class:`ImportRun`; the CLI only prints it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from almmigrate.apply import ApplyResult, apply_plan
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.errors import InputError, Problem
+from almmigrate.journal import Journal
+from almmigrate.plan_types import Plan
+from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
+from almmigrate.report import FORMATS, write_errors, write_report
+from almmigrate.schema import Plugin, is_secret
+from almmigrate.secrets import MASK, register_secret
+from almmigrate.settings import ConnectionSettings
+
+
+@dataclass
+class RunOptions:
+    """How to apply: speed, safety and where the results go."""
+
+    dry_run: bool = False
+    concurrency: int = 4
+    batch_size: int = 50
+    report: Path | None = None
+    errors: Path | None = None
+    journal: Path | None = None
+    progress: bool = False  # draw a bar on stderr (only when it is a terminal)
+
+
+@dataclass
+class ImportRun:
+    """What an import or migrate did."""
+
+    plan: Plan
+    result: ApplyResult | None  # None for a dry run
+    report: Path | None = None
+    errors: Path | None = None
+    errors_count: int = 0
+    journal: Path | None = None
+    elapsed: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        """0 all done, 1 some rows failed (SPEC exit codes)."""
+        if self.result is None:
+            return 1 if self.plan.has_errors else 0
+        return 1 if self.result.failed else 0
+
+
+def default_journal(report: Path | None) -> Path | None:
+    """The journal beside the report (`report.xlsx` -> `report.journal`), or none without a report."""
+    return report.with_suffix(".journal") if report is not None else None
+
+
+def check_outputs(run: RunOptions) -> None:
+    """Refuse bad output paths before anything is written."""
+    if run.report is not None and run.report.suffix.lower() not in FORMATS:
+        raise InputError(
+            f"--report must end in .xlsx, .csv, .json or .html, not {run.report.suffix or 'nothing'}",
+            file=str(run.report),
+        )
+    for path in (run.report, run.errors, run.journal):
+        if path is not None and not path.parent.exists():
+            raise InputError("its folder does not exist", file=str(path))
+
+
+def import_file(
+    path: str | Path,
+    settings: ConnectionSettings,
+    options: ImportOptions,
+    run: RunOptions,
+) -> ImportRun:
+    """Apply a file (.xlsx, .json, CSV folder or single CSV) to the target.
+
+    options: the prepare step's ImportOptions (mode, match, project map, secrets, ...).
+    Raises ValidationFailed (exit 2, nothing written) when the file has errors,
+    ConnectionProblem (exit 3) when the target cannot be reached.
+    """
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.prepare import plugins_for
+    from almmigrate.reader import read_dataset_with_problems
+
+    check_outputs(run)
+    register_secret(settings.token)
+    with SDEClient(settings) as client:
+        client.check()
+        target = fetch_snapshot(client)
+        plugins = plugins_for(target)
+        # Cell problems and validation problems are listed together, all at once.
+        dataset, problems = read_dataset_with_problems(Path(path), plugins)
+        return _prepare_and_apply(client, dataset, target, options, run, problems)
+
+
+def migrate(
+    source: ConnectionSettings,
+    target: ConnectionSettings,
+    options: ImportOptions,
+    run: RunOptions,
+) -> ImportRun:
+    """Export the source in memory (secrets in clear, never on disk), then import it into the target.
+
+    Projects are auto-mapped unless options.project_map is given; options.secrets,
+    when given, replaces the source's secret values.
+    """
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+    from almmigrate.secretsfile import SecretValues, load_secrets
+
+    check_outputs(run)
+    register_secret(source.token)
+    register_secret(target.token)
+    with SDEClient(source) as source_client:
+        source_client.check()
+        snapshot = fetch_snapshot(source_client)
+    dataset = snapshot_to_dataset(snapshot, include_secrets=True)
+    _register_dataset_secrets(dataset, snapshot.plugins)
+    if options.secrets is not None:
+        supplied = options.secrets
+        if not isinstance(supplied, SecretValues):
+            supplied = load_secrets(supplied)
+        dataset = override_secrets(dataset, supplied, snapshot.plugins)
+    auto = options.project_map is None
+    options = replace(options, source=snapshot, auto_map_projects=auto)
+    with SDEClient(target) as client:
+        client.check()
+        return _prepare_and_apply(client, dataset, fetch_snapshot(client), options, run)
+
+
+def _prepare_and_apply(
+    client: Any,
+    dataset: Dataset,
+    target: Snapshot,
+    options: ImportOptions,
+    run: RunOptions,
+    reading_problems: list[Problem] | None = None,
+) -> ImportRun:
+    started = time.monotonic()
+    prepared = prepare_import(dataset, target, options, reading_problems=reading_problems)
+    plugins = plugins_for(target)
+    plan = prepared.plan
+    if run.dry_run:
+        return ImportRun(plan, None, elapsed=time.monotonic() - started)
+    journal_path = run.journal or default_journal(run.report)
+    journal = Journal(journal_path, target_url=client.settings.url) if journal_path else None
+    try:
+        result = _apply(client, plan, run, journal)
+    finally:
+        if journal is not None:
+            journal.close()
+    outcome = ImportRun(plan, result, journal=journal_path)
+    if run.report is not None:
+        outcome.report = write_report(run.report, result)
+    if run.errors is not None:
+        outcome.errors = run.errors
+        outcome.errors_count = write_errors(run.errors, result.outcomes, dataset, plugins)
+    outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _apply(client: Any, plan: Plan, run: RunOptions, journal: Journal | None) -> ApplyResult:
+    from almmigrate.progress import progress
+
+    started = time.monotonic()
+    with progress("Importing", total=len(plan.items), enabled=run.progress) as bar:
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(done=done, total=total, description=progress_label(done, total, started))
+
+        return apply_plan(
+            client,
+            plan,
+            concurrency=run.concurrency,
+            batch_size=run.batch_size,
+            journal=journal,
+            on_progress=on_progress,
+            max_sends=client.settings.retries + 1,
+        )
+
+
+def progress_label(done: int, total: int, started: float, now: float | None = None) -> str:
+    """ "Importing 12.3/s, ETA 40 s": objects per second so far and the time left at that pace."""
+    spent = (now if now is not None else time.monotonic()) - started
+    if done <= 0 or spent <= 0:
+        return "Importing"
+    pace = done / spent
+    return f"Importing {pace:.1f}/s, ETA {max(0, total - done) / pace:.0f} s"
+
+
+def _register_dataset_secrets(dataset: Dataset, plugins: dict[str, Plugin]) -> None:
+    records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
+    for record in records:
+        plugin = plugins.get(record.system or "")
+        for name, value in record.params.items():
+            if is_secret(name, plugin):
+                register_secret(value)
+
+
+def override_secrets(dataset: Dataset, secrets: Any, plugins: dict[str, Plugin]) -> Dataset:
+    """A dataset whose secret params take the supplied values where `secrets` has one."""
+
+    def fill(kind: str, name: str, params: dict[str, Any], system: str) -> dict[str, Any]:
+        plugin = plugins.get(system)
+        filled = dict(params)
+        for param, value in params.items():
+            supplied = secrets.lookup(kind, name, param)
+            if supplied is not None and (value == MASK or is_secret(param, plugin)):
+                filled[param] = supplied
+        return filled
+
+    return replace(
+        dataset,
+        connectors=[
+            replace(r, params=fill("connector", r.name, r.params, r.system))
+            for r in dataset.connectors
+        ],
+        connections=[
+            replace(r, params=fill("connection", r.alias, r.params, r.system or ""))
+            for r in dataset.connections
+        ],
+    )

@@ -1,0 +1,412 @@
+"""The plan: a pure diff of a file's desired state against the target's Snapshot.
+
+Connectors first, then connections. A connector is found by name, a
+connection by (target project, alias); `match="id"` uses the file's id column.
+Only fields the file gives count (an empty cell is "not given"); a masked
+secret on an update means "leave it"; a supplied secret shows as changed,
+never by value. Nothing here talks to the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.mapping import ProjectMap, TargetIndex, connector_name_of
+from almmigrate.models import Connection, Connector
+from almmigrate.plan_types import Change, Plan, PlanItem
+from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
+from almmigrate.secrets import MASK
+from almmigrate.secretsfile import SecretValues
+
+
+def build_plan(
+    dataset: Dataset,
+    target: Snapshot,
+    *,
+    plugins: Mapping[str, Plugin],
+    project_map: ProjectMap,
+    secrets: SecretValues | None = None,
+    mode: str = "upsert",
+    match: str = "name",
+    skip_unmapped: bool = False,
+) -> Plan:
+    """What an import of `dataset` would do on `target`, object by object."""
+    planner = _Planner(
+        dataset, target, plugins, project_map, secrets or SecretValues(), mode, match
+    )
+    plan = Plan()
+    for record in dataset.connectors:
+        plan.items.append(planner.connector(record))
+    for connection in dataset.connections:
+        plan.items.append(planner.connection(connection, skip_unmapped))
+    return plan
+
+
+def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
+    """Equal as the API means it: choices by text, everything else by exact JSON type."""
+    spec = plugin.field(name) if plugin else None
+    if spec is not None and spec.field_type in CHOICE_TYPES:
+        return a is not None and b is not None and str(a) == str(b)
+    checkbox = spec is not None and spec.field_type == "checkbox"
+    if checkbox and isinstance(a, str) and isinstance(b, str):
+        return split_checkbox(a) == split_checkbox(b)
+    return type(a) is type(b) and a == b
+
+
+def typed_like(plugin: Plugin | None, name: str, value: Any, current: Any) -> Any:
+    """A choice value in the JSON type the target keeps it in (a spreadsheet may give 8 for "8")."""
+    spec = plugin.field(name) if plugin else None
+    if spec is None or spec.field_type not in CHOICE_TYPES or isinstance(value, bool):
+        return value
+    text = str(value)
+    if isinstance(current, int) and not isinstance(current, bool) and text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+class _Planner:
+    def __init__(
+        self,
+        dataset: Dataset,
+        target: Snapshot,
+        plugins: Mapping[str, Plugin],
+        project_map: ProjectMap,
+        secrets: SecretValues,
+        mode: str,
+        match: str,
+    ) -> None:
+        self.dataset = dataset
+        self.target = target
+        self.index = TargetIndex(target)
+        self.plugins = plugins
+        self.project_map = project_map
+        self.secrets = secrets
+        self.mode = mode
+        self.match = match
+        # Connector name -> its plan item, for the connections that use it.
+        self.connector_items: dict[str, PlanItem] = {}
+        self.file_connectors = {c.name.strip(): c for c in dataset.connectors if c.name}
+
+    # ------------------------------------------------------------ connectors
+
+    def connector(self, record: ConnectorRecord) -> PlanItem:
+        name = (record.name or "").strip()
+        item = PlanItem("connector", "unchanged", name, row=record.row, source_id=record.id)
+        self.connector_items.setdefault(name, item)
+        plugin = self.plugins.get((record.system or "").strip())
+        if plugin is None:
+            return _fail(item, f'"{record.system}" is not a known system')
+        existing, problem = self._existing_connector(record)
+        if problem:
+            return _fail(item, problem)
+        if existing is None:
+            return self._create_connector(item, record, plugin)
+        item.target_id = existing.id
+        return self._update_connector(item, record, plugin, existing)
+
+    def _existing_connector(self, record: ConnectorRecord) -> tuple[Connector | None, str | None]:
+        if self.match == "id":
+            if record.id is None:
+                return None, None
+            return self.index.connectors_by_id.get(record.id), None
+        found = self.index.connectors_named(record.name or "")
+        if len(found) > 1:
+            ids = " and ".join(str(c.id) for c in found)
+            return None, f'ambiguous: connectors {ids} on the target are both named "{record.name}"'
+        return (found[0] if found else None), None
+
+    def _create_connector(
+        self, item: PlanItem, record: ConnectorRecord, plugin: Plugin
+    ) -> PlanItem:
+        if self.mode == "update":
+            return _fail(item, "not on the target (--mode update creates nothing)")
+        params, missing = self._filled(record.params, "connector", item.key)
+        if missing:
+            return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
+        body: dict[str, Any] = {
+            "name": item.key,
+            "system": {"id": plugin.id},
+            "inaccessible": bool(record.inaccessible),
+            "params": params,
+        }
+        if record.fields_editable_on_project is not None:
+            body["fields_editable_on_project"] = list(record.fields_editable_on_project)
+        item.action = "create"
+        item.body = body
+        item.secret_fields = frozenset(n for n in params if is_secret(n, plugin))
+        return item
+
+    def _update_connector(
+        self, item: PlanItem, record: ConnectorRecord, plugin: Plugin, existing: Connector
+    ) -> PlanItem:
+        if self.mode == "create":
+            return _fail(item, f"already exists on the target (id {existing.id})")
+        if existing.system != plugin.id:
+            return _fail(item, f"is a {existing.system} connector on the target, not {plugin.id}")
+        changes: list[Change] = []
+        body: dict[str, Any] = {}
+        if self.match == "id" and item.key and item.key != existing.name:
+            _change(changes, body, "name", existing.name, item.key)
+        if record.inaccessible is not None and record.inaccessible != existing.inaccessible:
+            _change(changes, body, "inaccessible", existing.inaccessible, record.inaccessible)
+        wanted = record.fields_editable_on_project
+        if wanted is not None and sorted(wanted) != sorted(
+            existing.fields_editable_on_project or []
+        ):
+            _change(
+                changes,
+                body,
+                "fields_editable_on_project",
+                existing.fields_editable_on_project,
+                list(wanted),
+            )
+        params = self._param_changes(
+            changes, plugin, record.params, existing.params, {}, "connector", item.key
+        )
+        if params:
+            body["params"] = params
+        return _finish(item, changes, body, plugin)
+
+    # ------------------------------------------------------------ connections
+
+    def connection(self, record: ConnectionRecord, skip_unmapped: bool) -> PlanItem:
+        alias = (record.alias or "").strip()
+        project = self.project_map.lookup(record.project)
+        item = PlanItem(
+            "connection",
+            "unchanged",
+            f"project {project or record.project} / {alias}",
+            row=record.row,
+            source_id=record.id,
+            project=project,
+            alias=alias,
+        )
+        if project is None:
+            if skip_unmapped:
+                item.action = "skipped"
+                item.error = f"project {record.project} is not mapped (--skip-unmapped)"
+                return item
+            return _fail(item, f"project {record.project} is not mapped to a target project")
+        resolved = self._connector_of(record, item)
+        if resolved is None:
+            return item
+        connector_id, inherited, plugin = resolved
+        existing, problem = self._existing_connection(record, project)
+        if problem:
+            return _fail(item, problem)
+        if existing is None:
+            return self._create_connection(item, record, plugin, connector_id, project)
+        item.target_id = existing.id
+        return self._update_connection(
+            item, record, plugin, existing, connector_id, project, inherited
+        )
+
+    def _connector_of(
+        self, record: ConnectionRecord, item: PlanItem
+    ) -> tuple[int | None, Mapping[str, Any], Plugin] | None:
+        """(target connector id or None when created in this run, its params, plugin)."""
+        same = self.target if self.project_map.how == "identity" else None
+        name = connector_name_of(record, self.dataset, same)
+        if name is None:
+            _fail(item, "no connector: fill connector_name")
+            return None
+        item.connector_name = name
+        planned = self.connector_items.get(name)
+        if planned is not None and planned.action == "error":
+            _fail(item, f'its connector "{name}" cannot be imported: {planned.error}')
+            return None
+        if planned is not None and planned.target_id is not None:
+            # The file's connector is on the target already (by name, or by id with --match id).
+            found = [self.index.connectors_by_id[planned.target_id]]
+        else:
+            found = self.index.connectors_named(name)
+        if len(found) > 1:
+            ids = " and ".join(str(c.id) for c in found)
+            _fail(item, f'ambiguous connector: {ids} on the target are both named "{name}"')
+            return None
+        in_file = self.file_connectors.get(name)
+        if found:
+            connector = found[0]
+            params: dict[str, Any] = dict(connector.params)
+            if in_file is not None:
+                params.update(
+                    {k: v for k, v in in_file.params.items() if v is not None and v != MASK}
+                )
+            plugin = self.plugins.get(connector.system)
+            system = connector.system
+        elif in_file is not None:
+            params = {k: v for k, v in in_file.params.items() if v is not None}
+            system = (in_file.system or "").strip()
+            plugin = self.plugins.get(system)
+        else:
+            _fail(item, f'connector "{name}" is neither in the file nor on the target')
+            return None
+        if plugin is None:
+            _fail(item, f'connector "{name}" has unknown system "{system}"')
+            return None
+        return (found[0].id if found else None), params, plugin
+
+    def _existing_connection(
+        self, record: ConnectionRecord, project: int
+    ) -> tuple[Connection | None, str | None]:
+        if self.match == "id":
+            if record.id is None:
+                return None, None
+            return self.index.connections_by_id.get(record.id), None
+        found = self.index.connections_keyed(project, record.alias or "")
+        if len(found) > 1:
+            ids = " and ".join(str(c.id) for c in found)
+            return (
+                None,
+                f'ambiguous: connections {ids} in project {project} are both "{record.alias}"',
+            )
+        return (found[0] if found else None), None
+
+    def _create_connection(
+        self,
+        item: PlanItem,
+        record: ConnectionRecord,
+        plugin: Plugin,
+        connector_id: int | None,
+        project: int,
+    ) -> PlanItem:
+        if self.mode == "update":
+            return _fail(item, "not on the target (--mode update creates nothing)")
+        own = {k: v for k, v in record.params.items() if k not in DERIVED_PARAMS}
+        params, missing = self._filled(own, "connection", item.alias or "")
+        if missing:
+            return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
+        item.action = "create"
+        item.body = {
+            "alias": item.alias,
+            "project": project,
+            "connector": connector_id,
+            "frequency": record.frequency or "manually",
+            "debug_mode": bool(record.debug_mode),
+            "inaccessible": bool(record.inaccessible),
+            "params": params,
+        }
+        item.secret_fields = frozenset(n for n in params if is_secret(n, plugin))
+        return item
+
+    def _update_connection(
+        self,
+        item: PlanItem,
+        record: ConnectionRecord,
+        plugin: Plugin,
+        existing: Connection,
+        connector_id: int | None,
+        project: int,
+        inherited: Mapping[str, Any],
+    ) -> PlanItem:
+        if self.mode == "create":
+            return _fail(item, f"already exists on the target (id {existing.id})")
+        changes: list[Change] = []
+        body: dict[str, Any] = {}
+        if self.match == "id":
+            if item.alias and item.alias != existing.alias:
+                _change(changes, body, "alias", existing.alias, item.alias)
+            if project != existing.project:
+                _change(changes, body, "project", existing.project, project)
+        if connector_id != existing.connector:
+            _change(changes, body, "connector", existing.connector, connector_id)
+        for column in ("frequency", "debug_mode", "inaccessible"):
+            wanted, current = getattr(record, column), getattr(existing, column)
+            if wanted is not None and wanted != current:
+                _change(changes, body, column, current, wanted)
+        current_connector = self.index.connectors_by_id.get(existing.connector or -1)
+        own = existing.own_params(current_connector.params if current_connector else {})
+        params = self._param_changes(
+            changes,
+            plugin,
+            record.params,
+            own,
+            inherited,
+            "connection",
+            item.alias or "",
+            merged=existing.params,
+        )
+        if params:
+            body["params"] = params
+        return _finish(item, changes, body, plugin)
+
+    # ------------------------------------------------------------ params
+
+    def _filled(
+        self, params: Mapping[str, Any], kind: str, name: str
+    ) -> tuple[dict[str, Any], list[str]]:
+        """Given params with masked secrets replaced by supplied values; names still missing."""
+        filled: dict[str, Any] = {}
+        missing = []
+        for param, value in params.items():
+            if value is None:
+                continue
+            if value == MASK:
+                supplied = self.secrets.lookup(kind, name, param)
+                if supplied is None:
+                    missing.append(param)
+                    continue
+                value = supplied
+            filled[param] = value  # as given: JSON and migrate keep the API's own types
+        return filled, missing
+
+    def _param_changes(
+        self,
+        changes: list[Change],
+        plugin: Plugin,
+        wanted: Mapping[str, Any],
+        current: Mapping[str, Any],
+        inherited: Mapping[str, Any],
+        kind: str,
+        name: str,
+        merged: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The params to send, recording one Change each."""
+        send: dict[str, Any] = {}
+        shown = merged if merged is not None else current
+        for param, value in wanted.items():
+            if value is None or param in DERIVED_PARAMS:
+                continue
+            secret = is_secret(param, plugin)
+            if value == MASK:
+                supplied = self.secrets.lookup(kind, name, param)
+                if supplied is None:
+                    continue  # masked on update: leave the target's secret as it is
+                value = supplied
+            if param in current:
+                if values_equal(plugin, param, value, current[param]):
+                    continue
+            elif param in inherited and values_equal(plugin, param, value, inherited[param]):
+                continue  # the connector already gives it this value
+            value = typed_like(plugin, param, value, current.get(param, shown.get(param)))
+            send[param] = value
+            if secret:
+                changes.append(Change(f"params.{param}", secret=True))
+            else:
+                changes.append(Change(f"params.{param}", shown.get(param), value))
+        return send
+
+
+def _change(changes: list[Change], body: dict[str, Any], name: str, old: Any, new: Any) -> None:
+    changes.append(Change(name, old, new))
+    body[name] = new
+
+
+def _finish(
+    item: PlanItem, changes: list[Change], body: dict[str, Any], plugin: Plugin
+) -> PlanItem:
+    item.changes = changes
+    item.body = body
+    item.action = "update" if changes else "unchanged"
+    item.secret_fields = frozenset(n for n in body.get("params", {}) if is_secret(n, plugin))
+    return item
+
+
+def _fail(item: PlanItem, message: str) -> PlanItem:
+    item.action = "error"
+    item.error = message
+    item.body = {}
+    item.changes = []
+    return item

@@ -1,0 +1,193 @@
+"""Everything before the first write: `plan`, `import` and `migrate` all start here.
+
+:func:`prepare_import` reads the target (unless given its Snapshot), loads the
+secrets, settles the project map, validates the whole file and builds the plan.
+A file with any error raises :class:`~almmigrate.errors.ValidationFailed`
+before anything is sent that writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from almmigrate.dataset import Dataset, Snapshot
+from almmigrate.errors import InputError, Problem, ValidationFailed
+from almmigrate.mapping import (
+    ProjectMap,
+    identity_map,
+    map_from_rows,
+    match_projects,
+    projects_of_dataset,
+    projects_of_snapshot,
+    read_map,
+    same_projects,
+)
+from almmigrate.plan import build_plan
+from almmigrate.plan_types import Plan
+from almmigrate.schema import Plugin, bundled_plugins
+from almmigrate.secretsfile import SecretValues, load_secrets
+from almmigrate.settings import ConnectionSettings
+from almmigrate.validate import MODES, validate_dataset
+
+MATCHES = ("name", "id")
+
+
+@dataclass
+class ImportOptions:
+    """How a file is applied; the CLI's import/plan options, as data.
+
+    project_map: a map CSV path or a ProjectMap. auto_map_projects: match
+    projects by names, from `source` (a Snapshot, or settings to read it) or,
+    without one, from the file's projects sheet. secrets: a secrets CSV path
+    or SecretValues.
+    """
+
+    mode: str = "upsert"
+    match: str = "name"
+    project_map: str | Path | ProjectMap | None = None
+    auto_map_projects: bool = False
+    source: Snapshot | ConnectionSettings | None = None
+    secrets: str | Path | SecretValues | None = None
+    skip_unmapped: bool = False
+
+
+@dataclass
+class PreparedImport:
+    """A validated file and its plan against the target."""
+
+    plan: Plan
+    problems: list[Problem]  # warnings only: errors raise ValidationFailed
+    project_map: ProjectMap
+    target: Snapshot
+    secrets: SecretValues = field(default_factory=SecretValues)
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+
+def prepare_import(
+    dataset: Dataset,
+    target: Any,
+    options: ImportOptions | None = None,
+    *,
+    reading_problems: list[Problem] | None = None,
+) -> PreparedImport:
+    """Validate, map and plan `dataset` against `target` (an SDEClient or a Snapshot).
+
+    reading_problems: what reading the file found (reader.read_dataset_with_problems),
+    reported together with the validation's. Raises InputError for bad options
+    or files, ValidationFailed (every problem) when the file has errors;
+    nothing is written either way.
+    """
+    options = options or ImportOptions()
+    _check_options(options)
+    snapshot = target if isinstance(target, Snapshot) else _fetch(target)
+    secrets = _secrets(options.secrets)
+    project_map = resolve_project_map(dataset, snapshot, options)
+    plugins = plugins_for(snapshot)
+    problems = validate_dataset(
+        dataset,
+        plugins,
+        target=snapshot,
+        project_map=project_map,
+        secrets=secrets,
+        mode=options.mode,
+        match=options.match,
+        skip_unmapped=options.skip_unmapped,
+    )
+    problems = merge_problems(reading_problems or [], problems)
+    if any(p.severity == "error" for p in problems):
+        raise ValidationFailed(problems, file=dataset.source)
+    plan = build_plan(
+        dataset,
+        snapshot,
+        plugins=plugins,
+        project_map=project_map,
+        secrets=secrets,
+        mode=options.mode,
+        match=options.match,
+        skip_unmapped=options.skip_unmapped,
+    )
+    return PreparedImport(plan, problems, project_map, snapshot, secrets)
+
+
+def merge_problems(first: list[Problem], second: list[Problem]) -> list[Problem]:
+    """Both lists, without a second message for a cell the first already faulted."""
+    faulted = {(p.sheet, p.row, p.column) for p in first if p.severity == "error"}
+    return first + [p for p in second if (p.sheet, p.row, p.column) not in faulted]
+
+
+def plugins_for(target: Snapshot | None) -> dict[str, Plugin]:
+    """The instance's plugin schemas where it has them, the bundled ones otherwise."""
+    plugins = dict(bundled_plugins())
+    if target is not None:
+        plugins.update(target.plugins)
+    return plugins
+
+
+def resolve_project_map(dataset: Dataset, target: Snapshot, options: ImportOptions) -> ProjectMap:
+    """The project map an import uses, by the first rule that applies.
+
+    An explicit map; `--auto-map-projects`; `--match id` or a file whose
+    projects are the target's own (same ids, same names): identity;
+    otherwise an empty map, so that every connection is reported unmapped.
+    """
+    if options.project_map is not None and options.auto_map_projects:
+        raise InputError("give --project-map or --auto-map-projects, not both")
+    if isinstance(options.project_map, ProjectMap):
+        return options.project_map
+    if options.project_map is not None:
+        return read_map(options.project_map)
+    if options.auto_map_projects:
+        return _auto_map(dataset, target, options.source)
+    if options.match == "id" or same_projects(dataset, target):
+        return identity_map(target)
+    return ProjectMap({}, "none", _no_map_notes(dataset))
+
+
+def _auto_map(
+    dataset: Dataset, target: Snapshot, source: Snapshot | ConnectionSettings | None
+) -> ProjectMap:
+    if isinstance(source, ConnectionSettings):
+        source = _fetch_settings(source)
+    sources = projects_of_snapshot(source) if source is not None else projects_of_dataset(dataset)
+    if not sources and dataset.connections:
+        raise InputError("--auto-map-projects needs --source-url, or a file with a projects sheet")
+    return map_from_rows(match_projects(sources, projects_of_snapshot(target)), "auto")
+
+
+def _no_map_notes(dataset: Dataset) -> dict[int, str]:
+    hint = "the file's projects are not this instance's: use --project-map or --auto-map-projects"
+    return {c.project: hint for c in dataset.connections if c.project is not None}
+
+
+def _check_options(options: ImportOptions) -> None:
+    if options.mode not in MODES:
+        raise InputError(f'--mode "{options.mode}" is not one of {", ".join(MODES)}')
+    if options.match not in MATCHES:
+        raise InputError(f'--match "{options.match}" is not one of {", ".join(MATCHES)}')
+
+
+def _secrets(secrets: str | Path | SecretValues | None) -> SecretValues:
+    if secrets is None:
+        return SecretValues()
+    if isinstance(secrets, SecretValues):
+        return secrets
+    return load_secrets(secrets)
+
+
+def _fetch(client: Any) -> Snapshot:
+    from almmigrate.exporter import fetch_snapshot
+
+    return fetch_snapshot(client)
+
+
+def _fetch_settings(settings: ConnectionSettings) -> Snapshot:
+    from almmigrate.client import SDEClient
+
+    with SDEClient(settings) as client:
+        client.check()
+        return _fetch(client)

@@ -1,0 +1,135 @@
+"""A request-rate limiter shared by every worker thread of one client.
+
+The limiter hands out start times (a token bucket in its "virtual scheduling"
+form, GCRA): each caller is given the earliest moment it may send, so N
+requests at R per second are spread over (N - burst) / R seconds however many
+threads ask at once. A 429 from the server calls :meth:`RateLimiter.pause_until`,
+which holds back *every* worker until the server's Retry-After has passed, not
+just the one that was throttled.
+
+The limiter keeps its own accounting (grants, time waited, pauses, first and
+last start time) so tests and benchmarks can check the achieved rate without
+timing anything themselves.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LimiterStats:
+    """What the limiter has done so far."""
+
+    granted: int
+    waited: float
+    pauses: int
+    first_start: float | None
+    last_start: float | None
+
+    def achieved_rate(self) -> float | None:
+        """Grants per second between the first and the last grant (None under two grants)."""
+        if self.first_start is None or self.last_start is None or self.granted < 2:
+            return None
+        span = self.last_start - self.first_start
+        return (self.granted - 1) / span if span > 0 else None
+
+
+class RateLimiter:
+    """Spaces requests to at most `rate` per second across threads; None means no limit.
+
+    burst: how many requests may start back to back after an idle spell (1 = evenly spaced).
+    clock, sleep: injectable so the scheduling can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        burst: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive (or None for no limit)")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tat = 0.0  # theoretical arrival time of the next request at the steady rate
+        self._paused_until = 0.0
+        self._granted = 0
+        self._waited = 0.0
+        self._pauses = 0
+        self._first: float | None = None
+        self._last: float | None = None
+
+    def acquire(self) -> float:
+        """Block until this caller may send; return the seconds it waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                start = self._schedule(now)
+            delay = start - now
+            if delay > 0:
+                self._sleep(delay)
+                waited += delay
+            with self._lock:
+                # A 429 that arrived while we slept holds us back too: ask again.
+                if self._paused_until > self._clock():
+                    continue
+                self._granted += 1
+                self._waited += waited
+                self._first = start if self._first is None else min(self._first, start)
+                self._last = start if self._last is None else max(self._last, start)
+                return waited
+
+    def _schedule(self, now: float) -> float:
+        """Reserve the next start time (lock held)."""
+        earliest = max(now, self._paused_until)
+        if self.rate is None:
+            return earliest
+        interval = 1.0 / self.rate
+        tolerance = (self.burst - 1) * interval
+        tat = max(self._tat, earliest)
+        start = max(earliest, tat - tolerance)
+        self._tat = tat + interval
+        return start
+
+    def pause_until(self, deadline: float) -> None:
+        """Hold back every caller until `deadline` (a time of this limiter's clock)."""
+        with self._lock:
+            if deadline > self._paused_until:
+                self._paused_until = deadline
+                self._pauses += 1
+            # After a pause, resume at the steady rate rather than in a burst: the server
+            # has just said it is over its limit.
+            if self.rate is not None:
+                tolerance = (self.burst - 1) / self.rate
+                self._tat = max(self._tat, deadline + tolerance)
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold back every caller for `seconds` from now."""
+        self.pause_until(self._clock() + max(0.0, seconds))
+
+    @property
+    def paused_until(self) -> float:
+        with self._lock:
+            return self._paused_until
+
+    def stats(self) -> LimiterStats:
+        with self._lock:
+            return LimiterStats(
+                granted=self._granted,
+                waited=self._waited,
+                pauses=self._pauses,
+                first_start=self._first,
+                last_start=self._last,
+            )

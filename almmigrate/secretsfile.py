@@ -1,0 +1,136 @@
+"""The secrets file: clear-text credentials supplied for an import (`--secrets`).
+
+A CSV with the header `kind,name,field,value`, one secret a row: kind is
+`connector` or `connection`, name is the connector's name or the connection's
+alias, field is the param name. Every value is registered with
+:func:`almmigrate.secrets.register_secret` as soon as it is read, so that it is
+scrubbed from any message or log line afterwards.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from almmigrate.errors import InputError
+from almmigrate.secrets import register_secret
+
+HEADER = ("kind", "name", "field", "value")
+KINDS = ("connector", "connection")
+# A secrets file holds a few hundred rows; anything far bigger is a wrong file.
+MAX_BYTES = 10 * 1024 * 1024
+
+
+@dataclass
+class SecretValues:
+    """Secret values by (kind, name, field); names match as written (stripped)."""
+
+    values: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def lookup(self, kind: str, name: str, field_name: str) -> str | None:
+        """The supplied value of one secret param, or None when none was supplied."""
+        return self.values.get((kind, name.strip(), field_name.strip()))
+
+    def add(self, kind: str, name: str, field_name: str, value: str) -> None:
+        register_secret(value)
+        self.values[(kind, name.strip(), field_name.strip())] = value
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def load_secrets(path: str | Path) -> SecretValues:
+    """Read a secrets CSV (UTF-8, with or without BOM).
+
+    Raises InputError naming the file and row for a missing header, an unknown
+    kind, an empty name or field, or the same secret given twice. Messages
+    never contain a value.
+    """
+    path = Path(path)
+    label = str(path)
+    text = _read_text(path)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError(
+            "the secrets file is empty (expected kind,name,field,value)", file=label
+        ) from None
+    except csv.Error as error:
+        raise InputError(f"not a readable CSV: {error}", file=label) from None
+    columns = [c.strip().lower() for c in header]
+    missing = [c for c in HEADER if c not in columns]
+    if missing:
+        raise InputError(
+            f"missing column {', '.join(missing)} (expected kind,name,field,value)",
+            file=label,
+            row=1,
+        )
+    index = {name: columns.index(name) for name in HEADER}
+    secrets = SecretValues()
+    try:
+        for number, cells in enumerate(reader, start=2):
+            _read_row(secrets, cells, index, label, number)
+    except csv.Error as error:
+        raise InputError(f"not a readable CSV: {error}", file=label) from None
+    return secrets
+
+
+def _read_row(
+    secrets: SecretValues, cells: list[str], index: dict[str, int], label: str, number: int
+) -> None:
+    if not any(c.strip() for c in cells):
+        return  # blank lines are harmless
+    if len(cells) <= max(index.values()):
+        raise InputError(
+            f"expected {len(HEADER)} cells, found {len(cells)}", file=label, row=number
+        )
+    kind = cells[index["kind"]].strip().lower()
+    name = cells[index["name"]]
+    field_name = cells[index["field"]]
+    value = cells[index["value"]]
+    if kind not in KINDS:
+        raise InputError(
+            f'kind "{kind}" is not one of connector, connection',
+            file=label,
+            row=number,
+            column="kind",
+        )
+    if not name.strip():
+        raise InputError("name is empty", file=label, row=number, column="name")
+    if not field_name.strip():
+        raise InputError("field is empty", file=label, row=number, column="field")
+    if value == "":
+        raise InputError("value is empty", file=label, row=number, column="value")
+    if secrets.lookup(kind, name, field_name) is not None:
+        raise InputError(
+            f"{kind} {name.strip()!r} {field_name.strip()} is given twice",
+            file=label,
+            row=number,
+        )
+    secrets.add(kind, name, field_name, value)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            raise InputError(
+                f"the secrets file is {size} bytes; the limit is {MAX_BYTES}", file=str(path)
+            )
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("no such file", file=str(path)) from None
+    except IsADirectoryError:
+        raise InputError("is a folder, expected a CSV file", file=str(path)) from None
+    except OSError as error:
+        raise InputError(f"cannot read: {error.strerror}", file=str(path)) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); save it as CSV UTF-8",
+            file=str(path),
+        ) from None

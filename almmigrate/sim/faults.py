@@ -1,0 +1,238 @@
+"""Injected faults and request counters: the simulator's outermost ASGI layer.
+
+Faults act before the API sees a request (latency, throttling, 503) or after
+it answered (a dropped connection), so a client meets them the way it would
+meet a slow, busy or flaky SD Elements instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+@dataclass(frozen=True)
+class Faults:
+    """What goes wrong on the simulated instance.
+
+    latency_ms: added to every request.
+    rate_limit: requests per second over all clients (token bucket), None for no limit;
+        over it the answer is 429 with Retry-After.
+    fail_rate: share of requests answered 503 before they are processed.
+    drop_rate: share of writes (POST, PATCH) that are processed and committed, after
+        which the connection is closed without any response.
+    seed: makes the fail and drop decisions reproducible.
+    retry_after_date: send Retry-After as an HTTP date instead of seconds.
+    """
+
+    latency_ms: float = 0
+    rate_limit: float | None = None
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    seed: int | None = None
+    retry_after_date: bool = False
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ValueError("latency_ms must be 0 or more")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ValueError("rate_limit must be more than 0 (or None for no limit)")
+        for name in ("fail_rate", "drop_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1")
+
+
+class SimStats:
+    """Counters of what the simulator saw; thread-safe, read from tests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = 0
+            self.writes = 0
+            self.throttled = 0
+            self.failed = 0
+            self.dropped = 0
+            self.by_method: Counter[str] = Counter()
+            self.by_path: Counter[str] = Counter()
+            self.by_status: Counter[int] = Counter()
+
+    def count_request(self, method: str, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_method[method] += 1
+            self.by_path[f"{method} {_path_template(path)}"] += 1
+
+    def count(self, name: str, status: int | None = None) -> None:
+        with self._lock:
+            if name:
+                setattr(self, name, getattr(self, name) + 1)
+            if status is not None:
+                self.by_status[status] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "writes": self.writes,
+                "throttled": self.throttled,
+                "failed": self.failed,
+                "dropped": self.dropped,
+                "by_method": dict(self.by_method),
+                "by_path": dict(self.by_path),
+                "by_status": dict(self.by_status),
+            }
+
+    def __repr__(self) -> str:
+        d = self.as_dict()
+        keys = ("requests", "writes", "throttled", "failed", "dropped")
+        return "SimStats(" + ", ".join(f"{k}={d[k]}" for k in keys) + ")"
+
+
+def _path_template(path: str) -> str:
+    """`/api/v2/connections/alm/17/` -> `/api/v2/connections/alm/{id}/`, for per-path counts."""
+    return re.sub(r"/\d+(?=/|$)", "/{id}", path)
+
+
+class TokenBucket:
+    """`rate` tokens a second, up to one second's worth in reserve."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate)
+        self.tokens = self.capacity
+        self.stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        """Take a token: 0.0 when granted, else the seconds until one is available."""
+        with self._lock:
+            now = time.monotonic()
+            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+            self.stamp = now
+            if self.tokens >= 1.0:
+                self.tokens -= 1.0
+                return 0.0
+            return (1.0 - self.tokens) / self.rate
+
+
+class FaultMiddleware:
+    """Counts every request and injects the configured faults."""
+
+    def __init__(self, app: ASGIApp, stats: SimStats, faults: Faults | None = None) -> None:
+        self.app = app
+        self.stats = stats
+        self.set_faults(faults or Faults())
+
+    def set_faults(self, faults: Faults) -> None:
+        # One object swap, so a request in flight sees either the old or the new faults.
+        self._state = (
+            faults,
+            TokenBucket(faults.rate_limit) if faults.rate_limit else None,
+            random.Random(faults.seed),
+        )
+
+    @property
+    def faults(self) -> Faults:
+        return self._state[0]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        faults, bucket, rng = self._state
+        method = scope["method"]
+        self.stats.count_request(method, scope["path"])
+        if faults.latency_ms:
+            await asyncio.sleep(faults.latency_ms / 1000.0)
+        if bucket is not None:
+            wait = bucket.take()
+            if wait > 0:
+                self.stats.count("throttled", 429)
+                await _throttled(send, wait, faults.retry_after_date)
+                return
+        # Draw for every request (and every write) so a seed gives the same sequence.
+        fail_roll = rng.random()
+        drop_roll = rng.random() if method in WRITE_METHODS else 1.0
+        if fail_roll < faults.fail_rate:
+            self.stats.count("failed", 503)
+            await _send_json(
+                send, 503, {"detail": "Service temporarily unavailable, try again later."}
+            )
+            return
+        if drop_roll < faults.drop_rate:
+            self.stats.count("dropped")
+            await _drop_after_processing(self.app, scope, receive, send)
+            return
+        await self.app(scope, receive, self._counting_send(send))
+
+    def _counting_send(self, send: Send) -> Send:
+        async def counted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.stats.count("", int(message["status"]))
+            await send(message)
+
+        return counted
+
+
+async def _throttled(send: Send, wait: float, as_date: bool) -> None:
+    seconds = max(1, math.ceil(wait))
+    unit = "second" if seconds == 1 else "seconds"
+    retry_after = formatdate(time.time() + seconds, usegmt=True) if as_date else str(seconds)
+    await _send_json(
+        send,
+        429,
+        {"detail": f"Request was throttled. Expected available in {seconds} {unit}."},
+        [(b"retry-after", retry_after.encode("ascii"))],
+    )
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    payload = json.dumps(body).encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+                *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _drop_after_processing(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Let the app process (and commit) the request, then close the socket unanswered."""
+
+    async def swallow(message: Message) -> None:
+        return None
+
+    await app(scope, receive, swallow)
+    # With uvicorn, `send` is a bound method of the connection's RequestResponseCycle.
+    cycle = getattr(send, "__self__", None)
+    transport = getattr(cycle, "transport", None)
+    if transport is None:
+        raise RuntimeError("drop_rate needs the uvicorn server (no transport to close)")
+    transport.abort()
+    # Tell uvicorn the peer is gone, so it does not try to send a 500 on a dead socket.
+    cycle.disconnected = True

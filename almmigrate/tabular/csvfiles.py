@@ -1,0 +1,168 @@
+"""CSV: one table a file, UTF-8 with BOM on write, every cell read as text.
+
+Reading uses the csv module on the decoded text, so 007, 1e5, NaN, null, N/A,
+TRUE and spaces survive exactly; typing is left to the schema (layout).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import IO, Any
+
+from almmigrate.errors import InputError
+from almmigrate.tabular import cells
+from almmigrate.tabular import table as limits
+from almmigrate.tabular.table import Table
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+# ---------------------------------------------------------------- writing
+
+
+def write_csv(stream: IO[str], table: Table) -> None:
+    """Write one table; the stream is opened with newline="" and encoding utf-8-sig."""
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(table.columns)
+    for number, row in enumerate(table.rows, start=2):
+        cells_out = [csv_cell(row.get(column)) for column in table.columns]
+        for column, text in zip(table.columns, cells_out, strict=True):
+            if "\x00" in text:
+                raise InputError(
+                    "a value holds a NUL character, which a CSV file cannot carry; "
+                    "export to .xlsx or .json instead",
+                    sheet=table.name,
+                    row=number,
+                    column=column,
+                )
+        writer.writerow(cells_out)
+
+
+def csv_cell(value: Any) -> str:
+    """The text of one CSV cell: TRUE/FALSE, numbers, escaped text, empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return cells.number_text(value)
+    if cells.is_text_list(value):
+        value = cells.list_text(value)
+    elif not isinstance(value, str):
+        value = cells.scalar_text(value)
+    return cells.csv_escape(value)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def sheet_of_header(columns: list[str]) -> str | None:
+    """Which sheet a lone CSV file holds, told by its header."""
+    names = {c.strip().lower() for c in columns}
+    if "alias" in names:
+        return "connections"
+    if {"name", "system"} <= names:
+        return "connectors"
+    if {"id", "name", "application"} <= names:
+        return "projects"
+    if {"key", "value"} <= names:
+        return "_meta"
+    return None
+
+
+def read_csv(path: Path, name: str | None = None) -> Table:
+    """Read one CSV file; name None tells the sheet from the header."""
+    text = _decode(path)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as error:
+        raise InputError(f"not a readable CSV file: {error}", file=str(path)) from None
+    if not records:
+        raise InputError("the file is empty", file=str(path))
+    columns = [c.strip() for c in records[0]]
+    if name is None:
+        name = sheet_of_header(columns)
+        if name is None:
+            raise InputError(
+                "cannot tell what this CSV holds: its header needs alias (connections), "
+                "name and system (connectors), or id, name and application (projects)",
+                file=str(path),
+            )
+    _check_header(path, name, columns)
+    rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for number, record in enumerate(records[1:], start=2):
+        if not any(record):
+            continue  # a blank line, or a row of empty cells
+        if len(record) != len(columns):
+            raise InputError(
+                f"this row has {len(record)} cells but the header has {len(columns)}; "
+                "check for a stray comma or an unclosed quote",
+                file=str(path),
+                sheet=name,
+                row=number,
+            )
+        if len(rows) >= limits.MAX_ROWS:
+            raise InputError(
+                f"more than {limits.MAX_ROWS:,} rows; split the file", file=str(path), sheet=name
+            )
+        rows.append(_row(path, name, number, columns, record))
+        numbers.append(number)
+    return Table(name, columns, rows, row_numbers=numbers, file_format="csv")
+
+
+def _row(path: Path, name: str, number: int, columns: list[str], record: list[str]) -> dict:
+    row: dict[str, Any] = {}
+    for column, text in zip(columns, record, strict=True):
+        if len(text) > limits.MAX_CELL_CHARS:
+            raise InputError(
+                f"a cell holds {len(text):,} characters, more than {limits.MAX_CELL_CHARS:,}",
+                file=str(path),
+                sheet=name,
+                row=number,
+                column=column,
+            )
+        row[column] = cells.csv_unescape(text) if text else None
+    return row
+
+
+def _check_header(path: Path, name: str, columns: list[str]) -> None:
+    seen: set[str] = set()
+    for column in columns:
+        if not column:
+            raise InputError(
+                "the header has an empty column name", file=str(path), sheet=name, row=1
+            )
+        if column in seen:
+            raise InputError(
+                f'the column "{column}" appears twice in the header',
+                file=str(path),
+                sheet=name,
+                row=1,
+            )
+        seen.add(column)
+
+
+def _decode(path: Path) -> str:
+    size = path.stat().st_size
+    if size > limits.MAX_FILE_BYTES:
+        raise InputError(
+            f"the file is {size // 2**20} MB, more than the {limits.MAX_FILE_BYTES // 2**20} MB limit",
+            file=str(path),
+        )
+    data = path.read_bytes()
+    if data.startswith(_UTF16_BOMS):
+        raise InputError("the file is UTF-16 text; save it as CSV UTF-8", file=str(path))
+    if b"\x00" in data:
+        raise InputError("binary data, not a CSV text file", file=str(path))
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        raise InputError(
+            f"not UTF-8: byte 0x{data[error.start]:02x} at line {line}, column {column}; "
+            "save it as CSV UTF-8",
+            file=str(path),
+        ) from None

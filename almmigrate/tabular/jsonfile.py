@@ -1,0 +1,135 @@
+"""JSON: one typed document holding every sheet, written row by row.
+
+`{"format_version": "1", "_meta": {...}, "connectors": [...], ...}`; the
+columns "params.x" and "last_job.x" are nested as objects, lists stay lists.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import IO, Any
+
+from almmigrate.errors import InputError
+from almmigrate.tabular import table as limits
+from almmigrate.tabular.table import DATA_SHEETS, META_SHEET, Table
+
+FORMAT_VERSION = "1"
+NESTED = ("params", "last_job")
+
+# ---------------------------------------------------------------- writing
+
+
+def write_document(stream: IO[str], tables: list[Table], meta: dict[str, str]) -> None:
+    """Stream the document: each row is encoded on its own, never the whole file at once."""
+    stream.write('{"format_version": ' + _dump(FORMAT_VERSION))
+    stream.write(',\n "_meta": ' + _dump(meta))
+    for table in tables:
+        stream.write(f",\n {_dump(table.name)}: [")
+        for index, row in enumerate(table.rows):
+            stream.write(("," if index else "") + "\n  " + _dump(_nest(table.columns, row)))
+        stream.write("\n ]")
+    stream.write("\n}\n")
+
+
+def _dump(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except ValueError as error:
+        raise InputError(f"cannot write JSON: {error}") from None
+
+
+def _nest(columns: list[str], row: dict[str, Any]) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    for column in columns:
+        value = row.get(column)
+        prefix, dot, rest = column.partition(".")
+        if dot and prefix in NESTED:
+            if value is not None:  # an absent param means "not given"
+                item.setdefault(prefix, {})[rest] = value
+        else:
+            item[column] = value
+    return item
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_document(path: Path) -> dict[str, Table]:
+    """Read a document written by :func:`write_document` (or by a person, same shape)."""
+    size = path.stat().st_size
+    if size > limits.MAX_FILE_BYTES:
+        raise InputError(
+            f"the file is {size // 2**20} MB, more than the {limits.MAX_FILE_BYTES // 2**20} MB limit",
+            file=str(path),
+        )
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InputError(f"not UTF-8 text (byte at offset {error.start})", file=str(path)) from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError(
+            f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
+            file=str(path),
+        ) from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", file=str(path)) from None
+    if not isinstance(document, dict):
+        raise InputError(
+            'expected a JSON object with "connectors", "connections" and "projects" lists',
+            file=str(path),
+        )
+    version = document.get("format_version", FORMAT_VERSION)
+    if str(version) != FORMAT_VERSION:
+        raise InputError(
+            f'format_version "{version}" is not supported (this tool reads "{FORMAT_VERSION}")',
+            file=str(path),
+        )
+    tables = {name: _table(path, name, document[name]) for name in DATA_SHEETS if name in document}
+    if META_SHEET in document:
+        tables[META_SHEET] = _meta_table(path, document[META_SHEET])
+    return tables
+
+
+def _table(path: Path, name: str, items: Any) -> Table:
+    if items is None:
+        items = []
+    if not isinstance(items, list):
+        raise InputError(f'"{name}" must be a list of objects', file=str(path))
+    if len(items) > limits.MAX_ROWS:
+        raise InputError(f"more than {limits.MAX_ROWS:,} items; split the file", file=str(path))
+    columns: dict[str, None] = {}
+    rows = []
+    for number, item in enumerate(items, start=1):
+        row = _flatten(path, name, number, item)
+        columns.update(dict.fromkeys(row))
+        rows.append(row)
+    numbers = list(range(1, len(rows) + 1))
+    return Table(name, list(columns), rows, row_numbers=numbers, file_format="json")
+
+
+def _flatten(path: Path, name: str, number: int, item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError("expected an object", file=str(path), sheet=name, row=number)
+    row: dict[str, Any] = {}
+    for key, value in item.items():
+        if key in NESTED and value is not None:
+            if not isinstance(value, dict):
+                raise InputError(
+                    f'"{key}" must be an object', file=str(path), sheet=name, row=number, column=key
+                )
+            for inner, inner_value in value.items():
+                row[f"{key}.{inner}"] = inner_value
+        elif key not in NESTED:
+            row[key] = value
+    return row
+
+
+def _meta_table(path: Path, meta: Any) -> Table:
+    if not isinstance(meta, dict):
+        raise InputError('"_meta" must be an object of text values', file=str(path))
+    rows = [{"key": str(k), "value": None if v is None else str(v)} for k, v in meta.items()]
+    numbers = list(range(1, len(rows) + 1))
+    return Table(META_SHEET, ["key", "value"], rows, row_numbers=numbers, file_format="json")

@@ -1,0 +1,49 @@
+"""The format-agnostic table every file format reads into and writes from, and the input limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+# Sheet names of the SPEC file layout, in the order they are written.
+DATA_SHEETS = ("connectors", "connections", "projects")
+META_SHEET = "_meta"
+ALL_SHEETS = (*DATA_SHEETS, META_SHEET)
+
+# Limits on what is read. Module attributes so that tests can lower them.
+MAX_FILE_BYTES = 200 * 1024 * 1024
+MAX_ROWS = 250_000
+MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+# Zip-bomb guards for .xlsx: one member's declared uncompressed size, the whole
+# archive's, and the compression ratio above which a large member is refused.
+MAX_MEMBER_BYTES = 1024 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
+MAX_RATIO = 200
+RATIO_CHECK_ABOVE = 16 * 1024 * 1024
+
+
+@dataclass
+class Table:
+    """One sheet: named columns and rows of typed cells.
+
+    rows: an iterable of {column: value}; values are str, bool, int, float,
+        None (an empty cell) or a list of str. Writers consume it once, so a
+        generator streams 50,000 rows without holding them.
+    row_numbers: for a table read from a file, the row a person sees for each
+        row (header is row 1; in JSON, the item number).
+    file_format: for a table read from a file, "xlsx", "csv" or "json"; csv
+        cells are all text, the others keep their types.
+    """
+
+    name: str
+    columns: list[str]
+    rows: Iterable[dict[str, Any]]
+    row_numbers: list[int] | None = None
+    file_format: str | None = None
+
+    def row_number(self, index: int) -> int:
+        """The row a person sees for the index-th data row."""
+        if self.row_numbers is not None:
+            return self.row_numbers[index]
+        return index + 2

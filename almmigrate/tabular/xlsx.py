@@ -1,0 +1,468 @@
+"""Excel workbooks (.xlsx): streamed writing and guarded reading with openpyxl.
+
+Writing uses openpyxl's write-only mode, so rows go to disk as they come.
+Reading refuses a file that is not a zip and zip bombs (declared sizes and
+ratios) before any XML is parsed; XML entity tricks (openpyxl parses through
+defusedxml); and, in one pass over each sheet, merged cells, hidden data
+sheets and formulas without a cached value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import math
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import openpyxl
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.utils.cell import coordinate_to_tuple
+from openpyxl.workbook import Workbook
+from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, VALUE_TAG, WorkSheetParser
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.xml.constants import SHEET_MAIN_NS
+
+from almmigrate.errors import InputError
+from almmigrate.secrets import MASK
+from almmigrate.tabular import cells
+from almmigrate.tabular import table as limits
+from almmigrate.tabular.table import ALL_SHEETS, DATA_SHEETS, Table
+
+if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
+    raise ImportError("almmigrate needs defusedxml so that workbooks are parsed safely")
+
+_HEADER_FONT = Font(bold=True)
+_MASK_FONT = Font(italic=True, color="808080")
+_MASK_FILL = PatternFill("solid", fgColor="E7E6E6")
+_WIDTH_SAMPLE = 50  # rows looked at to size the columns
+_MAX_WIDTH = 60
+# Excel stores numbers as doubles: a bigger integer would lose digits.
+_MAX_EXACT_INT = 2**53
+
+# ---------------------------------------------------------------- writing
+
+# Cell styles: plain, bold header, formula-like text (quotePrefix), masked secret.
+_PLAIN, _HEADER, _FORMULA, _MASKED = 0, 1, 2, 3
+# Without lxml, openpyxl builds and serialises an element tree per cell, which made
+# 50,000 rows take most of a minute; rows are then written as XML text instead.
+_FAST_XML = not openpyxl.LXML
+
+Prepared = tuple[str, str, int] | None  # (cell type "n" | "b" | "s", text, style), None = empty
+
+
+def write_workbook(stream: IO[bytes], tables: list[Table]) -> None:
+    """Write the tables as sheets of one workbook to a binary stream."""
+    workbook = Workbook(write_only=True)
+    try:
+        for table in tables:
+            _write_sheet(workbook.create_sheet(table.name), table)
+        workbook.save(stream)
+    except BaseException:
+        _discard(workbook)
+        raise
+
+
+def _discard(workbook: Workbook) -> None:
+    """Close and delete openpyxl's per-sheet temporary files (mode 0600) after a failure."""
+    for sheet in workbook.worksheets:
+        writer = getattr(sheet, "_writer", None)
+        rows = getattr(sheet, "_rows", None)
+        with contextlib.suppress(Exception):
+            if rows is not None:
+                rows.close()
+            if writer is not None:
+                writer.close()
+                writer.cleanup()
+
+
+def _write_sheet(sheet: WriteOnlyWorksheet, table: Table) -> None:
+    rows = iter(table.rows)
+    head = list(itertools.islice(rows, _WIDTH_SAMPLE))
+    for index, column in enumerate(table.columns, start=1):
+        width = _column_width(column, (row.get(column) for row in head))
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    writer = _XmlRows(sheet, len(table.columns)) if _FAST_XML else _CellRows(sheet)
+    writer.append([("s", cells.xlsx_escape(c), _HEADER) for c in table.columns])
+    last_row = 1
+    for last_row, row in enumerate(itertools.chain(head, rows), start=2):
+        writer.append([_prepared(table, last_row, c, row.get(c)) for c in table.columns])
+    if table.columns:
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{last_row}"
+
+
+def _column_width(column: str, values: Iterator[Any]) -> float:
+    longest = len(column) + 3  # room for the autofilter button
+    for value in values:
+        if value is not None:
+            text = cells.list_text(value) if isinstance(value, list) else str(value)
+            longest = max(longest, max((len(line) for line in text.splitlines()), default=0))
+    return min(longest + 2, _MAX_WIDTH)
+
+
+def _prepared(table: Table, row: int, column: str, value: Any) -> Prepared:
+    """How one value is stored: booleans and numbers typed, everything else escaped text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return ("b", "1" if value else "0", _PLAIN)
+    if isinstance(value, int) and abs(value) <= _MAX_EXACT_INT:
+        return ("n", str(value), _PLAIN)
+    if isinstance(value, float) and math.isfinite(value):
+        return ("n", repr(value), _PLAIN)  # repr is exact; openpyxl's "%.16g" is not
+    if isinstance(value, int | float):
+        value = str(value)
+    elif cells.is_text_list(value):
+        value = cells.list_text(value)
+    elif not isinstance(value, str):
+        value = cells.scalar_text(value)
+    if value == "":
+        return None
+    if len(value) > limits.MAX_CELL_CHARS:
+        raise InputError(
+            f"{len(value)} characters do not fit in one Excel cell "
+            f"(at most {limits.MAX_CELL_CHARS}); export to .json instead",
+            sheet=table.name,
+            row=row,
+            column=column,
+        )
+    style = _FORMULA if cells.looks_like_formula(value) else _MASKED if value == MASK else _PLAIN
+    return ("s", cells.xlsx_escape(value), style)
+
+
+def _styled(cell: WriteOnlyCell, style: int) -> WriteOnlyCell:
+    if style == _HEADER:
+        cell.font = _HEADER_FONT
+    elif style == _FORMULA:
+        # Tells Excel and LibreOffice to keep the text a text when the cell is edited.
+        cell.quotePrefix = True
+    elif style == _MASKED:
+        cell.font = _MASK_FONT
+        cell.fill = _MASK_FILL
+    return cell
+
+
+class _CellRows:
+    """Rows as openpyxl cells: the portable way (used when openpyxl writes through lxml)."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet) -> None:
+        self.sheet = sheet
+
+    def append(self, prepared: list[Prepared]) -> None:
+        self.sheet.append([self._cell(p) for p in prepared])
+
+    def _cell(self, prepared: Prepared) -> WriteOnlyCell | None:
+        if prepared is None:
+            return None
+        kind, text, style = prepared
+        cell = WriteOnlyCell(self.sheet, text)
+        cell.data_type = kind  # "s" keeps "=..." a text, never a formula
+        return _styled(cell, style)
+
+
+class _XmlRows:
+    """Rows written as XML text into openpyxl's own sheet stream (same markup openpyxl writes)."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, width: int) -> None:
+        self.sheet = sheet
+        self.letters = [get_column_letter(i) for i in range(1, width + 1)]
+        self.styles = {_PLAIN: ""}
+        for style in (_HEADER, _FORMULA, _MASKED):
+            style_id = _styled(WriteOnlyCell(sheet, ""), style).style_id
+            self.styles[style] = f' s="{style_id}"'
+        sheet._get_writer()
+        # Hand each appended row (one XML string) to the stream untouched.
+        sheet._values_to_row = lambda values, row_index: values
+        sheet._writer.write_row = self._write
+
+    @staticmethod
+    def _write(xml: Any, values: list[str], row_index: int) -> None:
+        xml._file(values[0])
+
+    def append(self, prepared: list[Prepared]) -> None:
+        number = self.sheet._max_row = self.sheet._max_row + 1
+        parts = [f'<row r="{number}">']
+        for letter, cell in zip(self.letters, prepared, strict=True):
+            if cell is None:
+                continue
+            kind, text, style = cell
+            where = f'r="{letter}{number}"{self.styles[style]}'
+            if kind == "s":
+                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                parts.append(
+                    f'<c {where} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+                )
+            else:
+                parts.append(f'<c {where} t="{kind}"><v>{text}</v></c>')
+        parts.append("</row>")
+        self.sheet.append(["".join(parts)])
+
+
+# ---------------------------------------------------------------- reading
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0"
+_TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
+
+
+def read_workbook(path: Path) -> dict[str, Table]:
+    """Read the layout's sheets of a workbook (others are ignored)."""
+    _check_container(path)
+    try:
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except InputError:
+        raise
+    except Exception as error:  # openpyxl raises many kinds for a broken file
+        raise InputError(f"cannot read this workbook: {_reason(error)}", file=str(path)) from None
+    try:
+        return _read_sheets(path, workbook)
+    except InputError:
+        raise
+    except Exception as error:  # a sheet's XML is parsed only when its rows are read
+        raise InputError(f"cannot read this workbook: {_reason(error)}", file=str(path)) from None
+    finally:
+        workbook.close()
+
+
+_FORBIDDEN_XML = {"EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"}
+
+
+def _reason(error: BaseException) -> str:
+    """One line saying why openpyxl gave up (it wraps the real cause in a ValueError)."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if type(cause).__name__ in _FORBIDDEN_XML:
+            return "it declares XML entities or a DTD (a possible XML bomb); refused"
+        cause = cause.__cause__ or cause.__context__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    name = type(error).__name__
+    return f"{name}: {text[:200]}" if text else name
+
+
+def _check_container(path: Path) -> None:
+    """Refuse files that are not a sane .xlsx before any XML is parsed."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("the file is empty", file=str(path))
+    if size > limits.MAX_FILE_BYTES:
+        raise InputError(
+            f"the file is {size // 2**20} MB, more than the {limits.MAX_FILE_BYTES // 2**20} MB limit",
+            file=str(path),
+        )
+    with path.open("rb") as handle:
+        start = handle.read(4096)
+    if not start.startswith(_ZIP_MAGIC):
+        raise InputError(_not_a_workbook(start), file=str(path))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InputError(
+            f"not a valid .xlsx workbook (broken zip: {error})", file=str(path)
+        ) from None
+    _check_sizes(path, members)
+
+
+def _not_a_workbook(start: bytes) -> str:
+    if start.startswith(_OLE_MAGIC):
+        return "an old-style .xls workbook; open it and save it as .xlsx"
+    try:
+        text = start.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return "not an Excel workbook (.xlsx): the file is binary data of another kind"
+    if "\x00" not in text and ("," in text or ";" in text) and "\n" in text:
+        return "a CSV file named .xlsx; rename it to .csv"
+    return "not an Excel workbook (.xlsx): it is not a zip archive"
+
+
+def _check_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    total = 0
+    for member in members:
+        total += member.file_size
+        ratio = member.file_size / max(member.compress_size, 1)
+        too_big = member.file_size > limits.MAX_MEMBER_BYTES
+        bomb = member.file_size > limits.RATIO_CHECK_ABOVE and ratio > limits.MAX_RATIO
+        if too_big or bomb:
+            raise InputError(
+                f"refused: {member.filename} unpacks to {member.file_size // 2**20} MB "
+                f"(compressed {ratio:.0f} to 1); a workbook this size is not sane",
+                file=str(path),
+            )
+    if total > limits.MAX_ARCHIVE_BYTES:
+        raise InputError(
+            f"refused: the workbook unpacks to {total // 2**20} MB, over the limit", file=str(path)
+        )
+
+
+def _read_sheets(path: Path, workbook: Any) -> dict[str, Table]:
+    tables: dict[str, Table] = {}
+    for sheet in workbook.worksheets:
+        name = str(sheet.title).strip().lower()
+        if name not in ALL_SHEETS or name in tables:
+            continue
+        if sheet.sheet_state != "visible" and name in DATA_SHEETS:
+            raise InputError(
+                f'the sheet "{sheet.title}" is hidden; unhide it or delete it, then save',
+                file=str(path),
+            )
+        tables[name] = _read_sheet(path, workbook, sheet, name)
+    return tables
+
+
+class _FormulaWithoutValue(Exception):
+    pass
+
+
+class _SheetParser(WorkSheetParser):  # type: ignore[misc]
+    """openpyxl's sheet parser in one pass: stops at a formula with no cached value
+    (data_only would read it as an empty cell) and reads plain inline text fast."""
+
+    def parse_cell(self, element: Any) -> dict[str, Any]:
+        if element.get("t") == "inlineStr":
+            text = _plain_inline_text(element)
+            if text is not None:
+                row, column = self._position(element)
+                return {"row": row, "column": column, "value": text, "data_type": "s"}
+        if element.find(FORMULA_TAG) is not None and _no_cached_value(element):
+            raise _FormulaWithoutValue(element.get("r") or "?")
+        cell: dict[str, Any] = super().parse_cell(element)
+        return cell
+
+    def _position(self, element: Any) -> tuple[int, int]:
+        coordinate = element.get("r")
+        if coordinate:
+            row, column = coordinate_to_tuple(coordinate)
+            self.col_counter = column
+            return row, column
+        self.col_counter += 1
+        return self.row_counter, self.col_counter
+
+
+def _no_cached_value(element: Any) -> bool:
+    # An empty <v/> is a cached value only for a text result (t="str"): the empty string.
+    value = element.find(VALUE_TAG)
+    return value is None or (not value.text and element.get("t") != "str")
+
+
+def _plain_inline_text(element: Any) -> str | None:
+    """The text of an inline string without rich-text runs (the usual case), else None."""
+    inline = element.find(INLINE_STRING)
+    if inline is None or len(inline) != 1 or inline[0].tag != _TEXT_TAG:
+        return None
+    return str(inline[0].text or "")
+
+
+def _read_sheet(path: Path, workbook: Any, sheet: Any, name: str) -> Table:
+    """One pass over a sheet's XML: header, typed cells, row numbers, merges and formulas."""
+    columns: list[str] = []
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    with sheet._get_source() as source:
+        parser = _SheetParser(
+            source,
+            sheet._shared_strings,
+            data_only=True,
+            epoch=workbook.epoch,
+            date_formats=workbook._date_formats,
+            timedelta_formats=workbook._timedelta_formats,
+        )
+        try:
+            for number, cells_in_row in parser.parse():
+                values = _row_values(path, name, number, cells_in_row)
+                if number == 1:
+                    columns = _header(path, name, values)
+                    continue
+                if not any(v is not None for v in values):
+                    continue
+                if len(records) >= limits.MAX_ROWS:
+                    raise InputError(
+                        f"more than {limits.MAX_ROWS:,} rows; split the file",
+                        file=str(path),
+                        sheet=name,
+                    )
+                _no_headless_values(path, name, number, columns, values)
+                values += [None] * (len(columns) - len(values))
+                records.append({c: v for c, v in zip(columns, values, strict=False) if c})
+                numbers.append(number)
+        except _FormulaWithoutValue as error:
+            raise InputError(
+                f"cell {error} holds a formula with no saved value; "
+                "open the file in Excel or LibreOffice and save it again, or type the value",
+                file=str(path),
+                sheet=name,
+            ) from None
+    _no_merged_cells(path, name, parser.merged_cells)
+    return Table(name, [c for c in columns if c], records, row_numbers=numbers, file_format="xlsx")
+
+
+def _row_values(path: Path, name: str, number: int, cells_in_row: list[dict]) -> list[Any]:
+    values: list[Any] = []
+    for cell in cells_in_row:
+        index = cell["column"] - 1
+        if index >= len(values):
+            values.extend([None] * (index + 1 - len(values)))
+        values[index] = _cell_value(path, name, number, cell["value"])
+    return values
+
+
+def _no_merged_cells(path: Path, name: str, merged: Any) -> None:
+    ranges = [str(m.ref) for m in getattr(merged, "mergeCell", None) or ()]
+    if ranges and name in DATA_SHEETS:
+        raise InputError(
+            f"merged cells ({', '.join(ranges)}); unmerge them so every row has its own values",
+            file=str(path),
+            sheet=name,
+        )
+
+
+def _header(path: Path, name: str, values: list[Any]) -> list[str]:
+    columns = ["" if v is None else str(v).strip() for v in values]
+    seen: set[str] = set()
+    for index, column in enumerate(columns, start=1):
+        if column and column in seen:
+            raise InputError(
+                f'the column "{column}" appears twice in the header',
+                file=str(path),
+                sheet=name,
+                row=1,
+                column=get_column_letter(index),
+            )
+        seen.add(column)
+    return columns
+
+
+def _no_headless_values(
+    path: Path, name: str, number: int, columns: list[str], values: list[Any]
+) -> None:
+    for index, value in enumerate(values):
+        if value is not None and (index >= len(columns) or not columns[index]):
+            raise InputError(
+                "this cell has a value but its column has no header",
+                file=str(path),
+                sheet=name,
+                row=number,
+                column=get_column_letter(index + 1),
+            )
+
+
+def _cell_value(path: Path, name: str, number: int, value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) > limits.MAX_CELL_CHARS:
+            raise InputError(
+                f"a cell holds {len(value):,} characters, more than {limits.MAX_CELL_CHARS:,}",
+                file=str(path),
+                sheet=name,
+                row=number,
+            )
+        return cells.xlsx_unescape(value) or None
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return value

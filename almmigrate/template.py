@@ -1,0 +1,470 @@
+"""Empty workbooks for bulk creation of one ALM system's connectors and connections.
+
+A template has the sheets and columns of the import layout (SPEC "File
+layouts"), one `params.<field>` column per field a person may set, and the
+plugin schema written into the workbook where a person will see it: required
+columns in bold red with a note, dropdowns for select, radio and boolean
+fields, checkbox options and help text as notes on the header, secret columns
+shaded and noted "supply via --secrets". Column names are never decorated, so
+a filled template imports as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from almmigrate import __version__
+from almmigrate.dataset import (
+    CONNECTION_COLUMNS,
+    CONNECTIONS,
+    CONNECTOR_COLUMNS,
+    CONNECTORS,
+    META,
+    PARAM_PREFIX,
+    PROJECT_COLUMNS,
+    PROJECTS,
+)
+from almmigrate.errors import InputError
+from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
+from almmigrate.secrets import MASK
+
+HELP = "help"
+FORMAT_VERSION = "1"
+# Data validations cover the whole column below the header.
+LAST_ROW = 1048576
+# How far down the connectors sheet the connector_name dropdown looks.
+CONNECTOR_PICK_ROWS = 1000
+BOOLEAN_CHOICES = ("TRUE", "FALSE")
+# The sync frequencies SD Elements offers for a connection.
+FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
+# Excel refuses a list validation whose formula is longer than 255 characters.
+_MAX_LIST_FORMULA = 255
+
+_REQUIRED_FONT = Font(bold=True, color="9C0006")
+_HEADER_FONT = Font(bold=True)
+_REQUIRED_FILL = PatternFill("solid", fgColor="FFC7CE")
+_SECRET_FILL = PatternFill("solid", fgColor="FFEB9C")
+_READ_ONLY_FILL = PatternFill("solid", fgColor="D9D9D9")
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_NOTE_SIZE = {"width": 320, "height": 160}
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a template sheet and what a person needs to know to fill it."""
+
+    name: str
+    note: str = ""
+    required: bool = False
+    secret: bool = False
+    read_only: bool = False
+    choices: tuple[str, ...] = ()  # a dropdown when not empty
+    choices_formula: str | None = None  # a dropdown from a range, e.g. connectors!$B$2:$B$9
+    text: bool = False  # format the column as text so 007 stays 007
+
+
+# ---------------------------------------------------------------- columns
+
+
+def connector_columns(plugin: Plugin) -> list[Column]:
+    """The connectors sheet: the fixed columns, then every system-scope param."""
+    fixed = [
+        Column("id", "Leave empty: the target gives new connectors their id.", read_only=True),
+        Column("name", "The connector's name; unique on the instance.", required=True, text=True),
+        # Not pre-filled: the reader takes a row holding only `system` for a
+        # connector with no name, so empty rows would fail the import.
+        Column(
+            "system",
+            f'Always "{plugin.id}" in this template: type it or pick it from the list.',
+            required=True,
+            choices=(plugin.id,),
+        ),
+        Column(
+            "inaccessible",
+            "TRUE when SD Elements cannot reach the ALM server.",
+            choices=BOOLEAN_CHOICES,
+        ),
+        Column(
+            "fields_editable_on_project",
+            "Comma-separated param names a connection may override; empty for the "
+            f"plugin's default ({', '.join(sorted(plugin.project_editable())) or 'none'}).",
+            text=True,
+        ),
+    ]
+    assert [c.name for c in fixed] == CONNECTOR_COLUMNS
+    return fixed + [param_column(f) for f in _fields(plugin, SYSTEM)]
+
+
+def connection_columns(plugin: Plugin) -> list[Column]:
+    """The connections sheet: the fixed columns, then every project-scope param."""
+    fixed = [
+        Column("id", "Leave empty: the target gives new connections their id.", read_only=True),
+        Column(
+            "alias", "The connection's name; unique within its project.", required=True, text=True
+        ),
+        Column(
+            "project", "The SD Elements project id on the instance you import into.", required=True
+        ),
+        Column(
+            "project_name", "For your reference only; ignored on import.", read_only=True, text=True
+        ),
+        Column("connector", "Leave empty when connector_name is filled.", read_only=True),
+        Column(
+            "connector_name",
+            "The connector's name: one on the connectors sheet (pick it from the list) "
+            "or one already on the instance.",
+            required=True,
+            text=True,
+            choices_formula=f"{quote_sheetname(CONNECTORS)}!$B$2:$B${CONNECTOR_PICK_ROWS + 1}",
+        ),
+        Column("system", "Taken from the connector; may be left empty.", read_only=True),
+        Column(
+            "frequency",
+            'How often the connection syncs; empty means "manually".',
+            choices=FREQUENCIES,
+        ),
+        Column("debug_mode", "TRUE to log the sync in detail.", choices=BOOLEAN_CHOICES),
+        Column(
+            "inaccessible",
+            "TRUE when SD Elements cannot reach the ALM server.",
+            choices=BOOLEAN_CHOICES,
+        ),
+    ]
+    assert [c.name for c in fixed] == CONNECTION_COLUMNS
+    return fixed + [param_column(f) for f in _fields(plugin, PROJECT)]
+
+
+def _fields(plugin: Plugin, scope: str) -> list[Field]:
+    """Fields a person sets in that scope: not read-only, not derived by the server."""
+    return [
+        f for f in plugin.fields_in_scope(scope) if not f.readonly and f.name not in DERIVED_PARAMS
+    ]
+
+
+def param_column(spec: Field) -> Column:
+    """A `params.<field>` column: dropdown, note and marks from the field's schema."""
+    choices: tuple[str, ...] = ()
+    if spec.field_type == "boolean":
+        choices = BOOLEAN_CHOICES
+    elif spec.field_type in CHOICE_TYPES:
+        choices = spec.choices
+    return Column(
+        name=f"{PARAM_PREFIX}{spec.name}",
+        note=field_note(spec),
+        required=spec.required,
+        secret=spec.is_secret,
+        choices=choices,
+        text=spec.field_type not in ("boolean", "integer"),
+    )
+
+
+def field_note(spec: Field) -> str:
+    """What the header note says about a field: label, type, rules, help text."""
+    lines = [spec.label or spec.name]
+    kind = spec.field_type
+    if spec.required:
+        lines.append("REQUIRED.")
+    if spec.is_secret:
+        lines.append(
+            f"SECRET: type {MASK} here and give the value in a secrets file "
+            f"(--secrets SECRETS.csv, columns kind,name,field,value; field {spec.name})."
+        )
+    if kind == "boolean":
+        lines.append("TRUE or FALSE.")
+    elif kind in CHOICE_TYPES and spec.options:
+        lines.append(
+            "One of: "
+            + ", ".join(_option_text(o.value, o.label) for o in spec.options if not o.disabled)
+        )
+    elif kind == "checkbox" and spec.options:
+        lines.append(
+            "Comma-separated, any of: "
+            + ", ".join(_option_text(o.value, o.label) for o in spec.options if not o.disabled)
+        )
+    elif kind == "integer":
+        lines.append("A whole number.")
+    if spec.max_length:
+        lines.append(f"At most {spec.max_length} characters.")
+    if spec.default not in (None, ""):
+        lines.append(f"Default: {_default_text(spec.default)}")
+    for extra in (spec.help_text, spec.description):
+        if extra and extra not in lines:
+            lines.append(extra)
+    if spec.placeholder and not spec.is_secret:
+        lines.append(f"e.g. {spec.placeholder}")
+    return "\n".join(lines)
+
+
+def _default_text(value: Any) -> str:
+    """A default as a person types it in a cell (booleans as TRUE/FALSE)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    return "" if value is None else str(value)
+
+
+def _option_text(value: str, label: str) -> str:
+    return value if not label or label == value else f"{value} ({label})"
+
+
+# ---------------------------------------------------------------- workbook
+
+
+def build_template(plugin: Plugin, *, source: str = "bundled") -> Workbook:
+    """The template workbook for one plugin (nothing written to disk).
+
+    source: where the schema came from, for the `_meta` sheet ("bundled" or a URL).
+    """
+    book = Workbook()
+    connectors = book.active
+    assert connectors is not None
+    connectors.title = CONNECTORS
+    _fill_sheet(connectors, connector_columns(plugin))
+    _fill_sheet(book.create_sheet(CONNECTIONS), connection_columns(plugin))
+    projects = book.create_sheet(PROJECTS)
+    _fill_sheet(
+        projects,
+        [
+            Column(name, "For your reference only; ignored on import.", read_only=True)
+            for name in PROJECT_COLUMNS
+        ],
+    )
+    _write_meta(book.create_sheet(META), plugin, source)
+    _write_help(book.create_sheet(HELP), plugin)
+    return book
+
+
+def _fill_sheet(sheet: Worksheet, columns: list[Column]) -> None:
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=index, value=column.name)
+        cell.font = _REQUIRED_FONT if column.required else _HEADER_FONT
+        cell.fill = _header_fill(column)
+        if column.note:
+            cell.comment = Comment(column.note, "almmigrate", **_NOTE_SIZE)
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].width = min(max(len(column.name) + 4, 14), 48)
+        if column.text:
+            # Typed into a text column, 007 stays 007 and 1e5 stays 1e5.
+            sheet.column_dimensions[letter].number_format = "@"
+        validation = _validation(column, letter)
+        if validation is not None:
+            sheet.add_data_validation(validation)
+    sheet.freeze_panes = "A2"
+
+
+def _header_fill(column: Column) -> PatternFill:
+    if column.secret:
+        return _SECRET_FILL
+    if column.required:
+        return _REQUIRED_FILL
+    return _READ_ONLY_FILL if column.read_only else _HEADER_FILL
+
+
+def _validation(column: Column, letter: str) -> DataValidation | None:
+    if column.choices_formula:
+        formula = column.choices_formula
+        strict = False  # a connector already on the instance is not in the list
+    elif column.choices:
+        formula = '"' + ",".join(c.replace('"', '""') for c in column.choices) + '"'
+        strict = len(formula) <= _MAX_LIST_FORMULA and not any("," in c for c in column.choices)
+        if not strict:
+            return None  # the note lists the choices; Excel cannot hold this list
+    else:
+        return None
+    validation = DataValidation(
+        type="list",
+        formula1=formula,
+        allow_blank=True,
+        showDropDown=False,  # openpyxl's name is inverted: False shows the arrow
+        showErrorMessage=strict,
+        errorStyle="stop" if strict else "warning",
+        errorTitle=column.name,
+        error=f"Pick a value from the list for {column.name}.",
+        showInputMessage=True,
+        promptTitle=column.name[:32],
+        prompt=_short(column.note),
+    )
+    validation.add(f"{letter}2:{letter}{LAST_ROW}")
+    return validation
+
+
+def _short(text: str) -> str:
+    """Excel's input message holds at most 255 characters."""
+    return text if len(text) <= 250 else text[:247] + "..."
+
+
+def _write_meta(sheet: Worksheet, plugin: Plugin, source: str) -> None:
+    rows = [
+        ("key", "value"),
+        ("kind", "template"),
+        ("system", plugin.id),
+        ("system name", plugin.name),
+        ("schema source", source),
+        ("tool version", __version__),
+        ("format version", FORMAT_VERSION),
+    ]
+    for number, values in enumerate(rows, start=1):
+        _put_row(sheet, number, values)
+    sheet["A1"].font = sheet["B1"].font = _HEADER_FONT
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["B"].width = 40
+
+
+def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
+    lines = [
+        f"Template for {plugin.name} ({plugin.id}) connectors and connections.",
+        f"1. Fill one row per connector on the connectors sheet (system: {plugin.id}).",
+        "2. Fill one row per connection on the connections sheet; pick connector_name from the list.",
+        "3. Bold red headers are required; hover a header for its note; dropdowns offer the choices.",
+        f"4. Secret columns (yellow): type {MASK} and give the values in a secrets file "
+        "(kind,name,field,value).",
+        "5. Check it: almmigrate validate FILE.xlsx (add --url to check against the instance).",
+        "6. See what it would do: almmigrate plan FILE.xlsx --url URL --secrets SECRETS.csv",
+        "7. Import it: almmigrate import FILE.xlsx --url URL --secrets SECRETS.csv",
+        "Grey columns need nothing when creating: the instance gives ids; names are for reference.",
+    ]
+    for number, line in enumerate(lines, start=1):
+        _put_row(sheet, number, [line])
+    row = len(lines) + 2
+    _put_row(
+        sheet,
+        row,
+        ["sheet", "column", "label", "type", "required", "secret", "choices", "default", "help"],
+    )
+    for cell in sheet[row]:
+        cell.font = _HEADER_FONT
+    for sheet_name, scope in ((CONNECTORS, SYSTEM), (CONNECTIONS, PROJECT)):
+        for spec in _fields(plugin, scope):
+            row += 1
+            _put_row(
+                sheet,
+                row,
+                (
+                    sheet_name,
+                    f"{PARAM_PREFIX}{spec.name}",
+                    spec.label,
+                    spec.field_type,
+                    "yes" if spec.required else "",
+                    "yes" if spec.is_secret else "",
+                    ", ".join(spec.choices),
+                    _default_text(spec.default),
+                    spec.help_text,
+                ),
+            )
+    sheet["A1"].font = _HEADER_FONT
+    sheet.column_dimensions["A"].width = 14
+    sheet.column_dimensions["B"].width = 34
+    for letter in "CDEFGHI":
+        sheet.column_dimensions[letter].width = 18
+
+
+def _put_row(sheet: Worksheet, row: int, values: Iterable[Any]) -> None:
+    """Write one row whose text is shown as typed: text is never run as a formula."""
+    for index, value in enumerate(values, start=1):
+        cell = sheet.cell(row=row, column=index, value=value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"
+
+
+# ---------------------------------------------------------------- files
+
+
+def template_filename(plugin: Plugin) -> str:
+    return f"{plugin.id}.xlsx"
+
+
+def write_template(
+    plugin: Plugin, path: str | os.PathLike[str], *, source: str = "bundled"
+) -> Path:
+    """Write one template to path atomically; raises InputError if it cannot."""
+    target = Path(path)
+    if target.suffix.lower() != ".xlsx":
+        raise InputError(f"a template is an .xlsx workbook; got {target.name!r}", file=str(target))
+    book = build_template(plugin, source=source)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError("the folder does not exist", file=str(folder))
+    # Not mkstemp: it makes the file private, and a template holds no secret.
+    temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        book.save(temp)
+        os.replace(temp, target)
+    except OSError as error:
+        Path(temp).unlink(missing_ok=True)
+        raise InputError(f"cannot write the template: {error.strerror}", file=str(target)) from None
+    return target
+
+
+def write_all_templates(
+    plugins: Mapping[str, Plugin], folder: str | os.PathLike[str], *, source: str = "bundled"
+) -> list[Path]:
+    """One template per plugin in folder (created if missing), named `<system>.xlsx`."""
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the folder: {error.strerror}", file=str(out)) from None
+    return [
+        write_template(plugin, out / template_filename(plugin), source=source)
+        for plugin in sorted(plugins.values(), key=lambda p: p.id)
+    ]
+
+
+def find_plugin(plugins: Mapping[str, Plugin], system: str) -> Plugin:
+    """The plugin for a system id (case-insensitive), or InputError listing the known ones."""
+    for plugin in plugins.values():
+        if plugin.id.lower() == system.strip().lower():
+            return plugin
+    known = ", ".join(sorted(plugins)) or "none"
+    raise InputError(f"unknown system {system!r}; known systems: {known}")
+
+
+def describe_template(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Cell values, validations and notes of a template, for comparing two of them."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    described: dict[str, Any] = {}
+    for sheet in book.worksheets:
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        notes = {
+            c.coordinate: c.comment.text
+            for row in sheet.iter_rows()
+            for c in row
+            if c.comment is not None
+        }
+        validations = sorted(
+            (str(v.sqref), v.type, v.formula1, bool(v.showErrorMessage))
+            for v in sheet.data_validations.dataValidation
+        )
+        described[sheet.title] = {"cells": cells, "notes": notes, "validations": validations}
+    return described
+
+
+def stale_templates(
+    plugins: Mapping[str, Plugin], folder: str | os.PathLike[str], names: Iterable[str] = ()
+) -> list[str]:
+    """Templates in folder that differ from what the schemas would build now (names)."""
+    wanted = set(names) or {template_filename(p) for p in plugins.values()}
+    stale = []
+    with tempfile.TemporaryDirectory() as fresh:
+        write_all_templates(plugins, fresh)
+        for name in sorted(wanted):
+            current = Path(folder) / name
+            if not current.is_file() or describe_template(current) != describe_template(
+                Path(fresh) / name
+            ):
+                stale.append(name)
+    return stale

@@ -1,0 +1,392 @@
+"""Validation of a file's desired state: every problem at once, each located.
+
+Pure: takes a Dataset (and, when known, the target's Snapshot, the project map
+and the supplied secrets) and returns :class:`almmigrate.errors.Problem`s
+naming sheet, row and column, e.g.
+`connections row 14, params.alm_method: "gopher" is not one of https, http`.
+
+Offline (no target) it cannot know whether a row creates or updates an
+object, so the rules that apply only to a create (required params, a masked
+secret with no supplied value) run only in `--mode create`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from almmigrate.dataset import (
+    CONNECTIONS,
+    CONNECTORS,
+    PARAM_PREFIX,
+    ConnectionRecord,
+    ConnectorRecord,
+    Dataset,
+    Snapshot,
+)
+from almmigrate.errors import Problem
+from almmigrate.mapping import ProjectMap, TargetIndex, connector_name_of
+from almmigrate.schema import DERIVED_PARAMS, PROJECT, SYSTEM, Plugin, validate_params
+from almmigrate.secrets import MASK
+from almmigrate.secretsfile import SecretValues
+
+FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
+MODES = ("upsert", "create", "update")
+
+
+@dataclass
+class ConnectorInfo:
+    """What a connection needs to know about its connector, wherever it is."""
+
+    name: str
+    system: str
+    params: Mapping[str, Any]
+    editable: set[str] | None
+    known: bool = True  # False offline for a connector elsewhere: its params are unknown
+
+
+def validate_dataset(
+    dataset: Dataset,
+    plugins: Mapping[str, Plugin],
+    *,
+    target: Snapshot | None = None,
+    project_map: ProjectMap | None = None,
+    secrets: SecretValues | None = None,
+    mode: str = "upsert",
+    match: str = "name",
+    skip_unmapped: bool = False,
+) -> list[Problem]:
+    """Every problem with a file, errors and warnings, in sheet and row order.
+
+    target: the target instance (None offline). project_map: source -> target
+    project ids (None: projects are not checked). secrets: supplied values.
+    """
+    checker = _Checker(dataset, plugins, target, project_map, secrets, mode, match, skip_unmapped)
+    return checker.run()
+
+
+class _Checker:
+    def __init__(
+        self,
+        dataset: Dataset,
+        plugins: Mapping[str, Plugin],
+        target: Snapshot | None,
+        project_map: ProjectMap | None,
+        secrets: SecretValues | None,
+        mode: str,
+        match: str,
+        skip_unmapped: bool,
+    ) -> None:
+        self.dataset = dataset
+        self.plugins = plugins
+        self.target = target
+        self.index = TargetIndex(target) if target is not None else None
+        self.project_map = project_map
+        self.secrets = secrets or SecretValues()
+        self.mode = mode
+        self.match = match
+        self.skip_unmapped = skip_unmapped
+        self.problems: list[Problem] = []
+        self.file_connectors: dict[str, ConnectorRecord] = {}
+
+    def run(self) -> list[Problem]:
+        seen: dict[str, int | None] = {}
+        for record in self.dataset.connectors:
+            self._connector(record, seen)
+        keys: dict[tuple[int | None, str], int | None] = {}
+        for connection in self.dataset.connections:
+            self._connection(connection, keys)
+        return self.problems
+
+    def _add(
+        self,
+        sheet: str,
+        row: int | None,
+        column: str | None,
+        message: str,
+        *,
+        warning: bool = False,
+    ) -> None:
+        severity = "warning" if warning else "error"
+        self.problems.append(
+            Problem(message, sheet=sheet, row=row, column=column, severity=severity)
+        )
+
+    # ------------------------------------------------------------ connectors
+
+    def _connector(self, record: ConnectorRecord, seen: dict[str, int | None]) -> None:
+        row = record.row
+        name = (record.name or "").strip()
+        if not name:
+            self._add(CONNECTORS, row, "name", "name is empty")
+        elif name in seen:
+            self._add(CONNECTORS, row, "name", f'"{name}" is also on row {seen[name]}')
+        else:
+            seen[name] = row
+            self.file_connectors[name] = record
+        plugin = self._plugin(CONNECTORS, row, record.system)
+        if plugin is None:
+            return
+        creating = self._connector_creating(record)
+        self._editable(record, plugin)
+        self._params(
+            CONNECTORS,
+            row,
+            plugin,
+            record.params,
+            scope=SYSTEM,
+            creating=creating,
+            inherited=None,
+            editable=None,
+        )
+        if creating:
+            self._masked(CONNECTORS, row, "connector", name, record.params)
+
+    def _connector_creating(self, record: ConnectorRecord) -> bool:
+        if self.mode != "upsert" or self.index is None:
+            return self.mode == "create"
+        if self.match == "id":
+            return record.id is None or record.id not in self.index.connectors_by_id
+        return not self.index.connectors_named(record.name or "")
+
+    def _editable(self, record: ConnectorRecord, plugin: Plugin) -> None:
+        for name in record.fields_editable_on_project or []:
+            if plugin.field(name) is None:
+                self._add(
+                    CONNECTORS,
+                    record.row,
+                    "fields_editable_on_project",
+                    f'"{name}" is not a param of {plugin.id}',
+                    warning=True,
+                )
+
+    def _plugin(self, sheet: str, row: int | None, system: str | None) -> Plugin | None:
+        if not system or not str(system).strip():
+            self._add(sheet, row, "system", "system is empty")
+            return None
+        plugin = self.plugins.get(str(system).strip())
+        if plugin is None:
+            known = ", ".join(sorted(self.plugins))
+            self._add(sheet, row, "system", f'"{system}" is not a known system (one of {known})')
+        return plugin
+
+    # ------------------------------------------------------------ connections
+
+    def _connection(
+        self, record: ConnectionRecord, keys: dict[tuple[int | None, str], int | None]
+    ) -> None:
+        row = record.row
+        alias = (record.alias or "").strip()
+        target_project = self._project(record)
+        self._connection_key(record, alias, target_project, keys)
+        self._connection_columns(record)
+        connector = self._connector_of(record)
+        if connector is None:
+            return
+        plugin = self._connection_plugin(record, connector)
+        if plugin is None:
+            return
+        # Unknown inherited params cannot tell what a create would be missing.
+        creating = connector.known and self._connection_creating(record, target_project)
+        self._params(
+            CONNECTIONS,
+            row,
+            plugin,
+            record.params,
+            scope=PROJECT,
+            creating=creating,
+            inherited=connector.params,
+            editable=connector.editable,
+        )
+        if creating:
+            self._masked(CONNECTIONS, row, "connection", alias, record.params)
+
+    def _connection_key(
+        self,
+        record: ConnectionRecord,
+        alias: str,
+        target_project: int | None,
+        keys: dict[tuple[int | None, str], int | None],
+    ) -> None:
+        """An empty alias, or the same (project, alias) twice in the file."""
+        if not alias:
+            self._add(CONNECTIONS, record.row, "alias", "alias is empty")
+            return
+        project = target_project if target_project is not None else record.project
+        if project is None:
+            return
+        if (project, alias) in keys:
+            where = keys[(project, alias)]
+            message = f'"{alias}" in project {project} is also on row {where}'
+            self._add(CONNECTIONS, record.row, "alias", message)
+        else:
+            keys[(project, alias)] = record.row
+
+    def _connection_columns(self, record: ConnectionRecord) -> None:
+        if record.frequency is not None and record.frequency not in FREQUENCIES:
+            message = f'"{record.frequency}" is not one of {", ".join(FREQUENCIES)}'
+            self._add(CONNECTIONS, record.row, "frequency", message)
+        for column in ("debug_mode", "inaccessible"):
+            value = getattr(record, column)
+            if value is not None and not isinstance(value, bool):
+                message = f'"{value}" is not a boolean (use TRUE or FALSE)'
+                self._add(CONNECTIONS, record.row, column, message)
+
+    def _connection_plugin(
+        self, record: ConnectionRecord, connector: ConnectorInfo
+    ) -> Plugin | None:
+        """The schema of a connection's system, which must be its connector's."""
+        given = (record.system or "").strip()
+        if given and connector.system and given != connector.system:
+            message = f'"{given}" but connector "{connector.name}" is {connector.system}'
+            self._add(CONNECTIONS, record.row, "system", message)
+            return None
+        return self._plugin(CONNECTIONS, record.row, given or connector.system)
+
+    def _project(self, record: ConnectionRecord) -> int | None:
+        """The target project of a connection, reporting a missing or unmapped one."""
+        if record.project is None:
+            self._add(CONNECTIONS, record.row, "project", "project is empty")
+            return None
+        if self.project_map is None:
+            return None
+        found = self.project_map.lookup(record.project)
+        if found is None:
+            name = f' ("{record.project_name}")' if record.project_name else ""
+            why = self.project_map.notes.get(record.project) or (
+                "add it to --project-map, or use --skip-unmapped"
+            )
+            if self.skip_unmapped:
+                self._add(
+                    CONNECTIONS,
+                    record.row,
+                    "project",
+                    f"project {record.project}{name} is not mapped to a target project; "
+                    "skipped (--skip-unmapped)",
+                    warning=True,
+                )
+            else:
+                self._add(
+                    CONNECTIONS,
+                    record.row,
+                    "project",
+                    f"project {record.project}{name} is not mapped to a target project: {why}",
+                )
+        elif self.target is not None and found not in self.target.project_by_id():
+            self._add(
+                CONNECTIONS,
+                record.row,
+                "project",
+                f"project {record.project} maps to {found}, which is not on the target",
+            )
+        return found
+
+    def _connector_of(self, record: ConnectionRecord) -> ConnectorInfo | None:
+        same = (
+            self.target
+            if self.project_map is not None and self.project_map.how == "identity"
+            else None
+        )
+        name = connector_name_of(record, self.dataset, same)
+        if name is None:
+            what = (
+                f"connector {record.connector} is not in the file"
+                if record.connector is not None
+                else "no connector given"
+            )
+            self._add(CONNECTIONS, record.row, "connector_name", f"{what}: fill connector_name")
+            return None
+        in_file = self.file_connectors.get(name)
+        if in_file is not None:
+            editable = (
+                set(in_file.fields_editable_on_project)
+                if in_file.fields_editable_on_project is not None
+                else None
+            )
+            return ConnectorInfo(name, (in_file.system or "").strip(), in_file.params, editable)
+        if self.index is None:
+            if record.system:
+                return ConnectorInfo(name, record.system.strip(), {}, None, known=False)
+            return None  # offline, connector elsewhere: nothing more to check here
+        found = self.index.connectors_named(name)
+        if not found:
+            self._add(
+                CONNECTIONS,
+                record.row,
+                "connector_name",
+                f'connector "{name}" is neither in the file nor on the target',
+            )
+            return None
+        connector = found[0]
+        editable = (
+            set(connector.fields_editable_on_project)
+            if connector.fields_editable_on_project is not None
+            else None
+        )
+        return ConnectorInfo(name, connector.system, connector.params, editable)
+
+    def _connection_creating(self, record: ConnectionRecord, target_project: int | None) -> bool:
+        if self.mode != "upsert" or self.index is None:
+            return self.mode == "create"
+        if self.match == "id":
+            return record.id is None or record.id not in self.index.connections_by_id
+        if target_project is None:
+            return False  # unmapped: already reported
+        return not self.index.connections_keyed(target_project, record.alias or "")
+
+    # ------------------------------------------------------------ params
+
+    def _params(
+        self,
+        sheet: str,
+        row: int | None,
+        plugin: Plugin,
+        params: Mapping[str, Any],
+        *,
+        scope: str,
+        creating: bool,
+        inherited: Mapping[str, Any] | None,
+        editable: set[str] | None,
+    ) -> None:
+        given = {k: v for k, v in params.items() if v is not None}
+        for name in given:
+            if plugin.field(name) is None and name not in DERIVED_PARAMS:
+                self._add(
+                    sheet,
+                    row,
+                    PARAM_PREFIX + name,
+                    f"not a param of {plugin.id}; it will be sent as is",
+                    warning=True,
+                )
+            elif name in DERIVED_PARAMS:
+                self._add(
+                    sheet,
+                    row,
+                    PARAM_PREFIX + name,
+                    "derived from the project by the server; ignored",
+                    warning=True,
+                )
+        checkable = {k: v for k, v in given.items() if v != MASK and k not in DERIVED_PARAMS}
+        # A masked secret stands for a value: it satisfies "required".
+        present = dict(inherited or {})
+        present.update({k: v for k, v in given.items() if v == MASK})
+        found = validate_params(
+            plugin, checkable, scope=scope, creating=creating, inherited=present, editable=editable
+        )
+        for name, messages in found.items():
+            for message in messages:
+                self._add(sheet, row, PARAM_PREFIX + name, message)
+
+    def _masked(
+        self, sheet: str, row: int | None, kind: str, name: str, params: Mapping[str, Any]
+    ) -> None:
+        for param, value in params.items():
+            if value == MASK and self.secrets.lookup(kind, name, param) is None:
+                self._add(
+                    sheet,
+                    row,
+                    PARAM_PREFIX + param,
+                    f'masked secret and no value for {kind} "{name}" in --secrets '
+                    "(needed to create it)",
+                )

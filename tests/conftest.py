@@ -1,0 +1,171 @@
+"""Shared fixtures: simulated SD Elements instances on loopback, and secret canaries.
+
+    def test_something(source_sim, target_sim): ...      # the bundled samples, fresh per test
+    def test_other(make_sim):
+        sim = make_sim({"token": "t", ...}, faults=Faults(rate_limit=5))
+    def test_leak(canaries, tmp_path):
+        secret = canaries.new("jira-pass")                # a unique, searchable value
+        ...
+        canaries.assert_absent(tmp_path, result.output)   # files, folders and text
+
+Every simulator is a real HTTP server on 127.0.0.1 (port 0) and is stopped
+when the test ends.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.secrets import forget_secrets
+from almmigrate.sim import Faults, SimServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SOURCE_TOKEN = "sim-source-token"
+TARGET_TOKEN = "sim-target-token"
+
+SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def _source_data() -> dict[str, Any]:
+    return json.loads((SAMPLES / "source.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def _target_data() -> dict[str, Any]:
+    return json.loads((SAMPLES / "target.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def source_data(_source_data: dict[str, Any]) -> dict[str, Any]:
+    """samples/source.json as a dict (a private copy: change it freely)."""
+    return json.loads(json.dumps(_source_data))
+
+
+@pytest.fixture
+def target_data(_target_data: dict[str, Any]) -> dict[str, Any]:
+    """samples/target.json as a dict (a private copy: change it freely)."""
+    return json.loads(json.dumps(_target_data))
+
+
+@pytest.fixture
+def sample_secrets() -> list[dict[str, str]]:
+    """Rows of samples/secrets.csv (kind, name, field, value)."""
+    with (SAMPLES / "secrets.csv").open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def secrets_csv() -> Path:
+    return SAMPLES / "secrets.csv"
+
+
+@pytest.fixture
+def make_sim() -> Iterator[SimFactory]:
+    """Start simulators: make_sim(data=None, token=None, faults=None) -> running SimServer.
+
+    data is a path or a dict in the data-file format; the default is samples/source.json.
+    The store copies what it is given, so one dict can seed several simulators.
+    """
+    started: list[SimServer] = []
+
+    def make(
+        data: str | Path | Mapping[str, Any] | None = None,
+        token: str | None = None,
+        faults: Faults | None = None,
+    ) -> SimServer:
+        sim = SimServer(data if data is not None else SAMPLES / "source.json", token, faults)
+        started.append(sim.start())
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+@pytest.fixture
+def source_sim(make_sim: SimFactory, _source_data: dict[str, Any]) -> SimServer:
+    """The source sample instance (token sim-source-token), fresh for this test."""
+    return make_sim(_source_data)
+
+
+@pytest.fixture
+def target_sim(make_sim: SimFactory, _target_data: dict[str, Any]) -> SimServer:
+    """The target sample instance (token sim-target-token), fresh for this test."""
+    return make_sim(_target_data)
+
+
+class Canaries:
+    """Unique secret values to plant, then look for in every output."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+
+    def new(self, label: str = "secret") -> str:
+        value = f"CANARY-{label}-{uuid.uuid4().hex[:12]}"
+        self.values.append(value)
+        return value
+
+    def add(self, *values: str) -> None:
+        """Also watch for values that already exist (sample secrets, tokens)."""
+        self.values.extend(v for v in values if v)
+
+    def found_in(self, *outputs: str | bytes | Path) -> list[str]:
+        """Each `value in place` found, for a readable assertion message."""
+        hits = []
+        for output in outputs:
+            for place, blob in _blobs(output):
+                hits.extend(f"{v!r} in {place}" for v in self.values if v.encode("utf-8") in blob)
+        return hits
+
+    def assert_absent(self, *outputs: str | bytes | Path) -> None:
+        hits = self.found_in(*outputs)
+        assert not hits, "secret leaked: " + "; ".join(hits)
+
+
+def _blobs(output: str | bytes | Path) -> Iterator[tuple[str, bytes]]:
+    if isinstance(output, Path):
+        files = sorted(p for p in output.rglob("*") if p.is_file()) if output.is_dir() else [output]
+        for path in files:
+            # An xlsx is a zip: look inside, where the cell text is.
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    for member in archive.namelist():
+                        yield f"{path}!{member}", archive.read(member)
+            yield str(path), path.read_bytes()
+    elif isinstance(output, bytes):
+        yield "output", output
+    else:
+        yield "output", output.encode("utf-8")
+
+
+@pytest.fixture
+def canaries() -> Canaries:
+    return Canaries()
+
+
+@pytest.fixture(autouse=True)
+def _forget_registered_secrets() -> Iterator[None]:
+    # The redaction registry is process-wide; one test's secrets must not hide another's output.
+    yield
+    forget_secrets()

@@ -1,0 +1,168 @@
+"""Bad connection input through the CLI: one clear line, exit 3 (2 for refused plain http), no traceback."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
+
+from almmigrate.cli import main
+
+CANARY_TOKEN = "CANARY-cli-token-7a6b5c4d3e"
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    # main() configures the "almmigrate", "httpx" and "httpcore" loggers for a terminal;
+    # put them back so later tests in this process (caplog users) see what they expect.
+    names = ("almmigrate", "httpx", "httpcore")
+    saved = {
+        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
+               logging.getLogger(name).propagate)
+        for name in names
+    }  # fmt: skip
+    yield
+    for name, (handlers, level, propagate) in saved.items():
+        logger = logging.getLogger(name)
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in this process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+def error_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.strip()]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def html_site() -> Iterator[str]:
+    """A web server on loopback that is not SD Elements: every path is a welcome page."""
+
+    async def page(request: Any) -> HTMLResponse:
+        return HTMLResponse("<!doctype html><html><title>Welcome to nginx!</title></html>")
+
+    app = Starlette(routes=[Route("/{path:path}", page)])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off", http="h11"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "test server did not start"
+        time.sleep(0.005)
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def export(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, token: str, *flags: str):
+    out = tmp_path / "out.xlsx"
+    return run(capsys, *flags, "export", "--url", url, "--token", token, "--out", str(out))
+
+
+def test_unreachable_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    port = closed_port()
+    code, out, err = export(capsys, tmp_path, f"http://127.0.0.1:{port}", CANARY_TOKEN)
+    assert code == 3
+    assert error_lines(err) == [
+        f"Unreachable: 127.0.0.1:{port} refused the connection: check --url (host and port) and "
+        "that the instance is up [GET http://127.0.0.1:"
+        f"{port}/api/v2/connectors/alm/?page_size=1] (gave up after 3 attempts)"
+    ]
+    assert out == ""
+    assert not (tmp_path / "out.xlsx").exists()
+
+
+def test_wrong_token(capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any) -> None:
+    code, _, err = export(capsys, tmp_path, source_sim.url, CANARY_TOKEN)
+    assert code == 3
+    (line,) = error_lines(err)
+    assert line.startswith(
+        "AuthenticationFailed: the instance refused the token: check SDE_TOKEN or --token [GET "
+    )
+    assert line.endswith("-> 401: Invalid token.]")
+    assert CANARY_TOKEN not in err
+
+
+def test_tls_failure(capsys: pytest.CaptureFixture[str], tmp_path: Path, html_site: str) -> None:
+    url = html_site.replace("http://", "https://")  # https to a server speaking plain http
+    code, _, err = export(capsys, tmp_path, url, CANARY_TOKEN)
+    assert code == 3
+    (line,) = error_lines(err)
+    assert line.startswith("Unreachable: TLS handshake with 127.0.0.1 failed")
+    assert "check the scheme and port in --url" in line
+
+
+def test_a_url_that_is_not_sd_elements(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, html_site: str
+) -> None:
+    code, _, err = export(capsys, tmp_path, html_site, CANARY_TOKEN)
+    assert code == 3
+    (line,) = error_lines(err)
+    assert line.startswith(f"NotAnInstance: {html_site} does not look like an SD Elements instance")
+    assert "answered with an HTML page; --url should be the instance root" in line
+
+
+def test_plain_http_to_another_host_is_refused_before_anything_is_sent(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = export(capsys, tmp_path, "http://sde.example.com", CANARY_TOKEN)
+    assert code == 2
+    assert error_lines(err) == [
+        "InputError: refusing to send the token over plain http to sde.example.com: use an "
+        "https:// URL, or pass --allow-http if this network is trusted"
+    ]
+
+
+def test_tracebacks_only_with_verbose(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    code, _, quiet = export(capsys, tmp_path, url, CANARY_TOKEN)
+    assert code == 3 and "Traceback" not in quiet
+    code, _, loud = export(capsys, tmp_path, url, CANARY_TOKEN, "-v")
+    assert code == 3
+    assert "Traceback (most recent call last)" in loud
+    assert loud.rstrip().splitlines()[-1].startswith("Unreachable: 127.0.0.1:")
+
+
+@pytest.mark.parametrize("verbosity", ["-v", "-vv", "-vvv"])
+def test_the_token_never_shows_at_any_verbosity(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, make_sim: Any, verbosity: str
+) -> None:
+    sim = make_sim(token=CANARY_TOKEN)
+    code, out, err = export(capsys, tmp_path, sim.url, CANARY_TOKEN, verbosity)
+    assert code == 0, err
+    if verbosity != "-v":
+        assert "DEBUG almmigrate.client: GET" in err  # the per-request lines are there...
+    assert CANARY_TOKEN not in out + err  # ...without the token
+    assert CANARY_TOKEN.encode() not in (tmp_path / "out.xlsx").read_bytes()
+    # and when the token is refused
+    code, out, err = export(capsys, tmp_path, sim.url + "/api/v2/", CANARY_TOKEN + "x", verbosity)
+    assert code == 3
+    assert CANARY_TOKEN not in out + err

@@ -1,0 +1,223 @@
+"""`almmigrate import` through the CLI: exit codes, report, --errors round trip, dry run, no leaks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_faults import assert_same_objects
+
+from almmigrate.cli import main
+from almmigrate.exporter import export
+from almmigrate.settings import ConnectionSettings
+
+LONG = "x" * 300  # the server refuses an alias over 255 characters
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+@pytest.fixture
+def exported(source_sim: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "export.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path)
+    return path
+
+
+@pytest.fixture
+def empty_target(make_sim: Any, target_data: dict[str, Any]) -> Any:
+    return make_sim({**target_data, "connectors": [], "connections": []})
+
+
+def _args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:
+    return [
+        "import", str(file), "--url", target.url, "--token", target.token,
+        "--auto-map-projects", "--secrets", str(secrets), "--rate", "200", *extra,
+    ]  # fmt: skip
+
+
+def test_import_applies_the_file_reports_and_a_rerun_writes_nothing(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    source_sim: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report.json"
+    code, out, err = cli(
+        capsys, *_args(exported, empty_target, secrets_csv, "--report", str(report))
+    )
+    assert code == 0, err
+    assert_same_objects(source_sim.state.snapshot(), empty_target.state.snapshot())
+    data = json.loads(report.read_text(encoding="utf-8"))
+    total = len(data["objects"])
+    assert data["summary"]["created"] == total == 145 and data["summary"]["failed"] == 0
+    assert {o["action"] for o in data["objects"]} == {"created"}
+    assert all(o["target_id"] and o["status"] == 201 for o in data["objects"])
+    assert "import finished: 145 objects, every row done" in out
+    assert "created     145" in out
+    assert f"journal: {tmp_path / 'report.journal'}" in err  # default journal beside the report
+    writes = empty_target.stats.writes
+    code, out, _ = cli(capsys, *_args(exported, empty_target, secrets_csv, "--report", str(report)))
+    assert code == 0 and empty_target.stats.writes == writes
+    assert json.loads(report.read_text(encoding="utf-8"))["summary"]["unchanged"] == total
+
+
+def test_dry_run_shows_the_plan_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], exported: Path, empty_target: Any, secrets_csv: Path
+) -> None:
+    code, out, err = cli(capsys, *_args(exported, empty_target, secrets_csv, "--dry-run"))
+    assert code == 0, err
+    assert empty_target.stats.writes == 0
+    assert "dry run: nothing was written" in err
+    assert out.count("create    connector") == 12
+    assert "(secret changed)" not in out and "S3cret" not in out
+
+
+def test_a_row_the_server_refuses_fails_alone_and_the_errors_file_reimports_after_a_fix(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    data["connections"][5]["alias"] = LONG
+    exported.write_text(json.dumps(data), encoding="utf-8")
+    report, errors = tmp_path / "report.csv", tmp_path / "errors.json"
+    code, _, err = cli(
+        capsys,
+        *_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--errors", str(errors)
+        ),
+    )
+    assert code == 1
+    assert "Ensure this field has no more than 255 characters." in err
+    lines = report.read_text(encoding="utf-8-sig").splitlines()
+    failed = [line for line in lines if ",failed," in line]
+    assert len(failed) == 1 and "Ensure this field has no more than 255 characters." in failed[0]
+    assert len(empty_target.state.snapshot()["connections"]) == len(data["connections"]) - 1
+    fix = json.loads(errors.read_text(encoding="utf-8"))
+    assert [c["alias"] for c in fix["connections"]] == [LONG] and fix["connectors"] == []
+    assert len(fix["projects"]) == len(data["projects"])
+    fix["connections"][0]["alias"] = "Fixed alias"
+    errors.write_text(json.dumps(fix), encoding="utf-8")
+    code, _, err = cli(
+        capsys, *_args(errors, empty_target, secrets_csv, "--journal", str(tmp_path / "j2"))
+    )
+    assert code == 0, err
+    aliases = [c["alias"] for c in empty_target.state.snapshot()["connections"]]
+    assert aliases.count("Fixed alias") == 1 and len(aliases) == len(data["connections"])
+
+
+def test_a_file_with_errors_writes_nothing_and_exits_2(
+    capsys: pytest.CaptureFixture[str], exported: Path, empty_target: Any, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.json"
+    code, _, err = cli(capsys, *_args(exported, empty_target, tmp_path / "missing.csv"))
+    assert code == 2 and "missing.csv" in err  # click: the secrets file does not exist
+    code, _, err = cli(
+        capsys, "import", str(exported), "--url", empty_target.url, "--token", empty_target.token,
+        "--auto-map-projects", "--report", str(report),
+    )  # fmt: skip
+    assert code == 2
+    assert "nothing was written" in err and "masked secret and no value" in err
+    assert empty_target.stats.writes == 0 and not report.exists()
+
+
+def test_a_report_of_an_unknown_format_is_refused_before_anything(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    code, _, err = cli(
+        capsys, *_args(exported, empty_target, secrets_csv, "--report", str(tmp_path / "r.txt"))
+    )
+    assert code == 2 and ".xlsx, .csv, .json or .html" in err
+    assert empty_target.stats.requests == 0
+
+
+def test_unreachable_target_exits_3_with_one_line(
+    capsys: pytest.CaptureFixture[str], exported: Path
+) -> None:
+    code, _, err = cli(
+        capsys, "import", str(exported), "--url", "http://127.0.0.1:9", "--token", "t"
+    )
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_no_secret_or_token_in_report_journal_errors_or_output(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    tmp_path: Path,
+    canaries: Any,
+) -> None:
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    data["connections"][0]["alias"] = LONG  # one failure, so --errors holds a row
+    exported.write_text(json.dumps(data), encoding="utf-8")
+    secrets = tmp_path / "secrets.csv"
+    rows = ["kind,name,field,value"]
+    for kind, label in (("connector", "name"), ("connection", "alias")):
+        for record in data[f"{kind}s"]:
+            for name, value in record["params"].items():
+                if value == "********":
+                    escaped = record[label].replace('"', '""')
+                    rows.append(f'{kind},"{escaped}",{name},{canaries.new(name)}')
+    secrets.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    canaries.add(empty_target.token)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    for report in ("r.xlsx", "r.csv", "r.html", "r.json"):
+        code, out, err = cli(
+            capsys, "-vv",
+            *_args(exported, empty_target, secrets, "--report", str(out_dir / report),
+                   "--errors", str(out_dir / f"errors-{report}")),
+        )  # fmt: skip
+        assert code == 1, err
+        canaries.assert_absent(out, err)
+    canaries.assert_absent(out_dir)
+    held = {c["name"]: c["params"] for c in empty_target.state.snapshot()["connectors"]}
+    assert any(v in held_params.values() for held_params in held.values() for v in canaries.values)
+
+
+def test_help_has_an_example() -> None:
+    from click.testing import CliRunner
+
+    from almmigrate.cli import cli as group
+
+    result = CliRunner().invoke(group, ["import", "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+    for option in ("--rate", "--concurrency", "--batch-size", "--retries", "--journal", "--errors"):
+        assert option in result.output
+
+
+def test_bulk_edit_patches_only_the_edited_cell_and_masked_secrets_stay(
+    capsys: pytest.CaptureFixture[str], target_sim: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "edit.json"
+    export(ConnectionSettings(target_sim.url, target_sim.token), path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edited = data["connectors"][0]
+    assert "********" in edited["params"].values()  # the export masked its secret
+    before = {c["id"]: c for c in target_sim.state.snapshot()["connectors"]}[edited["id"]]
+    edited["params"]["alm_server"] = "moved.example.com"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    target_sim.stats.reset()
+    code, out, err = cli(
+        capsys, "import", str(path), "--url", target_sim.url, "--token", target_sim.token
+    )
+    assert code == 0, err
+    assert target_sim.stats.by_method["PATCH"] == 1 and target_sim.stats.by_method["POST"] == 0
+    after = {c["id"]: c for c in target_sim.state.snapshot()["connectors"]}[edited["id"]]
+    assert after["params"] == {**before["params"], "alm_server": "moved.example.com"}

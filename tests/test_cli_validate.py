@@ -1,0 +1,247 @@
+"""`almmigrate validate`, and the bad-input corpus refused by validate, plan and import --dry-run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.sim import SimServer
+
+BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+VALIDATE, PLAN, DRY_RUN = "validate", "plan", "import --dry-run"
+ALL = (VALIDATE, PLAN)
+# `import --dry-run` goes through the same reader and prepare_import as `plan`;
+# it is run on a sample of every kind of failure to keep the suite fast.
+DRY_RUN_TOO = {
+    "xml-bomb.xlsx",
+    "latin1.csv",
+    "bad-choice.csv",
+    "duplicate-names.csv",
+    "masked-secret-no-value.csv",
+    "unmapped-project.csv",
+    "formula-without-value.xlsx",
+}
+
+# file -> (what the first line of stderr says, the commands that must refuse it)
+CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "empty.xlsx": ("InputError: {path}: the file is empty", ALL),
+    "empty.csv": ("InputError: {path}: the file is empty", ALL),
+    "not-a-zip.xlsx": (
+        "InputError: {path}: not an Excel workbook (.xlsx): it is not a zip archive",
+        ALL,
+    ),
+    "csv-named.xlsx": ("InputError: {path}: a CSV file named .xlsx; rename it to .csv", ALL),
+    "binary-junk.xlsx": (
+        "InputError: {path}: not an Excel workbook (.xlsx): the file is binary data of another kind",
+        ALL,
+    ),
+    "binary-junk.csv": ("InputError: {path}: binary data, not a CSV text file", ALL),
+    "null-byte.csv": ("InputError: {path}: binary data, not a CSV text file", ALL),
+    "latin1.csv": (
+        "InputError: {path}: not UTF-8: byte 0xc9 at line 2, column 8; save it as CSV UTF-8",
+        ALL,
+    ),
+    "utf16.csv": ("InputError: {path}: the file is UTF-16 text; save it as CSV UTF-8", ALL),
+    "ragged-rows.csv": (
+        "InputError: {path}: connectors row 3: this row has 11 cells but the header has 10; "
+        "check for a stray comma or an unclosed quote",
+        ALL,
+    ),
+    "huge-cell.csv": (
+        "InputError: {path}: connectors row 2, params.alm_user: a cell holds 40,000 characters, "
+        "more than 32,767",
+        ALL,
+    ),
+    "broken.json": (
+        "InputError: {path}: not valid JSON: Expecting property name enclosed in double quotes "
+        "at line 1, column 69",
+        ALL,
+    ),
+    "wrong-shape.json": (
+        'InputError: {path}: expected a JSON object with "connectors", "connections" and '
+        '"projects" lists',
+        ALL,
+    ),
+    "xml-bomb.xlsx": (
+        "InputError: {path}: xl/worksheets/sheet1.xml declares XML entities or a DTD "
+        "(a possible XML bomb); refused",
+        ALL,
+    ),
+    "hidden-sheet.xlsx": (
+        'InputError: {path}: the sheet "connectors" is hidden; unhide it or delete it, then save',
+        ALL,
+    ),
+    "merged-cells.xlsx": (
+        "InputError: {path}: connectors: merged cells (C2:C3); unmerge them so every row has its "
+        "own values",
+        ALL,
+    ),
+    "formula-without-value.xlsx": (
+        "InputError: {path}: connectors: cell G3 holds a formula with no saved value; open the "
+        "file in Excel or LibreOffice and save it again, or type the value",
+        ALL,
+    ),
+    "too-many-rows.csv": (
+        "InputError: {path}: connectors: more than 100 rows; split the file",
+        ALL,
+    ),
+    "unknown-system.csv": (
+        'connectors row 2, system: "bugzilla" is not a known system (one of github, jira, rally, trac)',
+        ALL,
+    ),
+    "bad-boolean.csv": (
+        'connectors row 2, inaccessible: "maybe" is not a boolean (use TRUE or FALSE)',
+        ALL,
+    ),
+    "bad-choice.csv": (
+        'connectors row 2, params.alm_method: "gopher" is not one of https, http',
+        ALL,
+    ),
+    "bad-integer.csv": (
+        'connectors row 2, params.alm_reference_context: "five" is not a whole number',
+        ALL,
+    ),
+    "too-long.csv": (
+        "connectors row 2, params.title_format: Ensure this field has no more than 255 characters.",
+        ALL,
+    ),
+    "wrong-types.json": ('connectors row 1, id: "one" is not a whole number', ALL),
+    "duplicate-names.csv": ('connectors row 3, name: "Jira Fixture" is also on row 2', ALL),
+    "duplicate-connections.csv": (
+        'connections row 3, alias: "Backend sync" in project 722 is also on row 2',
+        ALL,
+    ),
+    "missing-columns.csv": (
+        'connections row 1: the column "project" or "project_name" is missing',
+        ALL,
+    ),
+    "masked-secret-no-value.csv": (
+        'connectors row 2, params.alm_pass: masked secret and no value for connector "Jira Fixture" '
+        "in --secrets (needed to create it)",
+        ("validate --mode create", PLAN),
+    ),
+    "unmapped-project.csv": (
+        'connections row 2, project: project 12 ("Elsewhere") is not mapped to a target project: '
+        "the file's projects are not this instance's: use --project-map or --auto-map-projects",
+        (PLAN,),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def shared_target() -> Iterator[SimServer]:
+    """One target for the whole corpus: every case asserts it was never written to."""
+    with SimServer(SAMPLES / "target.json") as sim:
+        yield sim
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process as the console script does: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+def test_the_corpus_is_complete() -> None:
+    on_disk = {p.name for p in BAD.iterdir() if p.suffix != ".py"}
+    assert on_disk == set(CORPUS)
+    assert len(CORPUS) >= 20
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_every_bad_file_is_refused_with_exit_2_and_nothing_written(
+    name: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    shared_target: SimServer,
+) -> None:
+    import almmigrate.tabular.table as limits
+
+    target_sim = shared_target
+
+    monkeypatch.setattr(limits, "MAX_ROWS", 100)
+    monkeypatch.setenv("SDE_TOKEN", target_sim.token)
+    path = str(BAD / name)
+    expected, commands = CORPUS[name]
+    if name in DRY_RUN_TOO:
+        commands = (*commands, DRY_RUN)
+    expected = expected.format(path=path)
+    for command in commands:
+        extra = (
+            ["--url", target_sim.url] if command != VALIDATE and "validate" not in command else []
+        )
+        code, out, err = run(capsys, *command.split(), path, *extra)
+        assert code == 2, f"{command}: {err}"
+        assert "Traceback" not in err
+        if expected.startswith("InputError"):
+            assert err.splitlines()[0] == expected, command
+        else:
+            assert err.splitlines()[0].startswith("ValidationFailed: "), command
+            assert err.splitlines()[0].endswith("found, nothing was written"), command
+            assert f"  error: {expected}" in err.splitlines(), command
+    assert target_sim.stats.writes == 0
+
+
+def test_a_clean_export_validates(
+    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+) -> None:
+    for out in ("x.xlsx", "x.json", "csv"):
+        path = str(tmp_path / out)
+        code, _, err = run(
+            capsys, "export", "--url", source_sim.url, "--token", source_sim.token, "--out", path
+        )
+        assert code == 0, err
+        code, out_text, err = run(capsys, "validate", path)
+        assert (code, out_text, err) == (0, "12 connectors, 133 connections: no problems\n", "")
+
+
+def test_warnings_are_listed_and_do_not_fail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "connectors.csv"
+    path.write_text(
+        "name,system,params.alm_method,params.colour\r\nJira A,jira,https,blue\r\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(capsys, "validate", str(path))
+    assert code == 0, err
+    assert out.splitlines() == [
+        "  warning: connectors row 2, params.colour: not a param of jira; it will be sent as is",
+        "1 connector, 0 connections: no problems (1 warning)",
+    ]
+
+
+def test_with_url_the_instance_is_checked(
+    capsys: pytest.CaptureFixture[str],
+    target_sim: SimServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SDE_TOKEN", target_sim.token)
+    path = tmp_path / "connections.csv"
+    path.write_text(
+        "alias,project,connector_name,params.alm_project\r\n"
+        "A,722,Jira Cloud – Montréal,X\r\n"
+        "B,722,Not There,Y\r\n",
+        encoding="utf-8",
+    )
+    assert run(capsys, "validate", str(path))[0] == 0  # offline: the connector may exist
+    code, _, err = run(capsys, "validate", str(path), "--url", target_sim.url)
+    assert code == 2
+    assert err.splitlines()[1:] == [
+        '  error: connections row 3, connector_name: connector "Not There" is neither in the file '
+        "nor on the target"
+    ]
+    assert target_sim.stats.writes == 0
+
+
+def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "validate", "--help")
+    assert code == 0
+    assert "  Example:\n    almmigrate validate connectors.xlsx\n" in out

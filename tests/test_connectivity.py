@@ -1,0 +1,254 @@
+"""`almmigrate test`: connectivity tests through the simulator's testalm endpoints."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from almmigrate.client import SDEClient
+from almmigrate.connectivity import FAILED, PASSED, SKIPPED, run_for_dataset, write_results
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
+from almmigrate.mapping import ProjectMap
+from almmigrate.schema import bundled_plugins
+from almmigrate.secrets import MASK, forget_secrets
+from almmigrate.secretsfile import SecretValues
+from almmigrate.settings import ConnectionSettings
+from almmigrate.sim import SimServer
+
+CANARY = "canary-Pa55-7f3e9b"  # a secret that must never be printed or written
+TOKEN = "canary-token-51d0c"
+
+
+def instance_data() -> dict[str, Any]:
+    jira = {"alm_method": "https", "alm_user": "svc", "alm_pass": CANARY, "jira_version": "cloud"}
+    return {
+        "token": TOKEN,
+        "business_units": [{"id": 1, "name": "Unit", "slug": "unit"}],
+        "applications": [{"id": 1, "name": "App", "slug": "app", "business_unit": 1}],
+        "projects": [
+            {"id": 7, "name": "Web", "slug": "web", "application": 1},
+            {"id": 8, "name": "=Formula", "slug": "formula", "application": 1},
+        ],
+        "connectors": [
+            {"id": 1, "name": "Jira OK", "system": "jira", "inaccessible": False,
+             "params": {**jira, "alm_server": "jira.example"}, "fields_editable_on_project": None},
+            {"id": 2, "name": "=Jira down", "system": "jira", "inaccessible": False,
+             "params": {**jira, "alm_server": "gone.invalid"}, "fields_editable_on_project": None},
+        ],
+        "connections": [
+            {"id": 1, "alias": "Web OK", "connector": 1, "project": 7, "frequency": "daily",
+             "debug_mode": False, "inaccessible": False, "in_progress": False,
+             "params": {"alm_project": "WEB"}, "last_job": None},
+            {"id": 2, "alias": "Web down", "connector": 2, "project": 8, "frequency": "daily",
+             "debug_mode": False, "inaccessible": False, "in_progress": False,
+             "params": {"alm_project": "WEB"}, "last_job": None},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def instance():
+    forget_secrets()
+    with SimServer(data=instance_data()) as server:
+        yield server
+
+
+def run_cli(sim_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, SDE_URL=sim_url, SDE_TOKEN=token, COLUMNS="200")
+    return subprocess.run(
+        [sys.executable, "-m", "almmigrate", "test", *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+def test_all_reports_every_object_and_exits_1_when_one_fails(instance, tmp_path):
+    report = tmp_path / "tests.json"
+    result = run_cli(instance.url, "--all", "--report", str(report))
+    assert result.returncode == 1, result.stderr
+    lines = result.stdout.splitlines()
+    row = next(line for line in lines if "=Jira down" in line)
+    assert "failed" in row and "Unable to connect to the ALM server gone.invalid" in row
+    assert "Jira OK" in next(line for line in lines if "passed" in line)
+    assert "2 passed, 2 failed, 0 skipped" in result.stdout
+    saved = json.loads(report.read_text())
+    assert saved["summary"] == {PASSED: 2, FAILED: 2, SKIPPED: 0}
+    assert {(r["kind"], r["name"], r["result"]) for r in saved["results"]} == {
+        ("connector", "Jira OK", PASSED),
+        ("connector", "=Jira down", FAILED),
+        ("connection", "Web OK (project 7)", PASSED),
+        ("connection", "Web down (project 8)", FAILED),
+    }
+    for text in (result.stdout, result.stderr, report.read_text()):
+        assert CANARY not in text and TOKEN not in text
+    assert instance.stats.writes == 0  # testing never changes the instance
+
+
+def test_all_passes_with_exit_0_and_a_csv_report_keeps_text_inert(instance, tmp_path):
+    with SDEClient(ConnectionSettings(instance.url, TOKEN)) as client:
+        client.update_connector(2, {"params": {"alm_server": "up.example"}})
+    report = tmp_path / "tests.csv"
+    result = run_cli(instance.url, "--all", "--report", str(report))
+    assert result.returncode == 0, result.stderr
+    assert "4 passed, 0 failed, 0 skipped" in result.stdout
+    with open(report, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["name"] for r in rows if r["kind"] == "connector"] == ["Jira OK", "'=Jira down"]
+
+
+def recording(client: SDEClient, sent: list[dict[str, Any]]) -> SDEClient:
+    """The real client, remembering each testalm body it sends."""
+    for name in ("test_connector", "test_connection"):
+        real = getattr(client, name)
+
+        def send(body, real=real):
+            sent.append(json.loads(json.dumps(body)))
+            return real(body)
+
+        setattr(client, name, send)
+    return client
+
+
+def file_dataset() -> Dataset:
+    """A file from another instance: masked secrets, its own ids."""
+    params = {"alm_method": "https", "alm_server": "new.example", "alm_user": "svc",
+              "alm_pass": MASK, "jira_version": "cloud"}  # fmt: skip
+    return Dataset(
+        connectors=[
+            ConnectorRecord("Jira OK", "jira", dict(params), id=31, row=2),
+            ConnectorRecord("Jira New", "jira", dict(params), id=32, row=3),
+        ],
+        connections=[
+            ConnectionRecord("Web OK", project=107, connector=31, system="jira",
+                             params={"alm_project": "WEB2"}, row=2),
+            ConnectionRecord("Web New", project=107, connector=32, system="jira",
+                             params={"alm_project": "NEW"}, row=3),
+            ConnectionRecord("Elsewhere", project=999, connector=31, system="jira",
+                             params={"alm_project": "X"}, row=4),
+        ],
+    )  # fmt: skip
+
+
+def test_masked_secrets_come_from_the_secrets_file_or_the_instance(instance):
+    secrets = SecretValues()
+    secrets.add("connector", "Jira OK", "alm_pass", "supplied-secret-1")
+    sent: list[dict[str, Any]] = []
+    with SDEClient(ConnectionSettings(instance.url, TOKEN)) as client:
+        results = run_for_dataset(
+            recording(client, sent),
+            file_dataset(),
+            plugins=bundled_plugins(),
+            secrets=secrets,
+            project_map=ProjectMap({107: 7}),
+        )
+    outcome = {(r.kind, r.name): (r.result, r.message) for r in results}
+    assert outcome[("connector", "Jira OK")] == (PASSED, "")
+    # Not on the instance and not supplied: skipped, never sent with the mask.
+    assert outcome[("connector", "Jira New")][0] == SKIPPED
+    assert outcome[("connector", "Jira New")][1].startswith("secret not supplied: alm_pass")
+    assert outcome[("connection", "Web OK (project 7)")] == (PASSED, "")
+    assert outcome[("connection", "Web New (project 7)")] == (
+        SKIPPED,
+        "connector 'Jira New' is not on the instance (import it first)",
+    )
+    assert outcome[("connection", "Elsewhere (project None)")][1] == (
+        "project 999 is not in the project map"
+    )
+    assert [r.row for r in results] == [2, 3, 2, 3, 4]
+    connector_body, connection_body = sent
+    assert connector_body == {
+        "name": "Jira OK",
+        "system": {"id": "jira"},
+        "params": {"alm_method": "https", "alm_server": "new.example", "alm_user": "svc",
+                   "alm_pass": "supplied-secret-1", "jira_version": "cloud"},
+    }  # fmt: skip
+    # The connection runs on the instance's connector 1, with the file's params over it.
+    assert connection_body["connector"] == 1 and connection_body["project"] == 7
+    assert connection_body["params"]["alm_pass"] == "supplied-secret-1"
+    assert connection_body["params"]["alm_server"] == "new.example"
+    assert connection_body["params"]["alm_project"] == "WEB2"
+    assert all(MASK not in json.dumps(body) for body in sent)
+
+
+def test_without_a_secrets_file_the_instance_secret_is_used(instance):
+    sent: list[dict[str, Any]] = []
+    with SDEClient(ConnectionSettings(instance.url, TOKEN)) as client:
+        results = run_for_dataset(
+            recording(client, sent), file_dataset(), plugins=bundled_plugins(),
+            project_map=ProjectMap({107: 7}),
+        )  # fmt: skip
+    assert results[0].result == PASSED
+    assert sent[0]["params"]["alm_pass"] == CANARY
+
+
+def test_a_failed_validation_is_a_failed_row_with_the_servers_message(instance):
+    dataset = Dataset(connectors=[ConnectorRecord("Bad", "jira", {"alm_method": "gopher"}, row=2)])
+    with SDEClient(ConnectionSettings(instance.url, TOKEN)) as client:
+        [result] = run_for_dataset(client, dataset, plugins=bundled_plugins())
+    assert result.result == FAILED
+    assert '"gopher" is not one of https, http' in result.message
+
+
+def test_unreachable_instance_exits_3(tmp_path):
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    result = run_cli(f"http://127.0.0.1:{port}", "--all", "--retries", "0")
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_wrong_token_exits_3_without_showing_it(instance):
+    result = run_cli(instance.url, "--all", token="wrong-token-9c1e")
+    assert result.returncode == 3
+    assert "wrong-token-9c1e" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("args", [[], ["some.xlsx", "--all"]])
+def test_file_or_all_is_required(instance, tmp_path, args):
+    if args:
+        (tmp_path / "some.xlsx").write_bytes(b"")
+        args = [str(tmp_path / "some.xlsx"), "--all"]
+    result = run_cli(instance.url, *args)
+    assert result.returncode == 2
+    assert "Give either FILE or --all." in result.stderr
+
+
+def test_report_must_be_csv_or_json(tmp_path):
+    with pytest.raises(Exception, match=r"the report must end in \.csv or \.json"):
+        write_results(tmp_path / "r.txt", [])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_is_tested_row_by_row(instance, tmp_path):
+    exported = tmp_path / "export.xlsx"
+    env = dict(os.environ, SDE_URL=instance.url, SDE_TOKEN=TOKEN)
+    done = subprocess.run(
+        [sys.executable, "-m", "almmigrate", "export", "--out", str(exported)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert CANARY.encode() not in exported.read_bytes()
+    secrets = tmp_path / "secrets.csv"
+    secrets.write_text("kind,name,field,value\nconnector,Jira OK,alm_pass,from-file-123\n")
+    report = tmp_path / "report.csv"
+    result = run_cli(
+        instance.url, str(exported), "--secrets", str(secrets), "--report", str(report)
+    )
+    assert result.returncode == 1, result.stderr
+    with open(report, newline="", encoding="utf-8") as handle:
+        rows = [(r["kind"], r["row"], r["name"], r["result"]) for r in csv.DictReader(handle)]
+    assert rows == [
+        ("connector", "2", "Jira OK", PASSED),
+        ("connector", "3", "'=Jira down", FAILED),
+        ("connection", "2", "Web OK (project 7)", PASSED),
+        ("connection", "3", "Web down (project 8)", FAILED),
+    ]
+    assert "from-file-123" not in result.stdout + report.read_text()
+    assert instance.stats.writes == 0

@@ -1,0 +1,79 @@
+"""`almmigrate demo`: the whole migration on two loopback simulators, from any folder."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from almmigrate.demo import OUTPUTS, run_demo
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def sample_secret_values() -> list[str]:
+    with (SAMPLES / "secrets.csv").open(encoding="utf-8", newline="") as handle:
+        return [row["value"] for row in csv.DictReader(handle)]
+
+
+def sample_tokens() -> list[str]:
+    return [json.loads((SAMPLES / f"{n}.json").read_text())["token"] for n in ("source", "target")]
+
+
+def demo(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "almmigrate", "demo", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_demo_migrates_everything_and_says_where_the_files_are(tmp_path, canaries):
+    result = demo(tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    folder = tmp_path / "almmigrate-demo"
+    assert "every object migrated." in out
+    assert f"Files (in {folder})" in out
+    assert "44 source projects: 44 exact, 0 ambiguous, 0 missing" in out
+    assert "0 failed;" in out
+    assert "5. re-plan       Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error" in out
+    assert "Try next" in out and "almmigrate template --system jira" in out
+    written = sorted(p.name for p in folder.iterdir())
+    assert written == sorted(set(OUTPUTS) - {"import-errors.xlsx"})
+    for name in written:
+        assert name in out
+    # The export is the masked audit file; the target got the secrets from samples/secrets.csv.
+    export = load_workbook(folder / "source-export.xlsx")
+    assert export.sheetnames[:3] == ["connectors", "connections", "projects"]
+    assert sum(1 for _ in export["connectors"].iter_rows(min_row=2)) == 12
+    report = load_workbook(folder / "import-report.xlsx")
+    assert report.sheetnames
+    canaries.add(*sample_secret_values(), *sample_tokens())
+    canaries.assert_absent(folder, out, result.stderr)
+
+
+def test_demo_library_call_and_a_second_run_in_the_same_folder(tmp_path):
+    steps: list[str] = []
+    first = run_demo(tmp_path / "d", on_step=steps.append)
+    again = run_demo(tmp_path / "d")
+    for result in (first, again):
+        assert result.ok
+        summary = result.run.result.summary.as_dict()
+        # A stale journal from the first run must not make the second skip work.
+        assert (summary["created"], summary["failed"]) == (140, 0)
+        assert result.target_after == {"connectors": 12, "connections": 134}
+        assert result.rerun_plan.counts() == {"unchanged": 145}
+    assert steps[0] == "Starting two simulated SD Elements instances on 127.0.0.1"
+    assert len(steps) == 6
+    assert not (tmp_path / "d" / "plan.json").exists()  # no writer given: no plan file
+
+
+def test_demo_out_must_be_a_folder(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    result = demo(tmp_path, "--out", "taken")
+    assert result.returncode == 2
+    assert (tmp_path / "taken").read_text() == "x"

@@ -1,0 +1,154 @@
+"""Reliability: 503s, commit-then-drop, throttling and kill -9; every object exactly once, every field right."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from almmigrate.exporter import export
+from almmigrate.importer import RunOptions, migrate
+from almmigrate.prepare import ImportOptions
+from almmigrate.settings import ConnectionSettings
+from almmigrate.sim import Faults, SimServer
+from almmigrate.sim.generate import generate_instance, secret_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def instances(
+    connections: int, connectors: int, projects: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A source instance and an empty target holding the same projects under other ids."""
+    source = generate_instance(
+        connections=connections, connectors=connectors, projects=projects, token="src-token"
+    )
+    target = {
+        "token": "tgt-token",
+        "business_units": [{**u, "id": u["id"] + 50} for u in source["business_units"]],
+        "applications": [
+            {**a, "id": a["id"] + 300, "business_unit": a["business_unit"] + 50}
+            for a in source["applications"]
+        ],
+        "projects": [
+            {**p, "id": p["id"] + 1000, "application": p["application"] + 300}
+            for p in reversed(source["projects"])
+        ],
+        "connectors": [],
+        "connections": [],
+    }
+    return source, target
+
+
+def by_key(state: dict[str, Any]) -> tuple[dict[str, Any], dict[tuple[Any, str], Any]]:
+    """Connectors by name and connections by (project path, alias), ids left out; duplicates kept.
+
+    A connection's params are compared as the API shows them: its connector's
+    merged with its own (a param equal to the inherited one need not be stored twice).
+    """
+    names = {c["id"]: c["name"] for c in state["connectors"]}
+    inherited = {c["id"]: c["params"] for c in state["connectors"]}
+    units = {u["id"]: u["name"] for u in state["business_units"]}
+    apps = {a["id"]: (units[a["business_unit"]], a["name"]) for a in state["applications"]}
+    projects = {p["id"]: (*apps[p["application"]], p["name"]) for p in state["projects"]}
+    connectors: dict[str, Any] = {}
+    for c in state["connectors"]:
+        connectors.setdefault(c["name"], []).append(
+            (c["system"], c["params"], c["inaccessible"], c["fields_editable_on_project"])
+        )
+    connections: dict[tuple[Any, str], Any] = {}
+    for c in state["connections"]:
+        connections.setdefault((projects[c["project"]], c["alias"]), []).append(
+            (
+                names[c["connector"]],
+                c["frequency"],
+                c["debug_mode"],
+                c["inaccessible"],
+                {**inherited[c["connector"]], **c["params"]},
+            )
+        )
+    return connectors, connections
+
+
+def assert_same_objects(source: dict[str, Any], target: dict[str, Any]) -> None:
+    """Every object present exactly once on the target, every field (JSON types included) equal."""
+    want_connectors, want_connections = by_key(source)
+    got_connectors, got_connections = by_key(target)
+    assert {k: len(v) for k, v in got_connectors.items() if len(v) != 1} == {}
+    assert {k: len(v) for k, v in got_connections.items() if len(v) != 1} == {}
+    assert got_connectors == want_connectors
+    assert got_connections == want_connections
+
+
+def test_500_objects_through_503s_drops_and_throttling_land_exactly_once(make_sim: Any) -> None:
+    source_data, target_data = instances(connections=480, connectors=20, projects=40)
+    source = make_sim(source_data)
+    target = make_sim(
+        target_data, faults=Faults(fail_rate=0.15, drop_rate=0.10, rate_limit=60, seed=7)
+    )
+    run = migrate(
+        ConnectionSettings(source.url, source.token),
+        ConnectionSettings(target.url, target.token, rate=None, concurrency=8, retries=8),
+        ImportOptions(),
+        RunOptions(concurrency=8, batch_size=50),
+    )
+    assert run.result is not None
+    assert run.exit_code == 0, [(o.item.key, o.error) for o in run.result.failed][:5]
+    assert target.stats.dropped > 0 and target.stats.failed > 0  # the faults really happened
+    summary = run.result.summary
+    assert summary.counts.get("adopted", 0) > 0  # dropped creates were found, not re-sent
+    assert summary.counts.get("created", 0) + summary.counts.get("adopted", 0) == 500
+    assert summary.retries > 0
+    assert_same_objects(source.state.snapshot(), target.state.snapshot())
+
+
+def _import_args(file: Path, sim: SimServer, tmp: Path, secrets: Path) -> list[str]:
+    return [
+        sys.executable, "-m", "almmigrate", "import", str(file),
+        "--url", sim.url, "--auto-map-projects", "--secrets", str(secrets),
+        "--journal", str(tmp / "import.journal"), "--report", str(tmp / "report.json"),
+        "--rate", "400", "--concurrency", "4", "--batch-size", "10",
+    ]  # fmt: skip
+
+
+def test_kill_9_half_way_then_rerun_leaves_no_duplicate_and_nothing_missing(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    source_data, target_data = instances(connections=300, connectors=10, projects=30)
+    source = make_sim(source_data)
+    exported = tmp_path / "export.json"
+    export(ConnectionSettings(source.url, source.token), exported)
+    secrets = tmp_path / "secrets.csv"
+    with secrets.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["kind", "name", "field", "value"])
+        writer.writeheader()
+        writer.writerows(secret_rows(source_data))
+    target = make_sim(target_data, faults=Faults(latency_ms=15, drop_rate=0.05, seed=3))
+    env = {**os.environ, "SDE_TOKEN": target.token}
+    args = _import_args(exported, target, tmp_path, secrets)
+
+    first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while target.stats.writes < 155 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert first.returncode == -signal.SIGKILL
+    held = target.state.snapshot()
+    assert 0 < len(held["connections"]) < 300  # killed half-way, not after the end
+
+    second = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert_same_objects(source.state.snapshot(), target.state.snapshot())
+    # A third run has nothing left to do: no write at all.
+    writes = target.stats.writes
+    third = subprocess.run(args, env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 0, third.stderr
+    assert target.stats.writes == writes
+    for blob in (second.stdout, second.stderr, (tmp_path / "import.journal").read_text()):
+        assert "gen-pass-" not in blob and "gen-token-" not in blob

@@ -1,0 +1,145 @@
+"""`migrate`: source to target in one run, in memory; the result equals the source, secrets as supplied."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_faults import assert_same_objects, by_key
+
+from almmigrate.cli import main
+from almmigrate.importer import RunOptions, migrate
+from almmigrate.prepare import ImportOptions
+from almmigrate.settings import ConnectionSettings
+
+
+def _empty(target_data: dict[str, Any]) -> dict[str, Any]:
+    return {**target_data, "connectors": [], "connections": []}
+
+
+def _settings(sim: Any, **extra: Any) -> ConnectionSettings:
+    return ConnectionSettings(sim.url, sim.token, **extra)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def test_migrated_target_equals_the_source_types_and_secrets_included(
+    make_sim: Any, source_data: dict[str, Any], target_data: dict[str, Any]
+) -> None:
+    source = make_sim(source_data)
+    target = make_sim(_empty(target_data))
+    run = migrate(_settings(source), _settings(target, rate=None), ImportOptions(), RunOptions())
+    assert run.exit_code == 0 and run.result is not None
+    assert run.result.summary.counts == {
+        "created": len(source_data["connectors"]) + len(source_data["connections"])
+    }
+    assert_same_objects(source.state.snapshot(), target.state.snapshot())
+    # Once more: nothing to do, nothing written.
+    writes = target.stats.writes
+    again = migrate(_settings(source), _settings(target), ImportOptions(), RunOptions())
+    assert again.result is not None and set(again.result.summary.counts) == {"unchanged"}
+    assert target.stats.writes == writes
+
+
+def test_into_a_populated_target_creates_updates_and_leaves_equal_objects(
+    source_sim: Any, target_sim: Any
+) -> None:
+    run = migrate(_settings(source_sim), _settings(target_sim), ImportOptions(), RunOptions())
+    assert run.exit_code == 0 and run.result is not None
+    counts = run.result.summary.counts
+    assert counts["created"] > 100 and counts["updated"] >= 1 and counts["unchanged"] >= 1
+    connectors, connections = by_key(target_sim.state.snapshot())
+    want_connectors, want_connections = by_key(source_sim.state.snapshot())
+    assert {k: v for k, v in connectors.items() if k in want_connectors} == want_connectors
+    assert {k: v for k, v in connections.items() if k in want_connections} == want_connections
+
+
+def test_secrets_file_overrides_the_source_values(
+    make_sim: Any, source_data: dict[str, Any], target_data: dict[str, Any], tmp_path: Path
+) -> None:
+    source = make_sim(source_data)
+    target = make_sim(_empty(target_data))
+    jira = next(c for c in source_data["connectors"] if c["system"] == "jira")
+    secrets = tmp_path / "secrets.csv"
+    secrets.write_text(
+        f'kind,name,field,value\nconnector,"{jira["name"].replace(chr(34), chr(34) * 2)}",alm_pass,rotated-pass-99\n'
+    )
+    run = migrate(
+        _settings(source), _settings(target), ImportOptions(secrets=secrets), RunOptions()
+    )
+    assert run.exit_code == 0
+    held = {c["name"]: c for c in target.state.snapshot()["connectors"]}
+    assert held[jira["name"]]["params"]["alm_pass"] == "rotated-pass-99"
+    others = [c for c in source_data["connectors"] if c["name"] != jira["name"]]
+    assert all(held[c["name"]]["params"] == c["params"] for c in others)
+
+
+def test_cli_migrate_keeps_every_secret_off_the_disk_and_out_of_the_output(
+    make_sim: Any,
+    source_data: dict[str, Any],
+    target_data: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    canaries: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = canaries.new("migrate-pass")
+    source_data["connectors"][0]["params"]["alm_pass"] = secret
+    with open(Path(__file__).parent.parent / "samples" / "secrets.csv", encoding="utf-8") as handle:
+        canaries.add(*(row["value"] for row in csv.DictReader(handle)))
+    source = make_sim(source_data)
+    target = make_sim(_empty(target_data))
+    canaries.add(source.token, target.token)
+    monkeypatch.setenv("SDE_SOURCE_TOKEN", source.token)
+    monkeypatch.setenv("SDE_TARGET_TOKEN", target.token)
+    code, out, err = cli(
+        capsys, "-vv", "migrate", "--source-url", source.url, "--target-url", target.url,
+        "--report", str(tmp_path / "report.xlsx"), "--errors", str(tmp_path / "errors.xlsx"),
+        "--journal", str(tmp_path / "migrate.journal"), "--rate", "100",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "created" in out
+    held = {c["name"]: c for c in target.state.snapshot()["connectors"]}
+    assert held[source_data["connectors"][0]["name"]]["params"]["alm_pass"] == secret
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "errors.xlsx",
+        "migrate.journal",
+        "report.xlsx",
+    ]
+    canaries.assert_absent(tmp_path, out, err)
+
+
+def test_cli_migrate_with_an_unreachable_source_exits_3_and_writes_nothing(
+    target_sim: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(
+        capsys, "migrate", "--source-url", "http://127.0.0.1:9", "--source-token", "x",
+        "--target-url", target_sim.url, "--target-token", target_sim.token,
+    )  # fmt: skip
+    assert code == 3
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert target_sim.stats.requests == 0
+
+
+def test_progress_label_shows_rate_and_eta() -> None:
+    from almmigrate.importer import progress_label
+
+    assert progress_label(0, 10, started=100.0, now=100.0) == "Importing"
+    assert progress_label(20, 100, started=100.0, now=110.0) == "Importing 2.0/s, ETA 40 s"
+
+
+def test_migrate_dry_run_plans_and_writes_nothing(source_sim: Any, target_sim: Any) -> None:
+    run = migrate(
+        _settings(source_sim), _settings(target_sim), ImportOptions(), RunOptions(dry_run=True)
+    )
+    assert run.result is None and run.exit_code == 0
+    counts = run.plan.counts()
+    assert counts["create"] > 100 and counts["update"] >= 1 and counts["unchanged"] >= 1
+    assert target_sim.stats.writes == 0

@@ -1,0 +1,117 @@
+"""The import report in every format, and the --errors file: right rows, no secret, inert formulas."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from almmigrate.apply import ApplyResult, ApplySummary
+from almmigrate.errors import InputError
+from almmigrate.plan_types import Change, Outcome, PlanItem
+from almmigrate.report import COLUMNS, report_rows, summary_csv_path, write_report
+from almmigrate.secrets import forget_secrets, register_secret
+
+CANARY = "canary-report-secret-4417"
+
+
+@pytest.fixture(autouse=True)
+def _forget() -> None:
+    forget_secrets()
+
+
+def _result() -> ApplyResult:
+    created = PlanItem(
+        "connector",
+        "create",
+        '=HYPERLINK("http://x")',
+        row=2,
+        source_id=11,
+        body={"name": "x", "params": {"alm_pass": CANARY}},
+        secret_fields=frozenset({"alm_pass"}),
+    )
+    updated = PlanItem(
+        "connection",
+        "update",
+        "project 5 / Équipe",
+        row=3,
+        source_id=12,
+        target_id=40,
+        body={"params": {"alm_pass": CANARY, "sde_min_priority": 5}},
+        changes=[Change("params.alm_pass", secret=True), Change("params.sde_min_priority", 7, 5)],
+    )
+    failed = PlanItem("connection", "create", "project 5 / broken", row=4, source_id=13)
+    outcomes = [
+        Outcome(created, "created", target_id=101, attempts=1, status=201),
+        Outcome(updated, "updated", target_id=40, attempts=2, status=200),
+        Outcome(failed, "failed", attempts=1, status=400, error=f"alm_method: bad {CANARY}"),
+    ]
+    summary = ApplySummary({"created": 1, "updated": 1, "failed": 1}, 12, 3, 1, 2.0)
+    return ApplyResult(outcomes, summary)
+
+
+def test_rows_name_changed_fields_never_values() -> None:
+    register_secret(CANARY)
+    rows = report_rows(_result().outcomes)
+    assert [r["action"] for r in rows] == ["created", "updated", "failed"]
+    assert rows[1]["changed_fields"] == "params.alm_pass, params.sde_min_priority"
+    assert rows[2]["error"] == "alm_method: bad ********"
+    assert rows[0]["target_id"] == 101 and rows[0]["source_id"] == 11 and rows[0]["row"] == 2
+
+
+def test_json_report_has_summary_and_rows(tmp_path: Path) -> None:
+    register_secret(CANARY)
+    path = write_report(tmp_path / "r.json", _result())
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["summary"]["created"] == 1 and data["summary"]["failed"] == 1
+    assert data["summary"]["requests"] == 12 and data["summary"]["rate_per_s"] == 6.0
+    assert data["summary"]["throttled"] == 1 and data["summary"]["retries"] == 3
+    assert [o["key"] for o in data["objects"]][1] == "project 5 / Équipe"
+    assert CANARY not in path.read_text(encoding="utf-8")
+
+
+def test_csv_report_escapes_formulas_and_writes_the_summary_beside(tmp_path: Path) -> None:
+    register_secret(CANARY)
+    path = write_report(tmp_path / "r.csv", _result())
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == COLUMNS
+    assert rows[1][2] == '\'=HYPERLINK("http://x")'
+    with open(summary_csv_path(path), encoding="utf-8-sig", newline="") as handle:
+        summary = dict(csv.reader(handle))
+    assert summary["created"] == "1" and summary["elapsed_s"] == "2.0"
+    for written in tmp_path.iterdir():
+        assert CANARY not in written.read_text(encoding="utf-8-sig")
+
+
+def test_xlsx_report_is_inert_text(tmp_path: Path) -> None:
+    register_secret(CANARY)
+    path = write_report(tmp_path / "r.xlsx", _result())
+    book = load_workbook(path)
+    assert book.sheetnames == ["summary", "objects"]
+    objects = book["objects"]
+    header = [c.value for c in objects[1]]
+    assert header == COLUMNS
+    key = objects.cell(row=2, column=3)
+    assert key.value == '=HYPERLINK("http://x")' and key.data_type == "s"
+    values = [c.value for row in objects.iter_rows() for c in row]
+    values += [c.value for row in book["summary"].iter_rows() for c in row]
+    assert not any(CANARY in str(v) for v in values)
+
+
+def test_html_report_escapes_markup(tmp_path: Path) -> None:
+    result = _result()
+    result.outcomes[0].item.key = "<script>alert(1)</script>"
+    path = write_report(tmp_path / "r.html", result)
+    text = path.read_text(encoding="utf-8")
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "class='failed'" in text
+
+
+def test_unknown_report_format_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"\.xlsx, \.csv, \.json or \.html"):
+        write_report(tmp_path / "r.txt", _result())
+    assert list(tmp_path.iterdir()) == []

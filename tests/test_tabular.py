@@ -1,0 +1,420 @@
+"""Files in and out: xlsx, JSON, CSV folders and single CSV files, written exactly and read safely."""
+
+from __future__ import annotations
+
+import os
+import stat
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl.worksheet import _writer as openpyxl_writer
+
+from almmigrate.errors import InputError
+from almmigrate.secrets import MASK
+from almmigrate.tabular import Table, output_format, read_tables, table, write_tables
+from almmigrate.tabular.cells import csv_escape, csv_unescape, xlsx_escape, xlsx_unescape
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
+COLUMNS = ["id", "name", "system", "inaccessible", "fields_editable_on_project", "params.x"]
+FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://e","c")']
+
+
+def connectors(rows: list[dict[str, Any]]) -> Table:
+    return Table("connectors", list(dict.fromkeys(k for r in rows for k in r)), rows)
+
+
+def write_read(path: Path, tables: list[Table], **meta: str) -> dict[str, Table]:
+    write_tables(path, tables, meta=dict(meta))
+    return read_tables(path)
+
+
+def typed_row(value: Any) -> dict[str, Any]:
+    return {"id": 1, "name": "n", "system": "jira", "params.x": value}
+
+
+# ---------------------------------------------------------------- formats
+
+
+def test_output_format_from_the_path() -> None:
+    assert output_format("a/b.XLSX") == "xlsx"
+    assert output_format("b.json") == "json"
+    assert output_format("export") == "csv"
+    assert output_format("b.csv") == "csv"
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.json"])
+def test_typed_formats_keep_each_type(tmp_path: Path, name: str) -> None:
+    values = [
+        "7",
+        7,
+        7.5,
+        True,
+        False,
+        "TRUE",
+        "007",
+        " lead and trail ",
+        "a\nb",
+        "caf\u00e9 \U0001f600",
+    ]
+    rows = [typed_row(v) for v in values]
+    back = write_read(tmp_path / name, [connectors(rows)])["connectors"]
+    got = [r["params.x"] for r in back.rows]
+    assert [(type(v), v) for v in got] == [(type(v), v) for v in values]
+    assert back.row_numbers == (
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] if name.endswith("json") else list(range(2, 12))
+    )
+
+
+def test_csv_holds_text_booleans_as_true_false_and_none_as_empty(tmp_path: Path) -> None:
+    rows = [typed_row(True), typed_row(False), typed_row(None), typed_row(7), typed_row(0.25)]
+    back = write_read(tmp_path / "folder", [connectors(rows)])["connectors"]
+    assert [r["params.x"] for r in back.rows] == ["TRUE", "FALSE", None, "7", "0.25"]
+    raw = (tmp_path / "folder" / "connectors.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfid,name,system,params.x\r\n1,n,jira,TRUE\r\n")
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.json", "folder", "one.csv"])
+def test_formula_like_text_reads_back_exactly(tmp_path: Path, name: str) -> None:
+    values = [*FORMULAS, "'quoted", "''two", "plain", 'a,"b"\r\nc', "_x0041_", "x\x01y"]
+    rows = [typed_row(v) for v in values]
+    back = write_read(tmp_path / name, [connectors(rows)])["connectors"]
+    assert [r["params.x"] for r in back.rows] == values
+
+
+def test_xlsx_never_writes_a_formula_and_marks_formula_like_text_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "t.xlsx"
+    write_tables(path, [connectors([typed_row(v) for v in FORMULAS])], meta={})
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet and "<f " not in sheet
+    workbook = openpyxl.load_workbook(path)  # full mode: styles are visible
+    cells = [row[3] for row in workbook["connectors"].iter_rows(min_row=2)]
+    assert [c.data_type for c in cells] == ["s"] * len(FORMULAS)
+    assert all(c.quotePrefix for c in cells)
+
+
+def test_csv_escapes_formula_like_text_with_one_apostrophe(tmp_path: Path) -> None:
+    write_tables(tmp_path / "one.csv", [connectors([typed_row("=1+1"), typed_row("'a")])], meta={})
+    lines = (tmp_path / "one.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert lines[1:] == ["1,n,jira,'=1+1", "1,n,jira,''a"]
+
+
+def test_workbook_is_pleasant_to_open(tmp_path: Path) -> None:
+    path = tmp_path / "t.xlsx"
+    rows = [typed_row(MASK), {**typed_row("x"), "name": "a much longer connector name"}]
+    write_tables(path, [connectors(rows)], meta={"source_url": "http://x"})
+    workbook = openpyxl.load_workbook(path)
+    sheet = workbook["connectors"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:D3"
+    assert all(cell.font.bold for cell in sheet[1])
+    assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width
+    masked = sheet["D2"]
+    assert (
+        masked.value == MASK and masked.font.italic and masked.fill.fgColor.rgb.endswith("E7E6E6")
+    )
+    assert not sheet["D3"].font.italic
+    assert [[c.value for c in row] for row in workbook["_meta"].iter_rows()] == [
+        ["key", "value"],
+        ["source_url", "http://x"],
+    ]
+
+
+def test_lists_are_comma_separated_in_spreadsheets_and_lists_in_json(tmp_path: Path) -> None:
+    row = {**typed_row(None), "fields_editable_on_project": ["a", "b"]}
+    for name, expected in [("t.xlsx", "a,b"), ("folder", "a,b"), ("t.json", ["a", "b"])]:
+        back = write_read(tmp_path / name, [connectors([row])])["connectors"]
+        assert back.rows[0]["fields_editable_on_project"] == expected
+
+
+def test_big_integers_and_exact_floats_in_xlsx(tmp_path: Path) -> None:
+    values = [2**53, 2**60, 0.1 + 0.2, 1.5217922234404114e-61, -0.0]
+    back = write_read(tmp_path / "t.xlsx", [connectors([typed_row(v) for v in values])])
+    got = [r["params.x"] for r in back["connectors"].rows]
+    assert got == [2**53, str(2**60), 0.1 + 0.2, 1.5217922234404114e-61, 0]
+
+
+def test_json_nests_params_and_last_job_and_keeps_the_meta(tmp_path: Path) -> None:
+    rows = [{"alias": "a", "params.x": 1, "params.y": None, "last_job.ok": True}]
+    path = tmp_path / "t.json"
+    back = write_read(path, [Table("connections", list(rows[0]), rows)], source_url="u")
+    assert '"params": {"x": 1}' in path.read_text(encoding="utf-8")
+    assert back["connections"].rows == [{"alias": "a", "params.x": 1, "last_job.ok": True}]
+    assert back["_meta"].rows == [{"key": "source_url", "value": "u"}]
+
+
+def test_fifty_thousand_rows_stream_through_every_format(tmp_path: Path) -> None:
+    def rows() -> Any:
+        return (
+            {"alias": f"c{i}", "project": i, "params.x": "=x" if i % 2 else i}
+            for i in range(50_000)
+        )
+
+    for name in ["t.xlsx", "t.json", "folder"]:
+        table_ = Table("connections", ["alias", "project", "params.x"], rows())
+        back = write_read(tmp_path / name, [table_])["connections"]
+        assert len(back.rows) == 50_000
+        assert back.rows[-1]["alias"] == "c49999" and back.rows[-1]["params.x"] == "=x"
+
+
+# ---------------------------------------------------------------- atomic and private
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.json", "one.csv"])
+def test_private_files_are_owner_only_and_others_follow_the_umask(
+    tmp_path: Path, name: str
+) -> None:
+    write_tables(tmp_path / name, [connectors([typed_row("s3cr3t")])], meta={}, private=True)
+    assert _mode(tmp_path / name) == 0o600
+    old = os.umask(0o022)
+    try:
+        write_tables(tmp_path / name, [connectors([typed_row("x")])], meta={})
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / name) == 0o644
+
+
+def test_private_csv_folder_is_owner_only(tmp_path: Path) -> None:
+    write_tables(tmp_path / "out", [connectors([typed_row("s3cr3t")])], meta={}, private=True)
+    assert _mode(tmp_path / "out") == 0o700
+    assert {_mode(p) for p in (tmp_path / "out").iterdir()} == {0o600}
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "t.json", "folder", "one.csv"])
+def test_a_failure_half_way_leaves_no_partial_file_and_the_old_one_intact(
+    tmp_path: Path, name: str
+) -> None:
+    target = tmp_path / name
+    write_tables(target, [connectors([typed_row("old")])], meta={})
+
+    def failing_rows() -> Any:
+        yield typed_row("new")
+        raise RuntimeError("the instance went away")
+
+    with pytest.raises(RuntimeError):
+        write_tables(target, [Table("connectors", COLUMNS, failing_rows())], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert read_tables(target)["connectors"].rows[0]["params.x"] == "old"
+    assert openpyxl_writer.ALL_TEMP_FILES == []  # no sheet data left behind in /tmp
+
+
+def test_unwritable_paths_are_input_errors(tmp_path: Path) -> None:
+    table_ = connectors([typed_row("x")])
+    with pytest.raises(InputError, match="the folder .* does not exist"):
+        write_tables(tmp_path / "missing" / "t.xlsx", [table_], meta={})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(InputError, match="is a file; give a folder path"):
+        write_tables(tmp_path / "file", [table_], meta={})
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(InputError, match=r"already holds other files \(notes.txt\)"):
+        write_tables(tmp_path / "mine", [table_], meta={})
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    with pytest.raises(InputError, match="a .csv file holds one sheet"):
+        two = [table_, Table("connections", ["alias"], [{"alias": "a"}])]
+        write_tables(tmp_path / "one.csv", two, meta={})
+
+
+def test_a_cell_too_long_for_excel_is_refused_on_write(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"connectors row 2, params.x: 40000 characters"):
+        write_tables(tmp_path / "t.xlsx", [connectors([typed_row("a" * 40_000)])], meta={})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_nul_character_is_refused_by_csv_and_kept_by_xlsx_and_json(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="NUL character"):
+        write_tables(tmp_path / "folder", [connectors([typed_row("a\x00b")])], meta={})
+    for name in ["t.xlsx", "t.json"]:
+        back = write_read(tmp_path / name, [connectors([typed_row("a\x00b")])])
+        assert back["connectors"].rows[0]["params.x"] == "a\x00b"
+
+
+# ---------------------------------------------------------------- reading real files
+
+
+def test_existing_export_folder_is_replaced_whole(tmp_path: Path) -> None:
+    write_tables(tmp_path / "out", [connectors([typed_row("a")])], meta={"k": "v"})
+    write_tables(tmp_path / "out", [Table("connections", ["alias"], [{"alias": "x"}])], meta={})
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_meta.csv", "connections.csv"]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("not_a_zip.xlsx", "not an Excel workbook (.xlsx): it is not a zip archive"),
+        ("csv_named.xlsx", "a CSV file named .xlsx; rename it to .csv"),
+        ("binary_junk.xlsx", "not an Excel workbook (.xlsx): the file is binary data"),
+        ("old_excel.xlsx", "an old-style .xls workbook; open it and save it as .xlsx"),
+        ("empty.xlsx", "the file is empty"),
+        ("merged_cells.xlsx", "connectors: merged cells (C2:C3); unmerge them"),
+        ("hidden_sheet.xlsx", 'the sheet "connections" is hidden'),
+        ("formula_no_value.xlsx", "connectors: cell D2 holds a formula with no saved value"),
+        ("xml_bomb.xlsx", "declares XML entities or a DTD (a possible XML bomb); refused"),
+        ("zip_bomb.xlsx", "refused: xl/worksheets/sheet1.xml unpacks to 64 MB"),
+        ("latin1.csv", "not UTF-8: byte 0xe9 at line 2, column 11; save it as CSV UTF-8"),
+        ("utf16.csv", "the file is UTF-16 text; save it as CSV UTF-8"),
+        ("ragged.csv", "connectors row 3: this row has 4 cells but the header has 3"),
+        ("unknown_kind.csv", "cannot tell what this CSV holds"),
+        (
+            "huge_cell.csv",
+            "connectors row 2, params.sde_tags_filter: a cell holds 40,000 characters",
+        ),
+        (
+            "broken.json",
+            "not valid JSON: Expecting property name enclosed in double quotes at line 2, column 16",
+        ),
+        ("wrong_shape.json", 'expected a JSON object with "connectors"'),
+    ],
+)
+def test_bad_files_are_refused_with_one_clear_line(name: str, message: str) -> None:
+    with pytest.raises(InputError) as caught:
+        read_tables(FIXTURES / name)
+    text = str(caught.value)
+    assert message in text
+    assert text.startswith(str(FIXTURES / name))
+    assert "\n" not in text
+
+
+def test_a_formula_with_its_cached_value_reads_as_the_value() -> None:
+    rows = read_tables(FIXTURES / "formula_cached.xlsx")["connectors"].rows
+    assert rows == [
+        {"id": 1, "name": "Jira main", "system": "jira", "params.alm_reference_context": 5}
+    ]
+
+
+@pytest.mark.parametrize("name", ["utf8_bom.csv", "utf8_plain.csv", "windows_newlines.csv"])
+def test_utf8_with_or_without_bom_and_any_newline(name: str) -> None:
+    back = read_tables(FIXTURES / name)["connectors"]
+    assert back.columns == ["id", "name", "system"]
+    assert back.rows[0]["system"] == "jira"
+
+
+def test_mac_newlines() -> None:
+    back = read_tables(FIXTURES / "mac_newlines.csv")["connectors"]
+    assert [r["name"] for r in back.rows] == ["Jira main", "Jira two"]
+    assert back.row_numbers == [2, 3]
+
+
+def test_single_csv_kind_is_told_by_its_header(tmp_path: Path) -> None:
+    cases = {
+        "alias,project\n": "connections",
+        "name,system\n": "connectors",
+        "id,name,application\n": "projects",
+    }
+    for header, kind in cases.items():
+        path = tmp_path / "one.csv"
+        path.write_text(header + "," * header.count(",") + "\n", encoding="utf-8")
+        assert list(read_tables(path)) == [kind]
+
+
+def test_text_that_looks_like_other_things_stays_text() -> None:
+    rows = read_tables(FIXTURES / "text_values.csv")["connections"].rows
+    assert [(r["params.alm_project"], r["params.sde_tags_filter"]) for r in rows] == [
+        ("007", "1e5"),
+        ("NaN", "null"),
+        ("None", "N/A"),
+        ("TRUE", "  spaced  "),
+    ]
+
+
+def test_missing_sheets_are_fine_and_row_numbers_skip_blank_rows(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Connections "
+    sheet.append(["alias", "project", None])
+    sheet.append(["a", 1])
+    sheet.append([])
+    sheet.append(["b", 2, None])
+    workbook.create_sheet("Notes").append(["anything"])
+    workbook.save(tmp_path / "t.xlsx")
+    tables = read_tables(tmp_path / "t.xlsx")
+    assert list(tables) == ["connections"]
+    assert tables["connections"].rows == [
+        {"alias": "a", "project": 1},
+        {"alias": "b", "project": 2},
+    ]
+    assert tables["connections"].row_numbers == [2, 4]
+
+
+def test_a_value_under_no_header_is_refused(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "connectors"
+    workbook.active.append(["name", "system"])
+    workbook.active.append(["x", "jira", "stray"])
+    workbook.save(tmp_path / "t.xlsx")
+    with pytest.raises(
+        InputError, match="connectors row 2, C: this cell has a value but its column"
+    ):
+        read_tables(tmp_path / "t.xlsx")
+
+
+def test_limits_on_rows_and_file_size(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [typed_row(i) for i in range(5)]
+    for name in ["t.xlsx", "t.json", "folder"]:
+        write_tables(tmp_path / name, [connectors(rows)], meta={})
+    monkeypatch.setattr(table, "MAX_ROWS", 4)
+    for name in ["t.xlsx", "t.json", "folder"]:
+        with pytest.raises(InputError, match="more than 4 (rows|items); split the file"):
+            read_tables(tmp_path / name)
+    monkeypatch.setattr(table, "MAX_ROWS", 250_000)
+    monkeypatch.setattr(table, "MAX_FILE_BYTES", 20)
+    for name in ["t.xlsx", "t.json", "folder/connectors.csv"]:
+        with pytest.raises(InputError, match="MB limit"):
+            read_tables(tmp_path / name)
+
+
+def test_json_shapes(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    for text, message in [
+        ('{"connectors": {"name": "x"}}', '"connectors" must be a list of objects'),
+        ('{"connectors": [1]}', "connectors row 1: expected an object"),
+        (
+            '{"connectors": [{"params": [1]}]}',
+            'connectors row 1, params: "params" must be an object',
+        ),
+        ('{"format_version": "9"}', 'format_version "9" is not supported'),
+    ]:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=message):
+            read_tables(path)
+
+
+def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or folder"):
+        read_tables(tmp_path / "nope.xlsx")
+    with pytest.raises(InputError, match="no connectors.csv, connections.csv or projects.csv"):
+        read_tables(tmp_path)
+
+
+# ---------------------------------------------------------------- properties
+
+
+@given(st.text(st.characters(exclude_categories=("Cs",))))
+def test_cell_escapes_are_exact_inverses(text: str) -> None:
+    assert csv_unescape(csv_escape(text)) == text
+    assert xlsx_unescape(xlsx_escape(text)) == text
+    assert not csv_escape(text).startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), min_size=1)
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    values=st.lists(_TEXT, min_size=1, max_size=5),
+    name=st.sampled_from(["t.xlsx", "t.json", "folder"]),
+)
+def test_any_text_reads_back_exactly(tmp_path: Path, values: list[str], name: str) -> None:
+    back = write_read(tmp_path / name, [connectors([typed_row(v) for v in values])])
+    assert [r["params.x"] for r in back["connectors"].rows] == values

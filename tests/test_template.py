@@ -1,0 +1,273 @@
+"""`almmigrate template`: what a person sees in the workbook, and that it imports as filled."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from almmigrate.cli import main
+from almmigrate.resources import templates_dir
+from almmigrate.schema import bundled_plugins
+from almmigrate.template import (
+    CONNECTOR_PICK_ROWS,
+    build_template,
+    describe_template,
+    stale_templates,
+    template_filename,
+)
+
+
+def run_cli(*args: str) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    return int(done.value.code or 0)
+
+
+def headers(sheet) -> list[str]:
+    return [c.value for c in sheet[1]]
+
+
+def column_of(sheet, name: str):
+    return headers(sheet).index(name) + 1
+
+
+def validation_for(sheet, column_name: str):
+    letter = sheet.cell(row=1, column=column_of(sheet, column_name)).column_letter
+    found = [v for v in sheet.data_validations.dataValidation if f"{letter}2:" in str(v.sqref)]
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def jira_book(tmp_path_factory):
+    out = tmp_path_factory.mktemp("template") / "jira.xlsx"
+    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
+    return load_workbook(out)
+
+
+def test_sheets_and_columns_follow_the_import_layout(jira_book):
+    assert jira_book.sheetnames == ["connectors", "connections", "projects", "_meta", "help"]
+    connectors = headers(jira_book["connectors"])
+    assert connectors[:5] == ["id", "name", "system", "inaccessible", "fields_editable_on_project"]
+    plugin = bundled_plugins()["jira"]
+    system_fields = [f"params.{f.name}" for f in plugin.fields if "system" in f.scope]
+    assert connectors[5:] == system_fields
+    connections = headers(jira_book["connections"])
+    assert connections[:10] == [
+        "id", "alias", "project", "project_name", "connector", "connector_name",
+        "system", "frequency", "debug_mode", "inaccessible",
+    ]  # fmt: skip
+    assert connections[10:] == [f"params.{f.name}" for f in plugin.fields if "project" in f.scope]
+    assert "params.alm_project" in connections and "params.alm_project" not in connectors
+    meta = {row[0].value: row[1].value for row in jira_book["_meta"].iter_rows(min_row=2)}
+    assert meta["system"] == "jira" and meta["kind"] == "template"
+
+
+def test_required_columns_keep_their_name_and_are_marked(jira_book):
+    sheet = jira_book["connectors"]
+    server = sheet.cell(row=1, column=column_of(sheet, "params.alm_server"))
+    context = sheet.cell(row=1, column=column_of(sheet, "params.alm_context_root"))
+    assert server.value == "params.alm_server"  # no "*" or other decoration
+    assert server.font.b and server.font.color.rgb.endswith("9C0006")
+    assert "REQUIRED" in server.comment.text
+    assert not (context.font.color and context.font.color.rgb.endswith("9C0006"))
+    assert "REQUIRED" not in context.comment.text
+    assert "Normally left empty" in context.comment.text  # the help text
+    alias = jira_book["connections"].cell(row=1, column=2)
+    assert alias.value == "alias" and "9C0006" in alias.font.color.rgb
+
+
+def test_dropdowns_for_radio_select_and_boolean_fields(jira_book):
+    sheet = jira_book["connectors"]
+    method = validation_for(sheet, "params.alm_method")  # radio
+    assert method.type == "list" and method.formula1 == '"https,http"'
+    assert method.showErrorMessage
+    assert validation_for(sheet, "params.alm_validate_cert").formula1 == '"TRUE,FALSE"'
+    version = validation_for(sheet, "params.jira_version")  # select
+    choices = bundled_plugins()["jira"].field("jira_version").choices
+    assert version.formula1 == '"' + ",".join(choices) + '"'
+    assert validation_for(sheet, "inaccessible").formula1 == '"TRUE,FALSE"'
+    assert validation_for(sheet, "params.alm_server") is None  # free text
+    connections = jira_book["connections"]
+    assert validation_for(connections, "debug_mode").formula1 == '"TRUE,FALSE"'
+    picker = validation_for(connections, "connector_name")
+    assert picker.formula1 == f"'connectors'!$B$2:$B${CONNECTOR_PICK_ROWS + 1}"
+    assert not picker.showErrorMessage  # a connector already on the instance is fine too
+
+
+def test_checkbox_options_and_secrets_are_in_the_notes(jira_book):
+    sheet = jira_book["connectors"]
+    phases = sheet.cell(row=1, column=column_of(sheet, "params.alm_phases")).comment.text
+    spec = bundled_plugins()["jira"].field("alm_phases")
+    assert spec.field_type == "checkbox"
+    assert "Comma-separated" in phases
+    assert all(choice in phases for choice in spec.choices)
+    password = sheet.cell(row=1, column=column_of(sheet, "params.alm_pass"))
+    assert "SECRET" in password.comment.text and "--secrets" in password.comment.text
+    assert password.fill.fgColor.rgb.endswith("FFEB9C")
+    user = sheet.cell(row=1, column=column_of(sheet, "params.alm_user"))
+    assert "SECRET" not in user.comment.text
+
+
+def test_system_column_offers_the_one_system_and_no_row_is_half_filled(jira_book):
+    sheet = jira_book["connectors"]
+    assert validation_for(sheet, "system").formula1 == '"jira"'
+    # A row holding only `system` would read as a connector with no name.
+    for name in ("connectors", "connections", "projects"):
+        assert jira_book[name].max_row == 1
+
+
+def test_every_bundled_system_builds_and_text_never_becomes_a_formula():
+    for plugin in bundled_plugins().values():
+        book = build_template(plugin)
+        for sheet in book.worksheets:
+            for row in sheet.iter_rows():
+                assert all(c.data_type != "f" for c in row), (plugin.id, sheet.title)
+
+
+def test_prebuilt_templates_are_current():
+    """`make templates` output is committed; regenerate it when a schema changes."""
+    plugins = bundled_plugins()
+    folder = templates_dir()
+    assert sorted(p.name for p in folder.glob("*.xlsx")) == sorted(
+        template_filename(p) for p in plugins.values()
+    )
+    assert stale_templates(plugins, folder) == [], "run `make templates`"
+
+
+def test_a_changed_template_is_reported_stale(tmp_path):
+    plugins = bundled_plugins()
+    assert run_cli("template", "--all", "--out", str(tmp_path)) == 0
+    book = load_workbook(tmp_path / "trac.xlsx")
+    book["connectors"]["F1"].comment.text = "edited"
+    book.save(tmp_path / "trac.xlsx")
+    assert stale_templates(plugins, tmp_path) == ["trac.xlsx"]
+    assert describe_template(tmp_path / "jira.xlsx") == describe_template(
+        templates_dir() / "jira.xlsx"
+    )
+
+
+def test_unknown_system_is_bad_input(tmp_path, capsys):
+    out = tmp_path / "x.xlsx"
+    assert run_cli("template", "--system", "gopher", "--out", str(out)) == 2
+    err = capsys.readouterr().err
+    assert "unknown system 'gopher'; known systems: github, jira, rally, trac" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--out", "x.xlsx"],
+        ["--system", "jira", "--all", "--out", "x.xlsx"],
+    ],
+)
+def test_system_or_all_is_required(tmp_path, args, capsys):
+    assert run_cli("template", *args) == 2
+    assert "Give either --system ID or --all." in capsys.readouterr().err
+
+
+def test_an_output_that_is_not_xlsx_is_refused(tmp_path, capsys):
+    assert run_cli("template", "--system", "trac", "--out", str(tmp_path / "t.csv")) == 2
+    assert "a template is an .xlsx workbook" in capsys.readouterr().err
+    assert list(Path(tmp_path).iterdir()) == []
+
+
+def fill(sheet, row: int, values: dict) -> None:
+    names = headers(sheet)
+    for name, value in values.items():
+        sheet.cell(row=row, column=names.index(name) + 1, value=value)
+
+
+def test_a_filled_template_imports_cleanly(tmp_path, target_sim, canaries):
+    """Two connectors and a connection typed into the jira template, imported as they are."""
+    out = tmp_path / "jira.xlsx"
+    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
+    book = load_workbook(out)
+    common = {"system": "jira", "params.alm_method": "https", "params.alm_user": "svc",
+              "params.alm_pass": "********"}  # fmt: skip
+    fill(book["connectors"], 2, {**common, "name": "Jira A", "params.alm_server": "a.example",
+                                 "params.jira_version": "cloud", "params.alm_validate_cert": True,
+                                 "params.alm_phases": "requirements,development"})  # fmt: skip
+    fill(book["connectors"], 3, {**common, "name": "Jira B", "params.alm_server": "b.example",
+                                 "params.jira_version": "5"})  # fmt: skip
+    project = target_sim.state.snapshot()["projects"][0]["id"]
+    fill(book["connections"], 2, {"alias": "Web", "project": project, "connector_name": "Jira B",
+                                  "frequency": "daily", "params.alm_project": "007"})  # fmt: skip
+    book.save(out)
+    secret_a, secret_b = canaries.new("jira-a"), canaries.new("jira-b")
+    secrets = tmp_path / "secrets.csv"
+    secrets.write_text(
+        f"kind,name,field,value\nconnector,Jira A,alm_pass,{secret_a}\n"
+        f"connector,Jira B,alm_pass,{secret_b}\n",
+        encoding="utf-8",
+    )
+    report = tmp_path / "report.json"
+    args = ["import", str(out), "--url", target_sim.url, "--token", target_sim.token,
+            "--secrets", str(secrets), "--report", str(report)]  # fmt: skip
+    assert run_cli(*args) == 0
+    state = target_sim.state.snapshot()
+    created = {c["name"]: c for c in state["connectors"] if c["name"] in ("Jira A", "Jira B")}
+    assert created["Jira A"]["params"] == {
+        "alm_method": "https", "alm_server": "a.example", "alm_user": "svc",
+        "alm_pass": secret_a, "jira_version": "cloud", "alm_validate_cert": True,
+        "alm_phases": "requirements,development",
+    }  # fmt: skip
+    assert created["Jira B"]["params"]["alm_pass"] == secret_b
+    assert created["Jira B"]["params"]["jira_version"] == "5"  # a choice stays text
+    [connection] = [c for c in state["connections"] if c["alias"] == "Web"]
+    assert connection["connector"] == created["Jira B"]["id"]
+    assert (connection["project"], connection["frequency"]) == (project, "daily")
+    assert connection["params"] == {"alm_project": "007"}
+    canaries.assert_absent(report, out)
+    writes = target_sim.stats.writes
+    assert run_cli(*args) == 0  # re-run: nothing left to do
+    assert target_sim.stats.writes == writes
+
+
+def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
+    plugin = json.loads(json.dumps(bundled_plugins()["trac"].to_api()))
+    extra = {"name": "trac_keywords", "label": "Keywords", "field_type": "select",
+             "required": True, "scope": ["system"], "help_text": "Instance-only field",
+             "options": [{"value": "sec", "label": "Security"}, {"value": "all", "label": "All"}]}  # fmt: skip
+    plugin["sections"][0]["fields"].append(extra)
+    sim = make_sim({**target_data, "plugins": [plugin]})
+    out = tmp_path / "trac.xlsx"
+    args = ["template", "--system", "trac", "--out", str(out), "--url", sim.url]
+    assert run_cli(*args, "--token", sim.token) == 0
+    book = load_workbook(out)
+    sheet = book["connectors"]
+    assert "params.trac_keywords" in headers(sheet)
+    assert validation_for(sheet, "params.trac_keywords").formula1 == '"sec,all"'
+    note = sheet.cell(row=1, column=column_of(sheet, "params.trac_keywords")).comment.text
+    assert "REQUIRED" in note and "sec (Security)" in note and "Instance-only field" in note
+    meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(min_row=2)}
+    assert meta["schema source"] == sim.url
+    assert run_cli("template", "--system", "jira", "--out", str(out), "--url", sim.url,
+                   "--token", sim.token) == 2  # fmt: skip
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_libreoffice_keeps_the_dropdowns_and_notes(tmp_path):
+    """Open and re-save a template with LibreOffice: the dropdowns and notes survive."""
+    profile = (tmp_path / "profile").as_uri()  # its own profile: no lock shared with others
+    done = subprocess.run(
+        ["soffice", "--headless", "--norestore", f"-env:UserInstallation={profile}",
+         "--convert-to", "xlsx:Calc MS Excel 2007 XML", "--outdir", str(tmp_path / "saved"),
+         str(templates_dir() / "jira.xlsx")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    book = load_workbook(tmp_path / "saved" / "jira.xlsx")
+    sheet = book["connectors"]
+    assert validation_for(sheet, "params.alm_method").formula1 == '"https,http"'
+    assert validation_for(sheet, "params.alm_validate_cert").formula1 == '"TRUE,FALSE"'
+    assert not validation_for(sheet, "params.alm_method").showDropDown  # the arrow is shown
+    picker = validation_for(book["connections"], "connector_name")
+    assert picker.formula1.replace("'", "") == f"connectors!$B$2:$B${CONNECTOR_PICK_ROWS + 1}"
+    server = sheet.cell(row=1, column=column_of(sheet, "params.alm_server"))
+    assert "REQUIRED" in server.comment.text and server.font.b
