@@ -28,7 +28,7 @@ from almmigrate.dataset import (
     ProjectRecord,
 )
 from almmigrate.errors import Problem
-from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, CoercionError, Field, Plugin, coerce_cell
+from almmigrate.schema import CoercionError, Field, Plugin, coerce_cell
 from almmigrate.secrets import MASK
 from almmigrate.tabular import Table
 
@@ -37,7 +37,6 @@ _READ_ONLY_EXTRA = {"command", "in_progress"}
 _BOOLEAN = Field("boolean", field_type="boolean")
 _INTEGER = Field("integer", field_type="integer")
 _KIND_WORDS = {"integer": "a whole number", "boolean": "a boolean (use TRUE or FALSE)"}
-_TEXT_LIKE = TEXT_TYPES | CHOICE_TYPES | {"checkbox"}
 # last_job as the API returns it (SPEC: `?include=last_job`), for files that lost the types.
 _LAST_JOB_FIELDS = {
     "id": _INTEGER,
@@ -355,7 +354,7 @@ class _Cell:
                 params[name] = value  # JSON keeps the API's types exactly
                 continue
             try:
-                params[name] = _param_value(plugin.field(name) if plugin else None, value)
+                params[name] = coerce_cell(plugin.field(name) if plugin else None, value)
             except CoercionError as error:
                 self._fail(column, str(error))
         return params
@@ -369,20 +368,6 @@ class _Cell:
         if not job:
             return None
         return job if self.typed else {k: _last_job_value(k, v) for k, v in job.items()}
-
-
-def _param_value(spec: Field | None, value: Any) -> Any:
-    """A param cell typed by its field. A number typed into a text or choice cell
-    (Excel and LibreOffice make "9" a number) is the text the API holds there."""
-    typed = coerce_cell(spec, value)
-    if (
-        spec is not None
-        and spec.field_type in _TEXT_LIKE
-        and isinstance(typed, int)
-        and not isinstance(typed, bool)
-    ):
-        return str(typed)
-    return typed
 
 
 def _last_job_value(name: str, value: Any) -> Any:

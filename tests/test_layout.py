@@ -233,14 +233,18 @@ def test_libreoffice_saved_workbook_reads_back_to_the_dataset() -> None:
 
 
 def test_a_workbook_edited_in_libreoffice_differs_by_exactly_the_edits() -> None:
-    """Three cells typed in Calc (via UNO): 8 in an integer field, 9 in a select, FALSE in a flag."""
+    """Three cells typed in Calc (via UNO): 8 in an integer field, 9 in a select, FALSE in a flag.
+
+    Typed cells keep their type, as an API value does (the API holds 7 and "7" alike in a
+    select); validation and plan judge the value.
+    """
     back, problems = tables_to_dataset(
         read_tables(FIXTURES / "libreoffice_edited.xlsx"), PLUGINS, source="lo"
     )
     assert problems == []
     expected = as_libreoffice_saves_it(sample_dataset())
     expected.connectors[0].params["alm_reference_context"] = 8
-    expected.connections[0].params["sde_min_priority"] = "9"  # a select holds text
+    expected.connections[0].params["sde_min_priority"] = 9  # typed in Calc: a number
     expected.connections[1].debug_mode = False
     assert_same(back, expected)
 
@@ -317,8 +321,9 @@ def test_spreadsheet_forms_of_booleans_and_numbers_are_typed_by_schema() -> None
         "how_tos_in_scope": ("bool", False),
         "alm_reference_context": ("int", 7),
         "sde_min_priority": ("str", "7"),
-        "jira_version": ("str", "9"),  # a number typed into a select cell is its text
-        "alm_user": ("str", "12"),
+        # A number cell keeps its type (an API 7 stays 7); only 7.0 is read as the text "7".
+        "jira_version": ("int", 9),
+        "alm_user": ("int", 12),
         "alm_project": ("str", "007"),
         "unknown_thing": ("int", 5),
     }

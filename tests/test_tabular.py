@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import stat
 import zipfile
@@ -16,7 +17,7 @@ from openpyxl.worksheet import _writer as openpyxl_writer
 
 from almmigrate.errors import InputError
 from almmigrate.secrets import MASK
-from almmigrate.tabular import Table, output_format, read_tables, table, write_tables
+from almmigrate.tabular import Table, output_format, read_tables, table, write_tables, xlsx
 from almmigrate.tabular.cells import csv_escape, csv_unescape, xlsx_escape, xlsx_unescape
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
@@ -86,6 +87,21 @@ def test_formula_like_text_reads_back_exactly(tmp_path: Path, name: str) -> None
     assert [r["params.x"] for r in back.rows] == values
 
 
+@pytest.fixture(params=["xml rows", "openpyxl cells"])
+def both_writers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a test with the fast row writer and with openpyxl's own cells (used under lxml)."""
+    monkeypatch.setattr(xlsx, "_FAST_XML", request.param == "xml rows")
+
+
+@pytest.mark.usefixtures("both_writers")
+def test_both_xlsx_writers_keep_types_and_text(tmp_path: Path) -> None:
+    values = [*FORMULAS, MASK, "7", 7, 0.1 + 0.2, True, False, " a <b> & c ", "_x0041_", "x\ry"]
+    back = write_read(tmp_path / "t.xlsx", [connectors([typed_row(v) for v in values])])
+    got = [r["params.x"] for r in back["connectors"].rows]
+    assert [(type(v), v) for v in got] == [(type(v), v) for v in values]
+
+
+@pytest.mark.usefixtures("both_writers")
 def test_xlsx_never_writes_a_formula_and_marks_formula_like_text_as_text(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     write_tables(path, [connectors([typed_row(v) for v in FORMULAS])], meta={})
@@ -104,6 +120,7 @@ def test_csv_escapes_formula_like_text_with_one_apostrophe(tmp_path: Path) -> No
     assert lines[1:] == ["1,n,jira,'=1+1", "1,n,jira,''a"]
 
 
+@pytest.mark.usefixtures("both_writers")
 def test_workbook_is_pleasant_to_open(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     rows = [typed_row(MASK), {**typed_row("x"), "name": "a much longer connector name"}]
@@ -298,6 +315,23 @@ def test_utf8_with_or_without_bom_and_any_newline(name: str) -> None:
     assert back.rows[0]["system"] == "jira"
 
 
+def test_semicolon_separated_csv_from_excel() -> None:
+    back = read_tables(FIXTURES / "semicolons.csv")["connectors"]
+    assert back.rows == [
+        {"id": "1", "name": "Jira, main", "system": "jira", "params.alm_project": "a;b"}
+    ]
+
+
+def test_empty_trailing_csv_columns_are_dropped_unless_they_hold_values(tmp_path: Path) -> None:
+    path = tmp_path / "one.csv"
+    path.write_text("name,system,,\nx,jira,,\n", encoding="utf-8")
+    back = read_tables(path)["connectors"]
+    assert (back.columns, back.rows) == (["name", "system"], [{"name": "x", "system": "jira"}])
+    path.write_text("name,system,,\nx,jira,,oops\n", encoding="utf-8")
+    with pytest.raises(InputError, match="connectors row 2: cell 4 of this row has a value"):
+        read_tables(path)
+
+
 def test_mac_newlines() -> None:
     back = read_tables(FIXTURES / "mac_newlines.csv")["connectors"]
     assert [r["name"] for r in back.rows] == ["Jira main", "Jira two"]
@@ -343,6 +377,119 @@ def test_missing_sheets_are_fine_and_row_numbers_skip_blank_rows(tmp_path: Path)
         {"alias": "b", "project": 2},
     ]
     assert tables["connections"].row_numbers == [2, 4]
+
+
+def workbook_with_sheet_xml(tmp_path: Path, rows_xml: str, *, prolog: str = "") -> Path:
+    """A real workbook whose connectors sheet holds exactly this sheetData markup."""
+    plain = tmp_path / "plain.xlsx"
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "connectors"
+    workbook.active["A1"] = "name"
+    workbook.create_sheet("styles only").append([dt.datetime(2020, 1, 2)])  # a date style
+    workbook.save(plain)
+    path = tmp_path / "crafted.xlsx"
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    root = f'<worksheet xmlns="{main}" xmlns:x="{main}">'
+    sheet = f"{prolog}{root}<sheetData>{rows_xml}</sheetData></worksheet>"
+    with zipfile.ZipFile(plain) as old, zipfile.ZipFile(path, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = sheet.encode()
+            new.writestr(item, data)
+    return path
+
+
+def _date_style(path: Path) -> int:
+    styles = zipfile.ZipFile(path).read("xl/styles.xml").decode()
+    return styles.count("<xf ", styles.index("<cellXfs")) - 1  # the last cell style is the date
+
+
+def test_cells_of_every_kind_other_programs_write(tmp_path: Path) -> None:
+    header = '<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+    cells_xml = [
+        '<c r="A2" t="e"><v>#N/A</v></c>',
+        '<c r="A3" t="str"><f>A1&amp;""</f><v></v></c>',  # a formula whose text result is ""
+        '<c r="A4" t="str"><f>"a"</f><v>a</v></c>',
+        '<c r="A5" t="b"><v>1</v></c>',
+        '<c r="A6"><v>7.0</v></c>',
+        '<c r="A7" t="inlineStr"><is><r><t>rich </t></r><r><t>text</t></r><rPh><t>ruby</t></rPh></is></c>',
+        '<c r="A8" t="d"><v>2021-03-04T05:06:07</v></c>',
+        '<c r="A9"><v>1E3</v></c>',
+    ]
+    rows = header + "".join(f'<row r="{i}">{c}</row>' for i, c in enumerate(cells_xml, start=2))
+    back = read_tables(workbook_with_sheet_xml(tmp_path, rows))["connectors"]
+    assert [r["x"] for r in back.rows] == [
+        "#N/A",
+        "a",
+        True,
+        7.0,
+        "rich text",
+        "2021-03-04T05:06:07",
+        1000.0,
+    ]
+    assert back.row_numbers == [2, 4, 5, 6, 7, 8, 9]
+
+
+def test_a_date_formatted_number_reads_as_an_iso_date(tmp_path: Path) -> None:
+    path = workbook_with_sheet_xml(tmp_path, "")
+    style = _date_style(path)
+    rows = f'<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row><row r="2"><c r="A2" s="{style}"><v>43831</v></c></row>'
+    back = read_tables(workbook_with_sheet_xml(tmp_path, rows))["connectors"]
+    assert back.rows == [{"x": "2020-01-01T00:00:00"}]
+
+
+def test_rows_and_cells_without_references_and_prefixed_tags(tmp_path: Path) -> None:
+    rows = "<row><c t='inlineStr'><is><t>a</t></is></c><c t='inlineStr'><is><t>b</t></is></c></row>"
+    rows += "<x:row><x:c><x:v>1</x:v></x:c><x:c><x:v>2</x:v></x:c></x:row>"
+    path = workbook_with_sheet_xml(tmp_path, rows)
+    assert read_tables(path)["connectors"].rows == [{"a": 1, "b": 2}]
+
+
+@pytest.mark.parametrize(
+    "prolog",
+    [
+        '<!DOCTYPE worksheet [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
+        "<!DOCTYPE worksheet>",
+        '<!DOCTYPE worksheet [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>',
+    ],
+)
+def test_sheet_xml_with_a_dtd_is_refused(tmp_path: Path, prolog: str) -> None:
+    rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>x</t></is></c></row>'
+    with pytest.raises(InputError, match="connectors: it declares XML entities or a DTD"):
+        read_tables(workbook_with_sheet_xml(tmp_path, rows, prolog=prolog))
+
+
+def test_an_entity_bomb_in_the_shared_strings_is_refused(tmp_path: Path) -> None:
+    """Parts other than sheets are parsed by openpyxl, through defusedxml."""
+    entities = "".join(f'<!ENTITY l{i} "{f"&l{i - 1};" * 10}">' for i in range(1, 10))
+    laughs = f'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY l0 "lol">{entities}]>'
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    sst = f'{laughs}<sst xmlns="{main}"><si><t>&l9;</t></si></sst>'
+    path = tmp_path / "bomb.xlsx"
+    with (
+        zipfile.ZipFile(FIXTURES / "libreoffice_saved.xlsx") as old,
+        zipfile.ZipFile(path, "w") as new,
+    ):
+        for item in old.infolist():
+            data = old.read(item.filename)
+            new.writestr(item, sst.encode() if item.filename == "xl/sharedStrings.xml" else data)
+    with pytest.raises(InputError, match="cannot read this workbook: it declares XML entities"):
+        read_tables(path)
+
+
+def test_broken_sheet_xml_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="connectors: broken XML in this sheet: mismatched tag"):
+        read_tables(workbook_with_sheet_xml(tmp_path, "<row><c></row>"))
+
+
+def test_a_sheet_without_a_header_row_is_refused(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    workbook.active.title = "connectors"
+    workbook.active["A3"] = "name"
+    workbook.save(tmp_path / "t.xlsx")
+    with pytest.raises(InputError, match="connectors: the first row must hold the column names"):
+        read_tables(tmp_path / "t.xlsx")
 
 
 def test_a_value_under_no_header_is_refused(tmp_path: Path) -> None:

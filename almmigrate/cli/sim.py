@@ -38,6 +38,11 @@ def _describe_faults(faults: Faults) -> str:
     return "; ".join(parts) or "none"
 
 
+def say(text: str = "") -> None:
+    """Everything the command prints goes to stderr: stdout stays clean."""
+    click.echo(text, err=True)
+
+
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
@@ -49,24 +54,57 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     metavar="FILE",
     help="JSON data file to serve (format in docs/DESIGN.md). Default: the bundled samples/source.json.",
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
-              help="Port to listen on (0 picks a free one).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to listen on; loopback only unless --allow-remote.")
-@click.option("--allow-remote", is_flag=True,
-              help="Allow a host that is not loopback (anyone who can reach it can use the token).")
-@click.option("--token", metavar="TOKEN",
-              help='API token to accept. Default: the data file\'s "token".')
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Delay added to every request.")
-@click.option("--rate-limit", type=click.FloatRange(min=0, min_open=True), metavar="N",
-              help="Requests per second over all clients; above it answer 429 with Retry-After.")
-@click.option("--retry-after-date", is_flag=True,
-              help="Send Retry-After as an HTTP date instead of seconds.")
-@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of requests answered 503 before processing (0 to 1).")
-@click.option("--drop-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Share of writes committed, then the connection closed without a response.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="Port to listen on (0 picks a free one).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; loopback only unless --allow-remote.",
+)
+@click.option(
+    "--allow-remote",
+    is_flag=True,
+    help="Allow a host that is not loopback (anyone who can reach it can use the token).",
+)
+@click.option(
+    "--token", metavar="TOKEN", help='API token to accept. Default: the data file\'s "token".'
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Delay added to every request.",
+)
+@click.option(
+    "--rate-limit",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="Requests per second over all clients; above it answer 429 with Retry-After.",
+)
+@click.option(
+    "--retry-after-date", is_flag=True, help="Send Retry-After as an HTTP date instead of seconds."
+)
+@click.option(
+    "--fail-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of requests answered 503 before processing (0 to 1).",
+)
+@click.option(
+    "--drop-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Share of writes committed, then the connection closed without a response.",
+)
 @click.option("--seed", type=int, help="Seed for reproducible failures and drops.")
 def command(
     data: Path | None,
@@ -104,7 +142,6 @@ def command(
     faults = Faults(latency_ms, rate_limit, fail_rate, drop_rate, seed, retry_after_date)
     sim = SimServer(path, token=token, faults=faults, host=host, port=port).start()
     origin = "given with --token" if token else f'the "token" field of {path}'
-    say = lambda text="": click.echo(text, err=True)  # noqa: E731
     say(f"Simulated SD Elements instance serving {path}")
     say(f"  URL:    {sim.url}   (API under {sim.api_url})")
     say(f"  Token:  {origin} (not shown)")
@@ -124,5 +161,7 @@ def command(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     stats = sim.stats
-    say(f"Stopped after {stats.requests} requests ({stats.writes} writes, {stats.throttled} "
-        f"throttled, {stats.failed} failed, {stats.dropped} dropped).")
+    say(
+        f"Stopped after {stats.requests} requests ({stats.writes} writes, {stats.throttled} "
+        f"throttled, {stats.failed} failed, {stats.dropped} dropped)."
+    )

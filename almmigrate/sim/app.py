@@ -83,7 +83,9 @@ class SimApi:
 
     # ------------------------------------------------------------ lists and objects
 
-    def list_of(self, kind: str, filters: tuple[str, ...] = ()) -> Callable[..., Awaitable[Response]]:
+    def list_of(
+        self, kind: str, filters: tuple[str, ...] = ()
+    ) -> Callable[..., Awaitable[Response]]:
         async def listing(request: Request) -> Response:
             page, size = _paging(request)
             wanted = {f: request.query_params[f] for f in filters if f in request.query_params}
@@ -141,16 +143,27 @@ class SimApi:
 
     def routes(self) -> list[Route]:
         store = self.store
-        table = [
-            ("/connectors/alm/", {"GET": self.list_of("connectors"),
-                                  "POST": self.create(store.create_connector)}),
-            ("/connectors/alm/{ident:int}/", {"GET": self.one_of("connectors"),
-                                              "PATCH": self.update(store.update_connector)}),
+        table: list[tuple[str, dict[str, Callable[..., Awaitable[Response]]]]] = [
+            (
+                "/connectors/alm/",
+                {"GET": self.list_of("connectors"), "POST": self.create(store.create_connector)},
+            ),
+            (
+                "/connectors/alm/{ident:int}/",
+                {"GET": self.one_of("connectors"), "PATCH": self.update(store.update_connector)},
+            ),
             ("/connectors/testalm/", {"POST": self.action(store.test_connector)}),
-            ("/connections/alm/", {"GET": self.list_of("connections", ("project",)),
-                                   "POST": self.create(store.create_connection)}),
-            ("/connections/alm/{ident:int}/", {"GET": self.one_of("connections"),
-                                               "PATCH": self.update(store.update_connection)}),
+            (
+                "/connections/alm/",
+                {
+                    "GET": self.list_of("connections", ("project",)),
+                    "POST": self.create(store.create_connection),
+                },
+            ),
+            (
+                "/connections/alm/{ident:int}/",
+                {"GET": self.one_of("connections"), "PATCH": self.update(store.update_connection)},
+            ),
             ("/connections/testalm/", {"POST": self.action(store.test_connection)}),
             ("/plugins/alm/", {"GET": self.plugins}),
             ("/plugins/alm/{system}/", {"GET": self.plugin}),
@@ -161,8 +174,10 @@ class SimApi:
             ("/business-units/", {"GET": self.list_of("business_units")}),
             ("/business-units/{ident:int}/", {"GET": self.one_of("business_units")}),
         ]
-        return [Route(API + path, self.endpoint(methods), methods=ALL_METHODS)
-                for path, methods in table]
+        return [
+            Route(API + path, self.endpoint(methods), methods=ALL_METHODS)
+            for path, methods in table
+        ]
 
 
 class _BadJson(Exception):
@@ -191,7 +206,9 @@ def _paging(request: Request) -> tuple[int, int]:
         size = int(request.query_params.get("page_size", DEFAULT_PAGE_SIZE))
     except ValueError:
         size = DEFAULT_PAGE_SIZE
-    return page, max(1, min(size, MAX_PAGE_SIZE)) if size > 0 else DEFAULT_PAGE_SIZE
+    if size < 1:
+        size = DEFAULT_PAGE_SIZE
+    return page, min(size, MAX_PAGE_SIZE)
 
 
 def _paginated(
@@ -209,11 +226,12 @@ def _paginated(
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
+    """Starlette's own errors (unknown path, bad page) in DRF's shape."""
     status = getattr(error, "status_code", 500)
-    detail = getattr(error, "detail", "") if status != 404 else "Not found."
-    if status == 404 and getattr(error, "detail", "") == "Invalid page.":
-        detail = "Invalid page."
-    return _error(status, detail or "Error.")
+    detail = str(getattr(error, "detail", "") or "Error.")
+    if status == 404 and detail != "Invalid page.":
+        detail = "Not found."
+    return _error(status, detail)
 
 
 def create_app(store: SimStore, token: str) -> Starlette:

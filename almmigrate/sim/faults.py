@@ -231,7 +231,7 @@ async def _drop_after_processing(app: ASGIApp, scope: Scope, receive: Receive, s
     # With uvicorn, `send` is a bound method of the connection's RequestResponseCycle.
     cycle = getattr(send, "__self__", None)
     transport = getattr(cycle, "transport", None)
-    if transport is None:
+    if cycle is None or transport is None:
         raise RuntimeError("drop_rate needs the uvicorn server (no transport to close)")
     transport.abort()
     # Tell uvicorn the peer is gone, so it does not try to send a 500 on a dead socket.

@@ -26,13 +26,19 @@ def _connector_params(system: str, index: int, rng: random.Random) -> dict[str, 
         "sde_min_priority": rng.choice(PRIORITIES),
     }
     if system == "jira":
-        base.update(jira_version=rng.choice(("5", "4", "cloud")), alm_user=f"svc{index}",
-                    alm_pass=f"gen-pass-{index}")
+        base.update(
+            jira_version=rng.choice(("5", "4", "cloud")),
+            alm_user=f"svc{index}",
+            alm_pass=f"gen-pass-{index}",
+        )
     elif system == "github":
         base.update(github_repo_owner=f"org{index}", alm_api_token=f"gen-token-{index}")
     elif system == "rally":
-        base.update(rally_workspace=f"Workspace {index}", alm_user=f"svc{index}",
-                    alm_pass=f"gen-pass-{index}")
+        base.update(
+            rally_workspace=f"Workspace {index}",
+            alm_user=f"svc{index}",
+            alm_pass=f"gen-pass-{index}",
+        )
     else:
         base.update(alm_user=f"svc{index}", alm_pass=f"gen-pass-{index}")
     return base
@@ -59,46 +65,81 @@ def generate_instance(
     rng = random.Random(seed)
     unit_count = max(1, projects // 200)
     app_count = max(1, projects // 10)
-    units = [{"id": i, "name": f"Business Unit {i}", "slug": f"bu-{i}"} for i in range(1, unit_count + 1)]
+    units = [
+        {"id": i, "name": f"Business Unit {i}", "slug": f"bu-{i}"} for i in range(1, unit_count + 1)
+    ]
     apps = [
-        {"id": i, "name": f"Application {i}", "slug": f"app-{i}", "business_unit": 1 + (i - 1) % unit_count}
+        {
+            "id": i,
+            "name": f"Application {i}",
+            "slug": f"app-{i}",
+            "business_unit": 1 + (i - 1) % unit_count,
+        }
         for i in range(1, app_count + 1)
     ]
     project_rows = [
-        {"id": i, "name": f"Project {i}", "slug": f"project-{i}", "application": 1 + (i - 1) % app_count}
+        {
+            "id": i,
+            "name": f"Project {i}",
+            "slug": f"project-{i}",
+            "application": 1 + (i - 1) % app_count,
+        }
         for i in range(1, projects + 1)
     ]
     connector_rows = []
     for i in range(1, connectors + 1):
         system = SYSTEMS[(i - 1) % len(SYSTEMS)]
-        connector_rows.append({
-            "id": i, "name": f"{system.title()} connector {i}", "system": system,
-            "inaccessible": False, "params": _connector_params(system, i, rng),
-            "fields_editable_on_project": None,
-        })
+        connector_rows.append(
+            {
+                "id": i,
+                "name": f"{system.title()} connector {i}",
+                "system": system,
+                "inaccessible": False,
+                "params": _connector_params(system, i, rng),
+                "fields_editable_on_project": None,
+            }
+        )
     connection_rows = []
     for i in range(1, connections + 1):
         connector = connector_rows[(i - 1) % connectors]
         params: dict[str, Any] = {"alm_project": f"KEY{i}"}
         if connector["system"] != "trac" and i % 3 == 0:
             params["sde_min_priority"] = 1 + i % 10
-        connection_rows.append({
-            "id": i, "alias": f"Connection {i}", "connector": connector["id"],
-            "project": 1 + (i - 1) % projects, "frequency": FREQUENCIES[i % len(FREQUENCIES)],
-            "debug_mode": False, "inaccessible": False, "in_progress": False, "params": params,
-            "last_job": _last_job(i) if with_last_job and i % 2 else None,
-        })
+        connection_rows.append(
+            {
+                "id": i,
+                "alias": f"Connection {i}",
+                "connector": connector["id"],
+                "project": 1 + (i - 1) % projects,
+                "frequency": FREQUENCIES[i % len(FREQUENCIES)],
+                "debug_mode": False,
+                "inaccessible": False,
+                "in_progress": False,
+                "params": params,
+                "last_job": _last_job(i) if with_last_job and i % 2 else None,
+            }
+        )
     return {
-        "token": token, "business_units": units, "applications": apps, "projects": project_rows,
-        "connectors": connector_rows, "connections": connection_rows,
+        "token": token,
+        "business_units": units,
+        "applications": apps,
+        "projects": project_rows,
+        "connectors": connector_rows,
+        "connections": connection_rows,
     }
 
 
 def _last_job(i: int) -> dict[str, Any]:
     ok = i % 7 != 0
-    return {"id": i, "succeeded": ok, "ready": True, "automatic": True, "user": 1,
-            "last_run": f"2026-11-{1 + i % 28:02d}T03:{i % 60:02d}:00Z",
-            "result_message": "OK" if ok else "Error: connection refused"}
+    return {
+        "id": i,
+        "succeeded": ok,
+        "ready": True,
+        "automatic": True,
+        "user": 1,
+        "last_run": f"2026-11-{1 + i % 28:02d}T03:{i % 60:02d}:00Z",
+        "result_message": "OK" if ok else "Error: connection refused",
+    }
 
 
 def secret_rows(data: dict[str, Any]) -> list[dict[str, str]]:

@@ -91,7 +91,9 @@ class SimServer:
             sock.bind((self.host, self.port))
         except OSError as error:
             sock.close()
-            raise InputError(f"cannot listen on {self.host}:{self.port}: {error.strerror}") from None
+            raise InputError(
+                f"cannot listen on {self.host}:{self.port}: {error.strerror}"
+            ) from None
         sock.listen(128)
         self._socket = sock
         self.port = sock.getsockname()[1]

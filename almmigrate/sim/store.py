@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from almmigrate.errors import InputError
-from almmigrate.schema import DERIVED_PARAMS, PROJECT, SYSTEM, Plugin, bundled_plugins, validate_params
+from almmigrate.schema import (
+    DERIVED_PARAMS,
+    PROJECT,
+    SYSTEM,
+    Plugin,
+    bundled_plugins,
+    validate_params,
+)
 
 FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "manually")
 NAME_MAX_LENGTH = 255
@@ -54,7 +61,8 @@ class Table:
 
     def __init__(self, kind: str, items: Iterable[Mapping[str, Any]]) -> None:
         self.kind = kind
-        self.rows: dict[int, dict[str, Any]] = {}
+        # Keyed by id; looked up with whatever a body or a row holds (may be None or text).
+        self.rows: dict[Any, dict[str, Any]] = {}
         for item in items:
             row = _shallow_copy(item)
             ident = row.get("id")
@@ -101,7 +109,7 @@ class SimStore:
         else:
             self.plugins = {str(p["id"]): Plugin.from_api(p) for p in raw_plugins}
         self.tables = {kind: Table(kind, loaded.get(kind) or ()) for kind in KINDS}
-        self._by_project: dict[int, list[int]] = {}
+        self._by_project: dict[Any, list[int]] = {}
         for ident in self.tables["connections"].ids:
             project = self.tables["connections"].rows[ident].get("project")
             self._by_project.setdefault(project, []).append(ident)
@@ -126,7 +134,11 @@ class SimStore:
     # ------------------------------------------------------------ reads
 
     def page(
-        self, kind: str, offset: int, limit: int, filters: Mapping[str, str] | None = None,
+        self,
+        kind: str,
+        offset: int,
+        limit: int,
+        filters: Mapping[str, str] | None = None,
         include_last_job: bool = False,
     ) -> tuple[int, list[dict[str, Any]]]:
         """(count, serialized objects) of one page of a list, with its filters applied."""
@@ -175,7 +187,11 @@ class SimStore:
         plugin = self.plugins.get(system_id)
         if plugin is None:
             return {"id": system_id, "name": system_id, "short_name": system_id}
-        return {"id": plugin.id, "name": plugin.name, "short_name": plugin.short_name or plugin.name}
+        return {
+            "id": plugin.id,
+            "name": plugin.name,
+            "short_name": plugin.short_name or plugin.name,
+        }
 
     def _render_connector(self, row: Mapping[str, Any]) -> dict[str, Any]:
         editable = row.get("fields_editable_on_project")
@@ -290,9 +306,10 @@ class SimStore:
         """The `testalm` answer for a connection, its connector's params included."""
         with self._lock:
             body = _require_object(body)
-            connector = self.tables["connectors"].rows.get(body.get("connector"))
+            errors: Errors = {}
+            connector = self._related(body, "connector", "connectors", errors)
             if connector is None:
-                raise SimValidationError({"connector": [_bad_pk(body.get("connector"))]})
+                raise SimValidationError(errors)
             params = body.get("params") if isinstance(body.get("params"), Mapping) else {}
             return _connectivity({**(connector.get("params") or {}), **params})
 
@@ -312,7 +329,7 @@ class SimStore:
     def _checked_connector(self, body: Any, current: dict[str, Any] | None) -> dict[str, Any]:
         body = _require_object(body)
         errors: Errors = {}
-        row = dict(current) if current else {"inaccessible": False, "params": {}}
+        row: dict[str, Any] = dict(current) if current else {"inaccessible": False, "params": {}}
         row["params"] = dict(row.get("params") or {})
         if current is None or "name" in body:
             name = _checked_name(body, "name", errors)
@@ -334,7 +351,9 @@ class SimStore:
         row.setdefault("fields_editable_on_project", None)
         params = body.get("params", {} if current else None)
         if not isinstance(params, Mapping):
-            errors["params"] = ["This field is required." if params is None else "Must be an object."]
+            errors["params"] = [
+                "This field is required." if params is None else "Must be an object."
+            ]
         elif plugin is not None:
             changes_system = current is not None and plugin.id != current.get("system")
             merged = {**row["params"], **params}
@@ -354,11 +373,16 @@ class SimStore:
     def _checked_connection(self, body: Any, current: dict[str, Any] | None) -> dict[str, Any]:
         body = _require_object(body)
         errors: Errors = {}
-        row = (
+        row: dict[str, Any] = (
             dict(current)
             if current
-            else {"frequency": "manually", "debug_mode": False, "inaccessible": False,
-                  "in_progress": False, "last_job": None}
+            else {
+                "frequency": "manually",
+                "debug_mode": False,
+                "inaccessible": False,
+                "in_progress": False,
+                "last_job": None,
+            }
         )
         row["params"] = dict(row.get("params") or {})
         if current is None or "alias" in body:
@@ -367,13 +391,9 @@ class SimStore:
                 row["alias"] = alias
         for field, kind in (("connector", "connectors"), ("project", "projects")):
             if current is None or field in body:
-                value = body.get(field)
-                if value is None:
-                    errors[field] = ["This field is required."]
-                elif isinstance(value, bool) or value not in self.tables[kind].rows:
-                    errors[field] = [_bad_pk(value)]
-                else:
-                    row[field] = value
+                related = self._related(body, field, kind, errors)
+                if related is not None:
+                    row[field] = related["id"]
         if "frequency" in body:
             if body["frequency"] in FREQUENCIES:
                 row["frequency"] = body["frequency"]
@@ -383,7 +403,9 @@ class SimStore:
         _checked_bool(body, "inaccessible", row, errors)
         params = body.get("params", {} if current else None)
         if not isinstance(params, Mapping):
-            errors["params"] = ["This field is required." if params is None else "Must be an object."]
+            errors["params"] = [
+                "This field is required." if params is None else "Must be an object."
+            ]
         elif "connector" not in errors:
             own = {k: v for k, v in params.items() if k not in DERIVED_PARAMS}
             problems = self._connection_param_problems(row, own, creating=current is None)
@@ -393,6 +415,24 @@ class SimStore:
         if errors:
             raise SimValidationError(errors)
         return row
+
+    def _related(
+        self, body: Mapping[str, Any], field: str, kind: str, errors: Errors
+    ) -> dict[str, Any] | None:
+        """The object a body's `field` refers to by id, or None with DRF's error recorded."""
+        value = body.get(field)
+        if value is None:
+            errors[field] = ["This field is required."]
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # DRF takes "5" for a primary key, as it takes 5
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors[field] = [f"Incorrect type. Expected pk value, received {type(value).__name__}."]
+            return None
+        found = self.tables[kind].rows.get(value)
+        if found is None:
+            errors[field] = [f'Invalid pk "{value}" - object does not exist.']
+        return found
 
     def _connection_param_problems(
         self, row: Mapping[str, Any], own: Mapping[str, Any], creating: bool
@@ -427,7 +467,9 @@ def _require_object(body: Any) -> Mapping[str, Any]:
 def _checked_name(body: Mapping[str, Any], field: str, errors: Errors) -> str | None:
     value = body.get(field)
     if value is None or (isinstance(value, str) and not value.strip()):
-        errors[field] = ["This field is required." if value is None else "This field may not be blank."]
+        errors[field] = [
+            "This field is required." if value is None else "This field may not be blank."
+        ]
         return None
     if not isinstance(value, str):
         errors[field] = ["Not a valid string."]
@@ -457,10 +499,6 @@ def _editable_problem(editable: Any, plugin: Plugin | None) -> str | None:
         if unknown:
             return f'"{unknown[0]}" is not a param of {plugin.id}.'
     return None
-
-
-def _bad_pk(value: Any) -> str:
-    return f'Invalid pk "{value}" - object does not exist.'
 
 
 def _int_or_none(text: str) -> int | None:

@@ -6,7 +6,7 @@ beside the target, then a rename), so a failure never leaves a partial file;
 Reading returns only the layout's sheets that are present (absent = empty).
 
 Modules: ``table`` (Table, limits) · ``cells`` (formula safety, escapes) ·
-``xlsx`` · ``csvfiles`` · ``jsonfile``.
+``xlsx`` (+ ``xlsx_sheet``, the safe one-pass sheet reader) · ``csvfiles`` · ``jsonfile``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -75,7 +76,8 @@ def read_csv(path: Path, name: str | None = None) -> Table:
     """Read one CSV file; name None tells the sheet from the header."""
     text = _decode(path)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
+        records = list(reader)
     except csv.Error as error:
         raise InputError(f"not a readable CSV file: {error}", file=str(path)) from None
     if not records:
@@ -109,12 +111,30 @@ def read_csv(path: Path, name: str | None = None) -> Table:
             )
         rows.append(_row(path, name, number, columns, record))
         numbers.append(number)
-    return Table(name, columns, rows, row_numbers=numbers, file_format="csv")
+    named = [c for c in columns if c]
+    return Table(name, named, rows, row_numbers=numbers, file_format="csv")
+
+
+def _delimiter(text: str) -> str:
+    """Comma, or the semicolon or tab that Excel uses in some locales, told by the header line."""
+    header = re.split(r"[\r\n]", text, maxsplit=1)[0]
+    counts = {mark: header.count(mark) for mark in (",", ";", "\t")}
+    best = max(counts, key=lambda mark: counts[mark])
+    return best if counts[best] > counts[","] else ","
 
 
 def _row(path: Path, name: str, number: int, columns: list[str], record: list[str]) -> dict:
     row: dict[str, Any] = {}
-    for column, text in zip(columns, record, strict=True):
+    for index, (column, text) in enumerate(zip(columns, record, strict=True), start=1):
+        if not column:  # a trailing column Excel kept because a cell was once touched
+            if text:
+                raise InputError(
+                    f"cell {index} of this row has a value but its column has no header",
+                    file=str(path),
+                    sheet=name,
+                    row=number,
+                )
+            continue
         if len(text) > limits.MAX_CELL_CHARS:
             raise InputError(
                 f"a cell holds {len(text):,} characters, more than {limits.MAX_CELL_CHARS:,}",
@@ -129,12 +149,10 @@ def _row(path: Path, name: str, number: int, columns: list[str], record: list[st
 
 def _check_header(path: Path, name: str, columns: list[str]) -> None:
     seen: set[str] = set()
+    if not any(columns):
+        raise InputError("the first row must hold the column names", file=str(path), sheet=name)
     for column in columns:
-        if not column:
-            raise InputError(
-                "the header has an empty column name", file=str(path), sheet=name, row=1
-            )
-        if column in seen:
+        if column and column in seen:
             raise InputError(
                 f'the column "{column}" appears twice in the header',
                 file=str(path),

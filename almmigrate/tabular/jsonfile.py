@@ -64,7 +64,7 @@ def read_document(path: Path) -> dict[str, Table]:
             file=str(path),
         )
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")  # no bytes copy held beside the text
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text (byte at offset {error.start})", file=str(path)) from None
     try:
@@ -87,7 +87,10 @@ def read_document(path: Path) -> dict[str, Table]:
             f'format_version "{version}" is not supported (this tool reads "{FORMAT_VERSION}")',
             file=str(path),
         )
-    tables = {name: _table(path, name, document[name]) for name in DATA_SHEETS if name in document}
+    # pop: each sheet's parsed items are let go once they are flattened into rows
+    tables = {
+        name: _table(path, name, document.pop(name)) for name in DATA_SHEETS if name in document
+    }
     if META_SHEET in document:
         tables[META_SHEET] = _meta_table(path, document[META_SHEET])
     return tables
@@ -106,6 +109,7 @@ def _table(path: Path, name: str, items: Any) -> Table:
         row = _flatten(path, name, number, item)
         columns.update(dict.fromkeys(row))
         rows.append(row)
+        items[number - 1] = None
     numbers = list(range(1, len(rows) + 1))
     return Table(name, list(columns), rows, row_numbers=numbers, file_format="json")
 

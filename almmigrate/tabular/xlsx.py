@@ -1,10 +1,14 @@
-"""Excel workbooks (.xlsx): streamed writing and guarded reading with openpyxl.
+"""Excel workbooks (.xlsx): streamed writing and guarded reading.
 
-Writing uses openpyxl's write-only mode, so rows go to disk as they come.
-Reading refuses a file that is not a zip and zip bombs (declared sizes and
-ratios) before any XML is parsed; XML entity tricks (openpyxl parses through
-defusedxml); and, in one pass over each sheet, merged cells, hidden data
-sheets and formulas without a cached value.
+Writing uses openpyxl's write-only mode, so rows go to disk as they come;
+each row is handed to openpyxl's sheet stream as ready XML (see `_XmlRows`).
+
+Reading refuses a file that is not a zip, and zip bombs (declared sizes and
+ratios), before any XML is parsed. openpyxl reads the workbook's parts
+(sheet names and states, shared strings, styles) through defusedxml; each
+data sheet is then read in one streamed pass by `xlsx_sheet` (expat with no
+DTD allowed), which also finds merged cells and formulas without a cached
+value.
 """
 
 from __future__ import annotations
@@ -17,22 +21,23 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+from xml.parsers import expat
 
 import openpyxl
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter
-from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.workbook import Workbook
-from openpyxl.worksheet._reader import FORMULA_TAG, INLINE_STRING, VALUE_TAG, WorkSheetParser
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.xml.constants import SHEET_MAIN_NS
 
 from almmigrate.errors import InputError
 from almmigrate.secrets import MASK
 from almmigrate.tabular import cells
 from almmigrate.tabular import table as limits
 from almmigrate.tabular.table import ALL_SHEETS, DATA_SHEETS, Table
+from almmigrate.tabular.xlsx_sheet import ForbiddenXML, FormulaWithoutValue, SheetReader
 
 if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
     raise ImportError("almmigrate needs defusedxml so that workbooks are parsed safely")
@@ -51,7 +56,12 @@ _MAX_EXACT_INT = 2**53
 _PLAIN, _HEADER, _FORMULA, _MASKED = 0, 1, 2, 3
 # Without lxml, openpyxl builds and serialises an element tree per cell, which made
 # 50,000 rows take most of a minute; rows are then written as XML text instead.
-_FAST_XML = not openpyxl.LXML
+# Both hooks are openpyxl 3.1 internals: without them, the portable path is used.
+_FAST_XML = (
+    not openpyxl.LXML
+    and hasattr(WriteOnlyWorksheet, "_values_to_row")
+    and hasattr(WriteOnlyWorksheet, "_get_writer")
+)
 
 Prepared = tuple[str, str, int] | None  # (cell type "n" | "b" | "s", text, style), None = empty
 
@@ -208,14 +218,13 @@ class _XmlRows:
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0"
-_TEXT_TAG = f"{{{SHEET_MAIN_NS}}}t"
 
 
 def read_workbook(path: Path) -> dict[str, Table]:
     """Read the layout's sheets of a workbook (others are ignored)."""
     _check_container(path)
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        workbook = _open(path)
     except InputError:
         raise
     except Exception as error:  # openpyxl raises many kinds for a broken file
@@ -224,13 +233,28 @@ def read_workbook(path: Path) -> dict[str, Table]:
         return _read_sheets(path, workbook)
     except InputError:
         raise
-    except Exception as error:  # a sheet's XML is parsed only when its rows are read
+    except Exception as error:
         raise InputError(f"cannot read this workbook: {_reason(error)}", file=str(path)) from None
     finally:
-        workbook.close()
+        workbook.archive.close()
+
+
+def _open(path: Path) -> ExcelReader:
+    """The workbook's parts except its sheets: names, shared strings, styles (via defusedxml).
+
+    openpyxl's load_workbook would also parse every sheet once just to size it
+    (all of it, when the file has no <dimension>, as write-only files do).
+    """
+    reader = ExcelReader(str(path), read_only=True, data_only=True)
+    reader.read_manifest()
+    reader.read_strings()
+    reader.read_workbook()
+    apply_stylesheet(reader.archive, reader.wb)
+    return reader
 
 
 _FORBIDDEN_XML = {"EntitiesForbidden", "DTDForbidden", "ExternalReferenceForbidden"}
+_BOMB = "it declares XML entities or a DTD (a possible XML bomb); refused"
 
 
 def _reason(error: BaseException) -> str:
@@ -238,7 +262,7 @@ def _reason(error: BaseException) -> str:
     cause: BaseException | None = error
     while cause is not None:
         if type(cause).__name__ in _FORBIDDEN_XML:
-            return "it declares XML entities or a DTD (a possible XML bomb); refused"
+            return _BOMB
         cause = cause.__cause__ or cause.__context__
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     name = type(error).__name__
@@ -300,80 +324,37 @@ def _check_sizes(path: Path, members: list[zipfile.ZipInfo]) -> None:
         )
 
 
-def _read_sheets(path: Path, workbook: Any) -> dict[str, Table]:
+def _read_sheets(path: Path, workbook: ExcelReader) -> dict[str, Table]:
     tables: dict[str, Table] = {}
-    for sheet in workbook.worksheets:
-        name = str(sheet.title).strip().lower()
-        if name not in ALL_SHEETS or name in tables:
+    for sheet, relation in workbook.parser.find_sheets():
+        name = str(sheet.name).strip().lower()
+        if name not in ALL_SHEETS or name in tables or "chartsheet" in relation.Type:
             continue
-        if sheet.sheet_state != "visible" and name in DATA_SHEETS:
+        if (sheet.state or "visible") != "visible" and name in DATA_SHEETS:
             raise InputError(
-                f'the sheet "{sheet.title}" is hidden; unhide it or delete it, then save',
+                f'the sheet "{sheet.name}" is hidden; unhide it or delete it, then save',
                 file=str(path),
             )
-        tables[name] = _read_sheet(path, workbook, sheet, name)
+        if relation.target not in workbook.valid_files:
+            raise InputError(f'the sheet "{sheet.name}" is missing from the file', file=str(path))
+        tables[name] = _read_sheet(path, workbook, relation.target, name)
     return tables
 
 
-class _FormulaWithoutValue(Exception):
-    pass
-
-
-class _SheetParser(WorkSheetParser):  # type: ignore[misc]
-    """openpyxl's sheet parser in one pass: stops at a formula with no cached value
-    (data_only would read it as an empty cell) and reads plain inline text fast."""
-
-    def parse_cell(self, element: Any) -> dict[str, Any]:
-        if element.get("t") == "inlineStr":
-            text = _plain_inline_text(element)
-            if text is not None:
-                row, column = self._position(element)
-                return {"row": row, "column": column, "value": text, "data_type": "s"}
-        if element.find(FORMULA_TAG) is not None and _no_cached_value(element):
-            raise _FormulaWithoutValue(element.get("r") or "?")
-        cell: dict[str, Any] = super().parse_cell(element)
-        return cell
-
-    def _position(self, element: Any) -> tuple[int, int]:
-        coordinate = element.get("r")
-        if coordinate:
-            row, column = coordinate_to_tuple(coordinate)
-            self.col_counter = column
-            return row, column
-        self.col_counter += 1
-        return self.row_counter, self.col_counter
-
-
-def _no_cached_value(element: Any) -> bool:
-    # An empty <v/> is a cached value only for a text result (t="str"): the empty string.
-    value = element.find(VALUE_TAG)
-    return value is None or (not value.text and element.get("t") != "str")
-
-
-def _plain_inline_text(element: Any) -> str | None:
-    """The text of an inline string without rich-text runs (the usual case), else None."""
-    inline = element.find(INLINE_STRING)
-    if inline is None or len(inline) != 1 or inline[0].tag != _TEXT_TAG:
-        return None
-    return str(inline[0].text or "")
-
-
-def _read_sheet(path: Path, workbook: Any, sheet: Any, name: str) -> Table:
+def _read_sheet(path: Path, workbook: ExcelReader, member: str, name: str) -> Table:
     """One pass over a sheet's XML: header, typed cells, row numbers, merges and formulas."""
+    reader = SheetReader(
+        workbook.shared_strings,
+        date_styles=workbook.wb._date_formats,
+        timedelta_styles=workbook.wb._timedelta_formats,
+        epoch=workbook.wb.epoch,
+    )
     columns: list[str] = []
     records: list[dict[str, Any]] = []
     numbers: list[int] = []
-    with sheet._get_source() as source:
-        parser = _SheetParser(
-            source,
-            sheet._shared_strings,
-            data_only=True,
-            epoch=workbook.epoch,
-            date_formats=workbook._date_formats,
-            timedelta_formats=workbook._timedelta_formats,
-        )
+    with workbook.archive.open(member) as source:
         try:
-            for number, cells_in_row in parser.parse():
+            for number, cells_in_row in reader.rows(source):
                 values = _row_values(path, name, number, cells_in_row)
                 if number == 1:
                     columns = _header(path, name, values)
@@ -386,33 +367,44 @@ def _read_sheet(path: Path, workbook: Any, sheet: Any, name: str) -> Table:
                         file=str(path),
                         sheet=name,
                     )
+                if not any(columns):
+                    raise InputError(
+                        "the first row must hold the column names", file=str(path), sheet=name
+                    )
                 _no_headless_values(path, name, number, columns, values)
                 values += [None] * (len(columns) - len(values))
                 records.append({c: v for c, v in zip(columns, values, strict=False) if c})
                 numbers.append(number)
-        except _FormulaWithoutValue as error:
+        except FormulaWithoutValue as error:
             raise InputError(
                 f"cell {error} holds a formula with no saved value; "
                 "open the file in Excel or LibreOffice and save it again, or type the value",
                 file=str(path),
                 sheet=name,
             ) from None
-    _no_merged_cells(path, name, parser.merged_cells)
+        except ForbiddenXML:
+            raise InputError(_BOMB, file=str(path), sheet=name) from None
+        except expat.ExpatError as error:
+            raise InputError(
+                f"broken XML in this sheet: {error}", file=str(path), sheet=name
+            ) from None
+    _no_merged_cells(path, name, reader.merged)
     return Table(name, [c for c in columns if c], records, row_numbers=numbers, file_format="xlsx")
 
 
-def _row_values(path: Path, name: str, number: int, cells_in_row: list[dict]) -> list[Any]:
+def _row_values(
+    path: Path, name: str, number: int, cells_in_row: list[tuple[int, Any]]
+) -> list[Any]:
     values: list[Any] = []
-    for cell in cells_in_row:
-        index = cell["column"] - 1
+    for column, value in cells_in_row:
+        index = column - 1
         if index >= len(values):
             values.extend([None] * (index + 1 - len(values)))
-        values[index] = _cell_value(path, name, number, cell["value"])
+        values[index] = _cell_value(path, name, number, value)
     return values
 
 
-def _no_merged_cells(path: Path, name: str, merged: Any) -> None:
-    ranges = [str(m.ref) for m in getattr(merged, "mergeCell", None) or ()]
+def _no_merged_cells(path: Path, name: str, ranges: list[str]) -> None:
     if ranges and name in DATA_SHEETS:
         raise InputError(
             f"merged cells ({', '.join(ranges)}); unmerge them so every row has its own values",

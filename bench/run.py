@@ -1,0 +1,306 @@
+"""`make bench`: run every benchmark against the simulator and write bench/results.md.
+
+Runs, one after the other, each in its own process: bench_client.py,
+bench_export.py, bench_import.py, bench_tabular.py, bench_scale.py and
+soak.py. Each writes its JSON figures to bench/out/; their output goes to
+bench/out/<name>.log. Then bench/results.md is written from the JSON files:
+ratios from this one run, the command that produced them and the machine.
+
+Usage: .venv/bin/python bench/run.py [--only scale,soak] [--no-run]
+  --only    run only these benchmarks (the others' earlier JSON is reused)
+  --no-run  run nothing; rewrite results.md from bench/out/*.json
+Exit 1 when a benchmark failed or missed its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+RESULTS = HERE / "results.md"
+
+# name -> (script, its JSON output in bench/out/)
+BENCHMARKS: dict[str, tuple[str, str]] = {
+    "client": ("bench_client.py", "client.json"),
+    "export": ("bench_export.py", "export.json"),
+    "import": ("bench_import.py", "import.json"),
+    "tabular": ("bench_tabular.py", "tabular.json"),
+    "scale": ("bench_scale.py", "scale.json"),
+    "soak": ("soak.py", "soak.json"),
+}
+
+
+def run_one(name: str) -> dict[str, Any]:
+    """Run one benchmark script; its wall time and exit code."""
+    script, _ = BENCHMARKS[name]
+    log = OUT / f"{name}.log"
+    print(f"== {script} (log: {log.relative_to(HERE.parent)})", flush=True)
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as handle:
+        done = subprocess.run(
+            [sys.executable, str(HERE / script)],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            cwd=HERE.parent,
+            check=False,
+        )
+    seconds = time.perf_counter() - started
+    print(f"   exit {done.returncode} in {seconds:.0f} s", flush=True)
+    return {"script": script, "exit_code": done.returncode, "seconds": round(seconds, 1)}
+
+
+def load(name: str) -> dict[str, Any] | None:
+    path = OUT / BENCHMARKS[name][1]
+    if not path.exists():
+        return None
+    loaded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def machine() -> dict[str, str]:
+    return {
+        "cpus (nproc)": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "measured at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+def _yes(flag: Any) -> str:
+    return "met" if flag else "**missed**"
+
+
+def import_section(figures: dict[str, Any] | None) -> list[str]:
+    if figures is None:
+        return ["_no figures (bench_import.py did not produce bench/out/import.json)_"]
+    parallel, loop = figures["parallel"], figures["one_at_a_time"]
+    return [
+        f"Target simulator: {figures['latency_ms']} ms latency, limit {figures['limit_per_s']:g} "
+        f"requests/s; {parallel['objects']} objects migrated with `--rate "
+        f"{figures['limit_per_s']:g} --concurrency {parallel['concurrency']}`.",
+        "",
+        "| figure | value |",
+        "|---|---|",
+        f"| achieved rate / configured rate limit | **{figures['rate_share_of_limit']:.3f}** "
+        f"({parallel['rate_per_s']}/s of {figures['limit_per_s']:g}/s) |",
+        f"| speed-up over a one-request-at-a-time loop | **{figures['speedup']:.2f}x** "
+        f"({parallel['elapsed_s']} s against {loop['elapsed_s']} s) |",
+        f"| requests throttled (429) | {figures['throttled_share']:.1%} |",
+        f"| targets (>= 0.9 of the limit, <= 5% throttled, >= 4x) | "
+        f"{_yes(figures['targets_met'])} |",
+    ]
+
+
+def export_section(figures: dict[str, Any] | None) -> list[str]:
+    if figures is None:
+        return ["_no figures (bench_export.py did not produce bench/out/export.json)_"]
+    speed = figures["speed"]
+    fetch = min(speed["fetch_seconds"])
+    lines = [
+        f"{speed['connections']:,} connections, {speed['latency_ms']:g} ms latency a request, "
+        f"concurrency {speed['concurrency']}, page size {speed['page_size']}. Bare fetch of the "
+        f"connection pages: {fetch:.2f} s; of every list an export reads: "
+        f"{speed['all_lists_fetch_seconds']:.2f} s (best of {len(speed['fetch_seconds'])}).",
+        "",
+        "| format | export / bare page fetch | export / every list fetched | target <= 1.5x |",
+        "|---|---|---|---|",
+    ]
+    for fmt in ("xlsx", "json", "csv"):
+        row = speed[fmt]
+        lines.append(
+            f"| {fmt} | **{row['ratio']:.2f}x** | {row['ratio_to_all_lists']:.2f}x | "
+            f"{_yes(row['meets_target'])} |"
+        )
+    return lines
+
+
+def memory_section(scale: dict[str, Any] | None, export: dict[str, Any] | None) -> list[str]:
+    lines = [
+        "Each command in its own child process; peak RSS from `getrusage(RUSAGE_CHILDREN)`.",
+        "",
+        "| what | connections | peak RSS | seconds | target < 400 MB |",
+        "|---|---|---|---|---|",
+    ]
+    if scale is not None:
+        for case in ("export", "import"):
+            row = scale["memory"][case]
+            bound = " (upper bound)" if row.get("upper_bound") else ""
+            lines.append(
+                f"| `almmigrate {case}` (xlsx) | {row['connections']:,} | "
+                f"**{row['peak_rss_mb']:.0f} MB**{bound} | {row['seconds']} | "
+                f"{_yes(row['meets_target'])} |"
+            )
+    if export is not None:
+        row = export["memory"]
+        lines.append(
+            f"| `exporter.export()` to xlsx (bench_export.py) | {row['connections']:,} | "
+            f"{row['peak_rss_mb']:.0f} MB | {row['seconds']} | {_yes(row['meets_target'])} |"
+        )
+    if scale is None and export is None:
+        lines.append("| _no figures_ | | | | |")
+    return lines
+
+
+def cost_section(scale: dict[str, Any] | None) -> list[str]:
+    if scale is None:
+        return ["_no figures (bench_scale.py did not produce bench/out/scale.json)_"]
+    lines = [
+        "Export to xlsx from a simulator with no latency, then import of that file into an empty "
+        "target (no rate limit, concurrency 8): wall time per object (connections + 20 connectors).",
+        "",
+        "| connections | export ms/object | import ms/object | import requests |",
+        "|---|---|---|---|",
+    ]
+    for row in scale["cost"]:
+        lines.append(
+            f"| {row['connections']:,} | {row['export_ms_per_object']:.3f} | "
+            f"{row['import_ms_per_object']:.3f} | {row['import_requests']:,} |"
+        )
+    first, last = scale["cost"][0]["connections"], scale["cost"][-1]["connections"]
+    flat = scale["flatness"]
+    lines += [
+        "",
+        f"Cost per object at {last:,} over the cost at {first:,}: export "
+        f"**{flat['export']:.2f}x**, import **{flat['import']:.2f}x** (flat = 1).",
+    ]
+    return lines
+
+
+def client_section(figures: dict[str, Any] | None) -> list[str]:
+    if figures is None:
+        return ["_no figures (bench_client.py did not produce bench/out/client.json)_"]
+    listing = figures["listing"]
+    rate, limited = figures["client_rate_40"], figures["server_limit_20"]
+    return [
+        "| figure | value |",
+        "|---|---|",
+        f"| listing {listing['concurrency_1']['objects']:,} connections, concurrency 4 / 1 | "
+        f"{listing['concurrency_4']['speedup']:.2f}x faster |",
+        f"| same, concurrency 8 / 1 | {listing['concurrency_8']['speedup']:.2f}x faster |",
+        f"| `--rate 40` across 8 workers: achieved / configured | "
+        f"{rate['achieved_rate'] / 40:.3f} |",
+        f"| server limited to 20/s, no client limit: achieved / limit | "
+        f"{limited['achieved_rate'] / 20:.3f} ({limited['throttled']} throttled, "
+        f"{limited['failures']} failed) |",
+    ]
+
+
+def tabular_section(figures: dict[str, Any] | None) -> list[str]:
+    if figures is None:
+        return ["_no figures (bench_tabular.py did not produce bench/out/tabular.json)_"]
+    lines = [
+        f"{figures['connections']:,} connections x 30 columns, each case in its own process.",
+        "",
+        "| format | action | seconds | peak RSS |",
+        "|---|---|---|---|",
+    ]
+    for row in figures["results"]:
+        lines.append(
+            f"| {row['format']} | {row['action']} | {row['seconds']} | {row['peak_mb']:.0f} MB |"
+        )
+    return lines
+
+
+def soak_section(figures: dict[str, Any] | None) -> list[str]:
+    if figures is None:
+        return ["_no figures (soak.py did not produce bench/out/soak.json)_"]
+    totals = figures["server_totals"]
+    slow = sum(r.get("requests_while_slow", 0) for r in figures["per_round"])
+    return [
+        f"{figures['rounds']} migrations, {figures['objects']:,} objects in all, through 503s, "
+        "commit-then-drop, 429 (Retry-After as seconds and as an HTTP date) and slow windows "
+        f"past the timeout: every object exactly once: **{figures['all_exactly_once']}** "
+        f"({figures['duplicated']} duplicated, {figures['missing_or_wrong']} missing or wrong). "
+        f"The targets answered {totals['failed']} 503s, dropped {totals['dropped']} committed "
+        f"writes, throttled {totals['throttled']} requests and held {slow} past the 0.5 s "
+        f"timeout, in {figures['seconds']} s.",
+    ]
+
+
+def runs_section(runs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["| script | exit | seconds |", "|---|---|---|"]
+    for name, (script, _) in BENCHMARKS.items():
+        run = runs.get(name)
+        if run is None:
+            lines.append(f"| {script} | not run this time (earlier JSON reused) | |")
+        else:
+            lines.append(f"| {script} | {run['exit_code']} | {run['seconds']} |")
+    return lines
+
+
+def write_results(runs: dict[str, dict[str, Any]], command: str) -> str:
+    figures = {name: load(name) for name in BENCHMARKS}
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{command}` (`make bench`) against the simulator on loopback. "
+        "Figures are ratios from one run on this machine; absolute times vary with it.",
+        "",
+        *[f"- {key}: {value}" for key, value in machine().items()],
+        "",
+        "## Import throughput (bench_import.py)",
+        "",
+        *import_section(figures["import"]),
+        "",
+        "## Export time against the bare page fetches (bench_export.py)",
+        "",
+        *export_section(figures["export"]),
+        "",
+        "## Peak memory, 50,000 connections (bench_scale.py, bench_export.py)",
+        "",
+        *memory_section(figures["scale"], figures["export"]),
+        "",
+        "## Cost per object at 1k, 5k and 20k (bench_scale.py)",
+        "",
+        *cost_section(figures["scale"]),
+        "",
+        "## Client (bench_client.py)",
+        "",
+        *client_section(figures["client"]),
+        "",
+        "## File layer (bench_tabular.py)",
+        "",
+        *tabular_section(figures["tabular"]),
+        "",
+        "## Fault soak (soak.py)",
+        "",
+        *soak_section(figures["soak"]),
+        "",
+        "## Runs",
+        "",
+        *runs_section(runs),
+        "",
+    ]
+    text = "\n".join(lines)
+    RESULTS.write_text(text, encoding="utf-8")
+    return text
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="comma-separated: " + ", ".join(BENCHMARKS))
+    parser.add_argument("--no-run", action="store_true", help="only rewrite results.md")
+    args = parser.parse_args()
+    names = list(BENCHMARKS) if not args.only else args.only.split(",")
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; one of {', '.join(BENCHMARKS)}")
+    OUT.mkdir(exist_ok=True)
+    runs = {} if args.no_run else {name: run_one(name) for name in names}
+    command = "bench/run.py" + (f" --only {args.only}" if args.only else "")
+    write_results(runs, f".venv/bin/python {command}")
+    print(f"wrote {RESULTS.relative_to(HERE.parent)}")
+    return 1 if any(run["exit_code"] != 0 for run in runs.values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

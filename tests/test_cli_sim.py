@@ -1,0 +1,133 @@
+"""`almmigrate sim` as a user runs it: a real process serving on a port until Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from almmigrate.cli import cli, main
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """Run `almmigrate sim ARGS` until it says it listens; yield it and its stderr lines so far."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "almmigrate", "sim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
+    lines: list[str] = []
+    try:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if "Ctrl-C" in line:
+                break
+        assert lines and "Ctrl-C" in lines[-1], "".join(lines)
+        yield process, lines
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_serves_the_samples_until_ctrl_c() -> None:
+    port = free_port()
+    with serving("--data", str(SAMPLES / "source.json"), "--port", str(port)) as (process, lines):
+        url = f"http://127.0.0.1:{port}/api/v2/connections/alm/"
+        page = httpx.get(url, headers={"Authorization": "Token sim-source-token"}, timeout=10)
+        refused = httpx.get(url, timeout=10)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+    assert page.status_code == 200
+    body = page.json()
+    assert body["count"] == 133 and len(body["results"]) == 25
+    assert body["next"] == f"{url}?page=2"
+    assert refused.status_code == 401
+    banner = "".join(lines)
+    assert f"http://127.0.0.1:{port}" in banner
+    assert 'the "token" field of' in banner
+    assert "sim-source-token" not in banner + err + out
+    assert process.returncode == 0
+    assert "Stopped after 2 requests" in err
+
+
+def test_faults_from_options_and_a_given_token() -> None:
+    port = free_port()
+    args = [
+        "--port",
+        str(port),
+        "--token",
+        "cli-token-1234",
+        "--rate-limit",
+        "0.001",
+        "--retry-after-date",
+    ]
+    with serving(*args) as (process, lines):
+        headers = {"Authorization": "Token cli-token-1234"}
+        url = f"http://127.0.0.1:{port}/api/v2/projects/"
+        first = httpx.get(url, headers=headers, timeout=10)
+        second = httpx.get(url, headers=headers, timeout=10)
+    banner = "".join(lines)
+    assert first.status_code == 200 and first.json()["count"] == 44  # the bundled samples
+    assert second.status_code == 429
+    assert parsedate_to_datetime(second.headers["retry-after"]).tzinfo is not None
+    assert "given with --token" in banner and "cli-token-1234" not in banner
+    assert "rate limit 0.001 requests/s" in banner
+
+
+def test_refuses_a_host_that_is_not_loopback() -> None:
+    result = CliRunner().invoke(cli, ["sim", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "refusing to listen on 0.0.0.0" in result.output
+    assert "--allow-remote" in result.output
+
+
+def test_busy_port_and_bad_data_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(SystemExit) as busy:
+            main(["sim", "--port", str(port)])
+    assert busy.value.code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(SystemExit) as broken:
+        main(["sim", "--data", str(bad), "--port", "0"])
+    assert broken.value.code == 2
+    assert "a data file holds one JSON object" in capsys.readouterr().err
+
+
+def test_help_has_an_example() -> None:
+    result = CliRunner().invoke(cli, ["sim", "--help"])
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert "almmigrate sim --data samples/source.json" in result.output
+    for option in ("--latency-ms", "--rate-limit", "--fail-rate", "--drop-rate", "--seed"):
+        assert option in result.output

@@ -1,0 +1,329 @@
+"""No credential and no token in any output of any command, at -vv.
+
+Canary values are planted where secrets live: masked_string params of the
+source's and the target's connectors, connections' own secret params, a param
+that is secret only by its name (custom_api_key), the secrets file and both
+API tokens. Every command then runs at -vv and stdout, stderr and every byte
+of every file it wrote (inside xlsx archives too) are searched for each canary.
+Only `export --include-secrets` may hold credentials, and never a token.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.schema import bundled_plugins, is_secret
+from almmigrate.secrets import MASK
+from almmigrate.sim import SimServer
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+AMBIGUOUS = "Jira Cloud – Montréal"  # held twice more on the target, so its rows fail
+
+
+@dataclass
+class World:
+    """Two simulated instances holding canaries, a secrets file, and where outputs go."""
+
+    source: SimServer
+    target: SimServer
+    secrets: Path  # holds canaries by design: kept out of the searched folder
+    out: Path  # every file a command writes goes under here
+    credentials: list[str]  # canary credentials (not the tokens)
+    tokens: list[str]
+    streams: list[str]  # stdout and stderr of every command run
+
+    @property
+    def at_source(self) -> list[str]:
+        """--url and --token of the source (SDE_TOKEN holds the target's)."""
+        return ["--url", self.source.url, "--token", self.tokens[0]]
+
+
+def _is_secret_param(system: str, name: str) -> bool:
+    return is_secret(name, bundled_plugins().get(system))
+
+
+def _plant(data: dict[str, Any], canaries: Any, label: str) -> list[str]:
+    """Replace every secret param value of `data` with a new canary; the canaries."""
+    planted = []
+    systems = {c["id"]: c["system"] for c in data["connectors"]}
+    for kind, system_of in (
+        ("connectors", lambda o: o["system"]),
+        ("connections", lambda o: systems[o["connector"]]),
+    ):
+        for item in data[kind]:
+            for name in item["params"]:
+                if _is_secret_param(system_of(item), name):
+                    item["params"][name] = canaries.new(f"{label}-{kind}-{item['id']}-{name}")
+                    planted.append(item["params"][name])
+    return planted
+
+
+@pytest.fixture
+def world(
+    make_sim: Any,
+    canaries: Any,
+    source_data: dict[str, Any],
+    target_data: dict[str, Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
+    # A param that is secret by its name only, on a connector and on a connection.
+    source_data["connectors"][0]["params"]["custom_api_key"] = "to be replaced"
+    source_data["connections"][0]["params"]["custom_api_key"] = "to be replaced"
+    credentials = _plant(source_data, canaries, "src") + _plant(target_data, canaries, "tgt")
+    duplicate = next(c for c in source_data["connectors"] if c["name"] == AMBIGUOUS)
+    target_data["connectors"] += [
+        {**duplicate, "id": 900 + i, "params": {**duplicate["params"], "alm_pass": value}}
+        for i, value in enumerate((canaries.new("tgt-dup-1"), canaries.new("tgt-dup-2")))
+    ]
+    credentials += canaries.values[-2:]
+    tokens = [canaries.new("source-token"), canaries.new("target-token")]
+    source = make_sim(source_data, token=tokens[0])
+    target = make_sim(target_data, token=tokens[1])
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    secrets = inputs / "secrets.csv"
+    rows = []
+    for kind, items, key in (
+        ("connector", source_data["connectors"], "name"),
+        ("connection", source_data["connections"], "alias"),
+    ):
+        for item in items:
+            for name, value in item["params"].items():
+                if value in credentials:
+                    value = canaries.new(f"file-{kind}-{item['id']}-{name}")
+                    credentials.append(value)
+                    rows.append({"kind": kind, "name": item[key], "field": name, "value": value})
+    with secrets.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["kind", "name", "field", "value"])
+        writer.writeheader()
+        writer.writerows(rows)
+    monkeypatch.setenv("SDE_SOURCE_TOKEN", tokens[0])
+    monkeypatch.setenv("SDE_TARGET_TOKEN", tokens[1])
+    monkeypatch.setenv("SDE_TOKEN", tokens[1])
+    out = tmp_path / "out"
+    out.mkdir()
+    return World(source, target, secrets, out, credentials, tokens, [])
+
+
+def run(capsys: pytest.CaptureFixture[str], world: World, *args: str) -> tuple[int, str, str]:
+    """The CLI in-process at -vv: (exit code, stdout, stderr); both streams kept for the search."""
+    with pytest.raises(SystemExit) as done:
+        main(["-vv", *args])
+    captured = capsys.readouterr()
+    world.streams += [captured.out, captured.err]
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+def assert_no_leak(canaries: Any, world: World) -> None:
+    """No canary in any file under world.out, nor in any stream."""
+    canaries.assert_absent(world.out, *world.streams)
+
+
+def test_the_canaries_are_planted_where_secrets_live(world: World) -> None:
+    held = json.dumps(world.source.state.snapshot()) + json.dumps(world.target.state.snapshot())
+    assert sum(value in held for value in world.credentials) >= 20
+    assert world.secrets.read_text(encoding="utf-8").count("CANARY-file-") >= 16
+
+
+@pytest.mark.parametrize("out", ["export.xlsx", "export.json", "export-csv"])
+def test_export_masks_every_credential_in_each_format(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World, out: str
+) -> None:
+    path = world.out / out
+    code, _, err = run(
+        capsys, world, "export", *world.at_source,
+        "--out", str(path), "--with-last-job",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "INFO httpx: HTTP Request: GET" in err  # -vv really logged every request
+    assert_no_leak(canaries, world)
+    assert MASK.encode() in _contents(path)  # the masks are where the canaries were
+
+
+def _contents(path: Path) -> bytes:
+    """Every byte of a file or folder, xlsx archives unpacked."""
+    blobs = []
+    for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+        if zipfile.is_zipfile(file):
+            with zipfile.ZipFile(file) as archive:
+                blobs += [archive.read(member) for member in archive.namelist()]
+        elif file.is_file():
+            blobs.append(file.read_bytes())
+    return b"".join(blobs)
+
+
+def test_include_secrets_writes_the_credentials_and_never_a_token(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+) -> None:
+    source_credentials = [v for v in world.credentials if v.startswith("CANARY-src-")]
+    for name in ("clear.json", "clear.xlsx"):
+        path = world.out / name
+        code, _, err = run(
+            capsys, world, "export", *world.at_source, "--include-secrets", "--out", str(path)
+        )
+        assert code == 0, err
+        written = _contents(path).decode("utf-8")
+        assert source_credentials and all(v in written for v in source_credentials), name
+        assert not any(token in written for token in world.tokens)
+        assert canaries.found_in(path)  # the search looks inside the workbook, and finds them
+        path.unlink()  # the one file allowed to hold credentials; everything else is searched
+    assert_no_leak(canaries, world)
+
+
+def test_validate_map_plan_and_import_with_every_report_format(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+) -> None:
+    out, target = world.out, world.target.url
+    exported = out / "export.xlsx"
+    assert run(capsys, world, "export", *world.at_source, "--out", str(exported))[0] == 0
+    code, _, err = run(
+        capsys, world, "validate", str(exported), "--url", target, "--secrets", str(world.secrets)
+    )
+    assert code == 0, err
+    code, _, err = run(
+        capsys, world, "map-projects", "--source-url", world.source.url,
+        "--target-url", target, "--out", str(out / "map.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    common = [
+        "--url",
+        target,
+        "--project-map",
+        str(out / "map.csv"),
+        "--secrets",
+        str(world.secrets),
+    ]
+    code, _, err = run(
+        capsys, world, "plan", str(exported), *common, "--out", str(out / "plan.json")
+    )
+    assert code in (0, 1), err
+    code, _, err = run(
+        capsys, world, "import", str(exported), *common, "--rate", "1000",
+        "--report", str(out / "report.xlsx"), "--errors", str(out / "errors.xlsx"),
+        "--journal", str(out / "import.journal"),
+    )  # fmt: skip
+    assert code == 1, err  # the ambiguous connector's rows fail, the rest is written
+    assert "failed: connector" in err
+    for report in ("report.csv", "report.json", "report.html"):
+        code, _, err = run(
+            capsys, world, "import", str(exported), *common, "--rate", "1000",
+            "--report", str(out / report), "--errors", str(out / f"errors-{report}.csv"),
+        )  # fmt: skip
+        assert code == 1, err
+    # The secrets file's values really reached the target (so they were in the process).
+    held = json.dumps(world.target.state.snapshot())
+    assert sum(v in held for v in world.credentials if v.startswith("CANARY-file-")) >= 10
+    assert (out / "errors.xlsx").stat().st_size > 0 and (out / "import.journal").stat().st_size > 0
+    assert_no_leak(canaries, world)
+
+
+def test_migrate_keeps_clear_secrets_in_memory_only(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+) -> None:
+    out = world.out
+    code, _, err = run(
+        capsys, world, "migrate", "--source-url", world.source.url,
+        "--target-url", world.target.url, "--rate", "1000",
+        "--report", str(out / "migrate.json"), "--errors", str(out / "errors.json"),
+        "--journal", str(out / "migrate.journal"),
+    )  # fmt: skip
+    assert code == 1, err  # the ambiguous connector's rows fail
+    errors = json.loads((out / "errors.json").read_text(encoding="utf-8"))
+    assert MASK in json.dumps(errors)  # the failed rows are there, their secrets masked
+    held = json.dumps(world.target.state.snapshot())
+    assert any(v in held for v in world.credentials if v.startswith("CANARY-src-"))
+    assert_no_leak(canaries, world)
+
+
+def test_connectivity_tests_and_templates(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+) -> None:
+    out = world.out
+    exported = out / "export.json"
+    assert run(capsys, world, "export", *world.at_source, "--out", str(exported))[0] == 0
+    code, _, err = run(
+        capsys, world, "test", "--all", *world.at_source, "--report", str(out / "all.json")
+    )
+    assert code in (0, 1), err
+    code, _, err = run(
+        capsys, world, "test", str(exported), *world.at_source,
+        "--secrets", str(world.secrets), "--report", str(out / "file.csv"),
+    )  # fmt: skip
+    assert code in (0, 1), err
+    assert (out / "all.json").stat().st_size > 0 and (out / "file.csv").stat().st_size > 0
+    code, _, err = run(
+        capsys, world, "template", "--system", "jira", "--url", world.target.url,
+        "--out", str(out / "jira.xlsx"),
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(capsys, world, "template", "--all", "--out", str(out / "templates"))
+    assert code == 0, err
+    assert_no_leak(canaries, world)
+
+
+def test_a_refused_token_and_an_unreachable_url_are_reported_without_it(
+    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+) -> None:
+    wrong = canaries.new("wrong-token")
+    code, _, err = run(
+        capsys, world, "export", "--url", world.source.url, "--token", wrong,
+        "--out", str(world.out / "x.json"),
+    )  # fmt: skip
+    assert code == 3, err
+    code, _, err = run(
+        capsys, world, "export", "--url", "http://127.0.0.1:9/", "--token", wrong,
+        "--out", str(world.out / "y.json"), "--timeout", "2",
+    )  # fmt: skip
+    assert code == 3, err
+    assert "Traceback" in err  # -vv shows the traceback, and it is scrubbed too
+    assert_no_leak(canaries, world)
+
+
+def test_demo_writes_no_sample_secret_and_no_token(
+    capsys: pytest.CaptureFixture[str],
+    canaries: Any,
+    world: World,
+    sample_secrets: list[dict[str, str]],
+) -> None:
+    # The demo runs on the bundled samples: their secrets and tokens are the canaries here.
+    canaries.add(*(row["value"] for row in sample_secrets))
+    for name in ("source.json", "target.json"):
+        data = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+        canaries.add(data["token"])
+        canaries.add(*_plant(json.loads(json.dumps(data)), _Collect(data), name))
+    code, _, err = run(capsys, world, "demo", "--out", str(world.out / "demo"))
+    assert code == 0, err
+    assert len(list((world.out / "demo").rglob("*"))) >= 5
+    assert_no_leak(canaries, world)
+
+
+class _Collect:
+    """Stands in for Canaries in _plant: hands back each original value instead of a new one."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.values = iter(
+            item["params"][name]
+            for kind, system_of in (("connectors", True), ("connections", False))
+            for item in data[kind]
+            for name in item["params"]
+            if _demo_secret(data, item, name, system_of)
+        )
+
+    def new(self, label: str) -> str:
+        return str(next(self.values))
+
+
+def _demo_secret(data: dict[str, Any], item: dict[str, Any], name: str, is_connector: bool) -> bool:
+    systems = {c["id"]: c["system"] for c in data["connectors"]}
+    system = item["system"] if is_connector else systems[item["connector"]]
+    return _is_secret_param(system, name)
