@@ -50,19 +50,23 @@ def _is_secret_param(system: str, name: str) -> bool:
     return is_secret(name, bundled_plugins().get(system))
 
 
+def _secret_params(data: dict[str, Any]) -> list[tuple[str, dict[str, Any], str]]:
+    """(kind, object, param name) of every secret param in a data file's objects."""
+    systems = {c["id"]: c["system"] for c in data["connectors"]}
+    found = []
+    for kind in ("connectors", "connections"):
+        for item in data[kind]:
+            system = item["system"] if kind == "connectors" else systems[item["connector"]]
+            found += [(kind, item, n) for n in item["params"] if _is_secret_param(system, n)]
+    return found
+
+
 def _plant(data: dict[str, Any], canaries: Any, label: str) -> list[str]:
     """Replace every secret param value of `data` with a new canary; the canaries."""
     planted = []
-    systems = {c["id"]: c["system"] for c in data["connectors"]}
-    for kind, system_of in (
-        ("connectors", lambda o: o["system"]),
-        ("connections", lambda o: systems[o["connector"]]),
-    ):
-        for item in data[kind]:
-            for name in item["params"]:
-                if _is_secret_param(system_of(item), name):
-                    item["params"][name] = canaries.new(f"{label}-{kind}-{item['id']}-{name}")
-                    planted.append(item["params"][name])
+    for kind, item, name in _secret_params(data):
+        item["params"][name] = canaries.new(f"{label}-{kind}-{item['id']}-{name}")
+        planted.append(item["params"][name])
     return planted
 
 
@@ -300,30 +304,8 @@ def test_demo_writes_no_sample_secret_and_no_token(
     for name in ("source.json", "target.json"):
         data = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
         canaries.add(data["token"])
-        canaries.add(*_plant(json.loads(json.dumps(data)), _Collect(data), name))
+        canaries.add(*(str(item["params"][n]) for _, item, n in _secret_params(data)))
     code, _, err = run(capsys, world, "demo", "--out", str(world.out / "demo"))
     assert code == 0, err
     assert len(list((world.out / "demo").rglob("*"))) >= 5
     assert_no_leak(canaries, world)
-
-
-class _Collect:
-    """Stands in for Canaries in _plant: hands back each original value instead of a new one."""
-
-    def __init__(self, data: dict[str, Any]) -> None:
-        self.values = iter(
-            item["params"][name]
-            for kind, system_of in (("connectors", True), ("connections", False))
-            for item in data[kind]
-            for name in item["params"]
-            if _demo_secret(data, item, name, system_of)
-        )
-
-    def new(self, label: str) -> str:
-        return str(next(self.values))
-
-
-def _demo_secret(data: dict[str, Any], item: dict[str, Any], name: str, is_connector: bool) -> bool:
-    systems = {c["id"]: c["system"] for c in data["connectors"]}
-    system = item["system"] if is_connector else systems[item["connector"]]
-    return _is_secret_param(system, name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
@@ -85,10 +85,7 @@ def command(
     retries: int,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
 ) -> None:
     """Test that SD Elements can reach each ALM with the given settings.
 
@@ -108,10 +105,7 @@ def command(
     settings = settings_from(
         url,
         token,
-        insecure=insecure,
-        ca_bundle=ca_bundle,
-        timeout=timeout,
-        allow_http=allow_http,
+        **tls,
         retries=retries,
         concurrency=concurrency,
     )

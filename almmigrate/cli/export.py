@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from almmigrate.cli.options import connection_options, settings_from
@@ -68,10 +70,7 @@ def command(
     include_secrets: bool,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
     concurrency: int,
     page_size: int,
 ) -> None:
@@ -91,10 +90,7 @@ def command(
     settings = settings_from(
         url,
         token,
-        insecure=insecure,
-        ca_bundle=ca_bundle,
-        timeout=timeout,
-        allow_http=allow_http,
+        **tls,
         concurrency=concurrency,
         page_size=page_size,
     )

@@ -115,10 +115,7 @@ def command(
     file: Path,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
     source_url: str | None,
     source_token: str | None,
     rate: float,
@@ -141,12 +138,6 @@ def command(
     """
     from almmigrate.importer import import_file
 
-    tls: dict[str, Any] = {
-        "insecure": insecure,
-        "ca_bundle": ca_bundle,
-        "timeout": timeout,
-        "allow_http": allow_http,
-    }
     settings = settings_from(
         url, token, rate=rate, concurrency=options["concurrency"], retries=retries, **tls
     )

@@ -35,10 +35,7 @@ def command(
     source_token: str | None,
     target_url: str | None,
     target_token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
 ) -> None:
     """Match source projects to target projects by business unit >
     application > project name (case- and space-insensitive) and write a map
@@ -51,12 +48,6 @@ def command(
       almmigrate map-projects --source-url https://old.example.com \\
           --target-url https://new.example.com --out map.csv
     """
-    tls: dict[str, Any] = {
-        "insecure": insecure,
-        "ca_bundle": ca_bundle,
-        "timeout": timeout,
-        "allow_http": allow_http,
-    }
     source = read_projects(settings_from(source_url, source_token, which="source", **tls))
     target = read_projects(settings_from(target_url, target_token, which="target", **tls))
     rows = match_projects(projects_of_snapshot(source), projects_of_snapshot(target))

@@ -26,10 +26,7 @@ def command(
     source_token: str | None,
     target_url: str | None,
     target_token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
     rate: float,
     retries: int,
     **options: Any,
@@ -49,12 +46,6 @@ def command(
     """
     from almmigrate.importer import migrate
 
-    tls: dict[str, Any] = {
-        "insecure": insecure,
-        "ca_bundle": ca_bundle,
-        "timeout": timeout,
-        "allow_http": allow_http,
-    }
     source = settings_from(source_url, source_token, which="source", **tls)
     target = settings_from(
         target_url,

@@ -11,9 +11,10 @@ import click
 from almmigrate.settings import ConnectionSettings
 
 F = Callable[..., Any]
+Decorator = Callable[[Any], Any]
 
 
-def _instance_options(prefix: str, env: str, label: str) -> list[Callable[[F], F]]:
+def _instance_options(prefix: str, env: str, label: str) -> list[Decorator]:
     dash = f"{prefix}-" if prefix else ""
     under = f"{prefix}_" if prefix else ""
     return [
@@ -34,7 +35,7 @@ def _instance_options(prefix: str, env: str, label: str) -> list[Callable[[F], F
     ]
 
 
-_COMMON = [
+_COMMON: list[Decorator] = [
     click.option("--insecure", is_flag=True, help="Do not verify TLS certificates."),
     click.option(
         "--ca-bundle",
@@ -56,24 +57,38 @@ _COMMON = [
 ]
 
 
-def _apply(decorators: list[Callable[[F], F]], func: F) -> F:
+def _apply(decorators: list[Decorator], func: F) -> F:
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
 
 
+TLS_OPTIONS = ("insecure", "ca_bundle", "timeout", "allow_http")
+
+
+def _collect_tls(func: F) -> F:
+    """Hand the command one `tls` dict (for :func:`settings_from`) instead of four options."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["tls"] = {name: kwargs.pop(name) for name in TLS_OPTIONS}
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 def connection_options(func: F) -> F:
-    """--url, --token, --insecure, --ca-bundle, --timeout, --allow-http."""
-    return _apply(_instance_options("", "", "SD Elements") + _COMMON, func)
+    """--url, --token, and --insecure, --ca-bundle, --timeout, --allow-http as one `tls` dict."""
+    return _apply(_instance_options("", "", "SD Elements") + _COMMON, _collect_tls(func))
 
 
 def two_instance_options(func: F) -> F:
-    """--source-url/--source-token, --target-url/--target-token and the TLS options."""
+    """--source-url/--source-token, --target-url/--target-token, and the TLS options as `tls`."""
     return _apply(
         _instance_options("source", "SOURCE_", "Source")
         + _instance_options("target", "TARGET_", "Target")
         + _COMMON,
-        func,
+        _collect_tls(func),
     )
 
 
@@ -106,36 +121,9 @@ def settings_from(
     )
 
 
-def pass_settings(func: F) -> F:
-    """Turn the connection options into one `settings` argument."""
-
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any,
-        url: str | None,
-        token: str | None,
-        insecure: bool,
-        ca_bundle: str | None,
-        timeout: float,
-        allow_http: bool,
-        **kwargs: Any,
-    ) -> Any:
-        kwargs["settings"] = settings_from(
-            url,
-            token,
-            insecure=insecure,
-            ca_bundle=ca_bundle,
-            timeout=timeout,
-            allow_http=allow_http,
-        )
-        return func(*args, **kwargs)
-
-    return wrapper
-
-
 # ---------------------------------------------------------------- import / plan
 
-_IMPORT_PLAN = [
+_IMPORT_PLAN: list[Decorator] = [
     click.option(
         "--project-map",
         "project_map",

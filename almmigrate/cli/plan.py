@@ -37,10 +37,7 @@ def command(
     file: str,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
     source_url: str | None,
     source_token: str | None,
     out: str | None,
@@ -64,12 +61,6 @@ def command(
     from almmigrate.prepare import plugins_for, prepare_import
     from almmigrate.reader import read_dataset_with_problems
 
-    tls: dict[str, Any] = {
-        "insecure": insecure,
-        "ca_bundle": ca_bundle,
-        "timeout": timeout,
-        "allow_http": allow_http,
-    }
     settings = settings_from(url, token, **tls)
     source = None
     if choices.get("auto_map_projects") and source_url:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,10 +36,7 @@ def command(
     out: str,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
 ) -> None:
     """Write an empty workbook for creating connectors and connections in bulk.
 
@@ -56,7 +54,7 @@ def command(
     """
     if every == bool(system):
         raise click.UsageError("Give either --system ID or --all.")
-    plugins, source = _plugins(url, token, insecure, ca_bundle, timeout, allow_http)
+    plugins, source = _plugins(url, token, tls)
     if every:
         written = write_all_templates(plugins, out, source=source)
         for path in written:
@@ -76,18 +74,13 @@ def command(
 def _plugins(
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
 ) -> tuple[dict[str, Plugin], str]:
     """The instance's plugin schemas with --url, else the bundled ones."""
     if not url:
         return dict(bundled_plugins()), "bundled"
     from almmigrate.client import SDEClient
 
-    settings = settings_from(
-        url, token, insecure=insecure, ca_bundle=ca_bundle, timeout=timeout, allow_http=allow_http
-    )
+    settings = settings_from(url, token, **tls)
     with SDEClient(settings) as client:
         return dict(client.list_plugins()), redact_url(url)

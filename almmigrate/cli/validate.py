@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from almmigrate.cli.options import connection_options, settings_from
@@ -35,10 +37,7 @@ def command(
     secrets: str | None,
     url: str | None,
     token: str | None,
-    insecure: bool,
-    ca_bundle: str | None,
-    timeout: float,
-    allow_http: bool,
+    tls: dict[str, Any],
 ) -> None:
     """Check a file and list every problem at once, by sheet, row and column.
 
@@ -56,10 +55,7 @@ def command(
         settings = settings_from(
             url,
             token,
-            insecure=insecure,
-            ca_bundle=ca_bundle,
-            timeout=timeout,
-            allow_http=allow_http,
+            **tls,
         )
         target = _read_instance(settings)
     plugins = plugins_for(target)
