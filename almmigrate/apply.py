@@ -50,6 +50,7 @@ class WritingClient(Protocol):
     def update_connector(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
     def create_connection(self, body: dict[str, Any]) -> dict[str, Any]: ...
     def update_connection(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
+    def writes_sent(self) -> int: ...
 
 
 @dataclass
@@ -242,6 +243,7 @@ class _Applier:
         self._target_connectors: dict[str, list[int]] | None = None
 
     def apply(self, item: PlanItem) -> Outcome:
+        sent_before = self.client.writes_sent()
         try:
             outcome = self._apply(item)
         except ApiError as error:
@@ -249,6 +251,8 @@ class _Applier:
         except Exception as error:  # a bug must fail one row, not the run
             log.debug("unexpected error applying %s %s", item.kind, item.key, exc_info=True)
             outcome = Outcome(item, "failed", error=scrub(f"{type(error).__name__}: {error}"))
+        # Every write this object cost, the client's own retries of 429/503 included.
+        outcome.attempts = self.client.writes_sent() - sent_before
         if (
             item.kind == "connector"
             and outcome.target_id is not None

@@ -203,6 +203,7 @@ class SDEClient:
                 "use an https:// URL, or pass --allow-http if this network is trusted"
             )
         self.stats = RequestStats()
+        self._sent = threading.local()  # per worker thread: write requests sent
         self.limiter = limiter or RateLimiter(settings.rate)
         self._backoff_base = backoff
         self._sleep = sleep
@@ -300,6 +301,8 @@ class SDEClient:
         shown = redact_url(str(httpx.URL(url, params=dict(params)) if params else url))
         attempt = Attempt(method, shown, safe, self.host, self.port, self.settings.timeout)
         self.limiter.acquire()
+        if method != "GET":
+            self._sent.writes = self.writes_sent() + 1
         started = time.monotonic()
         try:
             response = self._http.request(
@@ -326,6 +329,10 @@ class SDEClient:
         if status == 429:
             self.stats.add(throttled=1)
         raise status_error(response, attempt)
+
+    def writes_sent(self) -> int:
+        """Write requests (every attempt, retries included) this thread has sent so far."""
+        return int(getattr(self._sent, "writes", 0))
 
     def _url(self, path: str) -> str:
         """A full URL for a path under /api/v2/, an absolute path, or a URL from `next`."""

@@ -132,6 +132,17 @@ def test_a_dropped_create_is_looked_up_and_adopted_never_sent_twice(make_sim: An
     assert sim.stats.by_method["POST"] == 2 and sim.stats.dropped == 2
 
 
+def test_attempts_count_every_write_sent_for_the_object_retries_included(make_sim: Any) -> None:
+    sim = make_sim(_data(), faults=Faults(fail_rate=0.5, seed=3))
+    plan = Plan([_connector_item(f"Retried {n}") for n in range(6)])
+    with _client(sim) as client:
+        result = apply_plan(client, plan, concurrency=2)
+    assert [o.action for o in result.outcomes] == ["created"] * 6
+    attempts = [o.attempts for o in result.outcomes]
+    assert sum(attempts) == sim.stats.by_method["POST"]
+    assert max(attempts) > 1  # some creates met a 503 first, and the report says so
+
+
 def test_a_failing_row_never_stops_the_others(make_sim: Any) -> None:
     sim = make_sim(_data())
     bad = _connector_item("Bad", alm_method="gopher")

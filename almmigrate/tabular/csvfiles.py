@@ -135,14 +135,7 @@ def _row(path: Path, name: str, number: int, columns: list[str], record: list[st
                     row=number,
                 )
             continue
-        if len(text) > limits.MAX_CELL_CHARS:
-            raise InputError(
-                f"a cell holds {len(text):,} characters, more than {limits.MAX_CELL_CHARS:,}",
-                file=str(path),
-                sheet=name,
-                row=number,
-                column=column,
-            )
+        limits.check_cell_length(text, file=str(path), sheet=name, row=number, column=column)
         row[column] = cells.csv_unescape(text) if text else None
     return row
 

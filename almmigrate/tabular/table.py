@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from almmigrate.errors import InputError
+
 # Sheet names of the SPEC file layout, in the order they are written.
 DATA_SHEETS = ("connectors", "connections", "projects")
 META_SHEET = "_meta"
@@ -21,6 +23,20 @@ MAX_MEMBER_BYTES = 1024 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_CHECK_ABOVE = 16 * 1024 * 1024
+
+
+def check_cell_length(
+    text: str, *, file: str, sheet: str, row: int, column: str | None = None
+) -> None:
+    """Refuse a cell longer than a spreadsheet can hold (a sign of a broken or hostile file)."""
+    if len(text) > MAX_CELL_CHARS:
+        raise InputError(
+            f"a cell holds {len(text):,} characters, more than {MAX_CELL_CHARS:,}",
+            file=file,
+            sheet=sheet,
+            row=row,
+            column=column,
+        )
 
 
 @dataclass

@@ -445,13 +445,7 @@ def _no_headless_values(
 
 def _cell_value(path: Path, name: str, number: int, value: Any) -> Any:
     if isinstance(value, str):
-        if len(value) > limits.MAX_CELL_CHARS:
-            raise InputError(
-                f"a cell holds {len(value):,} characters, more than {limits.MAX_CELL_CHARS:,}",
-                file=str(path),
-                sheet=name,
-                row=number,
-            )
+        limits.check_cell_length(value, file=str(path), sheet=name, row=number)
         return cells.xlsx_unescape(value) or None
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
