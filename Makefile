@@ -19,6 +19,8 @@ demo: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check almmigrate tests bench
+	$(BIN)/ruff format --check almmigrate tests bench
+	$(BIN)/mypy almmigrate
 
 test: lint
 	$(BIN)/pytest -q -n 2
