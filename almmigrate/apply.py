@@ -206,9 +206,7 @@ class _BatchRunner:
 
     def _may_send(self, item: PlanItem) -> bool:
         """True when the item may send a write in this run (an update done earlier does not)."""
-        if not writes(item) or self.journal is None:
-            return writes(item)
-        return not (item.action == "update" and self.journal.done(item.kind, item.key))
+        return writes(item) and done_earlier(self.journal, item) is None
 
     def _one(self, item: PlanItem) -> Outcome:
         outcome = self.applier.apply(item)
@@ -228,6 +226,21 @@ class _BatchRunner:
                 if self._may_send(o.item)
             )
         return outcomes
+
+
+def done_earlier(journal: Journal | None, item: PlanItem) -> JournalEntry | None:
+    """The journal's record of an update an earlier, unfinished run already sent, if it is to be skipped.
+
+    The plan is a live diff, so a change it still shows to a field it can compare
+    means the target differs now (the file was edited again since): that update
+    is sent. Only changes it cannot confirm, to secrets a target may not show,
+    are taken as done on the journal's word.
+    """
+    if journal is None or item.action != "update":
+        return None
+    if not item.changes or not all(change.secret for change in item.changes):
+        return None
+    return journal.done(item.kind, item.key)
 
 
 class _Applier:
@@ -270,11 +283,12 @@ class _Applier:
         if item.action == "error":
             return Outcome(item, "failed", target_id=item.target_id, error=item.error)
         earlier = self.journal.done(item.kind, item.key) if self.journal else None
-        if earlier is not None and item.action == "update":
+        sent_earlier = done_earlier(self.journal, item)
+        if sent_earlier is not None:
             return Outcome(
                 item,
                 "skipped",
-                target_id=earlier.target_id,
+                target_id=sent_earlier.target_id,
                 note="done in an earlier run (journal)",
             )
         if item.action == "update":

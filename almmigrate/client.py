@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -56,6 +56,8 @@ USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
 BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
 CHECK_RETRIES = 2
 
+T = TypeVar("T")
+
 
 # ---------------------------------------------------------------- addresses
 
@@ -75,7 +77,7 @@ def api_base(url: str) -> str:
         parts.port  # noqa: B018  (raises ValueError on a bad port)
     except ValueError:
         host = None
-    if parts.scheme.lower() not in ("http", "https") or not host:
+    if parts.scheme.lower() not in ("http", "https") or not host or _not_a_host_name(host):
         shown = "" if "@" in url else f" {scrub(url.strip())!r}"  # user info may hold a password
         raise InputError(f"--url{shown} is not an http(s) address: {ROOT_HINT}")
     path = parts.path.rstrip("/")
@@ -83,6 +85,11 @@ def api_base(url: str) -> str:
         path = path[: -len("/api/v2")]
     netloc = parts.netloc.rpartition("@")[2]  # never send user info: the token is the credential
     return urlunsplit((parts.scheme.lower(), netloc, path + API_PATH, "", ""))
+
+
+def _not_a_host_name(host: str) -> bool:
+    """A host no DNS can hold (spaces, quotes): a mistyped --url, not an unreachable one."""
+    return any(c.isspace() or c in '"<>\\^`{|}' for c in host)
 
 
 def is_loopback(host: str | None) -> bool:
@@ -454,6 +461,43 @@ class SDEClient:
             yield from page.results
             next_url = page.next
 
+    def iter_objects(
+        self,
+        path: str,
+        parse: Callable[[dict[str, Any]], T],
+        params: Mapping[str, Any] | None = None,
+        *,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ) -> Iterator[T]:
+        """Every object of a list read by `parse` (a model's from_api), as pages arrive.
+
+        Raises NotAnInstance when an object lacks what SD Elements always sends.
+        """
+        for item in self.iter_list(path, params, on_page=on_page):
+            try:
+                parsed = parse(item)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise self._unreadable(path, exc) from None
+            yield parsed
+
+    def _unreadable(self, path: str, exc: Exception) -> NotAnInstance:
+        """An object the models cannot read; the message names the field, never a value."""
+        if isinstance(exc, KeyError):
+            why = f"an object without the field {str(exc.args[0] if exc.args else '')!r}"
+        elif isinstance(exc, AttributeError | TypeError):
+            why = "something other than the objects it documents"
+        else:
+            why = "a value of the wrong type"
+        shown = redact_url(self.base + path)
+        return NotAnInstance(
+            scrub(
+                f"{redact_url(self.root)} does not look like an SD Elements instance "
+                f"(GET {shown} answered with {why}); {ROOT_HINT}"
+            ),
+            method="GET",
+            url=shown,
+        )
+
     def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[_Page]:
         """Fetch pages on a thread pool, at most 2 x concurrency in flight, yielded in order."""
         workers = max(1, self.settings.concurrency)
@@ -491,7 +535,7 @@ class SDEClient:
         )
 
     def list_connectors(self) -> list[Connector]:
-        return [Connector.from_api(item) for item in self.iter_list("connectors/alm/")]
+        return list(self.iter_objects("connectors/alm/", Connector.from_api))
 
     def list_connections(
         self, project: int | None = None, include_last_job: bool = False
@@ -501,19 +545,19 @@ class SDEClient:
             params["project"] = project
         if include_last_job:
             params["include"] = "last_job"
-        return [Connection.from_api(item) for item in self.iter_list("connections/alm/", params)]
+        return list(self.iter_objects("connections/alm/", Connection.from_api, params))
 
     def list_projects(self) -> list[Project]:
-        return [Project.from_api(item) for item in self.iter_list("projects/")]
+        return list(self.iter_objects("projects/", Project.from_api))
 
     def list_applications(self) -> list[Application]:
-        return [Application.from_api(item) for item in self.iter_list("applications/")]
+        return list(self.iter_objects("applications/", Application.from_api))
 
     def list_business_units(self) -> list[BusinessUnit]:
-        return [BusinessUnit.from_api(item) for item in self.iter_list("business-units/")]
+        return list(self.iter_objects("business-units/", BusinessUnit.from_api))
 
     def list_plugins(self) -> dict[str, Plugin]:
-        plugins = (Plugin.from_api(item) for item in self.iter_list("plugins/alm/"))
+        plugins = self.iter_objects("plugins/alm/", Plugin.from_api)
         return {plugin.id: plugin for plugin in plugins}
 
     def get_plugin(self, plugin_id: str) -> Plugin:

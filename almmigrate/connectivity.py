@@ -260,6 +260,11 @@ def _connection_job(
     if project is None:
         return _Job(result, skip=f"project {record.project} is not in the project map")
     name = connector_name_of(record, dataset)
+    if not result.system and name:
+        # A template's connection row leaves system to its connector, maybe the file's.
+        result.system = next(
+            (c.system for c in dataset.connectors if c.name.strip() == name.strip()), ""
+        )
     connector = instance.connectors.get(name.strip()) if name else None
     if connector is None:
         where = f"connector {name!r}" if name else "its connector"

@@ -18,12 +18,12 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
@@ -43,6 +43,8 @@ from almmigrate.secrets import MASK, name_is_secret, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
 
 log = logging.getLogger(__name__)
+
+_Model = TypeVar("_Model")
 
 ONLY_CHOICES: tuple[str, ...] = (CONNECTORS, CONNECTIONS)
 
@@ -109,22 +111,18 @@ def read_context(
     """
     wanted = projects or []
     readers: dict[str, Callable[[], Any]] = {
-        "connectors": lambda: [
-            Connector.from_api(d) for d in _read(client, "connectors", on_progress)
-        ],
+        "connectors": lambda: list(_read(client, "connectors", Connector.from_api, on_progress)),
         # No fallback when the instance refuses: its schema says which fields are secret.
         "plugins": client.list_plugins,
     }
     if needs_connections(only, wanted):
-        readers["business units"] = lambda: [
-            BusinessUnit.from_api(d) for d in _read(client, "business units", on_progress)
-        ]
-        readers["applications"] = lambda: [
-            Application.from_api(d) for d in _read(client, "applications", on_progress)
-        ]
-        readers["projects"] = lambda: [
-            Project.from_api(d) for d in _read(client, "projects", on_progress)
-        ]
+        readers["business units"] = lambda: list(
+            _read(client, "business units", BusinessUnit.from_api, on_progress)
+        )
+        readers["applications"] = lambda: list(
+            _read(client, "applications", Application.from_api, on_progress)
+        )
+        readers["projects"] = lambda: list(_read(client, "projects", Project.from_api, on_progress))
     with ThreadPoolExecutor(len(readers), thread_name_prefix="almmigrate-export") as pool:
         futures = {what: pool.submit(read) for what, read in readers.items()}
         found = {what: future.result() for what, future in futures.items()}
@@ -151,25 +149,27 @@ def iter_connections(
     """Connections as their pages arrive: of the given projects, or all of them."""
     params: dict[str, Any] = {"include": "last_job"} if with_last_job else {}
     for scope in [{"project": p} for p in projects] if projects else [{}]:
-        for item in _read(client, "connections", on_progress, {**params, **scope}):
-            yield Connection.from_api(item)
+        yield from _read(
+            client, "connections", Connection.from_api, on_progress, {**params, **scope}
+        )
 
 
 def _read(
     client: Any,
     what: str,
+    parse: Callable[[dict[str, Any]], _Model],
     on_progress: ProgressCallback | None,
     params: Mapping[str, Any] | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Every object of one list endpoint, reporting progress as pages arrive."""
+) -> Iterator[_Model]:
+    """Every object of one list endpoint as a model, reporting progress as pages arrive."""
 
     def on_page(done: int, total: int | None) -> None:
         if on_progress is not None:
             on_progress(what, done, total)
 
     log.debug("reading %s", what)
-    result: Iterator[dict[str, Any]] = client.iter_list(
-        _PATHS[what], dict(params or {}), on_page=on_page
+    result: Iterator[_Model] = client.iter_objects(
+        _PATHS[what], parse, dict(params or {}), on_page=on_page
     )
     return result
 
@@ -393,9 +393,14 @@ def export(
     register_secret(settings.token)
     wanted = _unique_ids(projects)
     with progress_bar("Reading", enabled=progress) as bar:
+        reading: set[str] = set()
 
         def on_progress(what: str, done: int, total: int | None) -> None:
-            bar.update(done, total, description=f"Reading {what}")
+            # The small lists load alongside the connections: once those have begun,
+            # the bar stays on them rather than flicking between lists.
+            reading.add(what)
+            if what == CONNECTIONS or CONNECTIONS not in reading:
+                bar.update(done, total, description=f"Reading {what}")
 
         with SDEClient(settings) as client:
             client.check()
@@ -435,14 +440,23 @@ def _read_dataset(
     returned it keeps memory flat on large instances. With --project, only the
     connectors those connections use are kept.
     """
-    snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
-    shaper = RecordShaper(snapshot, include_secrets=include_secrets)
     connections: list[ConnectionRecord] = []
-    if needs_connections(only, wanted):
-        found = iter_connections(
-            client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
-        )
-        connections = [shaper.connection(c) for c in found]
+    if wanted or not needs_connections(only, wanted):
+        # --project ids are checked against the instance before any connection is read.
+        snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
+        shaper = RecordShaper(snapshot, include_secrets=include_secrets)
+        if needs_connections(only, wanted):
+            found = iter_connections(
+                client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
+            )
+            connections = [shaper.connection(c) for c in found]
+    else:
+        # The connection pages are the long part: start them while the small lists load.
+        with ThreadPoolExecutor(1, thread_name_prefix="almmigrate-context") as pool:
+            context = pool.submit(read_context, client, only=only, on_progress=on_progress)
+            found = iter_connections(client, with_last_job=with_last_job, on_progress=on_progress)
+            shaper, connections = _shape_alongside(context, found, include_secrets)
+        snapshot = shaper.snapshot
     connectors = snapshot.connectors
     if wanted:
         used = {c.connector for c in connections}
@@ -453,6 +467,33 @@ def _read_dataset(
         projects=shaper.projects(),
         source=snapshot.url or None,
     )
+
+
+def _shape_alongside(
+    context: Future[Snapshot], found: Iterator[Connection], include_secrets: bool
+) -> tuple[RecordShaper, list[ConnectionRecord]]:
+    """Shape connections as they arrive; those that come before the context is read wait."""
+    waiting: list[Connection] = []
+    records: list[ConnectionRecord] = []
+    shaper: RecordShaper | None = None
+    try:
+        for connection in found:
+            if shaper is None and not context.done():
+                waiting.append(connection)
+                continue
+            if shaper is None:
+                shaper = RecordShaper(context.result(), include_secrets=include_secrets)
+                records.extend(shaper.connection(c) for c in waiting)
+                waiting.clear()
+            records.append(shaper.connection(connection))
+    finally:
+        close = getattr(found, "close", None)
+        if close is not None:
+            close()  # stop fetching pages when the context failed
+    if shaper is None:
+        shaper = RecordShaper(context.result(), include_secrets=include_secrets)
+        records.extend(shaper.connection(c) for c in waiting)
+    return shaper, records
 
 
 def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:

@@ -8,19 +8,21 @@ same way. Both return an :class:`ImportRun`; the CLI only prints it.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from almmigrate import __version__
 from almmigrate.apply import ApplyResult, apply_plan
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import InputError, Problem
 from almmigrate.journal import Journal
 from almmigrate.plan_types import Plan
 from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
-from almmigrate.report import FORMATS, write_errors, write_report
+from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
-from almmigrate.secrets import MASK, register_secret
+from almmigrate.secrets import MASK, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
 
 
@@ -46,8 +48,11 @@ class ImportRun:
     report: Path | None = None
     errors: Path | None = None
     errors_count: int = 0
+    errors_files: list[Path] = field(default_factory=list)  # a .csv --errors may be two files
     journal: Path | None = None
     elapsed: float = 0.0
+    # What the file does that a person may not mean (blanked cells, renames, unknown params).
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -87,7 +92,6 @@ def import_file(
     ConnectionProblem (exit 3) when the target cannot be reached.
     """
     from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot
     from almmigrate.prepare import plugins_for
     from almmigrate.reader import read_dataset_with_problems
 
@@ -95,11 +99,16 @@ def import_file(
     register_secret(settings.token)
     with SDEClient(settings) as client:
         client.check()
-        target = fetch_snapshot(client)
+        target = _read(client, "the target", run.progress)
         plugins = plugins_for(target)
         # Cell problems and validation problems are listed together, all at once.
         dataset, problems = read_dataset_with_problems(Path(path), plugins)
-        return _prepare_and_apply(client, dataset, target, options, run, problems)
+        # A file exported --include-secrets holds them in clear: keep them out of every message.
+        _register_dataset_secrets(dataset, plugins)
+        context = {"command": "almmigrate import", "file": str(path)}
+        if dataset.meta.get("source_url"):
+            context["source"] = dataset.meta["source_url"]
+        return _prepare_and_apply(client, dataset, target, options, run, problems, context)
 
 
 def migrate(
@@ -114,27 +123,42 @@ def migrate(
     when given, replaces the source's secret values.
     """
     from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+    from almmigrate.exporter import snapshot_to_dataset
     from almmigrate.secretsfile import SecretValues, load_secrets
 
     check_outputs(run)
     register_secret(source.token)
     register_secret(target.token)
-    with SDEClient(source) as source_client:
-        source_client.check()
-        snapshot = fetch_snapshot(source_client)
-    dataset = snapshot_to_dataset(snapshot, include_secrets=True)
-    _register_dataset_secrets(dataset, snapshot.plugins)
-    if options.secrets is not None:
-        supplied = options.secrets
-        if not isinstance(supplied, SecretValues):
-            supplied = load_secrets(supplied)
-        dataset = override_secrets(dataset, supplied, snapshot.plugins)
-    auto = options.project_map is None
-    options = replace(options, source=snapshot, auto_map_projects=auto)
+    supplied = options.secrets
+    if supplied is not None and not isinstance(supplied, SecretValues):
+        supplied = load_secrets(supplied)  # a bad secrets file fails before any request
+    context = {"command": "almmigrate migrate", "source": redact_url(source.url)}
     with SDEClient(target) as client:
-        client.check()
-        return _prepare_and_apply(client, dataset, fetch_snapshot(client), options, run)
+        client.check()  # a wrong target url or token fails before the source is read
+        with SDEClient(source) as source_client:
+            source_client.check()
+            snapshot = _read(source_client, "the source", run.progress)
+        dataset = snapshot_to_dataset(snapshot, include_secrets=True)
+        _register_dataset_secrets(dataset, snapshot.plugins)
+        if supplied is not None:
+            dataset = override_secrets(dataset, supplied, snapshot.plugins)
+        auto = options.project_map is None
+        options = replace(options, source=snapshot, auto_map_projects=auto)
+        target_snapshot = _read(client, "the target", run.progress)
+        return _prepare_and_apply(client, dataset, target_snapshot, options, run, context=context)
+
+
+def _read(client: Any, instance: str, shown: bool) -> Snapshot:
+    """An instance's snapshot, with a bar on stderr: a big instance takes a while to read."""
+    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.progress import progress
+
+    with progress(f"Reading {instance}", enabled=shown) as bar:
+
+        def on_progress(what: str, done: int, total: int | None) -> None:
+            bar.update(done, total, description=f"Reading {instance}: {what}")
+
+        return fetch_snapshot(client, on_progress=on_progress)
 
 
 def _prepare_and_apply(
@@ -144,13 +168,15 @@ def _prepare_and_apply(
     options: ImportOptions,
     run: RunOptions,
     reading_problems: list[Problem] | None = None,
+    context: dict[str, str] | None = None,
 ) -> ImportRun:
     started = time.monotonic()
+    started_at = _now()
     prepared = prepare_import(dataset, target, options, reading_problems=reading_problems)
     plugins = plugins_for(target)
     plan = prepared.plan
     if run.dry_run:
-        return ImportRun(plan, None, elapsed=time.monotonic() - started)
+        return ImportRun(plan, None, elapsed=time.monotonic() - started, warnings=prepared.warnings)
     journal_path = run.journal or default_journal(run.report)
     journal = Journal(journal_path, target_url=client.settings.url) if journal_path else None
     try:
@@ -158,14 +184,30 @@ def _prepare_and_apply(
     finally:
         if journal is not None:
             journal.close()
-    outcome = ImportRun(plan, result, journal=journal_path)
+    outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
     if run.report is not None:
-        outcome.report = write_report(run.report, result)
+        about = {
+            **(context or {}),
+            "target": redact_url(client.settings.url),
+            "mode": options.mode,
+            "match": options.match,
+            "journal": str(journal_path) if journal_path else None,
+            "started_at": started_at,
+            "finished_at": _now(),
+            "tool_version": __version__,
+        }
+        outcome.report = write_report(run.report, result, about)
     if run.errors is not None:
         outcome.errors = run.errors
-        outcome.errors_count = write_errors(run.errors, result.outcomes, dataset, plugins)
+        outcome.errors_count, outcome.errors_files = write_errors_files(
+            run.errors, result.outcomes, dataset, plugins
+        )
     outcome.elapsed = time.monotonic() - started
     return outcome
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _apply(client: Any, plan: Plan, run: RunOptions, journal: Journal | None) -> ApplyResult:

@@ -47,6 +47,8 @@ _LAST_JOB_FIELDS = {
     "last_run": Field("last_run"),
     "result_message": Field("result_message"),
 }
+# What an auditor reads first about the last sync: when, whether it worked, what it said.
+_LAST_JOB_ORDER = ["last_run", "succeeded", "result_message", "ready", "automatic", "id", "user"]
 
 # ---------------------------------------------------------------- Dataset -> tables
 
@@ -55,7 +57,9 @@ def dataset_to_tables(dataset: Dataset) -> list[Table]:
     """The connectors, connections and projects sheets of a Dataset (rows are generated lazily)."""
     connector_params = _union(r.params for r in dataset.connectors)
     connection_params = _union(r.params for r in dataset.connections)
-    last_job = _union(r.last_job for r in dataset.connections if r.last_job is not None)
+    last_job = _last_job_order(
+        _union(r.last_job for r in dataset.connections if r.last_job is not None)
+    )
     has_last_job = any(r.last_job is not None for r in dataset.connections)
     connection_columns = [
         *CONNECTION_COLUMNS,
@@ -78,6 +82,12 @@ def _union(dicts: Iterator[Mapping[str, Any]] | Any) -> list[str]:
     for mapping in dicts:
         names.update(mapping)
     return sorted(names)
+
+
+def _last_job_order(names: list[str]) -> list[str]:
+    """The known last_job fields in reading order, then any others alphabetically."""
+    known = [n for n in _LAST_JOB_ORDER if n in names]
+    return [*known, *(n for n in names if n not in _LAST_JOB_ORDER)]
 
 
 def _connector_rows(records: list[ConnectorRecord]) -> Iterator[dict[str, Any]]:

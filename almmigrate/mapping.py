@@ -22,6 +22,7 @@ from pathlib import Path
 from almmigrate.dataset import ConnectionRecord, Dataset, Snapshot
 from almmigrate.errors import InputError
 from almmigrate.models import Connection, Connector
+from almmigrate.tabular.cells import csv_escape
 
 EXACT = "exact"
 AMBIGUOUS = "ambiguous"
@@ -189,29 +190,32 @@ def same_projects(dataset: Dataset, target: Snapshot) -> bool:
 
 
 def write_map(path: str | Path, rows: Iterable[MapRow]) -> int:
-    """Write the reviewable map CSV (UTF-8); returns the number of rows."""
+    """Write the reviewable map CSV (UTF-8 with BOM); returns the number of rows."""
     buffer = io.StringIO(newline="")
     writer = csv.DictWriter(buffer, fieldnames=MAP_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     count = 0
     for row in rows:
         target = row.target
+        # The names are for a person who opens the map in a spreadsheet program:
+        # a project called "=HYPERLINK(...)" or "-draft" must show as text, never run.
         writer.writerow(
             {
                 "source_project": row.source.id,
                 "target_project": target.id if target else "",
                 "match": row.match,
-                "source_business_unit": row.source.business_unit,
-                "source_application": row.source.application,
-                "source_project_name": row.source.name,
-                "target_business_unit": target.business_unit if target else "",
-                "target_application": target.application if target else "",
-                "target_project_name": target.name if target else "",
+                "source_business_unit": csv_escape(row.source.business_unit),
+                "source_application": csv_escape(row.source.application),
+                "source_project_name": csv_escape(row.source.name),
+                "target_business_unit": csv_escape(target.business_unit) if target else "",
+                "target_application": csv_escape(target.application) if target else "",
+                "target_project_name": csv_escape(target.name) if target else "",
                 "candidates": "; ".join(f"{c.id}: {c.path()}" for c in row.candidates),
             }
         )
         count += 1
-    Path(path).write_text(buffer.getvalue(), encoding="utf-8", newline="")
+    # With a BOM, as Excel needs to show accents; read_map accepts either.
+    Path(path).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
     return count
 
 
@@ -230,7 +234,7 @@ def read_map(path: str | Path) -> ProjectMap:
         raise InputError("not UTF-8 text; save the map as CSV UTF-8", file=label) from None
     except OSError as error:
         raise InputError(f"cannot read: {error.strerror}", file=label) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
+    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     columns = [c.strip() for c in reader.fieldnames or []]
     for needed in ("source_project", "target_project"):
         if needed not in columns:
@@ -261,6 +265,12 @@ def read_map(path: str | Path) -> ProjectMap:
     except csv.Error as error:
         raise InputError(f"not a readable CSV: {error}", file=label) from None
     return ProjectMap(targets, "file")
+
+
+def _delimiter(text: str) -> str:
+    """Comma, or the semicolon or tab Excel saves with in some locales (told by the header)."""
+    header = re.split(r"[\r\n]", text, maxsplit=1)[0]
+    return max((",", ";", "\t"), key=header.count)
 
 
 def _map_id(cell: str | None, label: str, row: int, column: str) -> int | None:

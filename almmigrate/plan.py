@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.dataset import (
+    CONNECTIONS,
+    CONNECTORS,
+    PARAM_PREFIX,
+    ConnectionRecord,
+    ConnectorRecord,
+    Dataset,
+    Snapshot,
+)
+from almmigrate.errors import Problem
 from almmigrate.mapping import ProjectMap, TargetIndex, connector_name_of
 from almmigrate.models import Connection, Connector
 from almmigrate.plan_types import Change, Plan, PlanItem
@@ -42,6 +51,57 @@ def build_plan(
     for connection in dataset.connections:
         plan.items.append(planner.connection(connection, skip_unmapped))
     return plan
+
+
+def kept_by_empty_cells(
+    dataset: Dataset, target: Snapshot, plan: Plan, plugins: Mapping[str, Plugin]
+) -> list[Problem]:
+    """A warning for each empty param cell whose target object holds a value: it is kept.
+
+    An empty cell means "not given", which a person who blanked a cell to clear
+    it would not guess. Only param columns that some row of the sheet fills
+    count, so an export's columns of other systems say nothing.
+    """
+    index = TargetIndex(target)
+    columns = {
+        CONNECTORS: {k for r in dataset.connectors for k, v in r.params.items() if v is not None},
+        CONNECTIONS: {k for r in dataset.connections for k, v in r.params.items() if v is not None},
+    }
+    records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
+    warnings = []
+    for record, item in zip(records, plan.items, strict=False):
+        if item.target_id is None or item.action not in ("update", "unchanged"):
+            continue
+        sheet, current, system = _current_params(index, item)
+        given = {k for k, v in record.params.items() if v is not None}
+        for name in sorted(columns[sheet] - given - DERIVED_PARAMS):
+            value = current.get(name)
+            if value is None or value == "" or value == []:
+                continue
+            plugin = plugins.get(system)
+            kept = "its value" if is_secret(name, plugin) else f"{value!r}"
+            message = f"empty, so the target keeps {kept} (an empty cell is not sent)"
+            warnings.append(
+                Problem(
+                    message,
+                    sheet=sheet,
+                    row=record.row,
+                    column=PARAM_PREFIX + name,
+                    severity="warning",
+                )
+            )
+    return warnings
+
+
+def _current_params(index: TargetIndex, item: PlanItem) -> tuple[str, Mapping[str, Any], str]:
+    """(sheet, the target object's own params, its system) for a matched plan item."""
+    if item.kind == "connector":
+        connector = index.connectors_by_id[item.target_id or 0]
+        return CONNECTORS, connector.params, connector.system
+    connection = index.connections_by_id[item.target_id or 0]
+    parent = index.connectors_by_id.get(connection.connector or -1)
+    own = connection.own_params(parent.params if parent else {})
+    return CONNECTIONS, own, parent.system if parent else ""
 
 
 def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
@@ -142,7 +202,7 @@ class _Planner:
         self, item: PlanItem, record: ConnectorRecord, plugin: Plugin, existing: Connector
     ) -> PlanItem:
         if self.mode == "create":
-            return _fail(item, f"already exists on the target (id {existing.id})")
+            return _leave(item, existing.id)
         if existing.system != plugin.id:
             return _fail(item, f"is a {existing.system} connector on the target, not {plugin.id}")
         changes: list[Change] = []
@@ -214,6 +274,7 @@ class _Planner:
             return None
         item.connector_name = name
         planned = self.connector_items.get(name)
+        # A connector --mode create leaves alone is "skipped", and its new connections use it.
         if planned is not None and planned.action == "error":
             _fail(item, f'its connector "{name}" cannot be imported: {planned.error}')
             return None
@@ -302,7 +363,7 @@ class _Planner:
         inherited: Mapping[str, Any],
     ) -> PlanItem:
         if self.mode == "create":
-            return _fail(item, f"already exists on the target (id {existing.id})")
+            return _leave(item, existing.id)
         changes: list[Change] = []
         body: dict[str, Any] = {}
         if self.match == "id":
@@ -401,6 +462,16 @@ def _finish(
     item.body = body
     item.action = "update" if changes else "unchanged"
     item.secret_fields = frozenset(n for n in body.get("params", {}) if is_secret(n, plugin))
+    return item
+
+
+def _leave(item: PlanItem, target_id: int | None) -> PlanItem:
+    """--mode create: an object already on the target is left as it is (so a re-run is clean)."""
+    item.action = "skipped"
+    item.target_id = target_id
+    item.error = f"already on the target (id {target_id}); --mode create leaves it as it is"
+    item.body = {}
+    item.changes = []
     return item
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from almmigrate.dataset import Dataset, Snapshot
+from almmigrate.dataset import CONNECTIONS, CONNECTORS, Dataset, Snapshot
 from almmigrate.errors import InputError, Problem, ValidationFailed
 from almmigrate.mapping import (
     ProjectMap,
@@ -24,7 +24,7 @@ from almmigrate.mapping import (
     read_map,
     same_projects,
 )
-from almmigrate.plan import build_plan
+from almmigrate.plan import build_plan, kept_by_empty_cells
 from almmigrate.plan_types import Plan
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secretsfile import SecretValues, load_secrets
@@ -111,13 +111,28 @@ def prepare_import(
         match=options.match,
         skip_unmapped=options.skip_unmapped,
     )
+    problems += kept_by_empty_cells(dataset, snapshot, plan, plugins)
     return PreparedImport(plan, problems, project_map, snapshot, secrets)
 
 
+_SHEET_ORDER = {CONNECTORS: 1, CONNECTIONS: 2}
+
+
 def merge_problems(first: list[Problem], second: list[Problem]) -> list[Problem]:
-    """Both lists, without a second message for a cell the first already faulted."""
+    """Both lists in sheet and row order, without a second message for a cell already faulted.
+
+    Reading and validating find problems in two passes; a person fixes a file
+    top to bottom, so they are listed as the file is laid out (file-wide first).
+    """
     faulted = {(p.sheet, p.row, p.column) for p in first if p.severity == "error"}
-    return first + [p for p in second if (p.sheet, p.row, p.column) not in faulted]
+    merged = first + [p for p in second if (p.sheet, p.row, p.column) not in faulted]
+    return sorted(merged, key=_place)
+
+
+def _place(problem: Problem) -> tuple[int, int]:
+    if problem.sheet is None:
+        return (0, 0)
+    return (_SHEET_ORDER.get(problem.sheet, 3), problem.row or 0)
 
 
 def plugins_for(target: Snapshot | None) -> dict[str, Plugin]:

@@ -18,13 +18,13 @@ import html
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from almmigrate.apply import ApplyResult, ApplySummary
+from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError
 from almmigrate.plan_types import Outcome
@@ -73,11 +73,45 @@ def summary_rows(summary: ApplySummary) -> list[tuple[str, Any]]:
     return list(summary.as_dict().items())
 
 
-def write_report(path: str | Path, result: ApplyResult) -> Path:
+# What each summary line means, for the person who signs the migration off.
+MEANINGS = {
+    "created": "new on the target",
+    "updated": "already there; only the changed fields were sent (PATCH)",
+    "adopted": "its create got no answer, and it was found on the target: not created twice",
+    "unchanged": "already on the target as the file wants it; nothing sent",
+    "skipped": "not applied (unmapped project, or done by an earlier run of this journal)",
+    "failed": "not applied: see the error on its row",
+    "total": "objects in the file",
+    "requests": "HTTP requests sent to the target, lookups included",
+    "retries": "requests sent again after a 429, 502/503/504 or a dropped connection",
+    "throttled": "429 answers (rate limited by the target)",
+    "elapsed_s": "seconds the import took",
+    "rate_per_s": "requests per second achieved",
+}
+
+
+def verdict(summary: ApplySummary) -> str:
+    """One sentence: did every object make it, and if not how many failed."""
+    counts = summary.as_dict()
+    total, failed = counts["total"], counts["failed"]
+    done = ", ".join(f"{counts[a]} {a}" for a in ACTIONS if a != "failed" and counts[a])
+    if failed:
+        return f"{failed} of {total} objects FAILED and were not applied; {done or 'nothing else'}"
+    if counts["skipped"]:
+        # Skipped is not migrated (an unmapped project) unless its note says an earlier run did it.
+        return f"No object failed, but {counts['skipped']} of {total} were skipped (see their note): {done}"
+    return f"All {total} objects done: {done or 'nothing to do'}"
+
+
+def write_report(
+    path: str | Path, result: ApplyResult, context: Mapping[str, Any] | None = None
+) -> Path:
     """Write the report in the format its extension names; returns the path(s) written.
 
-    A `.csv` report holds the object rows; its summary goes beside it in
-    `<name>.summary.csv` (one CSV holds one table).
+    context: what was run, read by a person signing the run off (source, target,
+    file, mode, times, tool version); URLs must already be redacted, and every
+    value is scrubbed again here. A `.csv` report holds the object rows; its
+    summary and context go beside it in `<name>.summary.csv` (one CSV holds one table).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -86,13 +120,27 @@ def write_report(path: str | Path, result: ApplyResult) -> Path:
             f"a report is .xlsx, .csv, .json or .html, not {suffix or 'no extension'}",
             file=str(path),
         )
-    rows = report_rows(result.outcomes)
-    summary = summary_rows(result.summary)
+    report = _Report(
+        verdict=verdict(result.summary),
+        failed=result.summary.failed,
+        summary=summary_rows(result.summary),
+        context=[(k, scrub(str(v))) for k, v in (context or {}).items() if v not in (None, "")],
+        rows=report_rows(result.outcomes),
+    )
     writer = {".xlsx": _write_xlsx, ".csv": _write_csv, ".json": _write_json, ".html": _write_html}[
         suffix
     ]
-    writer(path, summary, rows)
+    writer(path, report)
     return path
+
+
+@dataclass
+class _Report:
+    verdict: str
+    failed: int
+    summary: list[tuple[str, Any]]
+    context: list[tuple[str, str]]
+    rows: list[dict[str, Any]]
 
 
 def summary_csv_path(path: str | Path) -> Path:
@@ -133,33 +181,49 @@ def _csv_cell(value: Any) -> Any:
     return _inert(value)
 
 
-def _write_csv(path: Path, summary: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, report: _Report) -> None:
     with _atomic(path, "w", encoding="utf-8-sig", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(COLUMNS)
-        for row in rows:
+        for row in report.rows:
             out.writerow([_csv_cell(row[c]) for c in COLUMNS])
     with _atomic(summary_csv_path(path), "w", encoding="utf-8-sig", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["key", "value"])
-        out.writerows((k, _csv_cell(v)) for k, v in summary)
+        out.writerows((k, _csv_cell(v)) for k, v in report.summary)
+        out.writerow(["verdict", _csv_cell(report.verdict)])
+        out.writerows((k, _csv_cell(v)) for k, v in report.context)
 
 
-def _write_json(path: Path, summary: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
+def _write_json(path: Path, report: _Report) -> None:
+    document = {
+        "verdict": report.verdict,
+        "run": dict(report.context),
+        "summary": dict(report.summary),
+        "objects": report.rows,
+    }
     with _atomic(path, "w", encoding="utf-8") as handle:
-        json.dump({"summary": dict(summary), "objects": rows}, handle, ensure_ascii=False, indent=1)
+        json.dump(document, handle, ensure_ascii=False, indent=1)
         handle.write("\n")
 
 
-def _write_xlsx(path: Path, summary: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
+# Column widths (characters) of the objects sheet, so keys and errors can be read.
+_WIDTHS = {"kind": 11, "row": 6, "key": 48, "action": 11, "source_id": 10, "target_id": 10,
+           "attempts": 9, "status": 7, "error": 60, "changed_fields": 40, "note": 34}  # fmt: skip
+_FAILED_FILL = "FDE2E2"
+
+
+def _write_xlsx(path: Path, report: _Report) -> None:
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
     bold = Font(bold=True)
+    red = PatternFill("solid", fgColor=_FAILED_FILL)
 
-    def cell(sheet: Any, value: Any, header: bool = False) -> WriteOnlyCell:
+    def cell(sheet: Any, value: Any, font: Any = None, fill: Any = None) -> WriteOnlyCell:
         written = WriteOnlyCell(sheet, value=value)
         if isinstance(value, str):
             # Explicit text: never a formula, whatever it starts with.
@@ -167,44 +231,131 @@ def _write_xlsx(path: Path, summary: list[tuple[str, Any]], rows: list[dict[str,
             if value.startswith(_FORMULA_START):
                 written.style = "Normal"
                 written.quotePrefix = True
-        if header:
-            written.font = bold
+        if font is not None:
+            written.font = font
+        if fill is not None:
+            written.fill = fill
         return written
 
     head = book.create_sheet("summary")
-    head.append([cell(head, "key", True), cell(head, "value", True)])
-    for key, value in summary:
-        head.append([cell(head, key), cell(head, value)])
+    _landscape(head)  # write-only: sheet settings before the first row
+    for letter, width in (("A", 14), ("B", 28), ("C", 72)):
+        head.column_dimensions[letter].width = width
+    head.append([cell(head, "almmigrate import report", Font(bold=True, size=14))])
+    colour = "B00020" if report.failed else "1B6E20"
+    head.append([cell(head, report.verdict, Font(bold=True, color=colour))])
+    head.append([])
+    head.append([cell(head, "key", bold), cell(head, "value", bold), cell(head, "meaning", bold)])
+    for key, value in report.summary:
+        fill = red if key == "failed" and value else None
+        number = cell(head, value, fill=fill)
+        number.alignment = Alignment(horizontal="left")
+        head.append([cell(head, key, fill=fill), number, cell(head, MEANINGS.get(key))])
+    if report.context:
+        head.append([])
+        for key, value in report.context:
+            head.append([cell(head, key, bold), cell(head, value)])
+    if report.failed:
+        head.append([])
+        head.append([cell(head, "On the objects sheet, filter action = failed for their errors.")])
+
     objects = book.create_sheet("objects")
+    _landscape(objects)
     objects.freeze_panes = "A2"
-    objects.append([cell(objects, c, True) for c in COLUMNS])
-    for row in rows:
-        objects.append([cell(objects, row[c]) for c in COLUMNS])
+    for index, column in enumerate(COLUMNS, start=1):
+        objects.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(column, 12)
+    objects.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(report.rows) + 1}"
+    objects.append([cell(objects, c, bold) for c in COLUMNS])
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for row in report.rows:
+        fill = red if row["action"] == "failed" else None
+        cells = [cell(objects, row[c], fill=fill) for c in COLUMNS]
+        cells[COLUMNS.index("error")].alignment = wrap
+        objects.append(cells)
     with _atomic(path, "wb") as handle:
         book.save(handle)
 
 
-def _write_html(path: Path, summary: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> None:
+def _landscape(sheet: Any) -> None:
+    """Printed or saved as PDF for a sign-off, a sheet fits the page width."""
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:24px;color:#1f2328}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}
+.verdict{padding:12px 16px;border-radius:6px;font-size:17px;font-weight:600;margin:12px 0}
+.ok{background:#e6f4ea;color:#1b6e20;border:1px solid #a8d5b0}
+.bad{background:#fde2e2;color:#b00020;border:1px solid #f1a8a8}
+table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
+td.wrap{overflow-wrap:anywhere;max-width:420px}
+th{background:#f6f8fa}
+table.objects th{position:sticky;top:0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.muted,span.muted{color:#57606a}
+tr.failed td{background:#fde2e2}
+.a{display:inline-block;padding:0 6px;border-radius:10px;font-size:12px}
+.a-created{background:#dafbe1}.a-updated{background:#ddf4ff}.a-adopted{background:#fff8c5}
+.a-unchanged{background:#eaeef2}.a-skipped{background:#eaeef2}.a-failed{background:#b00020;color:#fff}
+td.error{color:#b00020;max-width:520px}
+"""
+
+
+def _write_html(path: Path, report: _Report) -> None:
     def text(value: Any) -> str:
         return "" if value is None else html.escape(str(value))
 
+    def object_rows(rows: list[dict[str, Any]]) -> list[str]:
+        lines = []
+        for row in rows:
+            cls = " class='failed'" if row["action"] == "failed" else ""
+            cells = []
+            for column in COLUMNS:
+                value = text(row[column])
+                if column == "action":
+                    value = f"<span class='a a-{value}'>{value}</span>"
+                kind = {"error": " class='error wrap'", "key": " class='wrap'"}.get(column, "")
+                if column in ("changed_fields", "note"):
+                    kind = " class='wrap'"
+                if column in ("row", "source_id", "target_id", "attempts", "status"):
+                    kind = " class='num'"
+                cells.append(f"<td{kind}>{value}</td>")
+            lines.append(f"<tr{cls}>{''.join(cells)}</tr>")
+        return lines
+
+    header = "<tr>" + "".join(f"<th>{text(c)}</th>" for c in COLUMNS) + "</tr>"
+    failed = [r for r in report.rows if r["action"] == "failed"]
     parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>almmigrate import report</title>",
-        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
-        "tr.failed{background:#fdd}</style></head><body>",
-        "<h1>almmigrate import report</h1><h2>Summary</h2><table>",
-        *(f"<tr><th>{text(k)}</th><td>{text(v)}</td></tr>" for k, v in summary),
-        "</table><h2>Objects</h2><table><tr>",
-        *(f"<th>{text(c)}</th>" for c in COLUMNS),
-        "</tr>",
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>almmigrate import report</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>almmigrate import report</h1>",
+        f"<div class='verdict {'bad' if report.failed else 'ok'}'>{text(report.verdict)}</div>",
     ]
-    for row in rows:
-        cls = " class='failed'" if row["action"] == "failed" else ""
-        parts.append(f"<tr{cls}>" + "".join(f"<td>{text(row[c])}</td>" for c in COLUMNS) + "</tr>")
+    if report.context:
+        parts.append("<table class='run'>")
+        parts += [f"<tr><th>{text(k)}</th><td>{text(v)}</td></tr>" for k, v in report.context]
+        parts.append("</table>")
+    parts.append("<h2>Summary</h2><table class='summary'>")
+    parts += [
+        f"<tr><th>{text(k)}</th><td class='num'>{text(v)}</td>"
+        f"<td class='muted'>{text(MEANINGS.get(k))}</td></tr>"
+        for k, v in report.summary
+    ]
+    parts.append("</table>")
+    if failed:
+        parts.append(f"<h2>Failed ({len(failed)})</h2><table class='objects'>{header}")
+        parts += object_rows(failed)
+        parts.append("</table>")
+    parts.append(f"<h2>Every object ({len(report.rows)})</h2><table class='objects'>{header}")
+    parts += object_rows(report.rows)
     parts.append("</table></body></html>\n")
     with _atomic(path, "w", encoding="utf-8") as handle:
-        handle.write("".join(parts))
+        handle.write("\n".join(parts))
 
 
 # ---------------------------------------------------------------- --errors
@@ -265,6 +416,16 @@ def write_errors(
     plugins: dict[str, Plugin] | None = None,
 ) -> int:
     """Write the failed rows in the import layout, ready to fix and re-run; returns their count."""
+    return write_errors_files(path, outcomes, dataset, plugins)[0]
+
+
+def write_errors_files(
+    path: str | Path,
+    outcomes: Iterable[Outcome],
+    dataset: Dataset,
+    plugins: dict[str, Plugin] | None = None,
+) -> tuple[int, list[Path]]:
+    """As :func:`write_errors`, and the files written (a .csv path may become two files)."""
     from almmigrate import FORMAT_VERSION, __version__
     from almmigrate.layout import dataset_to_tables
     from almmigrate.tabular import write_tables
@@ -274,17 +435,21 @@ def write_errors(
     meta["note"] = "rows that failed to import: fix them and import this file again"
     tables = dataset_to_tables(errors)
     path = Path(path)
+    written = [path]
     if path.suffix.lower() == ".csv":
         # One CSV file holds one sheet: the failed connections there, failed
         # connectors (if any) beside it in <name>.connectors.csv.
         by_name = {t.name: t for t in tables}
+        written = []
         if errors.connectors:
-            write_tables(errors_connectors_path(path), [by_name["connectors"]], meta=meta)
+            written.append(errors_connectors_path(path))
+            write_tables(written[-1], [by_name["connectors"]], meta=meta)
         if errors.connections or not errors.connectors:
+            written.append(path)
             write_tables(path, [by_name["connections"]], meta=meta)
     else:
         write_tables(path, tables, meta=meta)
-    return len(errors.connectors) + len(errors.connections)
+    return len(errors.connectors) + len(errors.connections), written
 
 
 def errors_connectors_path(path: str | Path) -> Path:

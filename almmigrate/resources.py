@@ -27,3 +27,9 @@ def samples_dir() -> Path:
 
 def templates_dir() -> Path:
     return _bundled("templates")
+
+
+def readme_path() -> Path | None:
+    """The project's README.md in a source checkout; None in an installed wheel."""
+    checkout = _PACKAGE.parent / "README.md"
+    return checkout if not (_PACKAGE / "_bundled").is_dir() and checkout.is_file() else None

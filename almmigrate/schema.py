@@ -254,6 +254,9 @@ class CoercionError(ValueError):
     """A cell cannot be read as the type its field needs."""
 
 
+_TEXT_ONLY = TEXT_TYPES | {"checkbox"}
+
+
 def coerce_cell(spec: Field | None, value: Any) -> Any:
     """Type a spreadsheet cell by its field, where the file lost the type.
 
@@ -269,10 +272,12 @@ def coerce_cell(spec: Field | None, value: Any) -> Any:
         return _to_bool(value)
     if kind == "integer":
         return _to_int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and kind in _TEXT_ONLY:
+        return str(value)  # 12345 typed into a text cell: the API holds only text there
     if isinstance(value, float) and kind is not None and math.isfinite(value):
         # Spreadsheets store whole numbers as 7.0; a text or choice field means "7".
         whole = int(value) if value.is_integer() else None
-        if kind in CHOICE_TYPES or kind in TEXT_TYPES or kind == "checkbox":
+        if kind in CHOICE_TYPES or kind in _TEXT_ONLY:
             return str(whole) if whole is not None else repr(value)
     if isinstance(value, float) and value.is_integer() and math.isfinite(value):
         return int(value)

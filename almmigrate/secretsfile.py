@@ -103,10 +103,15 @@ def _read_row(
     if not field_name.strip():
         raise InputError("field is empty", file=label, row=number, column="field")
     if value == "":
-        raise InputError("value is empty", file=label, row=number, column="value")
+        raise InputError(
+            "value is empty; fill in the secret or delete the row",
+            file=label,
+            row=number,
+            column="value",
+        )
     if secrets.lookup(kind, name, field_name) is not None:
         raise InputError(
-            f"{kind} {name.strip()!r} {field_name.strip()} is given twice",
+            f'{field_name.strip()} of {kind} "{name.strip()}" is given twice',
             file=label,
             row=number,
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from almmigrate.dataset import (
     PARAM_PREFIX,
     PROJECT_COLUMNS,
     PROJECTS,
+    ProjectRecord,
 )
 from almmigrate.errors import InputError
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
@@ -60,6 +61,8 @@ _SECRET_FILL = PatternFill("solid", fgColor="FFEB9C")
 _READ_ONLY_FILL = PatternFill("solid", fgColor="D9D9D9")
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _NOTE_SIZE = {"width": 320, "height": 160}
+# Names are what a person reads along a row: wide enough for "Jira Cloud – Team Montréal".
+NAME_WIDTH = 30
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class Column:
     choices: tuple[str, ...] = ()  # a dropdown when not empty
     choices_formula: str | None = None  # a dropdown from a range, e.g. connectors!$B$2:$B$9
     text: bool = False  # format the column as text so 007 stays 007
+    width: int = 14  # at least this many characters wide
 
 
 # ---------------------------------------------------------------- columns
@@ -83,7 +87,13 @@ def connector_columns(plugin: Plugin) -> list[Column]:
     """The connectors sheet: the fixed columns, then every system-scope param."""
     fixed = [
         Column("id", "Leave empty: the target gives new connectors their id.", read_only=True),
-        Column("name", "The connector's name; unique on the instance.", required=True, text=True),
+        Column(
+            "name",
+            "The connector's name; unique on the instance.",
+            required=True,
+            text=True,
+            width=NAME_WIDTH,
+        ),
         # Not pre-filled: the reader takes a row holding only `system` for a
         # connector with no name, so empty rows would fail the import.
         Column(
@@ -113,10 +123,17 @@ def connection_columns(plugin: Plugin) -> list[Column]:
     fixed = [
         Column("id", "Leave empty: the target gives new connections their id.", read_only=True),
         Column(
-            "alias", "The connection's name; unique within its project.", required=True, text=True
+            "alias",
+            "The connection's name; unique within its project.",
+            required=True,
+            text=True,
+            width=NAME_WIDTH,
         ),
         Column(
-            "project", "The SD Elements project id on the instance you import into.", required=True
+            "project",
+            "The SD Elements project id on the instance you import into: the projects "
+            "sheet lists them in a template made with --url, and in an export of it.",
+            required=True,
         ),
         Column(
             "project_name", "For your reference only; ignored on import.", read_only=True, text=True
@@ -128,6 +145,7 @@ def connection_columns(plugin: Plugin) -> list[Column]:
             "or one already on the instance.",
             required=True,
             text=True,
+            width=NAME_WIDTH,
             choices_formula=f"{quote_sheetname(CONNECTORS)}!$B$2:$B${CONNECTOR_PICK_ROWS + 1}",
         ),
         Column("system", "Taken from the connector; may be left empty.", read_only=True),
@@ -222,10 +240,14 @@ def _option_text(value: str, label: str) -> str:
 # ---------------------------------------------------------------- workbook
 
 
-def build_template(plugin: Plugin, *, source: str = "bundled") -> Workbook:
+def build_template(
+    plugin: Plugin, *, source: str = "bundled", projects: Sequence[ProjectRecord] = ()
+) -> Workbook:
     """The template workbook for one plugin (nothing written to disk).
 
     source: where the schema came from, for the `_meta` sheet ("bundled" or a URL).
+    projects: the instance's projects, listed on the projects sheet so that a
+    person filling the connections sheet finds each project's id.
     """
     book = Workbook()
     connectors = book.active
@@ -233,14 +255,21 @@ def build_template(plugin: Plugin, *, source: str = "bundled") -> Workbook:
     connectors.title = CONNECTORS
     _fill_sheet(connectors, connector_columns(plugin))
     _fill_sheet(book.create_sheet(CONNECTIONS), connection_columns(plugin))
-    projects = book.create_sheet(PROJECTS)
+    projects_sheet = book.create_sheet(PROJECTS)
     _fill_sheet(
-        projects,
+        projects_sheet,
         [
             Column(name, "For your reference only; ignored on import.", read_only=True)
             for name in PROJECT_COLUMNS
         ],
     )
+    by_path = sorted(projects, key=lambda p: (p.business_unit, p.application, p.name, p.id))
+    for number, project in enumerate(by_path, start=2):
+        _put_row(
+            projects_sheet,
+            number,
+            (project.id, project.name, project.application, project.business_unit),
+        )
     _write_meta(book.create_sheet(META), plugin, source)
     _write_help(book.create_sheet(HELP), plugin)
     return book
@@ -254,7 +283,7 @@ def _fill_sheet(sheet: Worksheet, columns: list[Column]) -> None:
         if column.note:
             cell.comment = Comment(column.note, "almmigrate", **_NOTE_SIZE)
         letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = min(max(len(column.name) + 4, 14), 48)
+        sheet.column_dimensions[letter].width = min(max(len(column.name) + 4, column.width), 48)
         if column.text:
             # Typed into a text column, 007 stays 007 and 1e5 stays 1e5.
             sheet.column_dimensions[letter].number_format = "@"
@@ -330,9 +359,9 @@ def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
         "3. Bold red headers are required; hover a header for its note; dropdowns offer the choices.",
         f"4. Secret columns (yellow): type {MASK} and give the values in a secrets file "
         "(kind,name,field,value).",
-        "5. Check it: almmigrate validate FILE.xlsx (add --url to check against the instance).",
-        "6. See what it would do: almmigrate plan FILE.xlsx --url URL --secrets SECRETS.csv",
-        "7. Import it: almmigrate import FILE.xlsx --url URL --secrets SECRETS.csv",
+        f"5. Check it: {validate_command(plugin, 'FILE.xlsx')}",
+        f"6. See what it would do: almmigrate plan FILE.xlsx --url URL{_secrets_option(plugin)}",
+        f"7. Import it: almmigrate import FILE.xlsx --url URL{_secrets_option(plugin)}",
         "Grey columns need nothing when creating: the instance gives ids; names are for reference.",
     ]
     for number, line in enumerate(lines, start=1):
@@ -370,6 +399,22 @@ def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
         sheet.column_dimensions[letter].width = 18
 
 
+def validate_command(plugin: Plugin, path: str | os.PathLike[str]) -> str:
+    """The command that checks a filled template before anything is sent.
+
+    Every row of a template is a create. Offline, plain `validate` cannot tell
+    a create from an update, so it skips the rules of a create (required
+    params, a value for each masked secret); `--mode create` applies them, and
+    `--secrets` gives the values a masked secret stands for.
+    """
+    return f"almmigrate validate {path} --mode create{_secrets_option(plugin)}"
+
+
+def _secrets_option(plugin: Plugin) -> str:
+    columns = connector_columns(plugin) + connection_columns(plugin)
+    return " --secrets SECRETS.csv" if any(c.secret for c in columns) else ""
+
+
 def _put_row(sheet: Worksheet, row: int, values: Iterable[Any]) -> None:
     """Write one row whose text is shown as typed: text is never run as a formula."""
     for index, value in enumerate(values, start=1):
@@ -386,13 +431,17 @@ def template_filename(plugin: Plugin) -> str:
 
 
 def write_template(
-    plugin: Plugin, path: str | os.PathLike[str], *, source: str = "bundled"
+    plugin: Plugin,
+    path: str | os.PathLike[str],
+    *,
+    source: str = "bundled",
+    projects: Sequence[ProjectRecord] = (),
 ) -> Path:
     """Write one template to path atomically; raises InputError if it cannot."""
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise InputError(f"a template is an .xlsx workbook; got {target.name!r}", file=str(target))
-    book = build_template(plugin, source=source)
+    book = build_template(plugin, source=source, projects=projects)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("the folder does not exist", file=str(folder))
@@ -408,7 +457,11 @@ def write_template(
 
 
 def write_all_templates(
-    plugins: Mapping[str, Plugin], folder: str | os.PathLike[str], *, source: str = "bundled"
+    plugins: Mapping[str, Plugin],
+    folder: str | os.PathLike[str],
+    *,
+    source: str = "bundled",
+    projects: Sequence[ProjectRecord] = (),
 ) -> list[Path]:
     """One template per plugin in folder (created if missing), named `<system>.xlsx`."""
     out = Path(folder)
@@ -417,7 +470,7 @@ def write_all_templates(
     except OSError as error:
         raise InputError(f"cannot create the folder: {error.strerror}", file=str(out)) from None
     return [
-        write_template(plugin, out / template_filename(plugin), source=source)
+        write_template(plugin, out / template_filename(plugin), source=source, projects=projects)
         for plugin in sorted(plugins.values(), key=lambda p: p.id)
     ]
 

@@ -142,6 +142,10 @@ class _Checker:
         )
         if creating:
             self._masked(CONNECTORS, row, "connector", name, record.params)
+            if self._same_instance() and record.id is not None and self.index is not None:
+                existing = self.index.connectors_by_id.get(record.id)
+                if existing is not None and existing.name.strip() != name:
+                    self._rename_hint(CONNECTORS, row, "name", record.id, existing.name)
 
     def _connector_creating(self, record: ConnectorRecord) -> bool:
         if self.mode != "upsert" or self.index is None:
@@ -187,8 +191,10 @@ class _Checker:
         plugin = self._connection_plugin(record, connector)
         if plugin is None:
             return
-        # Unknown inherited params cannot tell what a create would be missing.
+        # Unknown inherited params cannot tell what a create would be missing; an
+        # unknown connector may make any param editable (fields_editable_on_project).
         creating = connector.known and self._connection_creating(record, target_project)
+        editable = connector.editable if connector.known else {f.name for f in plugin.fields}
         self._params(
             CONNECTIONS,
             row,
@@ -197,10 +203,29 @@ class _Checker:
             scope=PROJECT,
             creating=creating,
             inherited=connector.params,
-            editable=connector.editable,
+            editable=editable,
         )
         if creating:
             self._masked(CONNECTIONS, row, "connection", alias, record.params)
+            if self._same_instance() and record.id is not None and self.index is not None:
+                found = self.index.connections_by_id.get(record.id)
+                if found is not None and found.alias.strip() != alias:
+                    self._rename_hint(CONNECTIONS, row, "alias", record.id, found.alias)
+
+    def _same_instance(self) -> bool:
+        """The file came from the target itself (its projects are the target's own)."""
+        return self.match == "name" and (
+            self.project_map is not None and self.project_map.how == "identity"
+        )
+
+    def _rename_hint(self, sheet: str, row: int | None, column: str, ident: int, now: str) -> None:
+        """A renamed object matched by name is a new object: say how to rename instead."""
+        kind = sheet[:-1]
+        message = (
+            f'id {ident} is "{now}" on the target, so this row creates a new {kind}; '
+            "to rename it instead, use --match id"
+        )
+        self._add(sheet, row, column, message, warning=True)
 
     def _connection_key(
         self,
@@ -298,6 +323,8 @@ class _Checker:
             self._add(CONNECTIONS, record.row, "connector_name", f"{what}: fill connector_name")
             return None
         in_file = self.file_connectors.get(name)
+        if in_file is not None and (in_file.system or "").strip() not in self.plugins:
+            return None  # its own row says the system is unknown: no echo on every connection
         if in_file is not None:
             editable = (
                 set(in_file.fields_editable_on_project)

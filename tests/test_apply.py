@@ -203,8 +203,14 @@ def test_journal_done_update_is_skipped_and_batches_are_recorded(
     path = tmp_path / "j.jsonl"
     with Journal(path, target_url=sim.url) as journal:
         journal.recorded([JournalEntry("connector", "Existing trac", "updated", 1)])
+    # A secret the live plan cannot confirm: the journal's word that it was sent is taken.
     update = PlanItem(
-        "connector", "update", "Existing trac", target_id=1, body={"params": {"alm_user": "x"}}
+        "connector",
+        "update",
+        "Existing trac",
+        target_id=1,
+        body={"params": {"alm_pass": "pw-9999"}},
+        changes=[Change("params.alm_pass", secret=True)],
     )
     creates = [_connector_item(f"New {i}") for i in range(5)]
     with Journal(path, target_url=sim.url) as journal, _client(sim) as client:
@@ -217,8 +223,31 @@ def test_journal_done_update_is_skipped_and_batches_are_recorded(
     done = [e for e in events if e["event"] == "done"]
     assert sorted(e["key"] for e in done) == ["Existing trac"] + [f"New {i}" for i in range(5)]
     assert events[-1] == {"event": "finished"}
-    assert "pw-5678" not in path.read_text()
+    assert "pw-5678" not in path.read_text() and "pw-9999" not in path.read_text()
     assert read_journal(path).finished
+
+
+def test_an_update_the_journal_holds_as_done_is_sent_when_the_live_plan_still_differs(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    # The file was edited again after an unfinished run: the plan (a live diff) is right.
+    sim = make_sim(_data())
+    path = tmp_path / "j.jsonl"
+    with Journal(path, target_url=sim.url) as journal:
+        journal.recorded([JournalEntry("connector", "Existing trac", "updated", 1)])
+    update = PlanItem(
+        "connector",
+        "update",
+        "Existing trac",
+        target_id=1,
+        body={"params": {"alm_user": "x"}},
+        changes=[Change("params.alm_user", "old", "x")],
+    )
+    with Journal(path, target_url=sim.url) as journal, _client(sim) as client:
+        result = apply_plan(client, Plan([update]), journal=journal)
+    assert [o.action for o in result.outcomes] == ["updated"]
+    assert sim.stats.by_method["PATCH"] == 1
+    assert _held(sim, "connectors")[0]["params"]["alm_user"] == "x"
 
 
 @pytest.mark.parametrize("concurrency", [1, 6])

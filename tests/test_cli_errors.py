@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import uvicorn
 from starlette.applications import Starlette
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from almmigrate.cli import main
@@ -65,7 +65,20 @@ def html_site() -> Iterator[str]:
     async def page(request: Any) -> HTMLResponse:
         return HTMLResponse("<!doctype html><html><title>Welcome to nginx!</title></html>")
 
-    app = Starlette(routes=[Route("/{path:path}", page)])
+    yield from serve(Starlette(routes=[Route("/{path:path}", page)]))
+
+
+@pytest.fixture
+def foreign_api() -> Iterator[str]:
+    """Another REST API on loopback: every path is a DRF-style page of objects, not SD Elements'."""
+
+    async def page(request: Any) -> JSONResponse:
+        return JSONResponse({"count": 1, "next": None, "previous": None, "results": [{"pk": 1}]})
+
+    yield from serve(Starlette(routes=[Route("/{path:path}", page)]))
+
+
+def serve(app: Starlette) -> Iterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     sock.listen(16)
@@ -128,6 +141,32 @@ def test_a_url_that_is_not_sd_elements(
     (line,) = error_lines(err)
     assert line.startswith(f"NotAnInstance: {html_site} does not look like an SD Elements instance")
     assert "answered with an HTML page; --url should be the instance root" in line
+
+
+def test_another_rest_api_is_not_an_instance_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_api: str
+) -> None:
+    code, out, err = export(capsys, tmp_path, foreign_api, CANARY_TOKEN)
+    assert code == 3
+    (line,) = error_lines(err)
+    assert line.startswith(
+        f"NotAnInstance: {foreign_api} does not look like an SD Elements instance"
+    )
+    assert "/api/v2/" in line and "answered with an object without the field" in line
+    assert line.endswith("--url should be the instance root, e.g. https://sde.example.com")
+    assert out == "" and not (tmp_path / "out.xlsx").exists()
+
+
+@pytest.mark.parametrize("url", ["not a url", "https://sde example.com", 'https://"sde"'])
+def test_a_url_with_spaces_or_quotes_is_bad_input_not_an_unreachable_host(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str
+) -> None:
+    code, _, err = export(capsys, tmp_path, url, CANARY_TOKEN)
+    assert code == 2
+    assert error_lines(err) == [
+        f"InputError: --url {url!r} is not an http(s) address: "
+        "--url should be the instance root, e.g. https://sde.example.com"
+    ]
 
 
 def test_plain_http_to_another_host_is_refused_before_anything_is_sent(

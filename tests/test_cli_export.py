@@ -549,6 +549,46 @@ class _Terminal(io.StringIO):
         return True
 
 
+def test_the_bar_stays_on_the_connections_once_they_have_begun(monkeypatch, sim, tmp_path):
+    """The small lists load alongside the connection pages; the bar must not flick between them."""
+    import threading
+    from contextlib import contextmanager
+
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import export as export_library
+    from almmigrate.settings import ConnectionSettings
+
+    connections_begun = threading.Event()
+    labels: list[str] = []
+
+    class Bar:
+        shown = False
+
+        def update(self, done=None, total=None, description=None):
+            labels.append(description)
+            if description == "Reading connections":
+                connections_begun.set()
+
+    @contextmanager
+    def recording_progress(*_args, **_kwargs):
+        yield Bar()
+
+    iter_objects = SDEClient.iter_objects
+
+    def projects_after_the_connections(self, path, *args, **kwargs):
+        if path == "projects/":  # deterministic: the projects list reports after connections
+            assert connections_begun.wait(10)
+        return iter_objects(self, path, *args, **kwargs)
+
+    monkeypatch.setattr("almmigrate.progress.progress", recording_progress)
+    monkeypatch.setattr(SDEClient, "iter_objects", projects_after_the_connections)
+    settings = ConnectionSettings(url=sim.url, token=TOKEN, page_size=2)
+    summary = export_library(settings, tmp_path / "p.xlsx", progress=True)
+    assert summary.connections == 15
+    first = labels.index("Reading connections")
+    assert set(labels[first:]) == {"Reading connections"}
+
+
 def test_progress_draws_only_on_a_terminal():
     quiet = io.StringIO()
     with progress("Reading", stream=quiet) as bar:

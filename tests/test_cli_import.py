@@ -61,6 +61,10 @@ def test_import_applies_the_file_reports_and_a_rerun_writes_nothing(
     assert data["summary"]["created"] == total == 145 and data["summary"]["failed"] == 0
     assert {o["action"] for o in data["objects"]} == {"created"}
     assert all(o["target_id"] and o["status"] == 201 for o in data["objects"])
+    assert data["verdict"] == "All 145 objects done: 145 created"
+    assert data["run"]["command"] == "almmigrate import" and data["run"]["file"] == str(exported)
+    assert data["run"]["target"] == empty_target.url and data["run"]["mode"] == "upsert"
+    assert data["run"]["source"] == source_sim.url  # from the export's _meta
     assert "import finished: 145 objects, every row done" in out
     assert "created     145" in out
     assert f"journal: {tmp_path / 'report.journal'}" in err  # default journal beside the report
@@ -221,3 +225,144 @@ def test_bulk_edit_patches_only_the_edited_cell_and_masked_secrets_stay(
     assert target_sim.stats.by_method["PATCH"] == 1 and target_sim.stats.by_method["POST"] == 0
     after = {c["id"]: c for c in target_sim.state.snapshot()["connectors"]}[edited["id"]]
     assert after["params"] == {**before["params"], "alm_server": "moved.example.com"}
+
+
+def test_a_rerun_after_a_failure_applies_a_new_edit_to_a_row_the_journal_holds_as_done(
+    capsys: pytest.CaptureFixture[str], source_sim: Any, tmp_path: Path
+) -> None:
+    # Bulk edit, same instance: run 1 updates connector 0 and fails on connector 1, so its
+    # journal stays open. The user edits connector 0 again, fixes connector 1 and re-runs
+    # with the same --report: the new edit must be sent, not skipped as "done earlier".
+    path = tmp_path / "edit.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path, only="connectors")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["connectors"][0]["params"]["sde_min_priority"] = "8"
+    data["connectors"][1]["name"] = LONG
+    path.write_text(json.dumps(data), encoding="utf-8")
+    report = tmp_path / "edit.json.report.json"
+    args = ["import", str(path), "--url", source_sim.url, "--token", source_sim.token,
+            "--match", "id", "--rate", "200", "--report", str(report)]  # fmt: skip
+    code, _, err = cli(capsys, *args)
+    assert code == 1, err
+    data["connectors"][0]["params"]["sde_min_priority"] = "9"
+    data["connectors"][1]["name"] = "Renamed"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    held = {c["id"]: c for c in source_sim.state.snapshot()["connectors"]}
+    assert held[data["connectors"][0]["id"]]["params"]["sde_min_priority"] == "9"
+    assert held[data["connectors"][1]["id"]]["name"] == "Renamed"
+    actions = [o["action"] for o in json.loads(report.read_text(encoding="utf-8"))["objects"]]
+    assert actions[:2] == ["updated", "updated"]
+
+
+def test_import_shows_the_files_warnings_before_its_summary(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    target_sim: Any,
+    secrets_csv: Path,
+) -> None:
+    document = json.loads(exported.read_text(encoding="utf-8"))
+    document["connectors"][0]["params"]["custom_undocumented"] = "kept"
+    exported.write_text(json.dumps(document), encoding="utf-8")
+    for extra in ((), ("--dry-run",)):
+        code, _, err = cli(capsys, *_args(exported, target_sim, secrets_csv, *extra))
+        assert code == 0, err
+        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+        assert any("connectors row 1, params.custom_undocumented" in line for line in warnings), err
+
+
+def test_mode_create_creates_new_connections_on_a_connector_already_there(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    target_sim: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    # The sample target already holds two of the file's connectors: create mode leaves
+    # those alone (skipped, with the reason), and their new connections are created.
+    report = tmp_path / "report.json"
+    before = target_sim.state.snapshot()
+    args = _args(exported, target_sim, secrets_csv, "--mode", "create", "--report", str(report))
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    objects = json.loads(report.read_text(encoding="utf-8"))["objects"]
+    assert not [o for o in objects if o["action"] == "failed"]
+    left = [o for o in objects if o["action"] == "skipped"]
+    assert left and all("--mode create leaves it as it is" in o["note"] for o in left)
+    after = target_sim.state.snapshot()
+    existing = {(c["project"], c["alias"]) for c in before["connections"]}
+    created = sum(o["kind"] == "connection" and o["action"] == "created" for o in objects)
+    assert len(after["connections"]) == len(existing) + created
+    assert created == 133 - len([o for o in left if o["kind"] == "connection"])
+    # Resuming or re-running a finished create-mode import is clean: exit 0, no write.
+    writes = target_sim.stats.writes
+    code, _, err = cli(capsys, *args)
+    assert code == 0, err
+    assert target_sim.stats.writes == writes
+
+
+@pytest.mark.parametrize("command", ["import", "migrate"])
+def test_ctrl_c_tells_the_user_to_run_the_same_command_again(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    exported: Path,
+    tmp_path: Path,
+    command: str,
+) -> None:
+    import almmigrate.importer
+
+    def interrupted(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(almmigrate.importer, "import_file", interrupted)
+    monkeypatch.setattr(almmigrate.importer, "migrate", interrupted)
+    where = ["--url", "http://127.0.0.1:9", "--token", "t"]
+    if command == "migrate":
+        where = ["--source-url", "http://127.0.0.1:9", "--source-token", "s",
+                 "--target-url", "http://127.0.0.1:9", "--target-token", "t"]  # fmt: skip
+    args = [command, *([str(exported)] if command == "import" else []), *where]
+    code, _, err = cli(capsys, *args, "--report", str(tmp_path / "r.xlsx"))
+    assert code == 130
+    assert "Run the same command again to finish" in err
+    assert f"progress is in {tmp_path / 'r.journal'}" in err
+
+
+def test_a_csv_errors_file_names_the_files_that_hold_the_failed_rows(
+    capsys: pytest.CaptureFixture[str], source_sim: Any, tmp_path: Path
+) -> None:
+    # One CSV holds one sheet: a failed connector goes to NAME.connectors.csv, and the
+    # user must be told that file, not a NAME.csv that was never written.
+    path = tmp_path / "edit.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path, only="connectors")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["connectors"][1]["name"] = LONG
+    path.write_text(json.dumps(data), encoding="utf-8")
+    errors = tmp_path / "failed.csv"
+    code, _, err = cli(
+        capsys, "import", str(path), "--url", source_sim.url, "--token", source_sim.token,
+        "--match", "id", "--rate", "200", "--errors", str(errors),
+    )  # fmt: skip
+    assert code == 1
+    assert f"errors: {tmp_path / 'failed.connectors.csv'} (1 row)" in err
+    assert (tmp_path / "failed.connectors.csv").is_file() and not errors.exists()
+
+
+def test_secrets_in_clear_in_the_file_are_scrubbed_from_every_message(
+    capsys: pytest.CaptureFixture[str], source_sim: Any, empty_target: Any, tmp_path: Path
+) -> None:
+    from almmigrate.secrets import forget_secrets, scrub
+
+    path = tmp_path / "clear.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path, include_secrets=True)
+    forget_secrets()  # the import is another process: it learns them from the file alone
+    clear = json.loads(path.read_text(encoding="utf-8"))["connectors"][0]["params"]["alm_pass"]
+    assert clear and clear != "********"
+    code, _, err = cli(
+        capsys, "import", str(path), "--url", empty_target.url, "--token", empty_target.token,
+        "--auto-map-projects", "--source-url", source_sim.url, "--source-token", source_sim.token,
+        "--rate", "200",
+    )  # fmt: skip
+    assert code == 0, err
+    # Should the server ever echo a value in an error, the report and stderr would mask it.
+    assert scrub(f"bad value {clear}") == "bad value ********"

@@ -41,7 +41,7 @@ def map_projects(
 
 
 def rows_of(path: Path) -> dict[str, dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return {row["source_project"]: row for row in csv.DictReader(handle)}
 
 

@@ -305,3 +305,113 @@ def test_a_bad_secrets_file_or_map_is_refused_before_anything(
     assert err == f'InputError: {project_map}: row 2, target_project: "one" is not a project id\n'
     canaries.assert_absent(err)
     assert lo_sim.stats.writes == 0
+
+
+def test_the_table_lists_what_changes_and_only_counts_the_unchanged(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
+) -> None:
+    out = tmp_path / "plan.json"
+    edited = str(LIBREOFFICE / "edited.xlsx")
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, stdout, err = run(capsys, "plan", edited, *login, "--out", str(out))
+    assert code == 0, err
+    rows = [line for line in stdout.splitlines() if line.startswith("│ conn")]
+    assert [row.split("│")[4].strip() for row in rows] == ["update"] * 4
+    assert stdout.splitlines()[-2:] == [
+        "141 unchanged objects not listed (--all lists them)",
+        "Plan: 0 create, 4 update, 141 unchanged, 0 skipped, 0 error",
+    ]
+    assert len(json.loads(out.read_text(encoding="utf-8"))["items"]) == 145
+
+    code, stdout, err = run(capsys, "plan", edited, *login, "--all")
+    rows = [line for line in stdout.splitlines() if line.startswith("│ conn")]
+    assert code == 0 and len(rows) == 145 and "not listed" not in stdout
+
+
+def test_a_plan_with_nothing_to_change_says_so(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
+) -> None:
+    code, stdout, err = run(
+        capsys,
+        "plan",
+        str(LIBREOFFICE / "roundtrip.xlsx"),
+        "--url",
+        lo_sim.url,
+        "--token",
+        lo_sim.token,
+    )
+    assert (code, stdout) == (
+        0,
+        "nothing to change; 145 unchanged objects not listed (--all lists them)\n"
+        "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error\n",
+    ), err
+
+
+def test_a_blanked_cell_is_kept_and_the_plan_says_so(
+    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+) -> None:
+    # A person blanks cells to clear them; an empty cell is "not given", so say what stays.
+    import openpyxl
+
+    login = ("--url", source_sim.url, "--token", source_sim.token)
+    path = tmp_path / "x.xlsx"
+    assert run(capsys, "export", *login, "--out", str(path))[0] == 0
+    code, _, err = run(capsys, "plan", str(path), *login)
+    assert (code, err) == (0, "")  # an untouched export: no such warning
+    book = openpyxl.load_workbook(path)
+    for sheet, row, column in (
+        ("connectors", 2, "params.title_format"),
+        ("connectors", 3, "params.alm_pass"),
+        ("connections", 4, "params.sde_tags_filter"),
+    ):
+        header = [cell.value for cell in book[sheet][1]]
+        book[sheet].cell(row, header.index(column) + 1).value = None
+    book.save(path)
+    code, stdout, err = run(capsys, "plan", str(path), *login)
+    assert code == 0
+    assert err.splitlines() == [
+        "  warning: connectors row 2, params.title_format: empty, so the target keeps "
+        "'$task_id $title' (an empty cell is not sent)",
+        "  warning: connectors row 3, params.alm_pass: empty, so the target keeps its value "
+        "(an empty cell is not sent)",
+        "  warning: connections row 4, params.sde_tags_filter: empty, so the target keeps 'pci' "
+        "(an empty cell is not sent)",
+    ]
+    assert stdout.splitlines()[-1] == "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error"
+    assert source_sim.stats.writes == 0
+
+
+def test_a_rename_matched_by_name_says_how_to_rename(
+    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+) -> None:
+    # Matched by name, a renamed alias is a new connection beside the old one: say so,
+    # and that --match id renames it.
+    import openpyxl
+
+    login = ("--url", source_sim.url, "--token", source_sim.token)
+    path = tmp_path / "x.xlsx"
+    assert run(capsys, "export", *login, "--out", str(path))[0] == 0
+    book = openpyxl.load_workbook(path)
+    header = [cell.value for cell in book["connections"][1]]
+    book["connections"].cell(3, header.index("alias") + 1).value = "Renamed"
+    book.save(path)
+    out = tmp_path / "plan.json"
+    code, stdout, err = run(capsys, "plan", str(path), *login, "--out", str(out))
+    assert code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["warnings"] == [
+        {
+            "sheet": "connections",
+            "row": 3,
+            "column": "alias",
+            "message": 'id 2 is "Backend · GitHub +1 555" on the target, so this row creates '
+            "a new connection; to rename it instead, use --match id",
+        }
+    ]
+    assert err.splitlines()[:-1] == [
+        '  warning: connections row 3, alias: id 2 is "Backend · GitHub +1 555" on the target, '
+        "so this row creates a new connection; to rename it instead, use --match id"
+    ]
+    assert stdout.splitlines()[-1] == "Plan: 1 create, 0 update, 144 unchanged, 0 skipped, 0 error"
+    code, stdout, err = run(capsys, "plan", str(path), *login, "--match", "id")
+    assert (code, err) == (0, "")
+    assert "alias: 'Backend · GitHub +1 555' -> 'Renamed'" in stdout

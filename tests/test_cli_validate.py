@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from almmigrate.cli import main
@@ -245,3 +246,44 @@ def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "validate", "--help")
     assert code == 0
     assert "  Example:\n    almmigrate validate connectors.xlsx\n" in out
+
+
+def test_an_exported_connections_sheet_alone_validates_offline(
+    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+) -> None:
+    # "Jira, Data & HR" lets its connections set alm_user (fields_editable_on_project); offline
+    # the connector is not in the file, so what it allows is unknown and must not be an error.
+    folder = tmp_path / "csv"
+    login = ("--url", source_sim.url, "--token", source_sim.token)
+    assert run(capsys, "export", *login, "--out", str(folder), "--only", "connections")[0] == 0
+    code, out, err = run(capsys, "validate", str(folder / "connections.csv"))
+    assert (code, out, err) == (0, "0 connectors, 133 connections: no problems\n", "")
+
+
+def test_problems_are_listed_top_to_bottom_without_echoes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A cell the reader cannot type (row 3 of connections) and checks that run later
+    # (connectors): listed in file order. The connector's unknown system is said once,
+    # not again on each connection that uses it.
+    book = openpyxl.Workbook()
+    connectors = book.active
+    connectors.title = "connectors"
+    connectors.append(["id", "name", "system", "params.alm_method"])
+    connectors.append([1, "Jira A", "jira", "htps"])
+    connectors.append([2, "Bugs", "bugzilla", None])
+    connections = book.create_sheet("connections")
+    connections.append(["id", "alias", "project", "connector", "connector_name", "debug_mode"])
+    connections.append([1, "A", 1, 2, "Bugs", False])
+    connections.append([2, "B", 1, 1, "Jira A", "maybe"])
+    connections.append([3, "C", 1, 2, "Bugs", True])
+    path = tmp_path / "book.xlsx"
+    book.save(path)
+    code, _, err = run(capsys, "validate", str(path))
+    assert code == 2
+    assert err.splitlines()[1:] == [
+        '  error: connectors row 2, params.alm_method: "htps" is not one of https, http',
+        '  error: connectors row 3, system: "bugzilla" is not a known system '
+        "(one of github, jira, rally, trac)",
+        '  error: connections row 3, debug_mode: "maybe" is not a boolean (use TRUE or FALSE)',
+    ]

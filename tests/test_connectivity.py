@@ -252,3 +252,19 @@ def test_a_file_is_tested_row_by_row(instance, tmp_path):
     ]
     assert "from-file-123" not in result.stdout + report.read_text()
     assert instance.stats.writes == 0
+
+
+def test_a_connection_row_without_system_shows_its_connectors(instance):
+    """A filled template leaves a connection's system empty: the table shows its connector's."""
+    dataset = Dataset(
+        connectors=[ConnectorRecord("Jira New", system="jira", params={"alm_pass": MASK}, row=2)],
+        connections=[
+            ConnectionRecord("Web New", project=7, connector_name="Jira New", row=2),
+            ConnectionRecord("Web OK 2", project=7, connector_name="Jira OK", row=3),
+        ],
+    )
+    with SDEClient(ConnectionSettings(instance.url, TOKEN)) as client:
+        results = run_for_dataset(client, dataset, plugins=bundled_plugins())
+    systems = {(r.kind, r.name): (r.system, r.result) for r in results}
+    assert systems[("connection", "Web New (project 7)")] == ("jira", SKIPPED)
+    assert systems[("connection", "Web OK 2 (project 7)")] == ("jira", PASSED)

@@ -42,6 +42,9 @@ def test_demo_migrates_everything_and_says_where_the_files_are(tmp_path, canarie
     assert "0 failed;" in out
     assert "5. re-plan       Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error" in out
     assert "Try next" in out and "almmigrate template --system jira" in out
+    # From another folder the README is named by a path that opens.
+    readme = SAMPLES.parent / "README.md"
+    assert f"  {readme} walks through a real migration" in out
     written = sorted(p.name for p in folder.iterdir())
     assert written == sorted(set(OUTPUTS) - {"import-errors.xlsx"})
     for name in written:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from typing import Any
 
 import pytest
@@ -441,3 +442,40 @@ def test_mask_params_by_schema_and_by_name():
         "alm_user": "u",
         "x_password": "",  # an empty secret is not a secret to hide
     }
+
+
+def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):
+    """Export starts the connection pages while the small lists load; none may be lost."""
+    from almmigrate.exporter import _read_dataset
+
+    expected = snapshot_to_dataset(fetch_snapshot(client))
+    every_connection_read = threading.Event()
+    list_plugins = client.list_plugins
+
+    def plugins_after_the_connections() -> Any:
+        # Deterministic: the context completes only once every connection has arrived.
+        assert every_connection_read.wait(10), "connections were not read alongside the context"
+        return list_plugins()
+
+    def on_progress(what: str, done: int, total: int | None) -> None:
+        if what == "connections" and done == total:
+            every_connection_read.set()
+
+    client.list_plugins = plugins_after_the_connections
+    dataset = _read_dataset(client, None, [], False, False, on_progress)
+    assert len(dataset.connections) == 15
+    assert dataset.connections == expected.connections
+    assert dataset.connectors == expected.connectors
+    assert dataset.projects == expected.projects
+
+
+def test_a_context_that_fails_while_connections_are_read_is_the_error(client):
+    from almmigrate.errors import NotAnInstance
+    from almmigrate.exporter import _read_dataset
+
+    def refuse() -> Any:
+        raise NotAnInstance("plugins answered nonsense")
+
+    client.list_plugins = refuse
+    with pytest.raises(NotAnInstance, match="plugins answered nonsense"):
+        _read_dataset(client, None, [], False, False, lambda *_: None)

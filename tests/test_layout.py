@@ -184,6 +184,23 @@ def test_columns_follow_the_spec_layout() -> None:
     assert tables["projects"].columns == ["id", "name", "application", "business_unit"]
 
 
+def test_last_job_columns_read_when_then_whether_then_what_then_the_rest() -> None:
+    dataset = sample_dataset()
+    assert dataset.connections[0].last_job is not None
+    dataset.connections[0].last_job["zz_extra"] = "kept"  # a field this version does not know
+    connections = dataset_to_tables(dataset)[1]
+    assert [c for c in connections.columns if c.startswith("last_job.")] == [
+        "last_job.last_run",
+        "last_job.succeeded",
+        "last_job.result_message",
+        "last_job.ready",
+        "last_job.automatic",
+        "last_job.id",
+        "last_job.user",
+        "last_job.zz_extra",
+    ]
+
+
 def test_no_last_job_columns_when_no_record_has_one() -> None:
     dataset = sample_dataset()
     for record in dataset.connections:
@@ -323,7 +340,8 @@ def test_spreadsheet_forms_of_booleans_and_numbers_are_typed_by_schema() -> None
         "sde_min_priority": ("str", "7"),
         # A number cell keeps its type (an API 7 stays 7); only 7.0 is read as the text "7".
         "jira_version": ("int", 9),
-        "alm_user": ("int", 12),
+        # ...except in a text field, which the API holds only as text: 12 typed there is "12".
+        "alm_user": ("str", "12"),
         "alm_project": ("str", "007"),
         "unknown_thing": ("int", 5),
     }

@@ -96,17 +96,51 @@ def test_map_round_trip(tmp_path: Path) -> None:
     )
     path = tmp_path / "map.csv"
     assert write_map(path, rows) == 2
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
     assert lines[0].startswith("source_project,target_project,match,source_business_unit")
     assert lines[1].startswith("1,10,exact,Retail,Shop,Backend,retail,shop,BACKEND")
     assert lines[2].startswith("2,,missing,Retail,Shop,Gone,,,")
     assert read_map(path).targets == {1: 10}
 
 
+def test_map_csv_opens_safely_and_readably_in_a_spreadsheet(tmp_path: Path) -> None:
+    # Names that Excel or LibreOffice would run as formulas; accents Excel shows only with a BOM.
+    rows = match_projects(
+        [
+            ProjectRef(1, '=HYPERLINK("http://x.example","clic")', "Site", "Équipe"),
+            ProjectRef(2, "-draft", "@web", "+1 555"),
+        ],
+        [
+            ProjectRef(10, '=HYPERLINK("http://x.example","clic")', "Site", "Équipe"),
+            ProjectRef(20, "-draft", "@web", "+1 555"),
+        ],
+    )
+    path = tmp_path / "map.csv"
+    write_map(path, rows)
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    lines = data.decode("utf-8-sig").splitlines()
+    assert lines[1] == (
+        '1,10,exact,\u00c9quipe,Site,"\'=HYPERLINK(""http://x.example"",""clic"")",'
+        '\u00c9quipe,Site,"\'=HYPERLINK(""http://x.example"",""clic"")",'
+    )
+    assert lines[2] == "2,20,exact,'+1 555,'@web,'-draft,'+1 555,'@web,'-draft,"
+    assert read_map(path).targets == {1: 10, 2: 20}
+
+
 def test_read_map_ignores_other_columns_and_accepts_spreadsheet_numbers(tmp_path: Path) -> None:
     path = tmp_path / "map.csv"
     path.write_text("\ufeffnote,target_project,source_project\nhi,20.0,2\n,,3\n", encoding="utf-8")
     assert read_map(path).targets == {2: 20}
+
+
+@pytest.mark.parametrize("mark", [";", "\t"])
+def test_read_map_saved_by_excel_in_a_semicolon_or_tab_locale(tmp_path: Path, mark: str) -> None:
+    path = tmp_path / "map.csv"
+    lines = ["source_project,target_project,match,source_project_name".replace(",", mark)]
+    lines.append(mark.join(["1", "722", "exact", "Backend, API"]))
+    path.write_text("\ufeff" + "\r\n".join(lines) + "\r\n", encoding="utf-8")
+    assert read_map(path).targets == {1: 722}
 
 
 @pytest.mark.parametrize(

@@ -125,7 +125,7 @@ def test_cli_migrate_with_an_unreachable_source_exits_3_and_writes_nothing(
     )  # fmt: skip
     assert code == 3
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert target_sim.stats.requests == 0
+    assert target_sim.stats.writes == 0  # the target was only asked who it is
 
 
 def test_progress_label_shows_rate_and_eta() -> None:
@@ -142,4 +142,16 @@ def test_migrate_dry_run_plans_and_writes_nothing(source_sim: Any, target_sim: A
     assert run.result is None and run.exit_code == 0
     counts = run.plan.counts()
     assert counts["create"] > 100 and counts["update"] >= 1 and counts["unchanged"] >= 1
+    assert target_sim.stats.writes == 0
+
+
+def test_cli_migrate_with_a_refused_target_token_exits_3_before_reading_the_source(
+    capsys: pytest.CaptureFixture[str], source_sim: Any, target_sim: Any
+) -> None:
+    code, _, err = cli(
+        capsys, "migrate", "--source-url", source_sim.url, "--source-token", source_sim.token,
+        "--target-url", target_sim.url, "--target-token", "not-the-token",
+    )  # fmt: skip
+    assert code == 3 and "refused the token" in err
+    assert source_sim.stats.requests == 0  # not a page of the source read in vain
     assert target_sim.stats.writes == 0

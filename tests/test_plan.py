@@ -207,8 +207,9 @@ def test_modes(target: Snapshot) -> None:
     )
     kwargs = {"plugins": PLUGINS, "project_map": ProjectMap()}
     create = build_plan(dataset, target, mode="create", **kwargs)
+    assert create.items[0].target_id == 41 and not create.items[0].body
     assert [(i.action, i.error) for i in create.items] == [
-        ("error", "already exists on the target (id 41)"),
+        ("skipped", "already on the target (id 41); --mode create leaves it as it is"),
         ("create", None),
     ]
     update = build_plan(dataset, target, mode="update", **kwargs)

@@ -87,6 +87,18 @@ def test_spreadsheet_types_are_read_by_the_schema(tmp_path: Path) -> None:
     }
 
 
+def test_a_number_typed_into_a_text_cell_is_that_text(tmp_path: Path) -> None:
+    # LibreOffice saves a typed 12345 as a number cell; the field is text, so it means "12345".
+    path = connectors_workbook(
+        tmp_path / "book.xlsx", [[1, "Jira A", "jira", False, 12345, True, 7, 9, MASK]]
+    )
+    dataset, problems = read_dataset_with_problems(path)
+    (connector,) = dataset.connectors
+    assert connector.params["alm_server"] == "12345"
+    assert connector.params["alm_reference_context"] == 7
+    assert problems == []
+
+
 def test_cell_problems_are_all_reported_with_their_place(tmp_path: Path) -> None:
     path = connectors_workbook(
         tmp_path / "book.xlsx",

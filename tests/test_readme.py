@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,24 @@ def test_readme_covers_the_three_uses_and_the_contract():
         assert heading in text, heading
     for code in ("| 0 |", "| 1 |", "| 2 |", "| 3 |"):
         assert code in text
+
+
+def _shape(text: str, root: Path, home: Path) -> list[str]:
+    """Demo output with what changes between runs (numbers, ports, folders) made equal."""
+    text = text.strip("\n").replace(f"{home}/", "/home/you/almmigrate/").replace(f"{root}/", "")
+    lines = [line for line in text.splitlines() if "/activate" not in line]
+    return [re.sub(r"\d+(\.\d+)?", "N", line).rstrip() for line in lines]
+
+
+def test_the_demo_output_in_the_readme_is_what_make_demo_prints(tmp_path):
+    """A newcomer compares the README with their terminal: every line must be there."""
+    root = README.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "almmigrate", "demo"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```\n", text.index("It prints:")) + 4
+    shown = text[start : text.index("```", start)]
+    assert _shape(shown, root, tmp_path) == _shape(result.stdout, root, tmp_path)

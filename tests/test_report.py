@@ -115,3 +115,55 @@ def test_unknown_report_format_is_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"\.xlsx, \.csv, \.json or \.html"):
         write_report(tmp_path / "r.txt", _result())
     assert list(tmp_path.iterdir()) == []
+
+
+CONTEXT = {
+    "command": "almmigrate migrate",
+    "source": "https://old.example.com",
+    "target": "https://new.example.com",
+    "started_at": "2026-11-22T10:00:00+00:00",
+}
+
+
+def test_verdict_says_whether_everything_was_done() -> None:
+    from almmigrate.report import verdict
+
+    assert verdict(_result().summary) == (
+        "1 of 3 objects FAILED and were not applied; 1 created, 1 updated"
+    )
+    assert verdict(ApplySummary({"created": 4, "unchanged": 1})) == (
+        "All 5 objects done: 4 created, 1 unchanged"
+    )
+    assert verdict(ApplySummary({"created": 4, "skipped": 2})) == (
+        "No object failed, but 2 of 6 were skipped (see their note): 4 created, 2 skipped"
+    )
+
+
+def test_every_format_tells_the_reader_the_verdict_and_what_was_run(tmp_path: Path) -> None:
+    register_secret(CANARY)
+    context = {**CONTEXT, "file": f"/tmp/{CANARY}.xlsx"}  # scrubbed again, whatever it holds
+    verdict = "1 of 3 objects FAILED and were not applied; 1 created, 1 updated"
+    data = json.loads(write_report(tmp_path / "r.json", _result(), context).read_text("utf-8"))
+    assert data["verdict"] == verdict
+    assert data["run"]["target"] == "https://new.example.com"
+    assert data["run"]["file"] == "/tmp/********.xlsx"
+    write_report(tmp_path / "r.csv", _result(), context)
+    with open(tmp_path / "r.summary.csv", encoding="utf-8-sig", newline="") as handle:
+        summary = dict(csv.reader(handle))
+    assert summary["verdict"] == verdict and summary["source"] == "https://old.example.com"
+    html = write_report(tmp_path / "r.html", _result(), context).read_text("utf-8")
+    assert f"<div class='verdict bad'>{verdict}</div>" in html
+    assert "<h2>Failed (1)</h2>" in html and "https://new.example.com" in html
+    assert "not created twice" in html  # what "adopted" means, for the reader
+    book = load_workbook(write_report(tmp_path / "r.xlsx", _result(), context))
+    head = [[c.value for c in row] for row in book["summary"].iter_rows()]
+    assert head[0][0] == "almmigrate import report" and head[1][0] == verdict
+    assert ["target", "https://new.example.com", None] in head
+    objects = book["objects"]
+    assert objects.auto_filter.ref == "A1:K4" and objects.freeze_panes == "A2"
+    assert objects.column_dimensions["C"].width == 48  # the key can be read
+    assert objects.cell(row=4, column=4).fill.fgColor.rgb.endswith("FDE2E2")  # the failed row
+    assert objects.page_setup.orientation == "landscape"
+    for written in tmp_path.iterdir():
+        assert CANARY not in written.read_text(encoding="utf-8-sig", errors="replace")
+    assert CANARY not in str(head)

@@ -103,6 +103,11 @@ def test_connection_may_not_set_connector_only_params_unless_editable(trac):
         ("alm_project", "TRUE", "TRUE"),
         ("alm_project", " spaced ", " spaced "),
         ("sde_min_priority", 7.0, "7"),
+        # A number typed into a text cell, as LibreOffice and Excel save it; a select keeps
+        # an integer (the API may hold 7 there; plan compares choices by text).
+        ("sde_min_priority", 9, 9),
+        ("alm_project", 12345, "12345"),
+        ("alm_project", 1.5, "1.5"),
         ("sde_min_priority", "7", "7"),
         ("alm_pass", MASK, MASK),
     ],

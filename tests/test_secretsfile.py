@@ -59,11 +59,14 @@ def test_bundled_sample_reads(tmp_path: Path) -> None:
         ),
         (f"kind,name,field,value\nconnector,,alm_pass,{CANARY}\n", "row 2, name: name is empty"),
         (f"kind,name,field,value\nconnector,x,,{CANARY}\n", "row 2, field: field is empty"),
-        ("kind,name,field,value\nconnector,x,alm_pass,\n", "row 2, value: value is empty"),
+        (
+            "kind,name,field,value\nconnector,x,alm_pass,\n",
+            "row 2, value: value is empty; fill in the secret or delete the row",
+        ),
         ("kind,name,field,value\nconnector,x\n", "row 2: expected 4 cells, found 2"),
         (
             f"kind,name,field,value\nconnector,x,alm_pass,{CANARY}\nconnector,x,alm_pass,{CANARY}2\n",
-            "row 3: connector 'x' alm_pass is given twice",
+            'row 3: alm_pass of connector "x" is given twice',
         ),
     ],
 )

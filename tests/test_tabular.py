@@ -102,6 +102,22 @@ def test_both_xlsx_writers_keep_types_and_text(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("both_writers")
+def test_repeated_texts_keep_their_own_style_and_type_on_every_row(tmp_path: Path) -> None:
+    # The fast writer reuses the markup of a text it has written before.
+    values = ["=1+1", MASK, "7", "plain", "a & <b>"]
+    rows = [{**typed_row(v), "name": v} for v in values * 3]
+    path = tmp_path / "t.xlsx"
+    back = write_read(path, [connectors(rows)])["connectors"]
+    assert [(r["name"], r["params.x"]) for r in back.rows] == [(v, v) for v in values * 3]
+    sheet = openpyxl.load_workbook(path)["connectors"]
+    for row in sheet.iter_rows(min_row=2):
+        for cell in (row[1], row[3]):
+            assert cell.data_type == "s"
+            assert cell.quotePrefix == (cell.value == "=1+1")
+            assert cell.font.italic == (cell.value == MASK)
+
+
+@pytest.mark.usefixtures("both_writers")
 def test_xlsx_never_writes_a_formula_and_marks_formula_like_text_as_text(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     write_tables(path, [connectors([typed_row(v) for v in FORMULAS])], meta={})
@@ -140,6 +156,41 @@ def test_workbook_is_pleasant_to_open(tmp_path: Path) -> None:
         ["key", "value"],
         ["source_url", "http://x"],
     ]
+
+
+@pytest.mark.usefixtures("both_writers")
+def test_booleans_carry_a_format_that_shows_true_and_false_everywhere(tmp_path: Path) -> None:
+    # LibreOffice shows a General-format boolean that is not the last of its row as 0/1
+    # (and saves it back as a number); an explicit TRUE/FALSE format keeps it a boolean.
+    path = tmp_path / "t.xlsx"
+    row = {**typed_row(False), "inaccessible": False, "name": "n"}
+    write_tables(path, [connectors([row, {**row, "params.x": True}])], meta={})
+    sheet = openpyxl.load_workbook(path)["connectors"]
+    booleans = [c for r in sheet.iter_rows(min_row=2) for c in r if isinstance(c.value, bool)]
+    assert [c.value for c in booleans] == [False, False, True, False]
+    assert {c.number_format for c in booleans} == {'"TRUE";"TRUE";"FALSE"'}
+    assert sheet["A2"].number_format == "General"  # numbers and text keep the default
+    back = read_tables(path)["connectors"].rows
+    assert [(r["inaccessible"], r["params.x"]) for r in back] == [(False, False), (False, True)]
+
+
+def test_booleans_libreoffice_saved_as_formatted_numbers_read_back_as_booleans() -> None:
+    # LibreOffice saves a TRUE/FALSE-formatted boolean as a number: <c t="n"><v>0</v></c>.
+    with zipfile.ZipFile(FIXTURES / "libreoffice_saved.xlsx") as archive:
+        sheet = archive.read("xl/worksheets/sheet2.xml").decode()
+    assert '<c r="I2" s="2" t="n"><f aca="false">FALSE()</f><v>0</v></c>' in sheet
+    tables = read_tables(FIXTURES / "libreoffice_saved.xlsx")
+    flags = ["debug_mode", "inaccessible", "params.alm_validate_cert", "last_job.succeeded"]
+    got = [
+        [(type(r[f]), r[f]) for f in flags if r.get(f) is not None]
+        for r in tables["connections"].rows
+    ]
+    assert got == [
+        [(bool, False), (bool, False), (bool, False)],
+        [(bool, True), (bool, False), (bool, False)],
+    ]
+    assert [r["inaccessible"] for r in tables["connectors"].rows] == [False, True]
+    assert [type(r["params.alm_reference_context"]) for r in tables["connectors"].rows[:1]] == [int]
 
 
 def test_lists_are_comma_separated_in_spreadsheets_and_lists_in_json(tmp_path: Path) -> None:

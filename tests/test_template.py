@@ -99,6 +99,14 @@ def test_dropdowns_for_radio_select_and_boolean_fields(jira_book):
     assert not picker.showErrorMessage  # a connector already on the instance is fine too
 
 
+def test_name_columns_are_wide_enough_to_read_a_name(jira_book):
+    for sheet_name, column in (("connectors", "name"), ("connections", "alias"),
+                               ("connections", "connector_name")):  # fmt: skip
+        sheet = jira_book[sheet_name]
+        letter = sheet.cell(row=1, column=column_of(sheet, column)).column_letter
+        assert sheet.column_dimensions[letter].width >= len("Jira Cloud – Team Montréal")
+
+
 def test_checkbox_options_and_secrets_are_in_the_notes(jira_book):
     sheet = jira_book["connectors"]
     phases = sheet.cell(row=1, column=column_of(sheet, "params.alm_phases")).comment.text
@@ -229,6 +237,46 @@ def test_a_filled_template_imports_cleanly(tmp_path, target_sim, canaries):
     assert target_sim.stats.writes == writes
 
 
+def test_the_next_step_it_prints_checks_a_filled_template_as_a_create(tmp_path, capsys):
+    """`template` says how to check the filled file; that command, run as shown, catches
+    what would make the import fail: a required param left empty, a secret with no value.
+    (Plain offline `validate` cannot tell a create from an update and skips both.)
+    """
+    out = tmp_path / "jira.xlsx"
+    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
+    shown = capsys.readouterr().err.split("Fill it in, then: ", 1)[1].strip()
+    assert shown == f"almmigrate validate {out} --mode create --secrets SECRETS.csv"
+    book = load_workbook(out)
+    help_text = "\n".join(str(row[0].value) for row in book["help"].iter_rows(max_row=12))
+    assert "almmigrate validate FILE.xlsx --mode create --secrets SECRETS.csv" in help_text
+    assert "almmigrate import FILE.xlsx --url URL --secrets SECRETS.csv" in help_text
+    row = {"name": "Jira A", "system": "jira", "params.alm_method": "https",
+           "params.alm_server": "a.example", "params.jira_version": "5",
+           "params.alm_user": "svc", "params.alm_pass": "********"}  # fmt: skip
+    fill(book["connectors"], 2, row)
+    fill(book["connections"], 2, {"alias": "Web", "project": 7, "connector_name": "Jira A",
+                                  "params.alm_project": "WEB"})  # fmt: skip
+    book.save(out)
+    secrets = tmp_path / "secrets.csv"
+    secrets.write_text("kind,name,field,value\nconnector,Jira A,alm_pass,x\n", encoding="utf-8")
+    check = shown.replace("SECRETS.csv", str(secrets)).split()[1:]
+    assert run_cli(*check) == 0
+    capsys.readouterr()
+    book["connectors"].cell(
+        row=2, column=column_of(book["connectors"], "params.alm_server")
+    ).value = None
+    book.save(out)
+    assert run_cli("validate", str(out)) == 0  # what it printed before: the gap goes unseen
+    assert run_cli(*check) == 2
+    assert "connectors row 2, params.alm_server: This field is required." in capsys.readouterr().err
+    no_secret = tmp_path / "none.csv"
+    no_secret.write_text("kind,name,field,value\n", encoding="utf-8")
+    fill(book["connectors"], 2, row)
+    book.save(out)
+    assert run_cli(*shown.replace("SECRETS.csv", str(no_secret)).split()[1:]) == 2
+    assert 'masked secret and no value for connector "Jira A"' in capsys.readouterr().err
+
+
 def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
     plugin = json.loads(json.dumps(bundled_plugins()["trac"].to_api()))
     extra = {"name": "trac_keywords", "label": "Keywords", "field_type": "select",
@@ -249,6 +297,40 @@ def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
     assert meta["schema source"] == sim.url
     assert run_cli("template", "--system", "jira", "--out", str(out), "--url", sim.url,
                    "--token", sim.token) == 2  # fmt: skip
+
+
+def test_with_url_the_projects_sheet_lists_the_instances_projects(tmp_path, target_sim, canaries):
+    """Where a person finds the id to type in a connection's project column."""
+    out = tmp_path / "jira.xlsx"
+    args = ["--url", target_sim.url, "--token", target_sim.token]
+    assert run_cli("template", "--system", "jira", "--out", str(out), *args) == 0
+    state = target_sim.state.snapshot()
+    apps = {a["id"]: a for a in state["applications"]}
+    units = {u["id"]: u["name"] for u in state["business_units"]}
+    book = load_workbook(out)
+    listed = [tuple(r) for r in book["projects"].iter_rows(min_row=2, values_only=True)]
+    expected = set()
+    for project in state["projects"]:
+        app = apps[project["application"]]
+        unit = app["business_unit"]
+        unit_name = units[unit] if isinstance(unit, int) else unit["name"]
+        expected.add((project["id"], project["name"], app["name"], unit_name))
+    assert set(listed) == expected and len(listed) == len(expected)
+    assert listed == sorted(listed, key=lambda r: (r[3], r[2], r[1], r[0]))
+    # Filled with one of them, the template still validates and imports as it is.
+    project = listed[0][0]
+    fill(book["connectors"], 2, {"name": "Jira P", "system": "jira", "params.alm_method": "https",
+                                 "params.alm_server": "p.example", "params.jira_version": "5",
+                                 "params.alm_user": "svc", "params.alm_pass": "********"})  # fmt: skip
+    fill(book["connections"], 2, {"alias": "Listed", "project": project,
+                                  "connector_name": "Jira P", "params.alm_project": "P"})  # fmt: skip
+    book.save(out)
+    secret = canaries.new("jira-p")
+    secrets = tmp_path / "secrets.csv"
+    secrets.write_text(f"kind,name,field,value\nconnector,Jira P,alm_pass,{secret}\n")
+    assert run_cli("import", str(out), "--secrets", str(secrets), *args) == 0
+    [made] = [c for c in target_sim.state.snapshot()["connections"] if c["alias"] == "Listed"]
+    assert made["project"] == project
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")

@@ -11,6 +11,7 @@ import click
 
 from almmigrate.demo import DEFAULT_FOLDER, DemoResult, run_demo
 from almmigrate.plan_types import Plan
+from almmigrate.resources import readme_path
 
 
 @click.command("demo")
@@ -76,8 +77,8 @@ def describe(result: DemoResult, summary_line: Callable[[Plan], str]) -> str:
         + ("every object migrated." if result.ok else "some rows FAILED, see the report."),
         "",
         "What happened",
-        f"  source instance  {result.source_url}  (simulated, from {files.source_data})",
-        f"  target instance  {result.target_url}  (simulated, from {files.target_data})",
+        f"  source instance  {result.source_url}  (simulated, from {_shown(files.source_data)})",
+        f"  target instance  {result.target_url}  (simulated, from {_shown(files.target_data)})",
         f"  1. export        {result.export.describe()}",
         f"  2. map-projects  {sum(result.map_counts.values())} source projects: "
         f"{result.map_counts['exact']} exact, {result.map_counts['ambiguous']} ambiguous, "
@@ -105,17 +106,25 @@ def describe(result: DemoResult, summary_line: Callable[[Plan], str]) -> str:
             f"  {files.errors.name:<22} the {run.errors_count} failed rows, to fix and re-run"
         )
     lines += [
-        f"  secrets used           {files.secrets} (sample values)",
+        f"  secrets used           {_shown(files.secrets)} (sample values)",
         "",
         "Try next",
         *_activate_hint(),
         "  almmigrate template --system jira --out jira.xlsx   "
         "# an empty workbook for bulk creation",
-        f"  almmigrate sim --data {files.source_data} --port 8765 --token rehearsal",
-        "      # serve the sample source yourself; then, in another shell:",
-        "    export SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=rehearsal",
-        "    almmigrate export --out mine.xlsx && almmigrate test --all",
+        f"  almmigrate sim --data {_shown(files.source_data)} --port 8765 --token rehearsal &",
+        "      # serve the sample source yourself, in the background (kill %1 stops it)",
+        "  export SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=rehearsal",
+        "  almmigrate export --out mine.xlsx && almmigrate test --all",
         "  almmigrate --help   # every command, each with an example",
-        "  README.md walks through a real migration, a bulk edit and an audit export.",
+        *_readme_hint(),
     ]
     return "\n".join(lines)
+
+
+def _readme_hint() -> list[str]:
+    """Where the README is, when there is one to open (a checkout, not an installed wheel)."""
+    readme = readme_path()
+    if readme is None:
+        return []
+    return [f"  {_shown(readme)} walks through a real migration, a bulk edit and an audit export."]

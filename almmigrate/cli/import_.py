@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +145,8 @@ def command(
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
     import_options = import_options_from(source=source, **_pick(options, PLAN_KEYS))
     run = run_options(**_pick(options, RUN_KEYS))
-    outcome = import_file(file, settings, import_options, run)
+    with resume_hint(run):
+        outcome = import_file(file, settings, import_options, run)
     print_outcome(outcome)
     ctx.exit(outcome.exit_code)
 
@@ -157,10 +159,33 @@ def _pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: options[k] for k in keys}
 
 
+@contextmanager
+def resume_hint(run: Any) -> Iterator[None]:
+    """On Ctrl-C, tell the user the run can simply be run again (then exit 130 as before)."""
+    from almmigrate.importer import default_journal
+
+    try:
+        yield
+    except KeyboardInterrupt:
+        journal = run.journal or default_journal(run.report)
+        kept = f"; progress is in {journal}" if journal else ""
+        click.echo(
+            "Interrupted: what was sent stays on the target and nothing will be created twice. "
+            f"Run the same command again to finish{kept}.",
+            err=True,
+        )
+        raise
+
+
 def print_outcome(outcome: Any) -> None:
     """The summary table on stdout, failures and file locations after it."""
     from almmigrate.secrets import scrub
 
+    warnings = outcome.warnings
+    for warning in warnings[:MAX_FAILURES_SHOWN]:
+        click.echo(scrub(f"warning: {warning}"), err=True)
+    if len(warnings) > MAX_FAILURES_SHOWN:
+        click.echo(f"... and {len(warnings) - MAX_FAILURES_SHOWN} more warnings", err=True)
     if outcome.result is None:
         _print_plan(outcome.plan)
         return
@@ -181,13 +206,15 @@ def print_outcome(outcome: Any) -> None:
             f"... and {len(failed) - MAX_FAILURES_SHOWN} more failed rows (see the report)",
             err=True,
         )
+    errors = ", ".join(str(p) for p in outcome.errors_files) or outcome.errors
     for label, path in (
         ("report", outcome.report),
-        ("errors", outcome.errors),
+        ("errors", errors),
         ("journal", outcome.journal),
     ):
         if path is not None:
-            extra = f" ({outcome.errors_count} rows)" if label == "errors" else ""
+            rows = f"{outcome.errors_count} row{'' if outcome.errors_count == 1 else 's'}"
+            extra = f" ({rows})" if label == "errors" else ""
             click.echo(f"{label}: {path}{extra}", err=True)
 
 

@@ -6,7 +6,14 @@ from typing import Any
 
 import click
 
-from almmigrate.cli.import_ import PLAN_KEYS, RUN_KEYS, apply_options, print_outcome, run_options
+from almmigrate.cli.import_ import (
+    PLAN_KEYS,
+    RUN_KEYS,
+    apply_options,
+    print_outcome,
+    resume_hint,
+    run_options,
+)
 from almmigrate.cli.options import (
     import_options_from,
     import_plan_options,
@@ -59,8 +66,8 @@ def command(
     plan_options = {k: options[k] for k in PLAN_KEYS}
     plan_options["auto_map_projects"] = False  # migrate auto-maps unless --project-map
     import_options = import_options_from(source=source, **plan_options)
-    outcome = migrate(
-        source, target, import_options, run_options(**{k: options[k] for k in RUN_KEYS})
-    )
+    run = run_options(**{k: options[k] for k in RUN_KEYS})
+    with resume_hint(run):
+        outcome = migrate(source, target, import_options, run)
     print_outcome(outcome)
     ctx.exit(outcome.exit_code)

@@ -148,7 +148,10 @@ _IMPORT_PLAN: list[Decorator] = [
         type=click.Choice(["upsert", "create", "update"]),
         default="upsert",
         show_default=True,
-        help="upsert: create what is missing, update what differs; create/update: only that.",
+        help=(
+            "upsert: create what is missing, update what differs. create: only create"
+            " (objects already there are skipped). update: only update (missing ones fail)."
+        ),
     ),
     click.option(
         "--match",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from almmigrate.cli.options import (
     settings_from,
     source_options,
 )
+from almmigrate.errors import Problem
 from almmigrate.plan_types import Plan, PlanItem
 from almmigrate.secrets import scrub
 
@@ -31,7 +33,13 @@ ACTIONS = ("create", "update", "unchanged", "skipped", "error")
     "--out",
     type=click.Path(dir_okay=False),
     metavar="PLAN.json",
-    help="Also write the plan as JSON (secrets never included).",
+    help="Also write the plan as JSON, every object included (secrets never).",
+)
+@click.option(
+    "--all",
+    "show_all",
+    is_flag=True,
+    help="List unchanged objects in the table too (by default only their count is shown).",
 )
 def command(
     file: str,
@@ -41,11 +49,14 @@ def command(
     source_url: str | None,
     source_token: str | None,
     out: str | None,
+    show_all: bool,
     **choices: Any,
 ) -> None:
     """Show what an import of FILE would do on the target: create, update
     (each changed field, old -> new; a secret only as changed), unchanged or
-    error, per object. Reads the target; sends nothing that writes.
+    error, per object. Reads the target; sends nothing that writes. The table
+    lists what changes and counts the unchanged objects (--all lists them too);
+    --out PLAN.json always holds every object.
 
     Exit 0 when every object can be imported, 1 when some would fail, 2 when
     the file itself has problems (all listed).
@@ -73,33 +84,47 @@ def command(
     prepared = prepare_import(dataset, target, options, reading_problems=found)
     for warning in prepared.warnings:
         click.echo(scrub(f"  warning: {warning}"), err=True)
-    print_plan(prepared.plan)
+    print_plan(prepared.plan, show_all=show_all)
     if out:
-        write_plan_json(out, prepared.plan)
+        write_plan_json(out, prepared.plan, warnings=prepared.warnings)
         click.echo(f"Plan written to {out}", err=True)
     if prepared.plan.has_errors:
         sys.exit(1)
 
 
-def print_plan(plan: Plan) -> None:
-    """The plan as a table on stdout, then one summary line."""
+def print_plan(plan: Plan, show_all: bool = False) -> None:
+    """The plan as a table on stdout, then one summary line.
+
+    Unchanged objects are only counted unless show_all: on a bulk edit of a big
+    instance they would bury the few rows a person has to read.
+    """
     from rich.console import Console
     from rich.table import Table
 
     terminal = sys.stdout.isatty()
     console = Console(highlight=False, width=None if terminal else 200, no_color=not terminal)
-    table = Table(show_lines=False)
-    for column in ("kind", "row", "key", "action", "details"):
-        table.add_column(column, overflow="fold")
-    for item in plan.items:
-        table.add_row(
-            item.kind,
-            "" if item.row is None else str(item.row),
-            item.key,
-            _styled(item.action),
-            scrub(item_details(item)),
-        )
-    console.print(table)
+    shown = [item for item in plan.items if show_all or item.action != "unchanged"]
+    if shown:
+        table = Table(show_lines=False, expand=terminal)
+        for column in ("kind", "row"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("key", overflow="fold", ratio=2)
+        table.add_column("action", no_wrap=True)
+        table.add_column("details", overflow="fold", ratio=3)
+        for item in shown:
+            table.add_row(
+                item.kind,
+                "" if item.row is None else str(item.row),
+                item.key,
+                _styled(item.action),
+                scrub(item_details(item)),
+            )
+        console.print(table)
+    hidden = len(plan.items) - len(shown)
+    if hidden:
+        objects = "object" if hidden == 1 else "objects"
+        also = "" if shown else "nothing to change; "
+        console.print(f"{also}{hidden} unchanged {objects} not listed (--all lists them)")
     console.print(summary_line(plan))
 
 
@@ -120,7 +145,8 @@ def item_details(item: PlanItem) -> str:
             )
             where = f"in project {item.project}, connector {connector}; "
         params = item.body.get("params", {})
-        return f"{where}{len(params)} params" + (
+        count = len(params)
+        return f"{where}{count} param{'' if count == 1 else 's'}" + (
             f" ({len(item.secret_fields)} secret)" if item.secret_fields else ""
         )
     return "\n".join(change.describe() for change in item.changes)
@@ -133,10 +159,14 @@ def _styled(action: str) -> str:
     return f"[{style}]{action}[/{style}]" if style else action
 
 
-def plan_to_json(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-ready data: never a secret value."""
+def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]:
+    """The plan as JSON-ready data, with the file's warnings: never a secret value."""
     return {
         "summary": {action: plan.counts().get(action, 0) for action in ACTIONS},
+        "warnings": [
+            {"sheet": w.sheet, "row": w.row, "column": w.column, "message": w.message}
+            for w in warnings
+        ],
         "items": [_item_json(item) for item in plan.items],
     }
 
@@ -165,6 +195,6 @@ def _item_json(item: PlanItem) -> dict[str, Any]:
     return data
 
 
-def write_plan_json(path: str | Path, plan: Plan) -> None:
-    text = json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False, default=str)
+def write_plan_json(path: str | Path, plan: Plan, warnings: Sequence[Problem] = ()) -> None:
+    text = json.dumps(plan_to_json(plan, warnings), indent=2, ensure_ascii=False, default=str)
     Path(path).write_text(scrub(text) + "\n", encoding="utf-8")

@@ -8,9 +8,15 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.dataset import ProjectRecord
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secrets import redact_url
-from almmigrate.template import find_plugin, write_all_templates, write_template
+from almmigrate.template import (
+    find_plugin,
+    validate_command,
+    write_all_templates,
+    write_template,
+)
 
 
 @click.command("template")
@@ -41,7 +47,8 @@ def command(
     """Write an empty workbook for creating connectors and connections in bulk.
 
     Built from the system's plugin schema: the bundled one offline, the
-    instance's with --url. Required columns are bold red, dropdowns offer the
+    instance's with --url (which also lists the instance's projects, with
+    their ids, on the projects sheet). Required columns are bold red, dropdowns offer the
     choices of select, radio and boolean fields, header notes carry help text
     and checkbox options, and secret columns say to supply them with
     --secrets. Fill it in, then `almmigrate validate` and `almmigrate import`.
@@ -54,33 +61,40 @@ def command(
     """
     if every == bool(system):
         raise click.UsageError("Give either --system ID or --all.")
-    plugins, source = _plugins(url, token, tls)
+    plugins, source, projects = _from_instance(url, token, tls)
     if every:
-        written = write_all_templates(plugins, out, source=source)
+        written = write_all_templates(plugins, out, source=source, projects=projects)
         for path in written:
             click.echo(str(path))
         click.echo(f"{len(written)} templates written to {Path(out)}/", err=True)
         return
     assert system is not None
     plugin = find_plugin(plugins, system)
-    path = write_template(plugin, out, source=source)
+    path = write_template(plugin, out, source=source, projects=projects)
     click.echo(str(path))
     click.echo(
-        f"Template for {plugin.name} written. Fill it in, then: almmigrate validate {path}",
+        f"Template for {plugin.name} written. Fill it in, then: {validate_command(plugin, path)}",
         err=True,
     )
 
 
-def _plugins(
+def _from_instance(
     url: str | None,
     token: str | None,
     tls: dict[str, Any],
-) -> tuple[dict[str, Plugin], str]:
-    """The instance's plugin schemas with --url, else the bundled ones."""
+) -> tuple[dict[str, Plugin], str, list[ProjectRecord]]:
+    """The instance's plugin schemas and projects with --url, else the bundled schemas."""
     if not url:
-        return dict(bundled_plugins()), "bundled"
+        return dict(bundled_plugins()), "bundled", []
     from almmigrate.client import SDEClient
 
     settings = settings_from(url, token, **tls)
     with SDEClient(settings) as client:
-        return dict(client.list_plugins()), redact_url(url)
+        plugins = dict(client.list_plugins())
+        apps = {a.id: a for a in client.list_applications()}
+        projects = []
+        for project in client.list_projects():
+            app = apps.get(project.application) if project.application is not None else None
+            unit = app.business_unit.name if app and app.business_unit else ""
+            projects.append(ProjectRecord(project.id, project.name, app.name if app else "", unit))
+    return plugins, redact_url(url), projects

@@ -27,6 +27,7 @@ import openpyxl
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.styles import Font, PatternFill
+from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE
 from openpyxl.styles.stylesheet import apply_stylesheet
 from openpyxl.utils import get_column_letter
 from openpyxl.workbook import Workbook
@@ -45,6 +46,11 @@ if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
 _HEADER_FONT = Font(bold=True)
 _MASK_FONT = Font(italic=True, color="808080")
 _MASK_FILL = PatternFill("solid", fgColor="E7E6E6")
+# Excel shows a boolean cell as TRUE/FALSE whatever its format, but LibreOffice
+# (7.x) shows one that has a filled cell to its right as 0/1 under the General
+# format. With this format it shows TRUE/FALSE; it then saves the cell as a 0/1
+# number in that format, which reading takes back as a boolean.
+_BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
 _WIDTH_SAMPLE = 50  # rows looked at to size the columns
 _MAX_WIDTH = 60
 # Excel stores numbers as doubles: a bigger integer would lose digits.
@@ -52,8 +58,8 @@ _MAX_EXACT_INT = 2**53
 
 # ---------------------------------------------------------------- writing
 
-# Cell styles: plain, bold header, formula-like text (quotePrefix), masked secret.
-_PLAIN, _HEADER, _FORMULA, _MASKED = 0, 1, 2, 3
+# Cell styles: plain, bold header, formula-like text (quotePrefix), masked secret, boolean.
+_PLAIN, _HEADER, _FORMULA, _MASKED, _BOOLEAN = 0, 1, 2, 3, 4
 # Without lxml, openpyxl builds and serialises an element tree per cell, which made
 # 50,000 rows take most of a minute; rows are then written as XML text instead.
 # Both hooks are openpyxl 3.1 internals: without them, the portable path is used.
@@ -63,6 +69,9 @@ _FAST_XML = (
     and hasattr(WriteOnlyWorksheet, "_get_writer")
 )
 
+# Markup kept for repeated texts: short ones, and a bounded number (memory stays flat).
+_KNOWN_TEXT_CHARS = 200
+_KNOWN_TEXT_MAX = 20_000
 Prepared = tuple[str, str, int] | None  # (cell type "n" | "b" | "s", text, style), None = empty
 
 
@@ -102,7 +111,7 @@ def _write_sheet(sheet: WriteOnlyWorksheet, table: Table) -> None:
     writer.append([("s", cells.xlsx_escape(c), _HEADER) for c in table.columns])
     last_row = 1
     for last_row, row in enumerate(itertools.chain(head, rows), start=2):
-        writer.append([_prepared(table, last_row, c, row.get(c)) for c in table.columns])
+        writer.append_row(table, last_row, row)
     if table.columns:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(table.columns))}{last_row}"
 
@@ -121,7 +130,7 @@ def _prepared(table: Table, row: int, column: str, value: Any) -> Prepared:
     if value is None:
         return None
     if isinstance(value, bool):
-        return ("b", "1" if value else "0", _PLAIN)
+        return ("b", "1" if value else "0", _BOOLEAN)
     if isinstance(value, int) and abs(value) <= _MAX_EXACT_INT:
         return ("n", str(value), _PLAIN)
     if isinstance(value, float) and math.isfinite(value):
@@ -155,6 +164,8 @@ def _styled(cell: WriteOnlyCell, style: int) -> WriteOnlyCell:
     elif style == _MASKED:
         cell.font = _MASK_FONT
         cell.fill = _MASK_FILL
+    elif style == _BOOLEAN:
+        cell.number_format = _BOOLEAN_FORMAT
     return cell
 
 
@@ -166,6 +177,9 @@ class _CellRows:
 
     def append(self, prepared: list[Prepared]) -> None:
         self.sheet.append([self._cell(p) for p in prepared])
+
+    def append_row(self, table: Table, number: int, row: dict[str, Any]) -> None:
+        self.append([_prepared(table, number, c, row.get(c)) for c in table.columns])
 
     def _cell(self, prepared: Prepared) -> WriteOnlyCell | None:
         if prepared is None:
@@ -182,8 +196,9 @@ class _XmlRows:
     def __init__(self, sheet: WriteOnlyWorksheet, width: int) -> None:
         self.sheet = sheet
         self.letters = [get_column_letter(i) for i in range(1, width + 1)]
+        self.known_text: dict[str, str] = {}
         self.styles = {_PLAIN: ""}
-        for style in (_HEADER, _FORMULA, _MASKED):
+        for style in (_HEADER, _FORMULA, _MASKED, _BOOLEAN):
             style_id = _styled(WriteOnlyCell(sheet, ""), style).style_id
             self.styles[style] = f' s="{style_id}"'
         sheet._get_writer()
@@ -199,19 +214,43 @@ class _XmlRows:
         number = self.sheet._max_row = self.sheet._max_row + 1
         parts = [f'<row r="{number}">']
         for letter, cell in zip(self.letters, prepared, strict=True):
-            if cell is None:
-                continue
-            kind, text, style = cell
-            where = f'r="{letter}{number}"{self.styles[style]}'
-            if kind == "s":
-                text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-                parts.append(
-                    f'<c {where} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
-                )
-            else:
-                parts.append(f'<c {where} t="{kind}"><v>{text}</v></c>')
+            if cell is not None:
+                parts.append(f'<c r="{letter}{number}"{self._after_reference(cell)}')
         parts.append("</row>")
         self.sheet.append(["".join(parts)])
+
+    def append_row(self, table: Table, number: int, row: dict[str, Any]) -> None:
+        """One data row; a text seen before reuses its markup (names, systems, flags repeat)."""
+        row_number = self.sheet._max_row = self.sheet._max_row + 1
+        parts = [f'<row r="{row_number}">']
+        known = self.known_text
+        for letter, column in zip(self.letters, table.columns, strict=True):
+            value = row.get(column)
+            if value is None:
+                continue
+            markup = known.get(value) if value.__class__ is str else None
+            if markup is None:
+                cell = _prepared(table, number, column, value)
+                if cell is None:
+                    continue
+                markup = self._after_reference(cell)
+                if (
+                    value.__class__ is str
+                    and len(value) <= _KNOWN_TEXT_CHARS
+                    and len(known) < _KNOWN_TEXT_MAX
+                ):
+                    known[value] = markup
+            parts.append(f'<c r="{letter}{row_number}"{markup}')
+        parts.append("</row>")
+        self.sheet.append(["".join(parts)])
+
+    def _after_reference(self, cell: tuple[str, str, int]) -> str:
+        """A cell's markup after its `r` attribute: style, type, value, end tag."""
+        kind, text, style = cell
+        if kind == "s":
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            return f'{self.styles[style]} t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+        return f'{self.styles[style]} t="{kind}"><v>{text}</v></c>'
 
 
 # ---------------------------------------------------------------- reading
@@ -348,6 +387,7 @@ def _read_sheet(path: Path, workbook: ExcelReader, member: str, name: str) -> Ta
         date_styles=workbook.wb._date_formats,
         timedelta_styles=workbook.wb._timedelta_formats,
         epoch=workbook.wb.epoch,
+        boolean_styles=_boolean_styles(workbook.wb),
     )
     columns: list[str] = []
     records: list[dict[str, Any]] = []
@@ -390,6 +430,18 @@ def _read_sheet(path: Path, workbook: ExcelReader, member: str, name: str) -> Ta
             ) from None
     _no_merged_cells(path, name, reader.merged)
     return Table(name, [c for c in columns if c], records, row_numbers=numbers, file_format="xlsx")
+
+
+def _boolean_styles(workbook: Workbook) -> set[int]:
+    """Cell styles with the TRUE/FALSE number format booleans are written with."""
+    wanted = _BOOLEAN_FORMAT.replace(" ", "").upper()
+    codes = [str(code).replace(" ", "").upper() for code in workbook._number_formats]
+    found = set()
+    for index, style in enumerate(workbook._cell_styles):
+        number = style.numFmtId - BUILTIN_FORMATS_MAX_SIZE
+        if 0 <= number < len(codes) and codes[number] == wanted:
+            found.add(index)
+    return found
 
 
 def _row_values(

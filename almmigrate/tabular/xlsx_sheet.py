@@ -8,7 +8,8 @@ Shared strings, styles and the workbook itself are still read by openpyxl.
 
 Cells are typed as openpyxl types them: numbers, booleans, text (shared,
 inline or a formula's cached text), error codes as their text, dates by the
-cell's number format.
+cell's number format, booleans written with the TRUE/FALSE format (which
+LibreOffice saves back as 0/1 numbers) as booleans.
 """
 
 from __future__ import annotations
@@ -41,10 +42,12 @@ class SheetReader:
         date_styles: set[int],
         timedelta_styles: set[int],
         epoch: Any,
+        boolean_styles: frozenset[int] | set[int] = frozenset(),
     ) -> None:
         self.shared_strings = shared_strings
         self.date_styles = date_styles
         self.timedelta_styles = timedelta_styles
+        self.boolean_styles = boolean_styles
         self.epoch = epoch
         self.merged: list[str] = []
         self._rows: list[tuple[int, list[tuple[int, Any]]]] = []
@@ -136,6 +139,8 @@ class SheetReader:
             number = _number(raw)
             if style in self.date_styles:
                 return from_excel(number, self.epoch, timedelta=style in self.timedelta_styles)
+            if style in self.boolean_styles and number in (0, 1):
+                return number == 1  # a boolean LibreOffice saved as a TRUE/FALSE-formatted number
             return number
         if kind == "s":
             return str(self.shared_strings[int(raw)])
