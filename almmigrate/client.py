@@ -410,8 +410,10 @@ class SDEClient:
         if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
             raise self._not_an_instance("its API did not answer with a list", None)
 
-    def _not_an_instance(self, what: str, cause: ApiError | None) -> NotAnInstance:
-        shown = redact_url(self.base + "connectors/alm/")
+    def _not_an_instance(
+        self, what: str, cause: ApiError | None, path: str = "connectors/alm/"
+    ) -> NotAnInstance:
+        shown = redact_url(self._url(path))
         return NotAnInstance(
             scrub(
                 f"{redact_url(self.root)} does not look like an SD Elements instance ({what} "
@@ -453,7 +455,12 @@ class SDEClient:
                     on_page(done, total)
                 yield from page.results
                 next_url = page.next  # the list grew meanwhile: carry on below
+        followed: set[str] = set()
         while next_url:
+            if next_url in followed:
+                # A proxy that drops query strings, or a broken server: never loop forever.
+                raise self._not_an_instance("it gave the same next page twice", None, path)
+            followed.add(next_url)
             page = self._page(self.get(next_url), path)
             done += len(page.results)
             if on_page:
@@ -526,7 +533,7 @@ class SDEClient:
         if isinstance(body, list):  # an unpaginated list: everything at once
             return _Page([dict(item) for item in body], len(body), None)
         if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
-            raise self._not_an_instance(f"GET {path} did not answer with a paginated list", None)
+            raise self._not_an_instance("it did not answer with a paginated list", None, path)
         count = body.get("count")
         return _Page(
             body["results"],

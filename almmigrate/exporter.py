@@ -469,16 +469,23 @@ def _read_dataset(
     )
 
 
+_MAX_WAITING = 5_000
+
+
 def _shape_alongside(
     context: Future[Snapshot], found: Iterator[Connection], include_secrets: bool
 ) -> tuple[RecordShaper, list[ConnectionRecord]]:
-    """Shape connections as they arrive; those that come before the context is read wait."""
+    """Shape connections as they arrive; those that come before the context is read wait.
+
+    At most _MAX_WAITING wait (as the API returned them, the heavy form); then the
+    connection pages pause until the context is there, so memory stays bounded.
+    """
     waiting: list[Connection] = []
     records: list[ConnectionRecord] = []
     shaper: RecordShaper | None = None
     try:
         for connection in found:
-            if shaper is None and not context.done():
+            if shaper is None and not context.done() and len(waiting) < _MAX_WAITING:
                 waiting.append(connection)
                 continue
             if shaper is None:
@@ -563,6 +570,35 @@ def _request_count(client: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
+# Paths other than .xlsx/.json/.csv are CSV folders (SPEC), but not ones named like a
+# file of another kind: "audit.xls" is a typo for .xlsx, not a wish for a folder.
+_FILE_SUFFIXES = frozenset(
+    [
+        ".xls",
+        ".xlsm",
+        ".xlsb",
+        ".xltx",
+        ".xltm",
+        ".ods",
+        ".fods",
+        ".numbers",
+        ".tsv",
+        ".txt",
+        ".tab",
+        ".xml",
+        ".html",
+        ".htm",
+        ".pdf",
+        ".zip",
+        ".gz",
+        ".yaml",
+        ".yml",
+        ".jsonl",
+        ".ndjson",
+    ]
+)
+
+
 def check_output_path(path: Path, sheets: list[str]) -> None:
     """Fail early (before reading an instance) when `path` cannot take these sheets."""
     from almmigrate.tabular import output_format
@@ -572,7 +608,13 @@ def check_output_path(path: Path, sheets: list[str]) -> None:
         raise InputError(f"cannot write {path}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {path}: the folder {parent} is not writable")
-    single_csv = path.suffix.lower() == ".csv"
+    suffix = path.suffix.lower()
+    if suffix in _FILE_SUFFIXES and not path.is_dir():
+        raise InputError(
+            f"cannot write {path}: {suffix} is not a format almmigrate writes; use .xlsx "
+            "(Excel), .json, .csv with --only, or a folder path for one CSV file per sheet"
+        )
+    single_csv = suffix == ".csv"
     if output_format(path) != "csv" or single_csv:
         if path.is_dir():
             raise InputError(f"cannot write {path}: it is a folder")

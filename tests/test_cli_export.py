@@ -508,6 +508,31 @@ def test_extensionless_path_that_is_a_file(capsys, sim, tmp_path):
     assert existing.read_text() == "keep me"
 
 
+@pytest.mark.parametrize("name", ["audit.xls", "audit.ODS", "audit.xlsm", "audit.txt"])
+def test_a_file_name_of_another_format_is_refused_not_made_a_folder(capsys, sim, tmp_path, name):
+    code, out, stderr = export(capsys, sim, tmp_path / name)
+    assert code == 2
+    suffix = name[name.index(".") :].lower()
+    assert stderr.strip() == (
+        f"InputError: cannot write {tmp_path / name}: {suffix} is not a format almmigrate "
+        "writes; use .xlsx (Excel), .json, .csv with --only, or a folder path for one CSV "
+        "file per sheet"
+    )
+    assert out == "" and list(tmp_path.iterdir()) == []
+    assert sim.stats.requests == 0  # refused before the instance was read
+
+
+def test_a_folder_name_with_dots_is_still_a_csv_folder(capsys, sim, tmp_path):
+    code, _, _ = export(capsys, sim, tmp_path / "backup-2026.11.22")
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "backup-2026.11.22").iterdir()) == [
+        "_meta.csv",
+        "connections.csv",
+        "connectors.csv",
+        "projects.csv",
+    ]
+
+
 def test_xlsx_path_that_is_a_folder(capsys, sim, tmp_path):
     (tmp_path / "x.xlsx").mkdir()
     code, _, stderr = export(capsys, sim, tmp_path / "x.xlsx")
@@ -577,7 +602,7 @@ def test_the_bar_stays_on_the_connections_once_they_have_begun(monkeypatch, sim,
 
     def projects_after_the_connections(self, path, *args, **kwargs):
         if path == "projects/":  # deterministic: the projects list reports after connections
-            assert connections_begun.wait(10)
+            assert connections_begun.wait(60)
         return iter_objects(self, path, *args, **kwargs)
 
     monkeypatch.setattr("almmigrate.progress.progress", recording_progress)

@@ -420,6 +420,24 @@ def test_cursor_pagination_is_followed_one_page_at_a_time(scripted: Scripted) ->
     assert [s.query.get("cursor") for s in scripted.seen] == [None, "1", "2", "3", "4"]
 
 
+def test_a_next_link_that_repeats_is_an_error_not_an_endless_loop(scripted: Scripted) -> None:
+    # A proxy that drops query strings sends page 1 again, naming the same next page for ever.
+    def handler(request: Request, seen: Seen) -> Response:
+        nxt = f"{scripted.url}{seen.path}?cursor=abc"
+        return json_answer(200, {"count": None, "next": nxt, "results": [{"id": 1}]})
+
+    scripted.handler = handler
+    with client_for(scripted.url) as client, pytest.raises(NotAnInstance) as caught:
+        list(client.iter_list("connectors/alm/"))
+    assert str(caught.value) == (
+        f"{scripted.url} does not look like an SD Elements instance (it gave the same next "
+        f"page twice at GET {scripted.url}/api/v2/connectors/alm/); "
+        "--url should be the instance root, e.g. https://sde.example.com"
+    )
+    assert caught.value.exit_code == 3
+    assert len(scripted.seen) == 2  # the first page and the next one, which names itself again
+
+
 def test_next_links_to_another_host_stay_on_the_instance(scripted: Scripted) -> None:
     # A proxy may make the server advertise http:// or an internal name: the token must not follow.
     scripted.handler = _numbered_pages(9, 3, lambda: "http://internal.example.com:1")

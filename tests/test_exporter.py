@@ -454,7 +454,7 @@ def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):
 
     def plugins_after_the_connections() -> Any:
         # Deterministic: the context completes only once every connection has arrived.
-        assert every_connection_read.wait(10), "connections were not read alongside the context"
+        assert every_connection_read.wait(60), "connections were not read alongside the context"
         return list_plugins()
 
     def on_progress(what: str, done: int, total: int | None) -> None:
@@ -479,3 +479,25 @@ def test_a_context_that_fails_while_connections_are_read_is_the_error(client):
     client.list_plugins = refuse
     with pytest.raises(NotAnInstance, match="plugins answered nonsense"):
         _read_dataset(client, None, [], False, False, lambda *_: None)
+
+
+def test_at_most_a_bounded_number_of_connections_wait_for_the_context(client, monkeypatch):
+    """Past the bound the pages pause until the context is read; nothing is lost or reordered."""
+    import almmigrate.exporter as exporter
+
+    expected = snapshot_to_dataset(fetch_snapshot(client))
+    monkeypatch.setattr(exporter, "_MAX_WAITING", 1)
+    first_page_read = threading.Event()
+    list_plugins = client.list_plugins
+
+    def plugins_after_the_first_page() -> Any:
+        assert first_page_read.wait(60)
+        return list_plugins()
+
+    def on_progress(what: str, done: int, total: int | None) -> None:
+        if what == "connections":
+            first_page_read.set()
+
+    client.list_plugins = plugins_after_the_first_page
+    dataset = exporter._read_dataset(client, None, [], False, False, on_progress)
+    assert dataset.connections == expected.connections

@@ -146,6 +146,10 @@ def test_workbook_is_pleasant_to_open(tmp_path: Path) -> None:
     assert sheet.freeze_panes == "A2"
     assert sheet.auto_filter.ref == "A1:D3"
     assert all(cell.font.bold for cell in sheet[1])
+    # Header and masked cells keep the body's face and size (only weight, slant and colour differ).
+    body = sheet["A2"].font
+    for cell in (sheet["A1"], sheet["D2"]):
+        assert (cell.font.name, cell.font.sz) == (body.name, body.sz) == ("Calibri", 11)
     assert sheet.column_dimensions["B"].width > sheet.column_dimensions["A"].width
     masked = sheet["D2"]
     assert (

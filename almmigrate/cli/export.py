@@ -24,7 +24,8 @@ INCLUDE_SECRETS_WARNING = (
     type=click.Path(dir_okay=True, file_okay=True, writable=False),
     metavar="FILE",
     help="Where to write: FILE.xlsx, FILE.json, FILE.csv (one sheet, with --only), "
-    "or any other path for a folder of CSV files.",
+    "or any other path for a folder of CSV files (a name such as FILE.xls or FILE.txt "
+    "is refused).",
 )
 @click.option(
     "--only",

@@ -43,8 +43,10 @@ from almmigrate.tabular.xlsx_sheet import ForbiddenXML, FormulaWithoutValue, She
 if not openpyxl.DEFUSEDXML:  # pragma: no cover - defusedxml is a dependency
     raise ImportError("almmigrate needs defusedxml so that workbooks are parsed safely")
 
-_HEADER_FONT = Font(bold=True)
-_MASK_FONT = Font(italic=True, color="808080")
+# A font with only "bold" set has no face or size: LibreOffice then draws it in its
+# own default (a serif), unlike the Calibri 11 of every other cell. Name them.
+_HEADER_FONT = Font(name="Calibri", family=2, size=11, bold=True)
+_MASK_FONT = Font(name="Calibri", family=2, size=11, italic=True, color="808080")
 _MASK_FILL = PatternFill("solid", fgColor="E7E6E6")
 # Excel shows a boolean cell as TRUE/FALSE whatever its format, but LibreOffice
 # (7.x) shows one that has a filled cell to its right as 0/1 under the General
