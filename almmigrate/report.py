@@ -220,7 +220,7 @@ def _write_xlsx(path: Path, report: _Report) -> None:
     from openpyxl.utils import get_column_letter
 
     book = Workbook(write_only=True)
-    bold = Font(bold=True)
+    bold = Font(name="Calibri", bold=True)
     red = PatternFill("solid", fgColor=_FAILED_FILL)
 
     def cell(sheet: Any, value: Any, font: Any = None, fill: Any = None) -> WriteOnlyCell:
@@ -241,9 +241,9 @@ def _write_xlsx(path: Path, report: _Report) -> None:
     _landscape(head)  # write-only: sheet settings before the first row
     for letter, width in (("A", 14), ("B", 28), ("C", 72)):
         head.column_dimensions[letter].width = width
-    head.append([cell(head, "almmigrate import report", Font(bold=True, size=14))])
+    head.append([cell(head, "almmigrate import report", Font(name="Calibri", bold=True, size=14))])
     colour = "B00020" if report.failed else "1B6E20"
-    head.append([cell(head, report.verdict, Font(bold=True, color=colour))])
+    head.append([cell(head, report.verdict, Font(name="Calibri", bold=True, color=colour))])
     head.append([])
     head.append([cell(head, "key", bold), cell(head, "value", bold), cell(head, "meaning", bold)])
     for key, value in report.summary:

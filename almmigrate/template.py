@@ -54,8 +54,8 @@ FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
 # Excel refuses a list validation whose formula is longer than 255 characters.
 _MAX_LIST_FORMULA = 255
 
-_REQUIRED_FONT = Font(bold=True, color="9C0006")
-_HEADER_FONT = Font(bold=True)
+_REQUIRED_FONT = Font(name="Calibri", bold=True, color="9C0006")
+_HEADER_FONT = Font(name="Calibri", bold=True)
 _REQUIRED_FILL = PatternFill("solid", fgColor="FFC7CE")
 _SECRET_FILL = PatternFill("solid", fgColor="FFEB9C")
 _READ_ONLY_FILL = PatternFill("solid", fgColor="D9D9D9")

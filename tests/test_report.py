@@ -167,3 +167,14 @@ def test_every_format_tells_the_reader_the_verdict_and_what_was_run(tmp_path: Pa
     for written in tmp_path.iterdir():
         assert CANARY not in written.read_text(encoding="utf-8-sig", errors="replace")
     assert CANARY not in str(head)
+
+
+def test_xlsx_report_fonts_are_named_so_libreoffice_does_not_fall_back_to_serif(
+    tmp_path: Path,
+) -> None:
+    from openpyxl import load_workbook
+
+    book = load_workbook(write_report(tmp_path / "r.xlsx", _result()))
+    fonts = [c.font for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
+    assert any(f.b for f in fonts)
+    assert all(f.name for f in fonts if f.b)

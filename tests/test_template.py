@@ -353,3 +353,8 @@ def test_libreoffice_keeps_the_dropdowns_and_notes(tmp_path):
     assert picker.formula1.replace("'", "") == f"connectors!$B$2:$B${CONNECTOR_PICK_ROWS + 1}"
     server = sheet.cell(row=1, column=column_of(sheet, "params.alm_server"))
     assert "REQUIRED" in server.comment.text and server.font.b
+
+
+def test_header_fonts_are_named_so_libreoffice_does_not_fall_back_to_serif(jira_book):
+    headers = [cell for sheet in jira_book.worksheets for cell in next(sheet.iter_rows(), ())]
+    assert headers and all(cell.font.name for cell in headers if cell.font.b)
