@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli_validate import BAD, CORPUS
+from bad_corpus import BAD, CORPUS
 
 from almmigrate.cli import main
 from almmigrate.sim import SimServer

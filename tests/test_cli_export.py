@@ -15,7 +15,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from test_exporter import (
+from export_data import (
     CANARIES,
     FORMULAS,
     TOKEN,

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from instances import assert_same_objects, instances
 from starlette.requests import ClientDisconnect
-from test_faults import assert_same_objects, instances
 
 from almmigrate.cli import main
 from almmigrate.exporter import export

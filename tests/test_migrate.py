@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_faults import assert_same_objects, by_key
+from instances import assert_same_objects, by_key
 
 from almmigrate.cli import main
 from almmigrate.importer import RunOptions, migrate
