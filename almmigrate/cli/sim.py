@@ -52,7 +52,7 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     "--data",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     metavar="FILE",
-    help="JSON data file to serve (format in docs/DESIGN.md). Default: the bundled samples/source.json.",
+    help="JSON data file to serve (format in almmigrate/DESIGN.md). Default: the bundled samples/source.json.",
 )
 @click.option(
     "--port",

@@ -4,7 +4,7 @@
     with SimServer(data="samples/source.json", faults=Faults(latency_ms=50)) as sim:
         sim.url, sim.token, sim.state.snapshot(), sim.stats
 
-See docs/DESIGN.md ("Simulator") for the data-file format.
+See almmigrate/DESIGN.md ("Simulator") for the data-file format.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The simulator's live store: one SD Elements instance's ALM objects, in memory.
 
-It holds the data file's objects (see docs/DESIGN.md, "Simulator"), answers
+It holds the data file's objects (see almmigrate/DESIGN.md, "Simulator"), answers
 reads the way the API shows them (connection params merged with the
 connector's, `sde_*` names added) and validates writes with the same schema
 rules as the tool, returning DRF-shaped errors. Thread-safe: the server's
