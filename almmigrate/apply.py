@@ -253,7 +253,11 @@ class _Applier:
         self._lock = threading.Lock()
         # Connector name -> target id, for connectors created or found in this run.
         self.connector_ids: dict[str, int] = {}
+        # Listed once this run (under _listing_lock, so a listing does not hold up _lock):
+        # connectors by name, and project (None: all) -> connections.
+        self._listing_lock = threading.Lock()
         self._target_connectors: dict[str, list[int]] | None = None
+        self._target_connections: dict[Any, list[dict[str, Any]]] = {}
 
     def apply(self, item: PlanItem) -> Outcome:
         sent_before = self.client.writes_sent()
@@ -310,34 +314,32 @@ class _Applier:
             self.client.update_connector(item.target_id, body)
         else:
             self.client.update_connection(item.target_id, body)
-        return Outcome(item, "updated", target_id=item.target_id, attempts=1, status=200)
+        return Outcome(item, "updated", target_id=item.target_id, status=200)
 
     def _create(self, item: PlanItem, *, check_first: bool) -> Outcome:
         body = dict(item.body)
         if item.kind == "connection" and body.get("connector") is None:
             body["connector"] = self._connector_id(item)
         if check_first:
-            found = self._adopt(item, attempts=0)
+            found = self._adopt(item, fresh=False)
             if found is not None:
                 return found
-        for attempt in range(1, self.max_sends + 1):
+        # Outcome.attempts is set by apply(): every write this thread sent for the item.
+        for _ in range(self.max_sends):
             try:
                 created = self._post(item, body)
             except OutcomeUnknown as error:
                 log.info("%s %s: outcome unknown (%s), looking it up", item.kind, item.key, error)
-                found = self._adopt(item, attempts=attempt)
+                found = self._adopt(item, fresh=True)
                 if found is not None:
                     return found
                 continue  # certainly absent: sending again cannot duplicate
             except ApiError as error:
-                outcome = _failed(item, error)
-                outcome.attempts = attempt
-                return outcome
-            return Outcome(item, "created", target_id=_id(created), attempts=attempt, status=201)
+                return _failed(item, error)
+            return Outcome(item, "created", target_id=_id(created), status=201)
         return Outcome(
             item,
             "failed",
-            attempts=self.max_sends,
             error=f"no answer to {self.max_sends} attempts to create it, and it is not on the target",
         )
 
@@ -346,31 +348,50 @@ class _Applier:
             return self.client.create_connector(body)
         return self.client.create_connection(body)
 
-    def _adopt(self, item: PlanItem, *, attempts: int) -> Outcome | None:
-        """The outcome of finding the item on the target, or None when it is certainly absent."""
-        ids = self._lookup(item)
+    def _adopt(self, item: PlanItem, *, fresh: bool) -> Outcome | None:
+        """The outcome of finding the item on the target, or None when it is certainly absent.
+
+        fresh: list the target now (after a send of this run); else an earlier run's
+        in-flight object is looked up in one listing shared by every such object.
+        """
+        ids = self._lookup(item, fresh=fresh)
         if not ids:
             return None
         if len(ids) > 1:
             listed = ", ".join(str(i) for i in ids)
-            return Outcome(
-                item, "failed", attempts=attempts, error=f"ambiguous: the target holds ids {listed}"
-            )
-        return Outcome(item, "adopted", target_id=ids[0], attempts=attempts, status=200)
+            return Outcome(item, "failed", error=f"ambiguous: the target holds ids {listed}")
+        return Outcome(item, "adopted", target_id=ids[0], status=200)
 
-    def _lookup(self, item: PlanItem) -> list[int]:
-        """Target ids holding the item's natural key (always asks the target afresh)."""
+    def _lookup(self, item: PlanItem, *, fresh: bool) -> list[int]:
+        """Target ids holding the item's natural key.
+
+        fresh: ask the target afresh; else use one listing per list (per project for
+        connections) taken once this run, which every send of an earlier run precedes.
+        """
         if item.kind == "connector":
             name = _connector_name(item)
+            if not fresh:
+                return list(self._target_connector_ids().get(name, []))
             return [_id(c) for c in self.client.iter_list(CONNECTORS_PATH) if c.get("name") == name]
         project = item.project if item.project is not None else item.body.get("project")
         alias = item.alias if item.alias is not None else item.body.get("alias")
-        params = {"project": project} if project is not None else None
+        listed = self._connections(project) if not fresh else self._list_connections(project)
         return [
             _id(c)
-            for c in self.client.iter_list(CONNECTIONS_PATH, params)
+            for c in listed
             if c.get("alias") == alias and (project is None or c.get("project") == project)
         ]
+
+    def _list_connections(self, project: Any) -> list[dict[str, Any]]:
+        params = {"project": project} if project is not None else None
+        return list(self.client.iter_list(CONNECTIONS_PATH, params))
+
+    def _connections(self, project: Any) -> list[dict[str, Any]]:
+        """The target's connections of a project, listed once this run."""
+        with self._listing_lock:
+            if project not in self._target_connections:
+                self._target_connections[project] = self._list_connections(project)
+            return self._target_connections[project]
 
     def _connector_id(self, item: PlanItem) -> int:
         """The target id of a connection's connector, by name (created this run or already there)."""
@@ -391,7 +412,8 @@ class _Applier:
         raise _RowFailed(f'connector "{name}" is not on the target (did its row fail?)')
 
     def _target_connector_ids(self) -> dict[str, list[int]]:
-        with self._lock:
+        """The target's connectors by name, listed once this run."""
+        with self._listing_lock:
             if self._target_connectors is None:
                 found: dict[str, list[int]] = {}
                 for connector in self.client.iter_list(CONNECTORS_PATH):
@@ -411,10 +433,7 @@ def _failed(item: PlanItem, error: ApiError) -> Outcome:
     message = error.server_message or error.message
     if error.fields and not error.server_message:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
-    attempts = 0 if isinstance(error, _RowFailed) else 1
-    return Outcome(
-        item, "failed", attempts=attempts, status=error.status, error=scrub(str(message))
-    )
+    return Outcome(item, "failed", status=error.status, error=scrub(str(message)))
 
 
 def _connector_name(item: PlanItem) -> str:

@@ -198,12 +198,12 @@ class SDEClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
+        token = _clean_token(settings.token)  # first: registered before any message is built
         self.base = api_base(settings.url)
         parts = urlsplit(self.base)
         self.host = parts.hostname or ""
         self.port = parts.port or (443 if parts.scheme == "https" else 80)
         self.root = self.base[: -len(API_PATH)] or self.base
-        token = _clean_token(settings.token)
         if parts.scheme == "http" and not is_loopback(self.host) and not settings.allow_http:
             raise InputError(
                 f"refusing to send the token over plain http to {self.host}: "
@@ -414,10 +414,13 @@ class SDEClient:
         self, what: str, cause: ApiError | None, path: str = "connectors/alm/"
     ) -> NotAnInstance:
         shown = redact_url(self._url(path))
+        return self._not_sde(f"{what} at GET {shown}", shown, cause)
+
+    def _not_sde(self, detail: str, shown: str, cause: ApiError | None = None) -> NotAnInstance:
         return NotAnInstance(
             scrub(
-                f"{redact_url(self.root)} does not look like an SD Elements instance ({what} "
-                f"at GET {shown}); {ROOT_HINT}"
+                f"{redact_url(self.root)} does not look like an SD Elements instance ({detail}); "
+                f"{ROOT_HINT}"
             ),
             method="GET",
             url=shown,
@@ -495,15 +498,8 @@ class SDEClient:
             why = "something other than the objects it documents"
         else:
             why = "a value of the wrong type"
-        shown = redact_url(self.base + path)
-        return NotAnInstance(
-            scrub(
-                f"{redact_url(self.root)} does not look like an SD Elements instance "
-                f"(GET {shown} answered with {why}); {ROOT_HINT}"
-            ),
-            method="GET",
-            url=shown,
-        )
+        shown = redact_url(self._url(path))
+        return self._not_sde(f"GET {shown} answered with {why}", shown)
 
     def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[_Page]:
         """Fetch pages on a thread pool, at most 2 x concurrency in flight, yielded in order."""

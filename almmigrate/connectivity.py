@@ -16,13 +16,13 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import ApiError, ConnectionProblem, InputError, parse_error_body
-from almmigrate.mapping import ProjectMap, connector_name_of
+from almmigrate.mapping import ConnectorNames, ProjectMap
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, register_secret, scrub
@@ -65,7 +65,7 @@ class _Job:
     """One test to run: the body to send, or why it cannot be sent."""
 
     result: TestResult
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | None = field(default=None, repr=False)  # params in clear
     skip: str | None = None
 
 
@@ -91,8 +91,12 @@ def run_for_dataset(
     instance = _Instance(client.list_connectors(), client.list_connections())
     supplied = secrets or SecretValues()
     jobs = [_connector_job(r, instance, plugins, supplied) for r in dataset.connectors]
+    names = ConnectorNames(dataset)
+    in_file: dict[str, ConnectorRecord] = {}
+    for record in dataset.connectors:
+        in_file.setdefault(record.name.strip(), record)  # the first row wins
     jobs += [
-        _connection_job(r, dataset, instance, plugins, supplied, project_map)
+        _connection_job(r, names.of(r), in_file, instance, plugins, supplied, project_map)
         for r in dataset.connections
     ]
     return _run(client, jobs, concurrency, on_result)
@@ -243,7 +247,8 @@ def _connector_job(
 
 def _connection_job(
     record: ConnectionRecord,
-    dataset: Dataset,
+    name: str | None,
+    in_file: Mapping[str, ConnectorRecord],
     instance: _Instance,
     plugins: Mapping[str, Plugin],
     secrets: SecretValues,
@@ -259,12 +264,10 @@ def _connection_job(
     )
     if project is None:
         return _Job(result, skip=f"project {record.project} is not in the project map")
-    name = connector_name_of(record, dataset)
-    if not result.system and name:
+    file_connector = in_file.get(name.strip()) if name else None
+    if not result.system and file_connector is not None:
         # A template's connection row leaves system to its connector, maybe the file's.
-        result.system = next(
-            (c.system for c in dataset.connectors if c.name.strip() == name.strip()), ""
-        )
+        result.system = file_connector.system
     connector = instance.connectors.get(name.strip()) if name else None
     if connector is None:
         where = f"connector {name!r}" if name else "its connector"
@@ -273,7 +276,7 @@ def _connection_job(
     result.system = system
     plugin = plugins.get(system)
     # The connection runs with its connector's params under its own.
-    inherited, missing = _connector_params(name or "", dataset, connector, plugin, secrets)
+    inherited, missing = _connector_params(file_connector, connector, plugin, secrets)
     existing = instance.connections.get((project, record.alias.strip()))
     own, missing_own = _resolve(
         _clean(record.params),
@@ -291,16 +294,18 @@ def _connection_job(
 
 
 def _connector_params(
-    name: str, dataset: Dataset, connector: Connector, plugin: Plugin | None, secrets: SecretValues
+    record: ConnectorRecord | None,
+    connector: Connector,
+    plugin: Plugin | None,
+    secrets: SecretValues,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The connector's params as the file says (the instance's where the file is silent)."""
+    """The connector's params as the file's record says (the instance's where it is silent)."""
     base = _clean(connector.params)
-    for record in dataset.connectors:
-        if record.name.strip() == name.strip():
-            params, missing = _resolve(
-                _clean(record.params), "connector", record.name, secrets, connector.params, plugin
-            )
-            return {**{k: v for k, v in base.items() if v != MASK}, **params}, missing
+    if record is not None:
+        params, missing = _resolve(
+            _clean(record.params), "connector", record.name, secrets, connector.params, plugin
+        )
+        return {**{k: v for k, v in base.items() if v != MASK}, **params}, missing
     masked = sorted(k for k, v in base.items() if v == MASK)
     return base, masked
 
@@ -320,14 +325,16 @@ def _resolve(
     resolved: dict[str, Any] = {}
     missing: list[str] = []
     for field_name, value in params.items():
-        if value == MASK:
+        masked = value == MASK
+        if masked:
             value = secrets.lookup(kind, name, field_name)
             if value is None:
                 value = on_instance.get(field_name)
             if value is None or value == MASK:
                 missing.append(field_name)
                 continue
-        if is_secret(field_name, plugin):
+        # A value in place of a mask is a secret, whatever the schema (or its absence) says.
+        if masked or is_secret(field_name, plugin):
             register_secret(value)
         resolved[field_name] = value
     return resolved, missing

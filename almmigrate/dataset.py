@@ -15,6 +15,7 @@ A param whose value is :data:`almmigrate.secrets.MASK` is a masked secret.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,8 @@ CONNECTION_COLUMNS = [
     "inaccessible",
 ]
 PROJECT_COLUMNS = ["id", "name", "application", "business_unit"]
-# Columns only a reader needs; import ignores them.
-READ_ONLY_COLUMNS = {"command", "in_progress", "project_name", "connector_name"}
+# The sync frequencies SD Elements offers for a connection.
+FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
 PARAM_PREFIX = "params."
 LAST_JOB_PREFIX = "last_job."
 
@@ -113,9 +114,17 @@ class Snapshot:
     def project_by_id(self) -> dict[int, Project]:
         return {p.id: p for p in self.projects}
 
-    def project_path(self, project: Project) -> tuple[str, str, str]:
-        """(business unit name, application name, project name) of a project."""
-        apps = {a.id: a for a in self.applications}
+    def application_by_id(self) -> dict[int, Application]:
+        return {a.id: a for a in self.applications}
+
+    def project_path(
+        self, project: Project, apps: Mapping[int, Application] | None = None
+    ) -> tuple[str, str, str]:
+        """(business unit name, application name, project name) of a project.
+
+        apps: `application_by_id()`, built once by a caller that asks for many projects.
+        """
+        apps = apps if apps is not None else self.application_by_id()
         app = apps.get(project.application) if project.application is not None else None
         unit = app.business_unit.name if app and app.business_unit else ""
         return (unit, app.name if app else "", project.name)

@@ -390,7 +390,6 @@ def export(
     path = Path(out)
     sheets = _sheets(only, path)
     check_output_path(path, sheets)
-    register_secret(settings.token)
     wanted = _unique_ids(projects)
     with progress_bar("Reading", enabled=progress) as bar:
         reading: set[str] = set()

@@ -92,7 +92,6 @@ def import_file(
     ConnectionProblem (exit 3) when the target cannot be reached.
     """
     from almmigrate.client import SDEClient
-    from almmigrate.prepare import plugins_for
     from almmigrate.reader import read_dataset_with_problems
 
     check_outputs(run)

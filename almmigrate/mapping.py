@@ -97,8 +97,9 @@ class ProjectMap:
 def projects_of_snapshot(snapshot: Snapshot) -> list[ProjectRef]:
     """Every project of an instance with its business unit and application names."""
     refs = []
+    apps = snapshot.application_by_id()
     for project in snapshot.projects:
-        unit, app, name = snapshot.project_path(project)
+        unit, app, name = snapshot.project_path(project, apps)
         refs.append(ProjectRef(project.id, name, app, unit))
     return refs
 
@@ -295,18 +296,32 @@ def connector_name_of(
     The file's connector_name, else the name of the file's connector with that
     source id, else the connector with that id on `same_instance` (give it only
     when the file comes from the target itself: ids mean nothing elsewhere).
+    For many connections, build one :class:`ConnectorNames` instead.
     """
-    if connection.connector_name and connection.connector_name.strip():
-        return connection.connector_name.strip()
-    if connection.connector is not None:
+    return ConnectorNames(dataset, same_instance).of(connection)
+
+
+class ConnectorNames:
+    """:func:`connector_name_of` for every connection of a file, the indexes built once."""
+
+    def __init__(self, dataset: Dataset, same_instance: Snapshot | None = None) -> None:
+        self.file_names: dict[int, str] = {}
         for connector in dataset.connectors:
-            if connector.id == connection.connector:
-                return connector.name
-        if same_instance is not None:
-            found = same_instance.connector_by_id().get(connection.connector)
-            if found is not None:
-                return found.name
-    return None
+            if connector.id is not None:
+                self.file_names.setdefault(connector.id, connector.name)  # the first row wins
+        self.target_names: dict[int, str] = (
+            {i: c.name for i, c in same_instance.connector_by_id().items()}
+            if same_instance is not None
+            else {}
+        )
+
+    def of(self, connection: ConnectionRecord) -> str | None:
+        if connection.connector_name and connection.connector_name.strip():
+            return connection.connector_name.strip()
+        if connection.connector is None:
+            return None
+        found = self.file_names.get(connection.connector)
+        return found if found is not None else self.target_names.get(connection.connector)
 
 
 class TargetIndex:

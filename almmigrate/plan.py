@@ -22,7 +22,7 @@ from almmigrate.dataset import (
     Snapshot,
 )
 from almmigrate.errors import Problem
-from almmigrate.mapping import ProjectMap, TargetIndex, connector_name_of
+from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.models import Connection, Connector
 from almmigrate.plan_types import Change, Plan, PlanItem
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
@@ -148,6 +148,9 @@ class _Planner:
         # Connector name -> its plan item, for the connections that use it.
         self.connector_items: dict[str, PlanItem] = {}
         self.file_connectors = {c.name.strip(): c for c in dataset.connectors if c.name}
+        # Connector ids mean something on the target only when the file comes from it.
+        same = target if project_map.how == "identity" else None
+        self.connector_names = ConnectorNames(dataset, same)
 
     # ------------------------------------------------------------ connectors
 
@@ -267,8 +270,7 @@ class _Planner:
         self, record: ConnectionRecord, item: PlanItem
     ) -> tuple[int | None, Mapping[str, Any], Plugin] | None:
         """(target connector id or None when created in this run, its params, plugin)."""
-        same = self.target if self.project_map.how == "identity" else None
-        name = connector_name_of(record, self.dataset, same)
+        name = self.connector_names.of(record)
         if name is None:
             _fail(item, "no connector: fill connector_name")
             return None

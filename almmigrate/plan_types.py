@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from almmigrate.secrets import MASK
+
 Kind = Literal["connector", "connection"]
 Action = Literal["create", "update", "unchanged", "error", "skipped"]
 
@@ -41,7 +43,7 @@ class PlanItem:
     # What to send: the whole object for a create, only the changed fields for an
     # update (params holding only the changed params). Secrets are in clear here,
     # in memory only; never serialise `body` without `redacted_body()`.
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict, repr=False)
     changes: list[Change] = field(default_factory=list)
     error: str | None = None
     # A connection's connector, by name on the target: resolved by `apply` when the
@@ -55,7 +57,7 @@ class PlanItem:
         body = dict(self.body)
         if "params" in body:
             body["params"] = {
-                k: ("********" if k in self.secret_fields else v) for k, v in body["params"].items()
+                k: (MASK if k in self.secret_fields else v) for k, v in body["params"].items()
             }
         return body
 

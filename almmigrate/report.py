@@ -30,6 +30,7 @@ from almmigrate.errors import InputError
 from almmigrate.plan_types import Outcome
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
+from almmigrate.tabular.cells import csv_escape, looks_like_formula, xlsx_escape
 
 COLUMNS = [
     "kind",
@@ -45,8 +46,6 @@ COLUMNS = [
     "note",
 ]
 FORMATS = (".xlsx", ".csv", ".json", ".html")
-# A cell a spreadsheet would run as a formula (SPEC "Cells").
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def report_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
@@ -166,19 +165,13 @@ def _atomic(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
         raise
 
 
-def _inert(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula, made inert with the usual apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START + ("'",)):
-        return "'" + value
-    return value
-
-
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    return _inert(value)
+    # Text a spreadsheet would run as a formula is made inert with the usual apostrophe.
+    return csv_escape(value) if isinstance(value, str) else value
 
 
 def _write_csv(path: Path, report: _Report) -> None:
@@ -224,11 +217,15 @@ def _write_xlsx(path: Path, report: _Report) -> None:
     red = PatternFill("solid", fgColor=_FAILED_FILL)
 
     def cell(sheet: Any, value: Any, font: Any = None, fill: Any = None) -> WriteOnlyCell:
-        written = WriteOnlyCell(sheet, value=value)
+        # A control character (an ALM's coloured error message) is escaped as the file writer
+        # does: openpyxl refuses it, and the whole report would be lost.
+        written = WriteOnlyCell(
+            sheet, value=xlsx_escape(value) if isinstance(value, str) else value
+        )
         if isinstance(value, str):
             # Explicit text: never a formula, whatever it starts with.
             written.data_type = "s"
-            if value.startswith(_FORMULA_START):
+            if looks_like_formula(value):
                 written.style = "Normal"
                 written.quotePrefix = True
         if font is not None:
@@ -305,6 +302,11 @@ td.error{color:#b00020;max-width:520px}
 """
 
 
+# The class of each objects-table cell: long text wraps, numbers align right.
+_HTML_CLASSES = {"key": "wrap", "error": "error wrap", "changed_fields": "wrap", "note": "wrap"}
+_HTML_CLASSES |= dict.fromkeys(("row", "source_id", "target_id", "attempts", "status"), "num")
+
+
 def _write_html(path: Path, report: _Report) -> None:
     def text(value: Any) -> str:
         return "" if value is None else html.escape(str(value))
@@ -318,11 +320,7 @@ def _write_html(path: Path, report: _Report) -> None:
                 value = text(row[column])
                 if column == "action":
                     value = f"<span class='a a-{value}'>{value}</span>"
-                kind = {"error": " class='error wrap'", "key": " class='wrap'"}.get(column, "")
-                if column in ("changed_fields", "note"):
-                    kind = " class='wrap'"
-                if column in ("row", "source_id", "target_id", "attempts", "status"):
-                    kind = " class='num'"
+                kind = f" class='{_HTML_CLASSES[column]}'" if column in _HTML_CLASSES else ""
                 cells.append(f"<td{kind}>{value}</td>")
             lines.append(f"<tr{cls}>{''.join(cells)}</tr>")
         return lines

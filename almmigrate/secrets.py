@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "********"
@@ -56,11 +55,6 @@ def register_secret(value: object) -> None:
         return
     with _lock:
         _known.add(text)
-
-
-def register_secrets(values: Iterable[object]) -> None:
-    for value in values:
-        register_secret(value)
 
 
 def forget_secrets() -> None:
@@ -115,6 +109,14 @@ class ScrubFilter(logging.Filter):
         message = record.getMessage()
         record.msg = scrub(message)
         record.args = None
+        if record.exc_info and not record.exc_text:
+            # Handlers filter before they format: format the traceback now so it is scrubbed too.
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
         if record.exc_text:
             record.exc_text = scrub(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info)
         return True
+
+
+_TRACEBACKS = logging.Formatter()

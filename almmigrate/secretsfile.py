@@ -27,7 +27,8 @@ MAX_BYTES = 10 * 1024 * 1024
 class SecretValues:
     """Secret values by (kind, name, field); names match as written (stripped)."""
 
-    values: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # repr=False: a repr (a traceback, a debug line) must never show a value.
+    values: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
 
     def lookup(self, kind: str, name: str, field_name: str) -> str | None:
         """The supplied value of one secret param, or None when none was supplied."""

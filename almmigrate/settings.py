@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from almmigrate.secrets import MASK, redact_url
+
 
 @dataclass(frozen=True)
 class ConnectionSettings:
@@ -26,5 +28,6 @@ class ConnectionSettings:
     page_size: int = 100
 
     def __repr__(self) -> str:
-        # Never let a token reach a log line or a traceback through repr().
-        return f"ConnectionSettings(url={self.url!r}, token='********')"
+        # Never let a token reach a log line or a traceback through repr(): nor a
+        # password in the URL's user info or query.
+        return f"ConnectionSettings(url={redact_url(self.url)!r}, token={MASK!r})"

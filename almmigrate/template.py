@@ -32,6 +32,7 @@ from almmigrate.dataset import (
     CONNECTIONS,
     CONNECTOR_COLUMNS,
     CONNECTORS,
+    FREQUENCIES,
     META,
     PARAM_PREFIX,
     PROJECT_COLUMNS,
@@ -49,8 +50,6 @@ LAST_ROW = 1048576
 # How far down the connectors sheet the connector_name dropdown looks.
 CONNECTOR_PICK_ROWS = 1000
 BOOLEAN_CHOICES = ("TRUE", "FALSE")
-# The sync frequencies SD Elements offers for a connection.
-FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
 # Excel refuses a list validation whose formula is longer than 255 characters.
 _MAX_LIST_FORMULA = 255
 

@@ -19,6 +19,7 @@ from typing import Any
 from almmigrate.dataset import (
     CONNECTIONS,
     CONNECTORS,
+    FREQUENCIES,
     PARAM_PREFIX,
     ConnectionRecord,
     ConnectorRecord,
@@ -26,12 +27,11 @@ from almmigrate.dataset import (
     Snapshot,
 )
 from almmigrate.errors import Problem
-from almmigrate.mapping import ProjectMap, TargetIndex, connector_name_of
+from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.schema import DERIVED_PARAMS, PROJECT, SYSTEM, Plugin, validate_params
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 
-FREQUENCIES = ("manually", "hourly", "daily", "weekly", "monthly")
 MODES = ("upsert", "create", "update")
 
 
@@ -89,6 +89,9 @@ class _Checker:
         self.skip_unmapped = skip_unmapped
         self.problems: list[Problem] = []
         self.file_connectors: dict[str, ConnectorRecord] = {}
+        self.target_projects = set(target.project_by_id()) if target is not None else set()
+        # Connector ids mean something on the target only when the file comes from it.
+        self.connector_names = ConnectorNames(dataset, target if self._identity() else None)
 
     def run(self) -> list[Problem]:
         seen: dict[str, int | None] = {}
@@ -214,9 +217,10 @@ class _Checker:
 
     def _same_instance(self) -> bool:
         """The file came from the target itself (its projects are the target's own)."""
-        return self.match == "name" and (
-            self.project_map is not None and self.project_map.how == "identity"
-        )
+        return self.match == "name" and self._identity()
+
+    def _identity(self) -> bool:
+        return self.project_map is not None and self.project_map.how == "identity"
 
     def _rename_hint(self, sheet: str, row: int | None, column: str, ident: int, now: str) -> None:
         """A renamed object matched by name is a new object: say how to rename instead."""
@@ -298,7 +302,7 @@ class _Checker:
                     "project",
                     f"project {record.project}{name} is not mapped to a target project: {why}",
                 )
-        elif self.target is not None and found not in self.target.project_by_id():
+        elif self.target is not None and found not in self.target_projects:
             self._add(
                 CONNECTIONS,
                 record.row,
@@ -308,12 +312,7 @@ class _Checker:
         return found
 
     def _connector_of(self, record: ConnectionRecord) -> ConnectorInfo | None:
-        same = (
-            self.target
-            if self.project_map is not None and self.project_map.how == "identity"
-            else None
-        )
-        name = connector_name_of(record, self.dataset, same)
+        name = self.connector_names.of(record)
         if name is None:
             what = (
                 f"connector {record.connector} is not in the file"
@@ -326,11 +325,7 @@ class _Checker:
         if in_file is not None and (in_file.system or "").strip() not in self.plugins:
             return None  # its own row says the system is unknown: no echo on every connection
         if in_file is not None:
-            editable = (
-                set(in_file.fields_editable_on_project)
-                if in_file.fields_editable_on_project is not None
-                else None
-            )
+            editable = _as_set(in_file.fields_editable_on_project)
             return ConnectorInfo(name, (in_file.system or "").strip(), in_file.params, editable)
         if self.index is None:
             if record.system:
@@ -346,11 +341,7 @@ class _Checker:
             )
             return None
         connector = found[0]
-        editable = (
-            set(connector.fields_editable_on_project)
-            if connector.fields_editable_on_project is not None
-            else None
-        )
+        editable = _as_set(connector.fields_editable_on_project)
         return ConnectorInfo(name, connector.system, connector.params, editable)
 
     def _connection_creating(self, record: ConnectionRecord, target_project: int | None) -> bool:
@@ -417,3 +408,8 @@ class _Checker:
                     f'masked secret and no value for {kind} "{name}" in --secrets '
                     "(needed to create it)",
                 )
+
+
+def _as_set(names: list[str] | None) -> set[str] | None:
+    """fields_editable_on_project as a set; None (not given) stays None."""
+    return set(names) if names is not None else None

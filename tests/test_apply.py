@@ -196,6 +196,22 @@ def test_journal_in_flight_create_is_looked_up_before_anything_is_sent(
     assert [c["name"] for c in _held(sim, "connectors")].count("Half done") == 1
 
 
+def test_an_earlier_runs_in_flight_creates_share_one_listing_per_list(
+    make_sim: Any, tmp_path: Path
+) -> None:
+    sim = make_sim(_data())
+    connectors = [_connector_item(f"Flight {i}") for i in range(4)]
+    connections = [_connection_item(f"c{i}", "Existing trac") for i in range(4)]
+    path = tmp_path / "j.jsonl"
+    with Journal(path, target_url=sim.url) as journal:
+        journal.started((i.kind, i.key) for i in [*connectors, *connections])
+    with Journal(path, target_url=sim.url) as journal, _client(sim) as client:
+        result = apply_plan(client, Plan([*connectors, *connections]), journal=journal)
+    assert [o.action for o in result.outcomes] == ["created"] * 8
+    # One listing of the connectors and one of project 1's connections, not one per object.
+    assert sim.stats.by_method["GET"] == 2
+
+
 def test_journal_done_update_is_skipped_and_batches_are_recorded(
     make_sim: Any, tmp_path: Path
 ) -> None:

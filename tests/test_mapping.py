@@ -13,6 +13,7 @@ from almmigrate.mapping import (
     AMBIGUOUS,
     EXACT,
     MISSING,
+    ConnectorNames,
     ProjectRef,
     connector_name_of,
     identity_map,
@@ -195,3 +196,13 @@ def test_connector_name_of() -> None:
     assert connector_name_of(ConnectionRecord("x", connector=9), dataset) is None
     # Ids only mean something on the instance the file came from.
     assert connector_name_of(ConnectionRecord("x", connector=9), dataset, target) == "On target"
+
+
+def test_connector_names_first_row_wins_and_file_before_target() -> None:
+    dataset = Dataset(
+        connectors=[ConnectorRecord("First", "jira", id=5), ConnectorRecord("Second", "jira", id=5)]
+    )
+    target = Snapshot(connectors=[Connector("On target", "jira", id=5)])
+    names = ConnectorNames(dataset, target)
+    assert names.of(ConnectionRecord("x", connector=5)) == "First"
+    assert names.of(ConnectionRecord("x")) is None

@@ -102,6 +102,14 @@ def test_xlsx_report_is_inert_text(tmp_path: Path) -> None:
     assert not any(CANARY in str(v) for v in values)
 
 
+def test_xlsx_report_holds_an_error_with_control_characters(tmp_path: Path) -> None:
+    result = _result()
+    result.outcomes[2].error = "\x1b[31mproject not found\x1b[0m"
+    path = write_report(tmp_path / "r.xlsx", result)
+    error = load_workbook(path)["objects"].cell(row=4, column=COLUMNS.index("error") + 1)
+    assert "project not found" in str(error.value)
+
+
 def test_html_report_escapes_markup(tmp_path: Path) -> None:
     result = _result()
     result.outcomes[0].item.key = "<script>alert(1)</script>"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -59,3 +60,31 @@ def test_settings_repr_never_shows_the_token():
     settings = ConnectionSettings(url="https://x", token=CANARY)
     assert CANARY not in repr(settings)
     assert CANARY not in str(settings)
+
+
+def test_settings_repr_never_shows_a_password_in_the_url():
+    settings = ConnectionSettings(url=f"https://admin:{CANARY}@sde.example.com/?token=x", token="t")
+    assert CANARY not in repr(settings)
+    assert "sde.example.com" in repr(settings)
+
+
+def test_log_filter_scrubs_a_logged_traceback():
+    # A handler's filter runs before its formatter renders exc_info: the traceback must
+    # be scrubbed all the same.
+    register_secret(CANARY)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(ScrubFilter())
+    logger = logging.getLogger("almmigrate.test.traceback")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        try:
+            raise ValueError(f"bad value {CANARY}")
+        except ValueError:
+            logger.error("failed", exc_info=True, stack_info=True)
+    finally:
+        logger.removeHandler(handler)
+    text = stream.getvalue()
+    assert "ValueError" in text and MASK in text
+    assert CANARY not in text

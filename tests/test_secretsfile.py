@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from almmigrate.errors import InputError
+from almmigrate.plan_types import PlanItem
 from almmigrate.secrets import forget_secrets, scrub
-from almmigrate.secretsfile import load_secrets
+from almmigrate.secretsfile import SecretValues, load_secrets
 
 CANARY = "canary-S3cret-7f3a"
 
@@ -90,3 +91,11 @@ def test_latin1_file_is_refused_with_the_encoding_problem(tmp_path: Path) -> Non
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file"):
         load_secrets(tmp_path / "nope.csv")
+
+
+def test_repr_shows_no_value() -> None:
+    secrets = SecretValues()
+    secrets.add("connector", "Jira", "alm_pass", CANARY)
+    assert CANARY not in repr(secrets)
+    item = PlanItem("connector", "create", "Jira", body={"params": {"alm_pass": CANARY}})
+    assert CANARY not in repr(item)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import (
+    apply_options,
     connection_options,
     import_options_from,
     import_plan_options,
@@ -17,68 +18,7 @@ from almmigrate.cli.options import (
     source_options,
 )
 
-F = Callable[..., Any]
 MAX_FAILURES_SHOWN = 20
-
-_APPLY = [
-    click.option(
-        "--dry-run", is_flag=True, help="Show what would change (the plan); write nothing."
-    ),
-    click.option(
-        "--rate",
-        type=click.FloatRange(min=0.1),
-        default=10.0,
-        show_default=True,
-        help="Requests per second to the target, across every worker.",
-    ),
-    click.option(
-        "--concurrency",
-        type=click.IntRange(1, 64),
-        default=4,
-        show_default=True,
-        help="Requests in flight at once.",
-    ),
-    click.option(
-        "--batch-size",
-        type=click.IntRange(1, 10000),
-        default=50,
-        show_default=True,
-        help="Objects per journal batch (progress is saved after each).",
-    ),
-    click.option(
-        "--retries",
-        type=click.IntRange(0, 20),
-        default=5,
-        show_default=True,
-        help="Retries of a request on 429, 502/503/504 and connection errors.",
-    ),
-    click.option(
-        "--report",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Write the report: .xlsx, .csv, .json or .html.",
-    ),
-    click.option(
-        "--errors",
-        "errors_file",
-        type=click.Path(path_type=Path),
-        metavar="FILE",
-        help="Write the failed rows in the import layout, to fix and import again.",
-    ),
-    click.option(
-        "--journal",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Resumable progress (default: beside --report). Re-run with it after a crash.",
-    ),
-]
-
-
-def apply_options(func: F) -> F:
-    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal."""
-    for decorator in reversed(_APPLY):
-        func = decorator(func)
-    return func
 
 
 def run_options(
@@ -143,8 +83,8 @@ def command(
         url, token, rate=rate, concurrency=options["concurrency"], retries=retries, **tls
     )
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
-    import_options = import_options_from(source=source, **_pick(options, PLAN_KEYS))
-    run = run_options(**_pick(options, RUN_KEYS))
+    import_options = import_options_from(source=source, **pick(options, PLAN_KEYS))
+    run = run_options(**pick(options, RUN_KEYS))
     with resume_hint(run):
         outcome = import_file(file, settings, import_options, run)
     print_outcome(outcome)
@@ -155,7 +95,7 @@ PLAN_KEYS = ("project_map", "auto_map_projects", "secrets", "mode", "match", "sk
 RUN_KEYS = ("dry_run", "concurrency", "batch_size", "report", "errors_file", "journal")
 
 
-def _pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+def pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: options[k] for k in keys}
 
 
@@ -219,6 +159,7 @@ def print_outcome(outcome: Any) -> None:
 
 
 def _print_plan(plan: Any) -> None:
+    from almmigrate.cli.plan import ACTIONS
     from almmigrate.secrets import scrub
 
     click.echo("dry run: nothing was written", err=True)
@@ -231,11 +172,7 @@ def _print_plan(plan: Any) -> None:
             )
             click.echo(scrub(f"{item.action:9} {item.kind:10} {item.key}  {detail}".rstrip()))
     counts = plan.counts()
-    click.echo(
-        _table(
-            [(a, counts.get(a, 0)) for a in ("create", "update", "unchanged", "skipped", "error")]
-        )
-    )
+    click.echo(_table([(a, counts.get(a, 0)) for a in ACTIONS]))
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

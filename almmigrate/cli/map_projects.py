@@ -16,7 +16,6 @@ from almmigrate.mapping import (
     projects_of_snapshot,
     write_map,
 )
-from almmigrate.models import Application, BusinessUnit, Project
 from almmigrate.settings import ConnectionSettings
 
 
@@ -73,19 +72,7 @@ def read_projects(settings: ConnectionSettings) -> Snapshot:
     with SDEClient(settings) as client:
         client.check()
         return Snapshot(
-            projects=[_project(p) for p in client.list_projects()],
-            applications=[_application(a) for a in client.list_applications()],
-            business_units=[_unit(b) for b in client.list_business_units()],
+            projects=client.list_projects(),
+            applications=client.list_applications(),
+            business_units=client.list_business_units(),
         )
-
-
-def _project(data: Any) -> Project:
-    return data if isinstance(data, Project) else Project.from_api(data)
-
-
-def _application(data: Any) -> Application:
-    return data if isinstance(data, Application) else Application.from_api(data)
-
-
-def _unit(data: Any) -> BusinessUnit:
-    return data if isinstance(data, BusinessUnit) else BusinessUnit.from_api(data)

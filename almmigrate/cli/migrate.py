@@ -9,12 +9,13 @@ import click
 from almmigrate.cli.import_ import (
     PLAN_KEYS,
     RUN_KEYS,
-    apply_options,
+    pick,
     print_outcome,
     resume_hint,
     run_options,
 )
 from almmigrate.cli.options import (
+    apply_options,
     import_options_from,
     import_plan_options,
     settings_from,
@@ -63,10 +64,10 @@ def command(
         retries=retries,
         **tls,
     )
-    plan_options = {k: options[k] for k in PLAN_KEYS}
+    plan_options = pick(options, PLAN_KEYS)
     plan_options["auto_map_projects"] = False  # migrate auto-maps unless --project-map
     import_options = import_options_from(source=source, **plan_options)
-    run = run_options(**{k: options[k] for k in RUN_KEYS})
+    run = run_options(**pick(options, RUN_KEYS))
     with resume_hint(run):
         outcome = migrate(source, target, import_options, run)
     print_outcome(outcome)

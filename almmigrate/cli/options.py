@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -206,3 +207,67 @@ def import_options_from(
         secrets=secrets,
         skip_unmapped=skip_unmapped,
     )
+
+
+# ---------------------------------------------------------------- import / migrate
+
+_APPLY: list[Decorator] = [
+    click.option(
+        "--dry-run", is_flag=True, help="Show what would change (the plan); write nothing."
+    ),
+    click.option(
+        "--rate",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Requests per second to the target, across every worker.",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 64),
+        default=4,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--batch-size",
+        type=click.IntRange(1, 10000),
+        default=50,
+        show_default=True,
+        help="Objects per journal batch (progress is saved after each).",
+    ),
+    click.option(
+        "--retries",
+        type=click.IntRange(0, 20),
+        default=5,
+        show_default=True,
+        help="Retries of a request on 429, 502/503/504 and connection errors.",
+    ),
+    click.option(
+        "--report",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Write the report: .xlsx, .csv, .json or .html.",
+    ),
+    click.option(
+        "--errors",
+        "errors_file",
+        type=click.Path(path_type=Path),
+        metavar="FILE",
+        help="Write the failed rows in the import layout, to fix and import again.",
+    ),
+    click.option(
+        "--journal",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Resumable progress (default: beside --report). Re-run with it after a crash.",
+    ),
+]
+
+
+def apply_options(func: F) -> F:
+    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal.
+
+    Shared by `import` and `migrate`.
+    """
+    return _apply(_APPLY, func)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import signal
 from pathlib import Path
 from types import FrameType
@@ -11,15 +10,6 @@ import click
 
 from almmigrate.resources import samples_dir
 from almmigrate.sim import Faults, SimServer
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _describe_faults(faults: Faults) -> str:
@@ -133,7 +123,9 @@ def command(
       SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=sim-source-token \\
         almmigrate export --out connectors.xlsx
     """
-    if not allow_remote and not _is_loopback(host):
+    from almmigrate.client import is_loopback
+
+    if not allow_remote and not is_loopback(host):
         raise click.UsageError(
             f"refusing to listen on {host}: the simulator is a rehearsal tool with a known "
             "token; use a loopback address, or add --allow-remote."

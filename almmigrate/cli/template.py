@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import connection_options, settings_from
-from almmigrate.dataset import ProjectRecord
+from almmigrate.dataset import ProjectRecord, Snapshot
+from almmigrate.mapping import projects_of_snapshot
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secrets import redact_url
 from almmigrate.template import (
@@ -91,10 +92,11 @@ def _from_instance(
     settings = settings_from(url, token, **tls)
     with SDEClient(settings) as client:
         plugins = dict(client.list_plugins())
-        apps = {a.id: a for a in client.list_applications()}
-        projects = []
-        for project in client.list_projects():
-            app = apps.get(project.application) if project.application is not None else None
-            unit = app.business_unit.name if app and app.business_unit else ""
-            projects.append(ProjectRecord(project.id, project.name, app.name if app else "", unit))
+        instance = Snapshot(
+            applications=client.list_applications(), projects=client.list_projects()
+        )
+    projects = [
+        ProjectRecord(p.id, p.name, p.application, p.business_unit)
+        for p in projects_of_snapshot(instance)
+    ]
     return plugins, redact_url(url), projects

@@ -11,6 +11,7 @@ from almmigrate.dataset import Snapshot
 from almmigrate.errors import ValidationFailed
 from almmigrate.prepare import merge_problems, plugins_for
 from almmigrate.reader import read_dataset_with_problems
+from almmigrate.secrets import scrub
 from almmigrate.settings import ConnectionSettings
 from almmigrate.validate import validate_dataset
 
@@ -52,12 +53,7 @@ def command(
     """
     target = None
     if url:
-        settings = settings_from(
-            url,
-            token,
-            **tls,
-        )
-        target = _read_instance(settings)
+        target = _read_instance(settings_from(url, token, **tls))
     plugins = plugins_for(target)
     dataset, found = read_dataset_with_problems(file, plugins)
     values = None
@@ -71,7 +67,7 @@ def command(
     if any(p.severity == "error" for p in problems):
         raise ValidationFailed(problems, file=file)
     for problem in problems:
-        click.echo(f"  {problem.severity}: {problem}")
+        click.echo(scrub(f"  {problem.severity}: {problem}"))
     counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"
     extra = f" ({_plural(len(problems), 'warning')})" if problems else ""
     click.echo(f"{counts}: no problems{extra}")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from almmigrate.dataset import FREQUENCIES
 from almmigrate.errors import InputError
 from almmigrate.schema import (
     DERIVED_PARAMS,
@@ -25,7 +26,6 @@ from almmigrate.schema import (
     validate_params,
 )
 
-FREQUENCIES = ("hourly", "daily", "weekly", "monthly", "manually")
 NAME_MAX_LENGTH = 255
 KINDS = ("business_units", "applications", "projects", "connectors", "connections")
 
@@ -126,10 +126,6 @@ class SimStore:
             if self._custom_plugins:
                 out["plugins"] = [dict(p.raw) for p in self.plugins.values()]
             return out
-
-    def count(self, kind: str) -> int:
-        with self._lock:
-            return len(self.tables[kind].ids)
 
     # ------------------------------------------------------------ reads
 
