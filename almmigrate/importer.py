@@ -195,7 +195,7 @@ def _prepare_and_apply(
             "finished_at": _now(),
             "tool_version": __version__,
         }
-        outcome.report = write_report(run.report, result, about)
+        outcome.report = write_report(run.report, result, about, warnings=prepared.warnings)
     if run.errors is not None:
         outcome.errors = run.errors
         outcome.errors_count, outcome.errors_files = write_errors_files(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from almmigrate.dataset import CONNECTIONS, CONNECTORS, Dataset, Snapshot
-from almmigrate.errors import InputError, Problem, ValidationFailed
+from almmigrate.errors import InputError, Problem
 from almmigrate.mapping import (
     ProjectMap,
     identity_map,
@@ -26,6 +26,7 @@ from almmigrate.mapping import (
 )
 from almmigrate.plan import build_plan, kept_by_empty_cells
 from almmigrate.plan_types import Plan
+from almmigrate.problems import settle, warnings_in
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secretsfile import SecretValues, load_secrets
 from almmigrate.settings import ConnectionSettings
@@ -51,6 +52,7 @@ class ImportOptions:
     source: Snapshot | ConnectionSettings | None = None
     secrets: str | Path | SecretValues | None = None
     skip_unmapped: bool = False
+    strict: bool = False  # every warning is an error (--strict)
 
 
 @dataclass
@@ -65,7 +67,7 @@ class PreparedImport:
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if p.severity == "warning"]
+        return warnings_in(self.problems)
 
 
 def prepare_import(
@@ -99,8 +101,7 @@ def prepare_import(
         skip_unmapped=options.skip_unmapped,
     )
     problems = merge_problems(reading_problems or [], problems)
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems, file=dataset.source)
+    settle(problems, file=dataset.source)
     plan = build_plan(
         dataset,
         snapshot,
@@ -112,6 +113,7 @@ def prepare_import(
         skip_unmapped=options.skip_unmapped,
     )
     problems += kept_by_empty_cells(dataset, snapshot, plan, plugins)
+    problems = settle(problems, strict=options.strict, file=dataset.source)
     return PreparedImport(plan, problems, project_map, snapshot, secrets)
 
 

@@ -18,7 +18,7 @@ import html
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,8 +26,9 @@ from typing import IO, Any
 
 from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
-from almmigrate.errors import InputError
+from almmigrate.errors import InputError, Problem
 from almmigrate.plan_types import Outcome
+from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
 from almmigrate.tabular.cells import csv_escape, looks_like_formula, xlsx_escape
@@ -86,6 +87,7 @@ MEANINGS = {
     "throttled": "429 answers (rate limited by the target)",
     "elapsed_s": "seconds the import took",
     "rate_per_s": "requests per second achieved",
+    "warnings": "doubts about the file, sent as the source holds them (listed in full)",
 }
 
 
@@ -103,14 +105,20 @@ def verdict(summary: ApplySummary) -> str:
 
 
 def write_report(
-    path: str | Path, result: ApplyResult, context: Mapping[str, Any] | None = None
+    path: str | Path,
+    result: ApplyResult,
+    context: Mapping[str, Any] | None = None,
+    *,
+    warnings: Sequence[Problem] = (),
 ) -> Path:
     """Write the report in the format its extension names; returns the path(s) written.
 
     context: what was run, read by a person signing the run off (source, target,
     file, mode, times, tool version); URLs must already be redacted, and every
     value is scrubbed again here. A `.csv` report holds the object rows; its
-    summary and context go beside it in `<name>.summary.csv` (one CSV holds one table).
+    summary and context go beside it in `<name>.summary.csv` (one CSV holds one table),
+    and its warnings, when there are any, in `<name>.warnings.csv`.
+    warnings: every warning about the file, listed in full (their count is in the summary).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -122,10 +130,12 @@ def write_report(
     report = _Report(
         verdict=verdict(result.summary),
         failed=result.summary.failed,
-        summary=summary_rows(result.summary),
+        summary=[*summary_rows(result.summary), ("warnings", len(warnings))],
         context=[(k, scrub(str(v))) for k, v in (context or {}).items() if v not in (None, "")],
         rows=report_rows(result.outcomes),
-    )
+        warnings=[{k: scrub(v) if isinstance(v, str) else v for k, v in row.items()}
+                  for row in as_rows(warnings)],
+    )  # fmt: skip
     writer = {".xlsx": _write_xlsx, ".csv": _write_csv, ".json": _write_json, ".html": _write_html}[
         suffix
     ]
@@ -140,11 +150,17 @@ class _Report:
     summary: list[tuple[str, Any]]
     context: list[tuple[str, str]]
     rows: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
 
 
 def summary_csv_path(path: str | Path) -> Path:
     path = Path(path)
     return path.with_name(f"{path.stem}.summary.csv")
+
+
+def warnings_csv_path(path: str | Path) -> Path:
+    path = Path(path)
+    return path.with_name(f"{path.stem}.warnings.csv")
 
 
 @contextmanager
@@ -186,6 +202,11 @@ def _write_csv(path: Path, report: _Report) -> None:
         out.writerows((k, _csv_cell(v)) for k, v in report.summary)
         out.writerow(["verdict", _csv_cell(report.verdict)])
         out.writerows((k, _csv_cell(v)) for k, v in report.context)
+    if report.warnings:
+        with _atomic(warnings_csv_path(path), "w", encoding="utf-8-sig", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(ROW_KEYS)
+            out.writerows([_csv_cell(w[k]) for k in ROW_KEYS] for w in report.warnings)
 
 
 def _write_json(path: Path, report: _Report) -> None:
@@ -194,6 +215,7 @@ def _write_json(path: Path, report: _Report) -> None:
         "run": dict(report.context),
         "summary": dict(report.summary),
         "objects": report.rows,
+        "warnings": report.warnings,
     }
     with _atomic(path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False, indent=1)
@@ -269,6 +291,15 @@ def _write_xlsx(path: Path, report: _Report) -> None:
         cells = [cell(objects, row[c], fill=fill) for c in COLUMNS]
         cells[COLUMNS.index("error")].alignment = wrap
         objects.append(cells)
+    if report.warnings:
+        sheet = book.create_sheet("warnings")
+        _landscape(sheet)
+        sheet.freeze_panes = "A2"
+        for letter, width in zip("ABCDE", (9, 13, 6, 30, 100), strict=True):
+            sheet.column_dimensions[letter].width = width
+        sheet.append([cell(sheet, k, bold) for k in ROW_KEYS])
+        for warning in report.warnings:
+            sheet.append([cell(sheet, warning[k]) for k in ROW_KEYS])
     with _atomic(path, "wb") as handle:
         book.save(handle)
 
@@ -348,6 +379,14 @@ def _write_html(path: Path, report: _Report) -> None:
     if failed:
         parts.append(f"<h2>Failed ({len(failed)})</h2><table class='objects'>{header}")
         parts += object_rows(failed)
+        parts.append("</table>")
+    if report.warnings:
+        parts.append(f"<h2>Warnings ({len(report.warnings)})</h2><table class='objects'>")
+        parts.append("<tr>" + "".join(f"<th>{k}</th>" for k in ROW_KEYS) + "</tr>")
+        parts += [
+            "<tr>" + "".join(f"<td class='wrap'>{text(w[k])}</td>" for k in ROW_KEYS) + "</tr>"
+            for w in report.warnings
+        ]
         parts.append("</table>")
     parts.append(f"<h2>Every object ({len(report.rows)})</h2><table class='objects'>{header}")
     parts += object_rows(report.rows)

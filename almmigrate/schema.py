@@ -203,30 +203,20 @@ def validate_params(
     scope: str,
     creating: bool,
     inherited: Mapping[str, Any] | None = None,
-    editable: set[str] | None = None,
 ) -> dict[str, list[str]]:
     """Problems with params written to one object, as DRF-style `{param: [message]}`.
 
     scope: SYSTEM for a connector, PROJECT for a connection.
     creating: when true, required params in scope must be present (here or inherited).
     inherited: for a connection, its connector's params (they satisfy "required").
-    editable: for a connection, the params it may set (its connector's
-        fields_editable_on_project); default is the plugin's project-scope fields.
-    Unknown params are not errors here: callers decide whether to warn.
+    Only what is certainly wrong is here (a value its field cannot hold, a
+    required param missing on a create); what the schema merely doubts is
+    :func:`param_doubts`, and unknown params are for callers to warn about.
     """
     problems: dict[str, list[str]] = {}
-    allowed = editable if editable is not None else plugin.project_editable()
     for name, value in params.items():
         spec = plugin.field(name)
         if spec is None or name in DERIVED_PARAMS:
-            continue
-        if scope == PROJECT and name not in allowed and not spec.in_scope(PROJECT):
-            problems.setdefault(name, []).append(
-                "This param is set on the connector and is not editable on a connection."
-            )
-            continue
-        if spec.readonly:
-            problems.setdefault(name, []).append("This field is read-only.")
             continue
         message = check_value(spec, value)
         if message:
@@ -238,6 +228,44 @@ def validate_params(
             if spec.required and _is_blank(present.get(spec.name)):
                 problems.setdefault(spec.name, []).append("This field is required.")
     return problems
+
+
+CONNECTOR_SCOPE_DOUBT = (
+    "the plugin schema sets this param on the connector, not on a connection; "
+    "it will be sent as is and the target decides"
+)
+READ_ONLY_DOUBT = "the plugin schema marks this param read-only; it will be sent as is"
+DEPRECATED_DOUBT = "the plugin schema marks this param deprecated; it will be sent as is"
+
+
+def param_doubts(
+    plugin: Plugin,
+    params: Mapping[str, Any],
+    *,
+    scope: str,
+    editable: set[str] | None = None,
+) -> dict[str, list[str]]:
+    """What the schema doubts about params that a real instance may well hold.
+
+    A connection holding its own value for a connector-scope param, a
+    read-only or a deprecated param: older instances carry all of these, so
+    they are warnings (sent as the source holds them), never refusals.
+    editable: for a connection, its connector's fields_editable_on_project
+    (default: the plugin's project-scope fields).
+    """
+    doubts: dict[str, list[str]] = {}
+    allowed = editable if editable is not None else plugin.project_editable()
+    for name in params:
+        spec = plugin.field(name)
+        if spec is None or name in DERIVED_PARAMS:
+            continue
+        if scope == PROJECT and name not in allowed and not spec.in_scope(PROJECT):
+            doubts.setdefault(name, []).append(CONNECTOR_SCOPE_DOUBT)
+        if spec.readonly:
+            doubts.setdefault(name, []).append(READ_ONLY_DOUBT)
+        if spec.deprecated:
+            doubts.setdefault(name, []).append(DEPRECATED_DOUBT)
+    return doubts
 
 
 def _is_blank(value: Any) -> bool:

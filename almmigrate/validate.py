@@ -28,7 +28,14 @@ from almmigrate.dataset import (
 )
 from almmigrate.errors import Problem
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
-from almmigrate.schema import DERIVED_PARAMS, PROJECT, SYSTEM, Plugin, validate_params
+from almmigrate.schema import (
+    DERIVED_PARAMS,
+    PROJECT,
+    SYSTEM,
+    Plugin,
+    param_doubts,
+    validate_params,
+)
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 
@@ -164,7 +171,8 @@ class _Checker:
                     CONNECTORS,
                     record.row,
                     "fields_editable_on_project",
-                    f'"{name}" is not a param of {plugin.id}',
+                    f'"{name}" is not a param of {plugin.id} (any more); '
+                    "kept as the source holds it",
                     warning=True,
                 )
 
@@ -390,11 +398,15 @@ class _Checker:
         present = dict(inherited or {})
         present.update({k: v for k, v in given.items() if v == MASK})
         found = validate_params(
-            plugin, checkable, scope=scope, creating=creating, inherited=present, editable=editable
+            plugin, checkable, scope=scope, creating=creating, inherited=present
         )
         for name, messages in found.items():
             for message in messages:
                 self._add(sheet, row, PARAM_PREFIX + name, message)
+        # What the schema doubts, a real instance may hold: sent as is, the target decides.
+        for name, messages in param_doubts(plugin, given, scope=scope, editable=editable).items():
+            for message in messages:
+                self._add(sheet, row, PARAM_PREFIX + name, message, warning=True)
 
     def _masked(
         self, sheet: str, row: int | None, kind: str, name: str, params: Mapping[str, Any]

@@ -265,11 +265,19 @@ def test_import_shows_the_files_warnings_before_its_summary(
     document = json.loads(exported.read_text(encoding="utf-8"))
     document["connectors"][0]["params"]["custom_undocumented"] = "kept"
     exported.write_text(json.dumps(document), encoding="utf-8")
-    for extra in ((), ("--dry-run",)):
-        code, _, err = cli(capsys, *_args(exported, target_sim, secrets_csv, *extra))
+    # --strict: the warning is an error, the file is refused and nothing is written.
+    code, out, err = cli(capsys, *_args(exported, target_sim, secrets_csv, "--strict"))
+    assert (code, target_sim.stats.writes) == (2, 0)
+    assert (
+        "  error: connectors row 1, params.custom_undocumented: not a param of jira; "
+        "it will be sent as is (a warning; --strict makes it an error)"
+    ) in err.splitlines()
+    for extra in (("--dry-run",), ()):
+        code, out, err = cli(capsys, *_args(exported, target_sim, secrets_csv, *extra))
         assert code == 0, err
-        warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+        warnings = [line for line in err.splitlines() if line.startswith("  warning: ")]
         assert any("connectors row 1, params.custom_undocumented" in line for line in warnings), err
+    assert "every row done, 1 warning;" in out
 
 
 def test_mode_create_creates_new_connections_on_a_connector_already_there(

@@ -369,7 +369,8 @@ def test_a_blanked_cell_is_kept_and_the_plan_says_so(
     book.save(path)
     code, stdout, err = run(capsys, "plan", str(path), *login)
     assert code == 0
-    assert err.splitlines() == [
+    warned = err.splitlines()
+    assert warned == [
         "  warning: connectors row 2, params.title_format: empty, so the target keeps "
         "'$task_id $title' (an empty cell is not sent)",
         "  warning: connectors row 3, params.alm_pass: empty, so the target keeps its value "
@@ -377,7 +378,16 @@ def test_a_blanked_cell_is_kept_and_the_plan_says_so(
         "  warning: connections row 4, params.sde_tags_filter: empty, so the target keeps 'pci' "
         "(an empty cell is not sent)",
     ]
-    assert stdout.splitlines()[-1] == "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error"
+    assert stdout.splitlines()[-1] == (
+        "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error; 3 warnings"
+    )
+    # --strict: the same warnings are errors, every one listed, and the file is refused.
+    code, stdout, err = run(capsys, "plan", str(path), *login, "--strict")
+    assert (code, stdout) == (2, "")
+    assert [line for line in err.splitlines() if line.startswith("  ")] == [
+        f"  error: {line.removeprefix('  warning: ')} (a warning; --strict makes it an error)"
+        for line in warned
+    ]
     assert source_sim.stats.writes == 0
 
 
@@ -400,6 +410,7 @@ def test_a_rename_matched_by_name_says_how_to_rename(
     assert code == 0
     assert json.loads(out.read_text(encoding="utf-8"))["warnings"] == [
         {
+            "severity": "warning",
             "sheet": "connections",
             "row": 3,
             "column": "alias",
@@ -411,7 +422,9 @@ def test_a_rename_matched_by_name_says_how_to_rename(
         '  warning: connections row 3, alias: id 2 is "Backend · GitHub +1 555" on the target, '
         "so this row creates a new connection; to rename it instead, use --match id"
     ]
-    assert stdout.splitlines()[-1] == "Plan: 1 create, 0 update, 144 unchanged, 0 skipped, 0 error"
+    assert stdout.splitlines()[-1] == (
+        "Plan: 1 create, 0 update, 144 unchanged, 0 skipped, 0 error; 1 warning"
+    )
     code, stdout, err = run(capsys, "plan", str(path), *login, "--match", "id")
     assert (code, err) == (0, "")
     assert "alias: 'Backend · GitHub +1 555' -> 'Renamed'" in stdout

@@ -98,6 +98,13 @@ def test_warnings_are_listed_and_do_not_fail(
         "  warning: connectors row 2, params.colour: not a param of jira; it will be sent as is",
         "1 connector, 0 connections: no problems (1 warning)",
     ]
+    code, out, err = run(capsys, "validate", str(path), "--strict")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"ValidationFailed: {path}: 1 problem found, nothing was written",
+        "  error: connectors row 2, params.colour: not a param of jira; it will be sent as is "
+        "(a warning; --strict makes it an error)",
+    ]
 
 
 def test_with_url_the_instance_is_checked(

@@ -12,6 +12,7 @@ from openpyxl import load_workbook
 from almmigrate.apply import ApplyResult, ApplySummary
 from almmigrate.errors import InputError
 from almmigrate.plan_types import Change, Outcome, PlanItem
+from almmigrate.problems import warning
 from almmigrate.report import COLUMNS, report_rows, summary_csv_path, write_report
 from almmigrate.secrets import forget_secrets, register_secret
 
@@ -186,3 +187,38 @@ def test_xlsx_report_fonts_are_named_so_libreoffice_does_not_fall_back_to_serif(
     fonts = [c.font for sheet in book.worksheets for row in sheet.iter_rows() for c in row]
     assert any(f.b for f in fonts)
     assert all(f.name for f in fonts if f.b)
+
+
+def test_every_warning_is_counted_and_listed_in_every_format(tmp_path: Path) -> None:
+    register_secret(CANARY)
+    warnings = [
+        warning(f"doubt {n} {CANARY}", sheet="connections", row=n + 2, column="params.x")
+        for n in range(25)
+    ]
+    data = json.loads(write_report(tmp_path / "r.json", _result(), warnings=warnings).read_text())
+    assert data["summary"]["warnings"] == 25
+    assert len(data["warnings"]) == 25
+    assert data["warnings"][24] == {
+        "severity": "warning",
+        "sheet": "connections",
+        "row": 26,
+        "column": "params.x",
+        "message": "doubt 24 ********",
+    }
+    write_report(tmp_path / "r.csv", _result(), warnings=warnings)
+    with (tmp_path / "r.warnings.csv").open(encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["severity", "sheet", "row", "column", "message"]
+    assert rows[1:3] == [
+        ["warning", "connections", "2", "params.x", "doubt 0 ********"],
+        ["warning", "connections", "3", "params.x", "doubt 1 ********"],
+    ]
+    assert len(rows) == 26
+    book = load_workbook(write_report(tmp_path / "r.xlsx", _result(), warnings=warnings))
+    assert book["warnings"].max_row == 26
+    assert book["warnings"]["E26"].value == "doubt 24 ********"
+    html = write_report(tmp_path / "r.html", _result(), warnings=warnings).read_text("utf-8")
+    assert "<h2>Warnings (25)</h2>" in html and "doubt 24 ********" in html
+    # No warnings: no warnings file, and the summary says 0.
+    write_report(tmp_path / "q.csv", _result())
+    assert not (tmp_path / "q.warnings.csv").exists()

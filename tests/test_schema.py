@@ -3,13 +3,19 @@ from __future__ import annotations
 import pytest
 
 from almmigrate.schema import (
+    CONNECTOR_SCOPE_DOUBT,
+    DEPRECATED_DOUBT,
     PROJECT,
+    READ_ONLY_DOUBT,
     SYSTEM,
     CoercionError,
+    Field,
+    Plugin,
     bundled_plugins,
     check_value,
     coerce_cell,
     is_secret,
+    param_doubts,
     validate_params,
 )
 from almmigrate.secrets import MASK
@@ -80,15 +86,31 @@ def test_validate_params_required_by_scope(trac):
     )
 
 
-def test_connection_may_not_set_connector_only_params_unless_editable(trac):
-    problems = validate_params(trac, {"alm_server": "x"}, scope=PROJECT, creating=False)
-    assert "alm_server" in problems
-    assert (
-        validate_params(
-            trac, {"alm_server": "x"}, scope=PROJECT, creating=False, editable={"alm_server"}
-        )
-        == {}
+def test_connector_only_params_on_a_connection_are_doubts_not_errors(trac):
+    # Older instances hold them: the schema doubts, the server decides.
+    assert validate_params(trac, {"alm_server": "x"}, scope=PROJECT, creating=False) == {}
+    assert param_doubts(trac, {"alm_server": "x"}, scope=PROJECT) == {
+        "alm_server": [CONNECTOR_SCOPE_DOUBT]
+    }
+    assert param_doubts(trac, {"alm_server": "x"}, scope=PROJECT, editable={"alm_server"}) == {}
+    assert param_doubts(trac, {"alm_server": "x"}, scope=SYSTEM) == {}
+    # A value that cannot be the field's type stays an error wherever it is set.
+    assert validate_params(trac, {"alm_method": "gopher"}, scope=PROJECT, creating=False) == {
+        "alm_method": ['"gopher" is not one of https, http']
+    }
+
+
+def test_read_only_and_deprecated_params_are_doubts(trac):
+    fields = (
+        Field("old", deprecated=True, scope=(SYSTEM, PROJECT)),
+        Field("fixed", readonly=True, scope=(SYSTEM, PROJECT)),
     )
+    plugin = Plugin("x", "X", fields=fields)
+    assert validate_params(plugin, {"old": "a", "fixed": "b"}, scope=SYSTEM, creating=False) == {}
+    assert param_doubts(plugin, {"old": "a", "fixed": "b", "unknown": 1}, scope=SYSTEM) == {
+        "old": [DEPRECATED_DOUBT],
+        "fixed": [READ_ONLY_DOUBT],
+    }
 
 
 @pytest.mark.parametrize(

@@ -256,8 +256,8 @@ def test_create_connector_and_ids_are_max_plus_one(source_sim: SimServer) -> Non
             {"params": {"title_format": ["Ensure this field has no more than 255 characters."]}},
         ),
         (
-            {**jira_connector(), "fields_editable_on_project": ["nope"]},
-            {"fields_editable_on_project": ['"nope" is not a param of jira.']},
+            {**jira_connector(), "fields_editable_on_project": "alm_user"},
+            {"fields_editable_on_project": ["Must be a list of param names, or null."]},
         ),
         ([1, 2], {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]}),
     ],
@@ -298,21 +298,6 @@ def test_connector_validation_errors(source_sim: SimServer, body: Any, errors: A
         (
             {"alias": "a", "connector": 1, "project": 1, "params": {}},
             {"params": {"alm_project": ["This field is required."]}},
-        ),
-        (
-            {
-                "alias": "a",
-                "connector": 1,
-                "project": 1,
-                "params": {"alm_project": "K", "alm_server": "elsewhere.example"},
-            },
-            {
-                "params": {
-                    "alm_server": [
-                        "This param is set on the connector and is not editable on a connection."
-                    ]
-                }
-            },
         ),
         (
             {
@@ -369,20 +354,36 @@ def test_create_connection_keeps_types_and_drops_derived_params(source_sim: SimS
     assert (stored["frequency"], stored["debug_mode"], stored["last_job"]) == ("daily", False, None)
 
 
-def test_connection_may_set_params_its_connector_makes_editable(source_sim: SimServer) -> None:
-    # Connector 3 lists alm_user and alm_pass in fields_editable_on_project.
+def test_connection_may_hold_its_own_value_for_a_connector_scope_param(
+    source_sim: SimServer,
+) -> None:
+    # Connector 3 lists alm_user and alm_pass in fields_editable_on_project; connector 1
+    # does not, and a real instance still holds connections with their own values there.
     body = {
         "alias": "own credentials",
         "connector": 3,
         "project": 5,
         "params": {"alm_project": "K", "alm_user": "me", "alm_pass": "mine-1234"},
     }
-    refused = {**body, "connector": 1}
+    other = {**body, "alias": "older style", "connector": 1}
     with api(source_sim) as client:
         ok = client.post("connections/alm/", json=body)
-        bad = client.post("connections/alm/", json=refused)
+        also = client.post("connections/alm/", json=other)
+        read = client.get(f"connections/alm/{also.json()['id']}/")
     assert ok.status_code == 201 and ok.json()["params"]["alm_pass"] == "mine-1234"
-    assert bad.status_code == 400 and set(bad.json()["params"]) == {"alm_user", "alm_pass"}
+    assert also.status_code == 201
+    # The API returns merged params: the connection's own value wins over its connector's.
+    assert read.json()["params"]["alm_user"] == "me"
+    stored = source_sim.state.snapshot()["connections"][-1]
+    assert stored["params"] == {"alm_project": "K", "alm_user": "me", "alm_pass": "mine-1234"}
+
+
+def test_stale_fields_editable_on_project_is_kept(source_sim: SimServer) -> None:
+    body = {**jira_connector(), "name": "older", "fields_editable_on_project": ["gone_param"]}
+    with api(source_sim) as client:
+        created = client.post("connectors/alm/", json=body)
+    assert created.status_code == 201
+    assert created.json()["fields_editable_on_project"] == ["gone_param"]
 
 
 def test_patch_merges_params_and_never_clears(source_sim: SimServer) -> None:

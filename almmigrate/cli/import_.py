@@ -91,7 +91,15 @@ def command(
     ctx.exit(outcome.exit_code)
 
 
-PLAN_KEYS = ("project_map", "auto_map_projects", "secrets", "mode", "match", "skip_unmapped")
+PLAN_KEYS = (
+    "project_map",
+    "auto_map_projects",
+    "secrets",
+    "mode",
+    "match",
+    "skip_unmapped",
+    "strict",
+)
 RUN_KEYS = ("dry_run", "concurrency", "batch_size", "report", "errors_file", "journal")
 
 
@@ -119,20 +127,19 @@ def resume_hint(run: Any) -> Iterator[None]:
 
 def print_outcome(outcome: Any) -> None:
     """The summary table on stdout, failures and file locations after it."""
+    from almmigrate.cli.plan import echo_warnings
+    from almmigrate.problems import summary_text
     from almmigrate.secrets import scrub
 
     warnings = outcome.warnings
-    for warning in warnings[:MAX_FAILURES_SHOWN]:
-        click.echo(scrub(f"warning: {warning}"), err=True)
-    if len(warnings) > MAX_FAILURES_SHOWN:
-        click.echo(f"... and {len(warnings) - MAX_FAILURES_SHOWN} more warnings", err=True)
+    echo_warnings(warnings, str(outcome.report) if outcome.report else "--report FILE")
     if outcome.result is None:
-        _print_plan(outcome.plan)
+        _print_plan(outcome.plan, warnings)
         return
     summary = outcome.result.summary.as_dict()
     verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
     click.echo(
-        f"import finished: {summary['total']} objects, {verdict}; "
+        f"import finished: {summary['total']} objects, {verdict}, {summary_text(warnings)}; "
         f"{summary['requests']} requests in {summary['elapsed_s']} s "
         f"({summary['rate_per_s']}/s)"
     )
@@ -158,7 +165,7 @@ def print_outcome(outcome: Any) -> None:
             click.echo(f"{label}: {path}{extra}", err=True)
 
 
-def _print_plan(plan: Any) -> None:
+def _print_plan(plan: Any, warnings: Any) -> None:
     from almmigrate.cli.plan import ACTIONS
     from almmigrate.secrets import scrub
 
@@ -172,7 +179,7 @@ def _print_plan(plan: Any) -> None:
             )
             click.echo(scrub(f"{item.action:9} {item.kind:10} {item.key}  {detail}".rstrip()))
     counts = plan.counts()
-    click.echo(_table([(a, counts.get(a, 0)) for a in ACTIONS]))
+    click.echo(_table([(a, counts.get(a, 0)) for a in ACTIONS] + [("warnings", len(warnings))]))
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

@@ -124,6 +124,12 @@ def settings_from(
 
 # ---------------------------------------------------------------- import / plan
 
+STRICT_OPTION = click.option(
+    "--strict",
+    is_flag=True,
+    help="Treat every warning as an error: refuse the file (exit 2, nothing written).",
+)
+
 _IMPORT_PLAN: list[Decorator] = [
     click.option(
         "--project-map",
@@ -166,11 +172,12 @@ _IMPORT_PLAN: list[Decorator] = [
         is_flag=True,
         help="Skip connections whose project is not mapped, instead of refusing the file.",
     ),
+    STRICT_OPTION,
 ]
 
 
 def import_plan_options(func: F) -> F:
-    """--project-map, --auto-map-projects, --secrets, --mode, --match, --skip-unmapped.
+    """--project-map, --auto-map-projects, --secrets, --mode, --match, --skip-unmapped, --strict.
 
     Shared by `plan`, `import` and `migrate`; turn the values into an
     ImportOptions with :func:`import_options_from`.
@@ -191,6 +198,7 @@ def import_options_from(
     mode: str,
     match: str,
     skip_unmapped: bool,
+    strict: bool = False,
     source: Any = None,
 ) -> Any:
     """The ImportOptions (almmigrate.prepare) for the values of `import_plan_options`."""
@@ -206,6 +214,7 @@ def import_options_from(
         source=source,
         secrets=secrets,
         skip_unmapped=skip_unmapped,
+        strict=strict,
     )
 
 

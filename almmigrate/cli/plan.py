@@ -19,6 +19,7 @@ from almmigrate.cli.options import (
 )
 from almmigrate.errors import Problem
 from almmigrate.plan_types import Plan, PlanItem
+from almmigrate.problems import as_rows, summary_text
 from almmigrate.secrets import scrub
 
 ACTIONS = ("create", "update", "unchanged", "skipped", "error")
@@ -82,9 +83,8 @@ def command(
         target = fetch_snapshot(client)
     dataset, found = read_dataset_with_problems(file, plugins_for(target))
     prepared = prepare_import(dataset, target, options, reading_problems=found)
-    for warning in prepared.warnings:
-        click.echo(scrub(f"  warning: {warning}"), err=True)
-    print_plan(prepared.plan, show_all=show_all)
+    echo_warnings(prepared.warnings, out or "--out PLAN.json")
+    print_plan(prepared.plan, show_all=show_all, warnings=prepared.warnings)
     if out:
         write_plan_json(out, prepared.plan, warnings=prepared.warnings)
         click.echo(f"Plan written to {out}", err=True)
@@ -92,7 +92,20 @@ def command(
         sys.exit(1)
 
 
-def print_plan(plan: Plan, show_all: bool = False) -> None:
+WARNINGS_SHOWN = 20
+
+
+def echo_warnings(warnings: Sequence[Problem], full_list: str | None) -> None:
+    """Warnings on stderr, the first WARNINGS_SHOWN of them; full_list says where they all are."""
+    for warning in warnings[:WARNINGS_SHOWN]:
+        click.echo(scrub(f"  warning: {warning}"), err=True)
+    hidden = len(warnings) - WARNINGS_SHOWN
+    if hidden > 0:
+        where = f": {full_list} lists every one" if full_list else ""
+        click.echo(f"  ... and {hidden} more warnings{where}", err=True)
+
+
+def print_plan(plan: Plan, show_all: bool = False, warnings: Sequence[Problem] = ()) -> None:
     """The plan as a table on stdout, then one summary line.
 
     Unchanged objects are only counted unless show_all: on a bulk edit of a big
@@ -125,12 +138,14 @@ def print_plan(plan: Plan, show_all: bool = False) -> None:
         objects = "object" if hidden == 1 else "objects"
         also = "" if shown else "nothing to change; "
         console.print(f"{also}{hidden} unchanged {objects} not listed (--all lists them)")
-    console.print(summary_line(plan))
+    console.print(summary_line(plan, warnings))
 
 
-def summary_line(plan: Plan) -> str:
+def summary_line(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
+    """ "Plan: 1 create, 2 update, 5 unchanged, 0 skipped, 0 error; 3 warnings"."""
     counts = plan.counts()
-    return "Plan: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS)
+    line = "Plan: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS)
+    return f"{line}; {summary_text(warnings)}" if warnings else line
 
 
 def item_details(item: PlanItem) -> str:
@@ -162,11 +177,11 @@ def _styled(action: str) -> str:
 def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]:
     """The plan as JSON-ready data, with the file's warnings: never a secret value."""
     return {
-        "summary": {action: plan.counts().get(action, 0) for action in ACTIONS},
-        "warnings": [
-            {"sheet": w.sheet, "row": w.row, "column": w.column, "message": w.message}
-            for w in warnings
-        ],
+        "summary": {
+            **{action: plan.counts().get(action, 0) for action in ACTIONS},
+            "warnings": len(warnings),
+        },
+        "warnings": as_rows(warnings),
         "items": [_item_json(item) for item in plan.items],
     }
 

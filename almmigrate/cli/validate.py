@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.cli.options import STRICT_OPTION, connection_options, settings_from
 from almmigrate.dataset import Snapshot
-from almmigrate.errors import ValidationFailed
 from almmigrate.prepare import merge_problems, plugins_for
+from almmigrate.problems import settle, summary_text
 from almmigrate.reader import read_dataset_with_problems
 from almmigrate.secrets import scrub
 from almmigrate.settings import ConnectionSettings
@@ -31,11 +31,13 @@ from almmigrate.validate import validate_dataset
     metavar="SECRETS.csv",
     help="Values for masked secrets (kind,name,field,value), checked against the file.",
 )
+@STRICT_OPTION
 @connection_options
 def command(
     file: str,
     mode: str,
     secrets: str | None,
+    strict: bool,
     url: str | None,
     token: str | None,
     tls: dict[str, Any],
@@ -44,7 +46,10 @@ def command(
 
     Offline it uses the plugin schemas bundled with the tool; with --url it
     uses the instance's, and checks that each connection's connector is in
-    the file or on the instance. Exit 2 when there is any error.
+    the file or on the instance. Errors are what is certainly wrong; warnings
+    are doubts (a param the schema does not list or scopes to the connector):
+    the value is sent as the file holds it and the target decides. Exit 2
+    when there is any error, or any warning with --strict.
 
     \b
     Example:
@@ -64,12 +69,11 @@ def command(
     problems = merge_problems(
         found, validate_dataset(dataset, plugins, target=target, secrets=values, mode=mode)
     )
-    if any(p.severity == "error" for p in problems):
-        raise ValidationFailed(problems, file=file)
+    problems = settle(problems, strict=strict, file=file)
     for problem in problems:
         click.echo(scrub(f"  {problem.severity}: {problem}"))
     counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"
-    extra = f" ({_plural(len(problems), 'warning')})" if problems else ""
+    extra = f" ({summary_text(problems)})" if problems else ""
     click.echo(f"{counts}: no problems{extra}")
 
 

@@ -339,7 +339,7 @@ class SimStore:
         _checked_bool(body, "inaccessible", row, errors)
         if "fields_editable_on_project" in body:
             editable = body["fields_editable_on_project"]
-            problem = _editable_problem(editable, plugin)
+            problem = _editable_problem(editable)
             if problem:
                 errors["fields_editable_on_project"] = [problem]
             else:
@@ -359,6 +359,7 @@ class SimStore:
                 scope=SYSTEM,
                 creating=current is None or changes_system,
             )
+            problems = _refuse_read_only(plugin, params, problems)
             if problems:
                 errors["params"] = problems
             row["params"] = merged
@@ -437,15 +438,12 @@ class SimStore:
         plugin = self.plugins.get(str(connector.get("system")))
         if plugin is None:
             return {}
-        editable = connector.get("fields_editable_on_project")
-        return validate_params(
-            plugin,
-            own,
-            scope=PROJECT,
-            creating=creating,
-            inherited=connector.get("params") or {},
-            editable=set(editable) if editable is not None else None,
+        # Like a real instance, a connection may hold its own value for a connector-scope
+        # param (older versions allowed it); only read-only params are refused.
+        problems = validate_params(
+            plugin, own, scope=PROJECT, creating=creating, inherited=connector.get("params") or {}
         )
+        return _refuse_read_only(plugin, own, problems)
 
 
 # ---------------------------------------------------------------- helpers
@@ -485,16 +483,23 @@ def _checked_bool(body: Mapping[str, Any], field: str, row: dict[str, Any], erro
         errors[field] = ["Must be a valid boolean."]
 
 
-def _editable_problem(editable: Any, plugin: Plugin | None) -> str | None:
+def _refuse_read_only(
+    plugin: Plugin, params: Mapping[str, Any], problems: dict[str, list[str]]
+) -> dict[str, list[str]]:
+    """The schema's read-only params are refused on write, as DRF refuses a read-only field."""
+    for name in params:
+        spec = plugin.field(name)
+        if spec is not None and spec.readonly:
+            problems.setdefault(name, []).append("This field is read-only.")
+    return problems
+
+
+def _editable_problem(editable: Any) -> str | None:
     if editable is None:
         return None
     if not isinstance(editable, list) or not all(isinstance(n, str) for n in editable):
         return "Must be a list of param names, or null."
-    if plugin is not None:
-        unknown = [n for n in editable if plugin.field(n) is None]
-        if unknown:
-            return f'"{unknown[0]}" is not a param of {plugin.id}.'
-    return None
+    return None  # names the plugin no longer has are kept: older instances hold them
 
 
 def _int_or_none(text: str) -> int | None:
