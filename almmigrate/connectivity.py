@@ -146,7 +146,7 @@ def _job(
     masked = sorted(name for name, value in params.items() if value == MASK)
     for name, value in params.items():
         if is_secret(name, plugin):
-            register_secret(value)
+            register_secret(value, name)
     if masked:
         return _Job(result, skip=_not_supplied(masked))
     return _Job(result, body)
@@ -335,7 +335,7 @@ def _resolve(
                 continue
         # A value in place of a mask is a secret, whatever the schema (or its absence) says.
         if masked or is_secret(field_name, plugin):
-            register_secret(value)
+            register_secret(value, field_name)
         resolved[field_name] = value
     return resolved, missing
 

@@ -308,7 +308,7 @@ def _masked(
     for name, value in params.items():
         secret = name in schema_secrets or _name_is_secret(name)
         if secret and value not in (None, "") and value != MASK:
-            register_secret(value)
+            register_secret(value, name)
             if not include_secrets:
                 value = MASK
         shown[name] = value

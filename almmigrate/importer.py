@@ -244,7 +244,7 @@ def _register_dataset_secrets(dataset: Dataset, plugins: dict[str, Plugin]) -> N
         plugin = plugins.get(record.system or "")
         for name, value in record.params.items():
             if is_secret(name, plugin):
-                register_secret(value)
+                register_secret(value, name)
 
 
 def override_secrets(dataset: Dataset, secrets: Any, plugins: dict[str, Plugin]) -> Dataset:

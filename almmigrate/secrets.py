@@ -2,16 +2,18 @@
 
 Two lines of defence. First, secret params are masked at the source (export,
 plan, report). Second, every token and secret value the process learns is
-registered here, and :func:`scrub` (used by the log filter and the CLI's error
-printer) replaces it wherever it would otherwise be shown.
+registered here, and :func:`scrub` (used by the log filter, the reports and
+the CLI's error printer) replaces it, in every encoded form
+(:mod:`almmigrate.redaction`), wherever it would otherwise be shown.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import threading
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from almmigrate.redaction import Redactor
 
 MASK = "********"
 
@@ -41,38 +43,30 @@ def name_is_secret(name: str) -> bool:
     return any(p.replace("_", "") in squashed for p in _SECRET_PHRASES)
 
 
-_lock = threading.Lock()
-_known: set[str] = set()
+# One CLI run is one process: the values it learns are hidden from everything it prints.
+# Library users and tests that want their own scope make a Redactor of their own.
+REDACTOR = Redactor(MASK, name_is_secret)
 
 
-def register_secret(value: object) -> None:
-    """Remember a secret value so that :func:`scrub` hides it from any output."""
-    if value is None or isinstance(value, bool):
-        return
-    text = str(value)
-    # Very short values ("1", "no") would turn every message into asterisks.
-    if len(text) < 4 or text == MASK:
-        return
-    with _lock:
-        _known.add(text)
+def register_secret(value: object, field: str | None = None) -> None:
+    """Remember a secret value so that :func:`scrub` hides it from any output.
+
+    field: the param that carries it; a very short value is hidden only there
+    (and in any field whose name says it is secret), in every encoded form.
+    """
+    REDACTOR.add(value, field)
 
 
 def forget_secrets() -> None:
-    """Forget every registered value (tests use this between cases)."""
-    with _lock:
-        _known.clear()
+    """Forget every registered value (between two runs in one process)."""
+    REDACTOR.clear()
 
 
 def scrub(text: str) -> str:
-    """Replace every registered secret and any `Token xyz` header value in text."""
+    """Text with every registered secret, in any encoding, and any `Token xyz` value hidden."""
     if not text:
         return text
-    with _lock:
-        known = sorted(_known, key=len, reverse=True)
-    for value in known:
-        if value in text:
-            text = text.replace(value, MASK)
-    return _TOKEN_HEADER.sub(r"\1" + MASK, text)
+    return _TOKEN_HEADER.sub(r"\1" + MASK, REDACTOR.scrub(text))
 
 
 # `Token <value>` as in the Authorization header. The value must look like a token (8+

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,9 @@ HEADER = ("kind", "name", "field", "value")
 KINDS = ("connector", "connection")
 # A secrets file holds a few hundred rows; anything far bigger is a wrong file.
 MAX_BYTES = 10 * 1024 * 1024
+# NUL and the other C0/C1 control characters: a value holding one is a damaged file, and
+# sending it would set a password nobody can type.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 @dataclass
@@ -35,7 +39,7 @@ class SecretValues:
         return self.values.get((kind, name.strip(), field_name.strip()))
 
     def add(self, kind: str, name: str, field_name: str, value: str) -> None:
-        register_secret(value)
+        register_secret(value, field_name.strip())
         self.values[(kind, name.strip(), field_name.strip())] = value
 
     def __len__(self) -> int:
@@ -106,6 +110,17 @@ def _read_row(
     if value == "":
         raise InputError(
             "value is empty; fill in the secret or delete the row",
+            file=label,
+            row=number,
+            column="value",
+        )
+    control = _CONTROL.search(value)
+    if control is not None:
+        code = ord(control.group(0))
+        raise InputError(
+            f"value holds the control character U+{code:04X}"
+            f"{' (NUL)' if code == 0 else ''} at character {control.start() + 1}, "
+            "which no password carries: check how the file was made",
             file=label,
             row=number,
             column="value",

@@ -108,6 +108,16 @@ CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
         'connections row 3, alias: "Backend sync" in project 722 is also on row 2',
         ALL,
     ),
+    "duplicate-columns.csv": (
+        'InputError: {path}: connectors row 1: the columns "name" and "Name " are the same '
+        "column (names ignore case and surrounding spaces); keep one",
+        ALL,
+    ),
+    "duplicate-key.json": (
+        'InputError: {path}: the key "connectors" appears twice in one object; the first value '
+        "would be dropped without a word: keep one",
+        ALL,
+    ),
     "missing-columns.csv": (
         'connections row 1: the column "project" or "project_name" is missing',
         ALL,

@@ -714,3 +714,41 @@ def test_the_sample_instance_reads_back_through_tabular_and_layout(
         row.pop("in_progress", None)
     assert got == want
     assert len(want) >= 100
+
+
+KILLED_MID_WRITE = """
+import os, signal, sys
+from almmigrate.tabular import Table, write_tables
+
+def rows():
+    for number in range(5000):  # enough to reach the disk before the kill
+        yield {"id": number, "name": f"Jira {number}", "params.alm_pass": sys.argv[2]}
+    os.kill(os.getpid(), signal.SIGKILL)
+
+write_tables(sys.argv[1], [Table("connectors", ["id", "name", "params.alm_pass"], rows())],
+             meta={}, private=True)
+"""
+
+
+@pytest.mark.parametrize("name", ["secrets.json", "secrets-folder"])
+def test_a_partial_file_left_by_a_killed_include_secrets_export_is_named_then_removed(
+    capsys, sim, tmp_path, name
+):
+    import subprocess
+    import sys
+
+    out = tmp_path / name
+    canary = "CANARY-partial-write-5b1e"
+    killed = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(out), canary])
+    assert killed.returncode == -9
+    assert not out.exists()
+    left = [p for p in tmp_path.iterdir()]
+    assert len(left) == 1
+    partial = left[0]
+    # Visible, and named for what it is: the user can find it and knows what made it.
+    assert partial.name.startswith(f"{name}.almmigrate-partial-"), partial.name
+    assert canary.encode() in every_byte(partial)
+    code, _, stderr = export(capsys, sim, out, "--include-secrets")
+    assert code == 0, stderr
+    assert f"removed {partial}: a partial file left by an interrupted run" in stderr
+    assert sorted(tmp_path.iterdir()) == [out]

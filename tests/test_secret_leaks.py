@@ -11,18 +11,21 @@ Only `export --include-secrets` may hold credentials, and never a token.
 from __future__ import annotations
 
 import csv
+import html
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from almmigrate.cli import main
 from almmigrate.schema import bundled_plugins, is_secret
 from almmigrate.secrets import MASK
-from almmigrate.sim import SimServer
+from almmigrate.sim import Faults, SimServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 AMBIGUOUS = "Jira Cloud – Montréal"  # held twice more on the target, so its rows fail
@@ -309,3 +312,66 @@ def test_demo_writes_no_sample_secret_and_no_token(
     assert code == 0, err
     assert len(list((world.out / "demo").rglob("*"))) >= 5
     assert_no_leak(canaries, world)
+
+
+ESCAPED_SECRET = 'Pa\\ssw0rd"Leak-91'  # a backslash and a quote: every encoding changes it
+SHORT_SECRET = "Qz9"
+
+
+def _escaped_forms(value: str) -> list[str]:
+    """How a server or a report may show the value: raw, repr, JSON, URL-encoded, HTML."""
+    inner_repr = repr(value)[1:-1]
+    return [
+        value,
+        inner_repr,
+        json.dumps(value)[1:-1],
+        quote(value, safe=""),
+        html.escape(inner_repr),
+        html.escape(value),
+    ]
+
+
+def test_a_400_echoing_the_request_as_a_repr_shows_no_secret_in_any_form(
+    capsys: pytest.CaptureFixture[str], make_sim: Any, source_data: dict[str, Any],
+    target_data: dict[str, Any], sample_secrets: list[dict[str, str]], tmp_path: Path,
+) -> None:  # fmt: skip
+    source = make_sim(source_data, token="source-token-1")
+    target = make_sim(target_data, token="target-token-1", faults=Faults(echo_rejects=True))
+    exported = tmp_path / "export.json"
+    main_code = _run_main(["export", "--url", source.url, "--token", "source-token-1", "--out", str(exported)])  # fmt: skip
+    assert main_code == 0
+    for row in sample_secrets:
+        if row["name"] == "Jira Cloud – Montréal" and row["field"] == "alm_pass":
+            row["value"] = ESCAPED_SECRET
+        elif row["name"] == "Jira 007" and row["field"] == "alm_pass":
+            row["value"] = SHORT_SECRET
+    secrets = tmp_path / "secrets.csv"
+    with secrets.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, ["kind", "name", "field", "value"])
+        writer.writeheader()
+        writer.writerows(sample_secrets)
+    capsys.readouterr()
+    report = tmp_path / "report.html"
+    code = _run_main(
+        ["-vv", "import", str(exported), "--url", target.url, "--token", "target-token-1",
+         "--auto-map-projects", "--source-url", source.url, "--source-token", "source-token-1",
+         "--secrets", str(secrets), "--rate", "1000", "--report", str(report)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1, err
+    html_text = report.read_text(encoding="utf-8")
+    # The server did echo both secrets (so the test can fail) ...
+    assert "Invalid request: {" in err and "alm_user" in err
+    for output in (err, html_text):
+        for form in _escaped_forms(ESCAPED_SECRET):
+            assert form not in output, form
+        # ... and the 3-character one is hidden where it is a field's value, in any quoting.
+        assert not re.search(r"alm_pass\W{1,16}Qz9", output), output[:2000]
+    assert "Invalid request" in html_text  # the server's message is still there, redacted
+
+
+def _run_main(args: list[str]) -> int:
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    code = done.value.code
+    return code if isinstance(code, int) else 0

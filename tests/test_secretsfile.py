@@ -69,6 +69,14 @@ def test_bundled_sample_reads(tmp_path: Path) -> None:
             f"kind,name,field,value\nconnector,x,alm_pass,{CANARY}\nconnector,x,alm_pass,{CANARY}2\n",
             'row 3: alm_pass of connector "x" is given twice',
         ),
+        (
+            f"kind,name,field,value\nconnector,x,alm_pass,{CANARY}\x00\n",
+            "row 2, value: value holds the control character U+0000 (NUL) at character 19",
+        ),
+        (
+            f"kind,name,field,value\nconnector,x,alm_pass,\x1b{CANARY}\n",
+            "row 2, value: value holds the control character U+001B at character 1",
+        ),
     ],
 )
 def test_bad_files_name_the_row_and_never_the_value(
@@ -99,3 +107,13 @@ def test_repr_shows_no_value() -> None:
     assert CANARY not in repr(secrets)
     item = PlanItem("connector", "create", "Jira", body={"params": {"alm_pass": CANARY}})
     assert CANARY not in repr(item)
+
+
+def test_a_nul_byte_saved_in_a_value_is_refused(fixtures_dir: Path) -> None:
+    path = fixtures_dir / "secrets" / "null-byte.csv"
+    with pytest.raises(InputError) as caught:
+        load_secrets(path)
+    assert str(caught.value).endswith(
+        "row 3, value: value holds the control character U+0000 (NUL) at character 5, "
+        "which no password carries: check how the file was made"
+    )

@@ -620,3 +620,36 @@ _TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x
 def test_any_text_reads_back_exactly(tmp_path: Path, values: list[str], name: str) -> None:
     back = write_read(tmp_path / name, [connectors([typed_row(v) for v in values])])
     assert [r["params.x"] for r in back["connectors"].rows] == values
+
+
+def test_a_workbook_header_naming_a_column_twice_by_case_or_space_is_refused(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "dup.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "connectors"
+    sheet.append(["id", " NAME", "system", "name"])
+    sheet.append([1, "Jira One", "jira", "Jira Two"])
+    book.save(path)
+    with pytest.raises(InputError) as caught:
+        read_tables(path)
+    assert str(caught.value) == (
+        f'{path}: connectors row 1, D: the columns " NAME" and "name" are the same column '
+        "(names ignore case and surrounding spaces); keep one"
+    )
+
+
+def test_a_json_object_with_a_key_twice_is_refused_not_half_read(tmp_path: Path) -> None:
+    path = tmp_path / "dup.json"
+    path.write_text(
+        '{"connectors": [{"id": 1, "name": "Jira", "system": "jira",'
+        ' "params": {"alm_pass": "a", "alm_pass": "b"}}]}',
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as caught:
+        read_tables(path)
+    assert str(caught.value) == (
+        f'{path}: the key "alm_pass" appears twice in one object; the first value would be '
+        "dropped without a word: keep one"
+    )

@@ -36,6 +36,8 @@ class Faults:
         which the connection is closed without any response.
     seed: makes the fail and drop decisions reproducible.
     retry_after_date: send Retry-After as an HTTP date instead of seconds.
+    echo_rejects: answer every write 400 with the request body echoed back as a
+        Python repr (as a debug-mode framework does): secrets come back escaped.
     """
 
     latency_ms: float = 0
@@ -44,6 +46,7 @@ class Faults:
     drop_rate: float = 0.0
     seed: int | None = None
     retry_after_date: bool = False
+    echo_rejects: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -180,6 +183,10 @@ class FaultMiddleware:
             self.stats.count("dropped")
             await _drop_after_processing(self.app, scope, receive, send)
             return
+        if faults.echo_rejects and method in WRITE_METHODS:
+            self.stats.count("", 400)
+            await _echo_reject(receive, send)
+            return
         await self.app(scope, receive, self._counting_send(send))
 
     def _counting_send(self, send: Send) -> Send:
@@ -215,6 +222,32 @@ async def _send_json(
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode("ascii")),
                 *(headers or []),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+async def _echo_reject(receive: Receive, send: Send) -> None:
+    """400 with the request body echoed back as a Python repr, as text."""
+    raw = b""
+    while True:
+        message = await receive()
+        raw += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    try:
+        echoed: Any = json.loads(raw)
+    except ValueError:
+        echoed = raw
+    payload = f"Invalid request: {echoed!r}".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(payload)).encode("ascii")),
             ],
         }
     )

@@ -2,7 +2,10 @@
 
 The format comes from the path. Writing is atomic (a temporary file or folder
 beside the target, then a rename), so a failure never leaves a partial file;
-``private=True`` creates everything mode 0600/0700 from the first byte.
+``private=True`` creates everything mode 0600/0700 from the first byte. A
+process killed mid-write cannot clean up: its partial file is named
+``NAME.almmigrate-partial-HOST-PID.XXXX`` (visible, so the user can find it)
+and the next write into that folder removes it once PID is gone.
 Reading returns only the layout's sheets that are present (absent = empty).
 
 Modules: ``table`` (Table, limits) · ``cells`` (formula safety, escapes) ·
@@ -14,8 +17,11 @@ from __future__ import annotations
 import contextlib
 import io
 import itertools
+import logging
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +34,9 @@ from almmigrate.tabular.table import ALL_SHEETS, META_SHEET, Table
 __all__ = ["Table", "output_format", "read_tables", "write_tables"]
 
 _CSV_NAMES = {f"{name}.csv" for name in ALL_SHEETS}
+_PARTIAL = ".almmigrate-partial-"
+_PARTIAL_NAME = re.compile(re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+$")
+log = logging.getLogger(__name__)
 
 
 def output_format(path: str | Path) -> str:
@@ -119,7 +128,7 @@ def _write_csv_folder(target: Path, tables: list[Table], private: bool) -> None:
                 "give a new or empty folder"
             )
     parent = _writable_parent(target)
-    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=parent))
     try:
         for table in tables:
             path = work / f"{table.name}.csv"
@@ -159,7 +168,7 @@ def _atomic_file(target: Path, private: bool) -> Iterator[IO[bytes]]:
         raise InputError(f"{target} is a folder; give a file path")
     parent = _writable_parent(target)
     # mkstemp creates the file 0600, so a private file is never readable by others.
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent)
+    descriptor, temporary = tempfile.mkstemp(prefix=_partial_prefix(target), dir=parent)
     try:
         with os.fdopen(descriptor, "w+b") as stream:
             yield stream
@@ -180,7 +189,44 @@ def _writable_parent(target: Path) -> Path:
         raise InputError(f"cannot write {target}: the folder {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {target}: no permission to write in {parent}")
+    remove_abandoned_partials(parent)
     return parent
+
+
+def _partial_prefix(target: Path) -> str:
+    return f"{target.name}{_PARTIAL}{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_abandoned_partials(folder: Path) -> list[Path]:
+    """Delete the partial files of writes into folder whose process died (they may hold secrets).
+
+    Only this host's, and only when their process is gone: a write still running
+    (here or on another machine sharing the folder) keeps its file. Each removal is logged.
+    """
+    removed = []
+    host = socket.gethostname()
+    for path in folder.glob(f"*{_PARTIAL}*"):
+        match = _PARTIAL_NAME.search(path.name)
+        if match is None or match["host"] != host or _running(int(match["pid"])):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        log.warning("removed %s: a partial file left by an interrupted run", path)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _umask() -> int:

@@ -82,7 +82,8 @@ def read_csv(path: Path, name: str | None = None) -> Table:
         raise InputError(f"not a readable CSV file: {error}", file=str(path)) from None
     if not records:
         raise InputError("the file is empty", file=str(path))
-    columns = [c.strip() for c in records[0]]
+    header = records[0]
+    columns = [c.strip() for c in header]
     if name is None:
         name = sheet_of_header(columns)
         if name is None:
@@ -91,7 +92,7 @@ def read_csv(path: Path, name: str | None = None) -> Table:
                 "name and system (connectors), or id, name and application (projects)",
                 file=str(path),
             )
-    _check_header(path, name, columns)
+    _check_header(path, name, header)
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
     for number, record in enumerate(records[1:], start=2):
@@ -140,19 +141,10 @@ def _row(path: Path, name: str, number: int, columns: list[str], record: list[st
     return row
 
 
-def _check_header(path: Path, name: str, columns: list[str]) -> None:
-    seen: set[str] = set()
-    if not any(columns):
+def _check_header(path: Path, name: str, header: list[str]) -> None:
+    if not any(c.strip() for c in header):
         raise InputError("the first row must hold the column names", file=str(path), sheet=name)
-    for column in columns:
-        if column and column in seen:
-            raise InputError(
-                f'the column "{column}" appears twice in the header',
-                file=str(path),
-                sheet=name,
-                row=1,
-            )
-        seen.add(column)
+    limits.check_header(header, file=str(path), sheet=name)
 
 
 def _decode(path: Path) -> str:

@@ -68,7 +68,13 @@ def read_document(path: Path) -> dict[str, Table]:
     except UnicodeDecodeError as error:
         raise InputError(f"not UTF-8 text (byte at offset {error.start})", file=str(path)) from None
     try:
-        document = json.loads(text)
+        document = json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as error:
+        raise InputError(
+            f'the key "{error.key}" appears twice in one object; the first value would be '
+            "dropped without a word: keep one",
+            file=str(path),
+        ) from None
     except json.JSONDecodeError as error:
         raise InputError(
             f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}",
@@ -94,6 +100,22 @@ def read_document(path: Path) -> dict[str, Table]:
     if META_SHEET in document:
         tables[META_SHEET] = _meta_table(path, document[META_SHEET])
     return tables
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object as a dict, refusing a key given twice (json keeps the last silently)."""
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
 
 
 def _table(path: Path, name: str, items: Any) -> Table:

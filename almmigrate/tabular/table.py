@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +37,37 @@ def check_cell_length(
             row=row,
             column=column,
         )
+
+
+def check_header(
+    columns: Sequence[str],
+    *,
+    file: str,
+    sheet: str,
+    label: Callable[[int], str | None] = lambda index: None,
+) -> None:
+    """Refuse a header that names one column twice, also by case or surrounding spaces.
+
+    `name` and `Name ` would both be read as one column, one value silently
+    winning over the other. label(index) names a column's position (a letter in a workbook).
+    """
+    seen: dict[str, str] = {}
+    for index, column in enumerate(columns, start=1):
+        key = column.strip().casefold()
+        if not key:
+            continue
+        if key not in seen:
+            seen[key] = column
+            continue
+        first = seen[key]
+        if first == column:
+            message = f'the column "{column.strip()}" appears twice in the header'
+        else:
+            message = (
+                f'the columns "{first}" and "{column}" are the same column (names ignore case '
+                "and surrounding spaces); keep one"
+            )
+        raise InputError(message, file=file, sheet=sheet, row=1, column=label(index))
 
 
 @dataclass

@@ -468,19 +468,9 @@ def _no_merged_cells(path: Path, name: str, ranges: list[str]) -> None:
 
 
 def _header(path: Path, name: str, values: list[Any]) -> list[str]:
-    columns = ["" if v is None else str(v).strip() for v in values]
-    seen: set[str] = set()
-    for index, column in enumerate(columns, start=1):
-        if column and column in seen:
-            raise InputError(
-                f'the column "{column}" appears twice in the header',
-                file=str(path),
-                sheet=name,
-                row=1,
-                column=get_column_letter(index),
-            )
-        seen.add(column)
-    return columns
+    written = ["" if v is None else str(v) for v in values]
+    limits.check_header(written, file=str(path), sheet=name, label=get_column_letter)
+    return [column.strip() for column in written]
 
 
 def _no_headless_values(
