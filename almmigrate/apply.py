@@ -12,6 +12,12 @@ natural key first (connector by name, connection by project and alias) and
 what is there is adopted; only when it is certainly absent is the POST sent
 again. With a journal, the same lookup guards every object an earlier,
 killed run had in flight.
+
+A run stops at once, sending nothing more, when going on cannot help: the token
+is refused (authentication lost mid-run), the instance keeps failing after every
+retry or asks to wait longer than `--max-wait`, the journal cannot be written, or
+the user pressed Ctrl-C. What it finished is returned as usual; what it never
+sent is `pending`, and :attr:`ApplyResult.stopped` says why.
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from almmigrate.errors import ApiError, OutcomeUnknown
+from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.plan_types import Outcome, Plan, PlanItem
 from almmigrate.secrets import scrub
@@ -33,7 +39,9 @@ from almmigrate.secrets import scrub
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
-ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed")
+ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed", "pending")
+# Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
+INTERRUPT_POLL = 0.2
 CONNECTORS_PATH = "connectors/alm/"
 CONNECTIONS_PATH = "connections/alm/"
 
@@ -74,7 +82,8 @@ class ApplySummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            **{action: self.counts.get(action, 0) for action in ACTIONS},
+            # "pending" only when a run stopped early: a finished run has none to show.
+            **{a: self.counts.get(a, 0) for a in ACTIONS if a != "pending" or self.counts.get(a)},
             "total": sum(self.counts.values()),
             "requests": self.requests,
             "retries": self.retries,
@@ -84,14 +93,60 @@ class ApplySummary:
         }
 
 
+class RunStopped(AlmMigrateError):
+    """Why a run stopped before its end; `cause` is the error that stopped it, if any."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause
+
+
+class Interrupted(RunStopped):
+    """Ctrl-C: the user stopped the run."""
+
+    exit_code = 130
+
+
+class OutputFailed(RunStopped):
+    """A file of the run (the journal) could not be written mid-run."""
+
+
 @dataclass
 class ApplyResult:
     outcomes: list[Outcome]
     summary: ApplySummary
+    stopped: RunStopped | None = None  # None when every item was tried
 
     @property
     def failed(self) -> list[Outcome]:
         return [o for o in self.outcomes if o.action == "failed"]
+
+    @property
+    def pending(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.action == "pending"]
+
+
+def stops_run(error: ApiError) -> bool:
+    """True for an error no other row can escape: token refused, instance gone or failing."""
+    return isinstance(error, ConnectionProblem) or error.gave_up
+
+
+class _Stop:
+    """The first reason to stop a run, shared by every worker."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reason: RunStopped | None = None
+
+    def set(self, reason: RunStopped) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+
+    def __bool__(self) -> bool:
+        return self.reason is not None
 
 
 def apply_plan(
@@ -114,9 +169,10 @@ def apply_plan(
     """
     before = _stats(client)
     started = time.monotonic()
-    applier = _Applier(client, journal, max_sends)
+    stop = _Stop()
+    applier = _Applier(client, journal, max_sends, stop)
     runner = _BatchRunner(
-        applier, concurrency, max(1, batch_size), journal, on_progress, len(plan.items)
+        applier, concurrency, max(1, batch_size), journal, on_progress, len(plan.items), stop
     )
     connectors = [i for i in plan.items if i.kind == "connector"]
     connections = [i for i in plan.items if i.kind != "connector"]
@@ -130,9 +186,20 @@ def apply_plan(
         throttled=after["throttled"] - before["throttled"],
         elapsed=time.monotonic() - started,
     )
-    if journal is not None and not summary.failed:
-        journal.finish()
-    return ApplyResult(outcomes, summary)
+    if journal is not None and not summary.failed and not stop:
+        try:
+            journal.finish()
+        except OSError as error:
+            stop.set(_journal_failed(journal, error))
+    return ApplyResult(outcomes, summary, stop.reason)
+
+
+def _journal_failed(journal: Journal, error: OSError) -> OutputFailed:
+    return OutputFailed(
+        f"cannot write the journal {journal.path}: {error.strerror or error}; "
+        "the run stopped so that no write goes unrecorded",
+        error,
+    )
 
 
 def _stats(client: WritingClient) -> dict[str, int]:
@@ -162,7 +229,8 @@ class _BatchRunner:
 
     Up to WINDOW more batches are queued while the oldest is awaited, so workers
     never idle at a batch boundary; each batch is marked started in the journal
-    before any of its writes is sent.
+    before any of its writes is sent. Once the run is stopped, no batch is queued
+    and queued items come back `pending` without sending anything.
     """
 
     def __init__(
@@ -173,6 +241,7 @@ class _BatchRunner:
         journal: Journal | None,
         on_progress: ProgressCallback | None,
         total: int,
+        stop: _Stop,
     ) -> None:
         self.applier = applier
         self.concurrency = max(1, concurrency)
@@ -180,51 +249,101 @@ class _BatchRunner:
         self.journal = journal
         self.on_progress = on_progress
         self.total = total
+        self.stop = stop
         self.done = 0
         self._lock = threading.Lock()
 
     def run(self, items: list[PlanItem]) -> list[Outcome]:
         outcomes: list[Outcome] = []
-        pending: deque[list[Future[Outcome]]] = deque()
+        pending: deque[list[tuple[PlanItem, Future[Outcome]]]] = deque()
+        queued = 0
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply")
         try:
             for start in range(0, len(items), self.batch_size):
+                if self.stop:
+                    break
                 batch = items[start : start + self.batch_size]
-                if self.journal is not None:
-                    self.journal.started((i.kind, i.key) for i in batch if self._may_send(i))
-                pending.append([pool.submit(self._one, item) for item in batch])
+                if not self._journal_started(batch):
+                    break
+                pending.append([(item, pool.submit(self._one, item)) for item in batch])
+                queued = start + len(batch)
                 while len(pending) > WINDOW:
                     outcomes += self._finish(pending.popleft())
             while pending:
                 outcomes += self._finish(pending.popleft())
-        except BaseException:
-            # Ctrl-C: stop sending; what was in flight is resolved by the next run's lookups.
+        except KeyboardInterrupt as interrupt:
+            # Ctrl-C: send nothing more; what is in flight is awaited (a second Ctrl-C stops
+            # the waiting) and the journal's start events make the next run look it up.
+            self.stop.set(Interrupted("interrupted (Ctrl-C)", interrupt))
             pool.shutdown(wait=False, cancel_futures=True)
-            raise
-        pool.shutdown()
+            outcomes += self._after_interrupt(pending)
+        pool.shutdown(wait=not isinstance(self.stop.reason, Interrupted))
+        outcomes += [self._not_sent(item) for item in items[queued:]]
         return outcomes
+
+    def _journal_started(self, batch: list[PlanItem]) -> bool:
+        if self.journal is None:
+            return True
+        try:
+            self.journal.started((i.kind, i.key) for i in batch if self._may_send(i))
+        except OSError as error:
+            self.stop.set(_journal_failed(self.journal, error))
+            return False
+        return True
+
+    def _after_interrupt(
+        self, pending: deque[list[tuple[PlanItem, Future[Outcome]]]]
+    ) -> list[Outcome]:
+        """Outcomes of the queued batches after Ctrl-C: finished ones, the rest pending.
+
+        Nothing is journaled as done here: the next run looks every one of them up.
+        """
+        queued = [pair for batch in pending for pair in batch]
+        futures = [future for _, future in queued]
+        try:
+            while not all(f.done() for f in futures):
+                wait(futures, timeout=INTERRUPT_POLL)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: report what is known now
+        return [
+            future.result()
+            if future.done() and not future.cancelled()
+            else self._not_sent(item, in_flight=future.running())
+            for item, future in queued
+        ]
+
+    def _not_sent(self, item: PlanItem, *, in_flight: bool = False) -> Outcome:
+        why = self.stop.reason.message if self.stop.reason else "the run stopped"
+        if in_flight:
+            note = f"in flight when the run stopped ({why}): the next run looks it up"
+        else:
+            note = f"not sent: the run stopped before it ({why})"
+        return Outcome(item, "pending", target_id=item.target_id, note=note)
 
     def _may_send(self, item: PlanItem) -> bool:
         """True when the item may send a write in this run (an update done earlier does not)."""
         return writes(item) and done_earlier(self.journal, item) is None
 
     def _one(self, item: PlanItem) -> Outcome:
-        outcome = self.applier.apply(item)
-        if self.on_progress is not None:
+        outcome = self._not_sent(item) if self.stop else self.applier.apply(item)
+        if self.on_progress is not None and outcome.action != "pending":
             with self._lock:
                 self.done += 1
                 done = self.done
             self.on_progress(done, self.total)
         return outcome
 
-    def _finish(self, futures: list[Future[Outcome]]) -> list[Outcome]:
-        outcomes = [f.result() for f in futures]
-        if self.journal is not None:
-            self.journal.recorded(
-                JournalEntry(o.item.kind, o.item.key, o.action, o.target_id)
-                for o in outcomes
-                if self._may_send(o.item)
-            )
+    def _finish(self, batch: list[tuple[PlanItem, Future[Outcome]]]) -> list[Outcome]:
+        outcomes = [future.result() for _, future in batch]
+        if self.journal is not None and not isinstance(self.stop.reason, OutputFailed):
+            try:
+                self.journal.recorded(
+                    JournalEntry(o.item.kind, o.item.key, o.action, o.target_id)
+                    for o in outcomes
+                    if self._may_send(o.item) and o.action != "pending"
+                )
+            except OSError as error:
+                self.stop.set(_journal_failed(self.journal, error))
         return outcomes
 
 
@@ -246,9 +365,12 @@ def done_earlier(journal: Journal | None, item: PlanItem) -> JournalEntry | None
 class _Applier:
     """Turns one PlanItem into an Outcome, sending what it needs to."""
 
-    def __init__(self, client: WritingClient, journal: Journal | None, max_sends: int) -> None:
+    def __init__(
+        self, client: WritingClient, journal: Journal | None, max_sends: int, stop: _Stop
+    ) -> None:
         self.client = client
         self.journal = journal
+        self.stop = stop
         self.max_sends = max(1, max_sends)
         self._lock = threading.Lock()
         # Connector name -> target id, for connectors created or found in this run.
@@ -265,6 +387,8 @@ class _Applier:
             outcome = self._apply(item)
         except ApiError as error:
             outcome = _failed(item, error)
+            if stops_run(error):
+                self.stop.set(RunStopped(error.message, error))
         except Exception as error:  # a bug must fail one row, not the run
             log.debug("unexpected error applying %s %s", item.kind, item.key, exc_info=True)
             outcome = Outcome(item, "failed", error=scrub(f"{type(error).__name__}: {error}"))
@@ -332,9 +456,13 @@ class _Applier:
                 log.info("%s %s: outcome unknown (%s), looking it up", item.kind, item.key, error)
                 found = self._adopt(item, fresh=True)
                 if found is not None:
+                    if found.action == "adopted":
+                        found.note = "outcome unknown, looked up: found on the target"
                     return found
                 continue  # certainly absent: sending again cannot duplicate
             except ApiError as error:
+                if stops_run(error):
+                    raise
                 return _failed(item, error)
             return Outcome(item, "created", target_id=_id(created), status=201)
         return Outcome(

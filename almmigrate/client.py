@@ -34,7 +34,14 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from almmigrate import __version__
-from almmigrate.errors import ApiError, ApiValidationError, InputError, NotAnInstance, NotFound
+from almmigrate.errors import (
+    ApiError,
+    ApiValidationError,
+    InputError,
+    NotAnInstance,
+    NotFound,
+    Unreachable,
+)
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.ratelimit import RateLimiter
 from almmigrate.responses import (
@@ -42,7 +49,9 @@ from almmigrate.responses import (
     Attempt,
     Retryable,
     decode,
+    read_capped,
     status_error,
+    too_large,
     transport_error,
 )
 from almmigrate.schema import Plugin
@@ -55,6 +64,9 @@ API_PATH = "/api/v2/"
 USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
 BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
 CHECK_RETRIES = 2
+# Pages read from a list whose size is not known (no `count`) before it is taken for a
+# runaway (a cursor that never ends): 2000 pages of 100 is 200,000 objects.
+MAX_PAGES = 2000
 
 T = TypeVar("T")
 
@@ -180,6 +192,42 @@ class _Page:
     next: str | None
 
 
+class _ListGuard:
+    """Stops a list whose pages cannot be right, before it runs for ever.
+
+    A repeated object id (a proxy that ignores `?page=` serves page 1 again), more
+    objects than the latest page's `count` promised, or more pages than the list
+    can hold (its count, doubled for growth, or MAX_PAGES when it gives none).
+    """
+
+    def __init__(self, problem: Callable[[str], NotAnInstance], first: _Page, max_pages: int):
+        self.problem = problem
+        self.done = 0
+        self.pages = 0
+        self.seen: set[Any] = set()
+        per_page = len(first.results)
+        if first.count is not None and per_page:
+            self.budget = 2 * math.ceil(first.count / per_page) + 10
+        else:
+            self.budget = max_pages
+
+    def check(self, page: _Page) -> None:
+        self.pages += 1
+        if self.pages > self.budget:
+            raise self.problem(f"gave more than {self.budget} pages ({self.done} objects)")
+        for item in page.results:
+            key = item.get("id") if isinstance(item, dict) else None
+            if isinstance(key, int | str):
+                if key in self.seen:
+                    raise self.problem(f"gave the object with id {key} twice (page {self.pages})")
+                self.seen.add(key)
+        self.done += len(page.results)
+        if page.count is not None and self.done > page.count:
+            raise self.problem(
+                f"gave {self.done} objects after saying it held {page.count} (page {self.pages})"
+            )
+
+
 class SDEClient:
     """A client for one SD Elements instance; use it as a context manager.
 
@@ -210,6 +258,7 @@ class SDEClient:
                 "use an https:// URL, or pass --allow-http if this network is trusted"
             )
         self.stats = RequestStats()
+        self.max_pages = MAX_PAGES
         self._sent = threading.local()  # per worker thread: write requests sent
         self.limiter = limiter or RateLimiter(settings.rate)
         self._backoff_base = backoff
@@ -264,13 +313,15 @@ class SDEClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         idempotent: bool | None = None,
-        retries: int | None = None,
+        unreachable_retries: int | None = None,
     ) -> Any:
         """Send one request with retries; the decoded JSON body (None when empty).
 
-        retries: overrides settings.retries for this request.
+        unreachable_retries: fewer retries than settings.retries when no connection
+        opens at all (a first contact with a wrong --url should fail within seconds).
 
-        Raises the ApiError subclasses of almmigrate.errors.
+        Raises the ApiError subclasses of almmigrate.errors; one raised after every
+        retry was spent has `gave_up` set (exit 3: the instance keeps failing).
         """
         method = method.upper()
         safe = method != "POST" if idempotent is None else idempotent
@@ -278,7 +329,7 @@ class SDEClient:
         retrying = Retrying(
             retry=retry_if_exception_type(Retryable),
             wait=self._wait,
-            stop=self._stopper(self.settings.retries if retries is None else retries),
+            stop=self._stopper(self.settings.retries, unreachable_retries),
             before_sleep=self._before_sleep,
             sleep=self._sleep,
             reraise=True,
@@ -291,10 +342,13 @@ class SDEClient:
             error = final.error
             tries = int(retrying.statistics.get("attempt_number", 1))
             note = f"gave up after {tries} attempts" if tries > 1 else "not retried"
-            if final.retry_after is not None and final.retry_after + 1 > self.settings.max_wait:
-                note += f"; the instance asked to wait {final.retry_after:.0f} s"
-            error.message = f"{error.message} ({note})"
-            error.args = (error.message,)
+            wait = final.retry_after
+            if wait is not None and wait + 1 > self.settings.max_wait:
+                note += (
+                    f"; the instance asked to wait {wait:.0f} s, more than "
+                    f"--max-wait {self.settings.max_wait:g} s"
+                )
+            error.give_up(note)
             self.stats.add(failures=1)
             raise error from final.__cause__
         except ApiError:
@@ -311,10 +365,12 @@ class SDEClient:
         if method != "GET":
             self._sent.writes = self.writes_sent() + 1
         started = time.monotonic()
+        request = self._http.build_request(
+            method, url, params=dict(params) if params else None, json=body
+        )
         try:
-            response = self._http.request(
-                method, url, params=dict(params) if params else None, json=body
-            )
+            # Streamed and read with a cap: a 50 MB error page must not be held in memory.
+            response, cut_short = read_capped(self._http.send(request, stream=True))
         except httpx.TransportError as exc:
             self.stats.add(requests=1)
             self.stats.mark(started, time.monotonic())
@@ -332,6 +388,8 @@ class SDEClient:
         status = response.status_code
         logger.debug("%s %s -> %d (%.3f s)", method, shown, status, ended - started)
         if 200 <= status < 300:
+            if cut_short:
+                raise too_large(attempt, status, self.root)
             return decode(response, attempt, self.root)
         if status == 429:
             self.stats.add(throttled=1)
@@ -367,10 +425,16 @@ class SDEClient:
         ceiling = min(BACKOFF_CAP, self._backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + self._random.uniform(0, ceiling / 2)
 
-    def _stopper(self, retries: int) -> Callable[[RetryCallState], bool]:
+    def _stopper(
+        self, retries: int, unreachable_retries: int | None
+    ) -> Callable[[RetryCallState], bool]:
         def stop(state: RetryCallState) -> bool:
             if state.attempt_number > retries:
                 return True
+            if unreachable_retries is not None and state.attempt_number > unreachable_retries:
+                error = state.outcome.exception() if state.outcome else None
+                if isinstance(error, Retryable) and isinstance(error.error, Unreachable):
+                    return True
             return state.idle_for + state.upcoming_sleep > self.settings.max_wait
 
         return stop
@@ -397,10 +461,13 @@ class SDEClient:
 
         Raises ConnectionProblem (Unreachable, AuthenticationFailed, NotAnInstance).
         """
-        # A first contact that fails is most often a wrong --url: say so within seconds.
+        # A first contact that cannot connect is most often a wrong --url: say so within
+        # seconds. An instance that answers (503, 429) gets every retry --retries allows.
         quick = min(self.settings.retries, CHECK_RETRIES)
         try:
-            body = self.request("GET", "connectors/alm/", params={"page_size": 1}, retries=quick)
+            body = self.request(
+                "GET", "connectors/alm/", params={"page_size": 1}, unreachable_retries=quick
+            )
         except (NotFound, ApiValidationError) as exc:
             raise self._not_an_instance(f"its API answered {exc.status}", exc) from exc
         except ApiError as exc:
@@ -444,32 +511,51 @@ class SDEClient:
         query = dict(params or {})
         query.setdefault("page_size", self.settings.page_size)
         page = self._page(self.get(path, query), path)
-        done = len(page.results)
+        guard = _ListGuard(self._list_problem(path), page, self.max_pages)
+        guard.check(page)
         total = page.count
         if on_page:
-            on_page(done, total)
+            on_page(guard.done, total)
         yield from page.results
         next_url = page.next
         planned = _planned_pages(page)
         if planned is not None:
             for page in self._fetch_pages(planned, path):
-                done += len(page.results)
+                guard.check(page)
                 if on_page:
-                    on_page(done, total)
+                    on_page(guard.done, total)
                 yield from page.results
                 next_url = page.next  # the list grew meanwhile: carry on below
         followed: set[str] = set()
         while next_url:
             if next_url in followed:
                 # A proxy that drops query strings, or a broken server: never loop forever.
-                raise self._not_an_instance("it gave the same next page twice", None, path)
+                raise guard.problem(f"gave the same next page twice (page {guard.pages})")
             followed.add(next_url)
             page = self._page(self.get(next_url), path)
-            done += len(page.results)
+            guard.check(page)
+            done = guard.done
             if on_page:
                 on_page(done, total if total is None or total >= done else done)
             yield from page.results
             next_url = page.next
+
+    def _list_problem(self, path: str) -> Callable[[str], NotAnInstance]:
+        """Builds the error for a list whose pages cannot be right (see _ListGuard)."""
+        shown = redact_url(self._url(path))
+
+        def problem(why: str) -> NotAnInstance:
+            return NotAnInstance(
+                scrub(
+                    f"the list at GET {shown} {why}: its pagination is broken (a proxy that "
+                    "ignores ?page=, or a server bug), so reading stopped; check --url and "
+                    "any proxy in between"
+                ),
+                method="GET",
+                url=shown,
+            )
+
+        return problem
 
     def iter_objects(
         self,

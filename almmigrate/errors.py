@@ -13,9 +13,13 @@ The tree, and the exit code the CLI maps each branch to::
         ├── PermissionDenied         403
         ├── NotFound                 404
         ├── ApiValidationError       400 (field -> messages)
-        ├── RateLimited              429 after every retry
-        ├── ServerError              5xx after every retry
+        ├── RateLimited              429
+        ├── ServerError              5xx
         └── OutcomeUnknown           a write was sent and no answer came back
+
+An ApiError raised after every retry was spent (or when the instance asked to
+wait longer than `--max-wait`) has ``gave_up`` set and exit code 3: the
+instance keeps failing, which is not a problem of one row.
 
 Messages never contain a token: URLs go through :func:`almmigrate.secrets.redact_url`
 before they reach an exception.
@@ -115,12 +119,20 @@ class ApiError(AlmMigrateError):
         server_message: str | None = None,
         fields: dict[str, list[str]] | None = None,
     ) -> None:
+        self.gave_up = False  # True once every retry was spent: see give_up()
         self.method = method
         self.url = url
         self.status = status
         self.server_message = server_message
         self.fields = fields or {}
         super().__init__(message)
+
+    def give_up(self, note: str) -> None:
+        """Mark this error as the end of every retry: the instance keeps failing (exit 3)."""
+        self.gave_up = True
+        self.exit_code = 3
+        self.message = f"{self.message} ({note})"
+        self.args = (self.message,)
 
 
 class ConnectionProblem(ApiError):
@@ -173,26 +185,43 @@ class ErrorBody:
     fields: dict[str, list[str]] = field(default_factory=dict)
 
 
+# What a server says is cut to this many characters, once, where it is read: a 2 MB
+# error body must not be repeated on every failed row of a report or of stderr.
+MESSAGE_LIMIT = 300
+FIELDS_LIMIT = 20  # field errors kept from one answer
+
+
+def cut(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The text, cut to `limit` characters with a note of how much was left out."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
+
+
 def parse_error_body(body: Any, raw_text: str = "") -> ErrorBody:
-    """Read a DRF-shaped error body: `detail`, then `error`, then `message`, then fields, then text."""
+    """Read a DRF-shaped error body: `detail`, then `error`, then `message`, then fields, then text.
+
+    Every message is cut to MESSAGE_LIMIT characters and at most FIELDS_LIMIT fields are kept.
+    """
     if isinstance(body, dict):
         for key in ("detail", "error", "message"):
             value = body.get(key)
             if isinstance(value, str) and value.strip():
-                return ErrorBody(value.strip())
+                return ErrorBody(cut(value.strip()))
             if isinstance(value, list) and value:
-                return ErrorBody("; ".join(str(v) for v in value))
+                return ErrorBody(cut("; ".join(str(v) for v in value)))
         fields: dict[str, list[str]] = {}
         _flatten_fields(body, "", fields)
         if fields:
-            summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
-            return ErrorBody(summary, fields)
+            kept = dict(list(fields.items())[:FIELDS_LIMIT])
+            kept = {cut(k, 100): [cut(m) for m in v[:FIELDS_LIMIT]] for k, v in kept.items()}
+            summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in kept.items())
+            if len(fields) > FIELDS_LIMIT:
+                summary += f"; and {len(fields) - FIELDS_LIMIT} more fields"
+            return ErrorBody(cut(summary), kept)
     if isinstance(body, list) and body:
-        return ErrorBody("; ".join(str(v) for v in body))
-    text = raw_text.strip()
-    if len(text) > 300:
-        text = text[:300] + "..."
-    return ErrorBody(text)
+        return ErrorBody(cut("; ".join(str(v) for v in body)))
+    return ErrorBody(cut(raw_text.strip()))
 
 
 def _flatten_fields(body: dict[str, Any], prefix: str, out: dict[str, list[str]]) -> None:

@@ -7,16 +7,20 @@ same way. Both return an :class:`ImportRun`; the CLI only prints it.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from almmigrate import __version__
-from almmigrate.apply import ApplyResult, apply_plan
+from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped, apply_plan
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
-from almmigrate.errors import InputError, Problem
+from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
 from almmigrate.journal import Journal
 from almmigrate.plan_types import Plan
 from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
@@ -37,6 +41,7 @@ class RunOptions:
     errors: Path | None = None
     journal: Path | None = None
     progress: bool = False  # draw a bar on stderr (only when it is a terminal)
+    wait_lock: bool = False  # wait for another run into the same target instead of refusing
 
 
 @dataclass
@@ -53,12 +58,30 @@ class ImportRun:
     elapsed: float = 0.0
     # What the file does that a person may not mean (blanked cells, renames, unknown params).
     warnings: list[Problem] = field(default_factory=list)
+    # Files of the run (report, errors file) that could not be written, and why.
+    unwritten: list[str] = field(default_factory=list)
+
+    @property
+    def writes_sent(self) -> bool:
+        """True when the run sent at least one write to the target."""
+        return self.result is not None and any(o.attempts for o in self.result.outcomes)
+
+    @property
+    def stopped(self) -> RunStopped | None:
+        return self.result.stopped if self.result is not None else None
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 1 some rows failed (SPEC exit codes)."""
+        """0 all done, 1 some rows failed, 3 stopped or its files lost, 130 Ctrl-C (SPEC)."""
         if self.result is None:
             return 1 if self.plan.has_errors else 0
+        stopped = self.result.stopped
+        if stopped is not None:
+            if isinstance(stopped, OutputFailed) and not self.writes_sent:
+                return 2
+            return stopped.exit_code
+        if self.unwritten:
+            return 3 if self.writes_sent else 2
         return 1 if self.result.failed else 0
 
 
@@ -68,15 +91,63 @@ def default_journal(report: Path | None) -> Path | None:
 
 
 def check_outputs(run: RunOptions) -> None:
-    """Refuse bad output paths before anything is written."""
+    """Refuse output paths that cannot be written, before the first request.
+
+    Every file the run will write (report, errors file, journal) is tried: its
+    folder must exist and take a new file, and a file already there must be
+    writable. Raises InputError (exit 2, nothing written).
+    """
     if run.report is not None and run.report.suffix.lower() not in FORMATS:
         raise InputError(
             f"--report must end in .xlsx, .csv, .json or .html, not {run.report.suffix or 'nothing'}",
             file=str(run.report),
         )
-    for path in (run.report, run.errors, run.journal):
-        if path is not None and not path.parent.exists():
-            raise InputError("its folder does not exist", file=str(path))
+    journal = run.journal or default_journal(run.report)
+    for label, path in (("--report", run.report), ("--errors", run.errors), ("--journal", journal)):
+        if path is not None:
+            _check_writable(label, path)
+
+
+def _check_writable(label: str, path: Path) -> None:
+    if not path.parent.exists():
+        raise InputError(f"cannot write {label}: its folder does not exist", file=str(path))
+    if path.is_dir() and label != "--errors":
+        raise InputError(f"cannot write {label}: it is a folder", file=str(path))
+    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+        raise InputError(f"cannot write {label}: the file is not writable", file=str(path))
+    folder = path if path.is_dir() else path.parent
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".almmigrate-check-", dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"cannot write {label}: its folder refuses new files ({error.strerror})",
+            file=str(path),
+        ) from None
+
+
+@contextmanager
+def _writing_to(client: Any, run: RunOptions) -> Iterator[None]:
+    """Hold the target's run lock (see almmigrate.runlock) for a run that writes."""
+    from almmigrate.runlock import target_lock
+
+    if run.dry_run:
+        yield
+        return
+    with target_lock(client.base, wait=run.wait_lock):
+        yield
+
+
+def _stopped_early(
+    error: ApiError, run: RunOptions, context: dict[str, str], target: str
+) -> ImportRun:
+    """The run of an instance that failed before the first write: a report that says so."""
+    stopped = RunStopped(error.message, error)
+    stopped.exit_code = error.exit_code
+    result = ApplyResult([], ApplySummary(), stopped)
+    outcome = ImportRun(Plan(), result)
+    _write_files(outcome, run, None, {}, {**context, "target": target})
+    return outcome
 
 
 def import_file(
@@ -96,15 +167,20 @@ def import_file(
 
     check_outputs(run)
     register_secret(settings.token)
-    with SDEClient(settings) as client:
-        client.check()
-        target = _read(client, "the target", run.progress)
+    context = {"command": "almmigrate import", "file": str(path)}
+    with SDEClient(settings) as client, _writing_to(client, run):
+        try:
+            client.check()
+            target = _read(client, "the target", run.progress)
+        except ApiError as error:
+            if error.exit_code != 3 or run.dry_run:
+                raise
+            return _stopped_early(error, run, context, redact_url(settings.url))
         plugins = plugins_for(target)
         # Cell problems and validation problems are listed together, all at once.
         dataset, problems = read_dataset_with_problems(Path(path), plugins)
         # A file exported --include-secrets holds them in clear: keep them out of every message.
         _register_dataset_secrets(dataset, plugins)
-        context = {"command": "almmigrate import", "file": str(path)}
         if dataset.meta.get("source_url"):
             context["source"] = dataset.meta["source_url"]
         return _prepare_and_apply(client, dataset, target, options, run, problems, context)
@@ -132,7 +208,7 @@ def migrate(
     if supplied is not None and not isinstance(supplied, SecretValues):
         supplied = load_secrets(supplied)  # a bad secrets file fails before any request
     context = {"command": "almmigrate migrate", "source": redact_url(source.url)}
-    with SDEClient(target) as client:
+    with SDEClient(target) as client, _writing_to(client, run):
         client.check()  # a wrong target url or token fails before the source is read
         with SDEClient(source) as source_client:
             source_client.check()
@@ -184,25 +260,65 @@ def _prepare_and_apply(
         if journal is not None:
             journal.close()
     outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
+    about = {
+        **(context or {}),
+        "target": redact_url(client.settings.url),
+        "mode": options.mode,
+        "match": options.match,
+        "journal": str(journal_path) if journal_path else None,
+        "started_at": started_at,
+    }
+    _write_files(outcome, run, dataset, plugins, about)
+    outcome.elapsed = time.monotonic() - started
+    return outcome
+
+
+def _write_files(
+    outcome: ImportRun,
+    run: RunOptions,
+    dataset: Dataset | None,
+    plugins: dict[str, Plugin],
+    about: dict[str, Any],
+) -> None:
+    """Write the report and the errors file; one that fails is noted, the other still written."""
+    result = outcome.result
+    assert result is not None
     if run.report is not None:
-        about = {
-            **(context or {}),
-            "target": redact_url(client.settings.url),
-            "mode": options.mode,
-            "match": options.match,
-            "journal": str(journal_path) if journal_path else None,
-            "started_at": started_at,
+        context = {
+            **about,
+            "stopped": result.stopped.message if result.stopped else None,
             "finished_at": _now(),
             "tool_version": __version__,
         }
-        outcome.report = write_report(run.report, result, about, warnings=prepared.warnings)
-    if run.errors is not None:
-        outcome.errors = run.errors
-        outcome.errors_count, outcome.errors_files = write_errors_files(
-            run.errors, result.outcomes, dataset, plugins
-        )
-    outcome.elapsed = time.monotonic() - started
-    return outcome
+        report = run.report
+        if _try_write(
+            outcome,
+            "report",
+            report,
+            lambda: write_report(report, result, context, warnings=outcome.warnings),
+        ):
+            outcome.report = report
+    if run.errors is not None and dataset is not None:
+        errors = run.errors
+
+        def write_errors() -> None:
+            outcome.errors_count, outcome.errors_files = write_errors_files(
+                errors, result.outcomes, dataset, plugins
+            )
+            outcome.errors = errors
+
+        _try_write(outcome, "errors file", errors, write_errors)
+
+
+def _try_write(outcome: ImportRun, label: str, path: Path, write: Callable[[], Any]) -> bool:
+    """Run `write`; False (and a note in outcome.unwritten) when the file could not be written."""
+    try:
+        write()
+    except (OSError, AlmMigrateError) as error:
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        outcome.unwritten.append(f"the {label} {path} could not be written: {why}")
+        return False
+    return True
 
 
 def _now() -> str:

@@ -13,11 +13,15 @@ and target id. Events:
 
 A process killed with ``kill -9`` may leave a torn last line; reading skips any
 line that is not whole JSON. A journal whose last run finished is started
-afresh by the next run (a new import, not a resume).
+afresh by the next run (a new import, not a resume). A run holds an exclusive
+lock on its journal from before reading it until it is closed, and empties it
+only then and only when its last run finished, so a second run given the same
+journal is refused instead of wiping the first one's progress.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -25,6 +29,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import filelock
 
 from almmigrate.errors import InputError
 from almmigrate.secrets import redact_url
@@ -111,6 +117,10 @@ def _apply_event(state: JournalState, event: dict[str, Any]) -> None:
             state.done.pop((kind, key), None)
 
 
+class JournalBusy(InputError):
+    """Another run holds the journal's lock."""
+
+
 class Journal:
     """An open journal: resume state read at open, events appended and fsync'd.
 
@@ -120,32 +130,49 @@ class Journal:
     def __init__(self, path: str | Path, *, target_url: str = "") -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        state = read_journal(self.path)
-        target = redact_url(target_url) if target_url else ""
-        if state.finished:
-            state = JournalState()
-        elif state.target and target and state.target != target:
-            raise InputError(
-                f"this journal belongs to an import into {state.target}, not {target}; "
-                "use another --journal file",
-                file=str(self.path),
-            )
-        self.state = state
         self._handle = self._open()
-        self._write([{"event": "begin", "format": FORMAT, "target": target}])
+        try:
+            state = read_journal(self.path)
+            target = redact_url(target_url) if target_url else ""
+            if state.finished:
+                # Ours alone now (locked): a finished run's lines need not be kept.
+                os.ftruncate(self._handle.fileno(), 0)
+                state = JournalState()
+            elif state.target and target and state.target != target:
+                raise InputError(
+                    f"this journal belongs to an import into {state.target}, not {target}; "
+                    "use another --journal file",
+                    file=str(self.path),
+                )
+            self.state = state
+            if _ends_without_newline(self.path):
+                # A torn last line must not swallow the next event.
+                self._handle.write("\n")
+            self._write([{"event": "begin", "format": FORMAT, "target": target}])
+        except BaseException:
+            self._handle.close()
+            raise
 
     def _open(self) -> IO[str]:
-        mode = "w" if self.state == JournalState() else "a"
+        """The journal opened for appending (never truncated) and locked for this run alone."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.path, mode, encoding="utf-8")  # noqa: SIM115
+            handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
         except OSError as error:
             raise InputError(
                 f"cannot write the journal: {error.strerror}", file=str(self.path)
             ) from None
-        if mode == "a" and _ends_without_newline(self.path):
-            # A torn last line must not swallow the next event.
-            handle.write("\n")
+        try:
+            locked = filelock.lock_descriptor(handle.fileno(), blocking=False)
+        except OSError:
+            locked = True  # a file system without locks: the per-target lock still holds
+        if not locked:
+            handle.close()
+            raise JournalBusy(
+                "another run is using this journal right now; wait for it to finish "
+                "(two runs writing one journal would lose each other's progress)",
+                file=str(self.path),
+            )
         return handle
 
     def done(self, kind: str, key: str) -> JournalEntry | None:
@@ -189,9 +216,12 @@ class Journal:
             os.fsync(self._handle.fileno())
 
     def close(self) -> None:
+        """Close and unlock; a journal whose last write failed (disk full) closes quietly."""
         with self._lock:
             if not self._handle.closed:
-                self._handle.close()
+                # The buffered bytes that could not be written (disk full) were already reported.
+                with contextlib.suppress(OSError):
+                    self._handle.close()
 
     def __enter__(self) -> Journal:
         return self

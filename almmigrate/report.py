@@ -81,6 +81,7 @@ MEANINGS = {
     "unchanged": "already on the target as the file wants it; nothing sent",
     "skipped": "not applied (unmapped project, or done by an earlier run of this journal)",
     "failed": "not applied: see the error on its row",
+    "pending": "not sent: the run stopped before it (see stopped); run the same command again",
     "total": "objects in the file",
     "requests": "HTTP requests sent to the target, lookups included",
     "retries": "requests sent again after a 429, 502/503/504 or a dropped connection",
@@ -91,11 +92,21 @@ MEANINGS = {
 }
 
 
-def verdict(summary: ApplySummary) -> str:
-    """One sentence: did every object make it, and if not how many failed."""
+def verdict(summary: ApplySummary, stopped: str | None = None) -> str:
+    """One sentence: did every object make it, and if not how many failed or were not sent.
+
+    stopped: why the run stopped before its end, if it did.
+    """
     counts = summary.as_dict()
     total, failed = counts["total"], counts["failed"]
-    done = ", ".join(f"{counts[a]} {a}" for a in ACTIONS if a != "failed" and counts[a])
+    done = ", ".join(
+        f"{counts[a]} {a}" for a in ACTIONS if a not in ("failed", "pending") and counts.get(a)
+    )
+    if stopped is not None:
+        return scrub(
+            f"The run STOPPED before the end: {stopped}. {counts.get('pending', 0)} of {total} "
+            f"objects were not sent, {failed} failed; {done or 'nothing else was done'}"
+        )
     if failed:
         return f"{failed} of {total} objects FAILED and were not applied; {done or 'nothing else'}"
     if counts["skipped"]:
@@ -128,7 +139,7 @@ def write_report(
             file=str(path),
         )
     report = _Report(
-        verdict=verdict(result.summary),
+        verdict=verdict(result.summary, result.stopped.message if result.stopped else None),
         failed=result.summary.failed,
         summary=[*summary_rows(result.summary), ("warnings", len(warnings))],
         context=[(k, scrub(str(v))) for k, v in (context or {}).items() if v not in (None, "")],

@@ -37,6 +37,10 @@ from almmigrate.errors import (
 from almmigrate.secrets import redact_url, scrub
 
 ROOT_HINT = "--url should be the instance root, e.g. https://sde.example.com"
+# How much of an answer is read. An error needs a few lines; a page of 1000 objects
+# with their last jobs is a few MB. A server sending more is stopped, not buffered.
+ERROR_BODY_LIMIT = 256 * 1024
+ANSWER_LIMIT = 64 * 1024 * 1024
 
 
 class Retryable(Exception):
@@ -171,6 +175,59 @@ def in_chain(exc: BaseException, kind: type[BaseException]) -> bool:
 # ---------------------------------------------------------------- an answer
 
 
+def read_capped(response: httpx.Response, limit: int | None = None) -> tuple[httpx.Response, bool]:
+    """Read a streamed answer up to `limit` bytes (by status when None); (the answer, cut short).
+
+    The body is decompressed as it streams, so a compressed bomb stops at the
+    limit too. The answer returned holds what was read, already decoded.
+    """
+    if limit is None:
+        limit = ANSWER_LIMIT if 200 <= response.status_code < 300 else ERROR_BODY_LIMIT
+    chunks: list[bytes] = []
+    size = 0
+    cut_short = False
+    try:
+        for chunk in response.iter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                cut_short = True
+                break
+    finally:
+        response.close()
+    content = b"".join(chunks)[:limit]
+    headers = [
+        (name, value)
+        for name, value in response.headers.multi_items()
+        if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    read = httpx.Response(
+        response.status_code, headers=headers, content=content, request=response.request
+    )
+    return read, cut_short
+
+
+def too_large(attempt: Attempt, status: int, root: str) -> ApiError:
+    """The error for a 2xx answer longer than ANSWER_LIMIT: no SD Elements page is that big."""
+    where = f"[{attempt.method} {attempt.shown} -> {status}]"
+    size = f"more than {ANSWER_LIMIT // (1024 * 1024)} MB"
+    if not attempt.safe:
+        return OutcomeUnknown(
+            scrub(
+                f"the instance answered with {size}, which was not read: it may or may not "
+                f"have acted on this {attempt.method}; look the object up before retrying {where}"
+            ),
+            **attempt.info(status),
+        )
+    return NotAnInstance(
+        scrub(
+            f"{redact_url(root)} answered with {size}, which was not read: SD Elements "
+            f"sends no answer that big; {ROOT_HINT} {where}"
+        ),
+        **attempt.info(status),
+    )
+
+
 def status_error(response: httpx.Response, attempt: Attempt) -> Exception:
     """The error for an answer outside 2xx."""
     status = response.status_code
@@ -250,6 +307,16 @@ def decode(response: httpx.Response, attempt: Attempt, root: str) -> Any:
         return response.json()
     except ValueError:
         kind = "an HTML page" if is_html(response) else "text that is not JSON"
+        if not attempt.safe:
+            # A proxy's page in place of the API's answer: the create may well have been saved.
+            raise OutcomeUnknown(
+                scrub(
+                    f"{attempt.method} {attempt.shown} answered {response.status_code} with "
+                    f"{kind} instead of JSON: the instance may or may not have acted on it, so "
+                    "it was not sent again; look the object up before retrying"
+                ),
+                **attempt.info(response.status_code),
+            ) from None
         raise NotAnInstance(
             scrub(
                 f"{redact_url(root)} does not look like an SD Elements instance: "

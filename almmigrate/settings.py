@@ -24,7 +24,7 @@ class ConnectionSettings:
     rate: float | None = None
     concurrency: int = 4
     retries: int = 5
-    max_wait: float = 300.0
+    max_wait: float = 600.0  # seconds the instance may make us wait before we give up
     page_size: int = 100
 
     def __repr__(self) -> str:

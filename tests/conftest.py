@@ -169,3 +169,9 @@ def _forget_registered_secrets() -> Iterator[None]:
     # The redaction registry is process-wide; one test's secrets must not hide another's output.
     yield
     forget_secrets()
+
+
+@pytest.fixture(autouse=True)
+def _private_run_locks(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
+    # Per-target run locks live in the user's state directory: keep the tests' own.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -421,21 +421,74 @@ def test_cursor_pagination_is_followed_one_page_at_a_time(scripted: Scripted) ->
 
 
 def test_a_next_link_that_repeats_is_an_error_not_an_endless_loop(scripted: Scripted) -> None:
-    # A proxy that drops query strings sends page 1 again, naming the same next page for ever.
+    # A server whose cursor never moves: new objects, but the same next page for ever.
     def handler(request: Request, seen: Seen) -> Response:
         nxt = f"{scripted.url}{seen.path}?cursor=abc"
-        return json_answer(200, {"count": None, "next": nxt, "results": [{"id": 1}]})
+        return json_answer(200, {"next": nxt, "results": [{"id": len(scripted.seen)}]})
 
     scripted.handler = handler
     with client_for(scripted.url) as client, pytest.raises(NotAnInstance) as caught:
         list(client.iter_list("connectors/alm/"))
-    assert str(caught.value) == (
-        f"{scripted.url} does not look like an SD Elements instance (it gave the same next "
-        f"page twice at GET {scripted.url}/api/v2/connectors/alm/); "
-        "--url should be the instance root, e.g. https://sde.example.com"
-    )
+    assert str(caught.value) == broken_list(scripted.url, "gave the same next page twice (page 2)")
     assert caught.value.exit_code == 3
     assert len(scripted.seen) == 2  # the first page and the next one, which names itself again
+
+
+def broken_list(url: str, why: str) -> str:
+    return (
+        f"the list at GET {url}/api/v2/connectors/alm/ {why}: its pagination is broken (a "
+        "proxy that ignores ?page=, or a server bug), so reading stopped; check --url and "
+        "any proxy in between"
+    )
+
+
+def test_a_proxy_that_ignores_the_page_parameter_is_stopped_at_the_first_repeat(
+    scripted: Scripted,
+) -> None:
+    # Page 1 comes back for every ?page=, each time naming page+1 as next, count unknown.
+    def handler(request: Request, seen: Seen) -> Response:
+        number = int(seen.query.get("page", "1"))
+        nxt = f"{scripted.url}{seen.path}?page={number + 1}&page_size=3"
+        return json_answer(200, {"next": nxt, "results": [{"id": 1}, {"id": 2}, {"id": 3}]})
+
+    scripted.handler = handler
+    with client_for(scripted.url) as client, pytest.raises(NotAnInstance) as caught:
+        list(client.iter_list("connectors/alm/"))
+    assert str(caught.value) == broken_list(
+        scripted.url, "gave the object with id 1 twice (page 2)"
+    )
+    assert len(scripted.seen) == 2
+
+
+def test_more_objects_than_the_count_promised_is_an_error(scripted: Scripted) -> None:
+    # A proxy ignoring ?page= on a counted list: every planned page is page 1 again, new ids aside.
+    def handler(request: Request, seen: Seen) -> Response:
+        number = int(seen.query.get("page", "1"))
+        nxt = f"{scripted.url}{seen.path}?page={number + 1}&page_size=2"
+        ids = [number * 10, number * 10 + 1]
+        return json_answer(200, {"count": 4, "next": nxt, "results": [{"id": i} for i in ids]})
+
+    scripted.handler = handler
+    with client_for(scripted.url, page_size=2) as client, pytest.raises(NotAnInstance) as caught:
+        list(client.iter_list("connectors/alm/"))
+    assert str(caught.value) == broken_list(
+        scripted.url, "gave 6 objects after saying it held 4 (page 3)"
+    )
+
+
+def test_a_cursor_that_never_ends_stops_at_the_page_budget(scripted: Scripted) -> None:
+    # No count, a new cursor and new objects on every page: only a budget can stop it.
+    def handler(request: Request, seen: Seen) -> Response:
+        cursor = int(seen.query.get("cursor", "0"))
+        nxt = f"{scripted.url}{seen.path}?cursor={cursor + 1}"
+        return json_answer(200, {"next": nxt, "results": [{"id": cursor}]})
+
+    scripted.handler = handler
+    with client_for(scripted.url) as client, pytest.raises(NotAnInstance) as caught:
+        client.max_pages = 25
+        list(client.iter_list("connectors/alm/"))
+    assert str(caught.value) == broken_list(scripted.url, "gave more than 25 pages (25 objects)")
+    assert len(scripted.seen) == 26
 
 
 def test_next_links_to_another_host_stay_on_the_instance(scripted: Scripted) -> None:
@@ -687,8 +740,87 @@ def test_a_wait_longer_than_max_wait_gives_up_at_once(scripted: Scripted) -> Non
         client.get("x/")
     assert len(scripted.seen) == 1
     message = str(caught.value)
-    assert "lower --rate or --concurrency" in message and "asked to wait 3600 s" in message
+    assert "lower --rate or --concurrency" in message
+    assert "asked to wait 3600 s, more than --max-wait 5 s" in message
     assert caught.value.status == 429
+
+
+def test_an_instance_that_keeps_failing_is_exit_3_with_the_real_number_of_attempts(
+    scripted: Scripted,
+) -> None:
+    # The first contact too: an instance that answers gets every retry --retries allows.
+    scripted.handler = _sequence(status(503))
+    with client_for(scripted.url, retries=3) as client, pytest.raises(ServerError) as caught:
+        client.check()
+    assert len(scripted.seen) == 4
+    assert str(caught.value).endswith("(gave up after 4 attempts)")
+    assert caught.value.gave_up and caught.value.exit_code == 3
+
+
+def test_a_wait_longer_than_max_wait_at_first_contact_is_exit_3(scripted: Scripted) -> None:
+    scripted.handler = _sequence(status(429, **{"Retry-After": "100000"}))
+    with client_for(scripted.url, max_wait=600.0) as client, pytest.raises(RateLimited) as caught:
+        client.check()
+    assert len(scripted.seen) == 1
+    assert str(caught.value).endswith(
+        "(not retried; the instance asked to wait 100000 s, more than --max-wait 600 s)"
+    )
+    assert caught.value.exit_code == 3
+
+
+def _streamed(status_code: int, size: int, content_type: str = "application/json") -> Response:
+    from starlette.responses import StreamingResponse
+
+    async def body() -> Any:
+        yield b'{"detail": "'
+        chunk = b"x" * 65536
+        for _ in range(size // len(chunk)):
+            yield chunk
+        yield b'"}'
+
+    return StreamingResponse(body(), status_code=status_code, media_type=content_type)
+
+
+def test_a_huge_error_body_is_read_only_up_to_the_cap(scripted: Scripted) -> None:
+    from almmigrate.responses import ERROR_BODY_LIMIT
+
+    scripted.handler = lambda request, seen: _streamed(500, 50 * 1024 * 1024)
+    with client_for(scripted.url) as client, pytest.raises(ServerError) as caught:
+        client.patch("connectors/alm/1/", {"name": "A"})
+    assert client.stats.bytes == ERROR_BODY_LIMIT
+    assert caught.value.server_message == '{"detail": "' + "x" * 288 + (
+        f"... ({ERROR_BODY_LIMIT - 300} more characters)"
+    )
+    assert len(str(caught.value)) < 600
+
+
+def test_a_long_error_message_is_cut_once(scripted: Scripted) -> None:
+    scripted.handler = lambda request, seen: json_answer(400, {"detail": "y" * 200_000})
+    with client_for(scripted.url) as client, pytest.raises(ApiValidationError) as caught:
+        client.patch("connectors/alm/1/", {"name": "A"})
+    assert caught.value.server_message == "y" * 300 + "... (199700 more characters)"
+    assert str(caught.value).count("more characters") == 1
+
+
+def test_an_answer_bigger_than_any_page_is_refused(
+    scripted: Scripted, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("almmigrate.responses.ANSWER_LIMIT", 1024 * 1024)
+    scripted.handler = lambda request, seen: _streamed(200, 3 * 1024 * 1024)
+    with client_for(scripted.url) as client, pytest.raises(NotAnInstance) as caught:
+        client.get("connectors/alm/")
+    assert "answered with more than 1 MB, which was not read" in str(caught.value)
+    assert client.stats.bytes == 1024 * 1024
+
+
+def test_a_create_answered_with_an_html_page_is_an_unknown_outcome(scripted: Scripted) -> None:
+    scripted.handler = lambda request, seen: Response(
+        "<html><title>Welcome</title></html>", status_code=200, media_type="text/html"
+    )
+    with client_for(scripted.url) as client, pytest.raises(OutcomeUnknown) as caught:
+        client.create_connector({"name": "A"})
+    assert "answered 200 with an HTML page instead of JSON" in str(caught.value)
+    assert len(scripted.seen) == 1  # never re-sent blind
 
 
 @pytest.mark.parametrize("code", [500, 400, 401, 403, 404])

@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import signal
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -115,18 +117,36 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        stop_at_next_interrupt()
+        click.echo("Interrupted (Ctrl-C).", err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()
         sys.exit(2 if error.exit_code == 2 else error.exit_code)
     except click.exceptions.Exit as done:
+        if done.exit_code == 130:
+            stop_at_next_interrupt()
         sys.exit(done.exit_code)
     except AlmMigrateError as error:
         report_error(error, verbose)
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def stop_at_next_interrupt() -> None:
+    """After a Ctrl-C was handled, make another one end the process quietly, at once.
+
+    Python joins worker threads still in a request before it exits; a second Ctrl-C
+    there would print a traceback from the threading module. Everything worth keeping
+    (journal, report) is written by then.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop_now(signum: int, frame: object) -> None:
+        sys.stderr.write("Stopped.\n")
+        sys.stderr.flush()
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, stop_now)

@@ -29,6 +29,7 @@ def run_options(
     report: Path | None,
     errors_file: Path | None,
     journal: Path | None,
+    wait_lock: bool = False,
 ) -> Any:
     from almmigrate.importer import RunOptions
     from almmigrate.progress import is_terminal
@@ -41,6 +42,7 @@ def run_options(
         errors=errors_file,
         journal=journal,
         progress=is_terminal(),
+        wait_lock=wait_lock,
     )
 
 
@@ -100,7 +102,15 @@ PLAN_KEYS = (
     "skip_unmapped",
     "strict",
 )
-RUN_KEYS = ("dry_run", "concurrency", "batch_size", "report", "errors_file", "journal")
+RUN_KEYS = (
+    "dry_run",
+    "concurrency",
+    "batch_size",
+    "report",
+    "errors_file",
+    "journal",
+    "wait_lock",
+)
 
 
 def pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -137,12 +147,21 @@ def print_outcome(outcome: Any) -> None:
         _print_plan(outcome.plan, warnings)
         return
     summary = outcome.result.summary.as_dict()
-    verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
-    click.echo(
-        f"import finished: {summary['total']} objects, {verdict}, {summary_text(warnings)}; "
-        f"{summary['requests']} requests in {summary['elapsed_s']} s "
-        f"({summary['rate_per_s']}/s)"
-    )
+    stopped = outcome.stopped
+    if stopped is not None:
+        click.echo(
+            scrub(
+                f"import STOPPED before the end: {stopped}; {summary['total']} objects, "
+                f"{summary.get('pending', 0)} not sent"
+            )
+        )
+    else:
+        verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
+        click.echo(
+            f"import finished: {summary['total']} objects, {verdict}, {summary_text(warnings)}; "
+            f"{summary['requests']} requests in {summary['elapsed_s']} s "
+            f"({summary['rate_per_s']}/s)"
+        )
     click.echo(_table([(k, v) for k, v in summary.items()]))
     failed = outcome.result.failed
     for item in failed[:MAX_FAILURES_SHOWN]:
@@ -163,6 +182,34 @@ def print_outcome(outcome: Any) -> None:
             rows = f"{outcome.errors_count} row{'' if outcome.errors_count == 1 else 's'}"
             extra = f" ({rows})" if label == "errors" else ""
             click.echo(f"{label}: {path}{extra}", err=True)
+    for problem in outcome.unwritten:
+        click.echo(scrub(f"error: {problem}"), err=True)
+    if stopped is not None or outcome.unwritten:
+        click.echo(resume_advice(outcome), err=True)
+
+
+def resume_advice(outcome: Any) -> str:
+    """What to do after a run that stopped early or lost a file: fix the cause, run it again."""
+    from almmigrate.apply import Interrupted, OutputFailed
+    from almmigrate.errors import AuthenticationFailed
+
+    stopped = outcome.stopped
+    cause = stopped.cause if stopped is not None else None
+    if isinstance(cause, AuthenticationFailed):
+        first = "The instance refused the token mid-run: give a valid one (SDE_TOKEN or --token)"
+    elif isinstance(stopped, Interrupted):
+        first = "Interrupted"
+    elif isinstance(stopped, OutputFailed) or stopped is None:
+        first = "A file of the run could not be written: make room or fix its folder"
+    else:
+        first = "The instance stopped answering as it should: once it is back"
+    sent = (
+        "what was sent stays on the target and nothing will be created twice"
+        if outcome.writes_sent
+        else "nothing was written to the target"
+    )
+    kept = f"; progress is in {outcome.journal}" if outcome.journal else ""
+    return f"{first}, then run the same command again to finish: {sent}{kept}."
 
 
 def _print_plan(plan: Any, warnings: Any) -> None:

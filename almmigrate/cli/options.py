@@ -55,6 +55,14 @@ _COMMON: list[Decorator] = [
         is_flag=True,
         help="Allow sending the token over plain http to a host that is not loopback.",
     ),
+    click.option(
+        "--max-wait",
+        type=click.FloatRange(min=0),
+        default=600.0,
+        show_default=True,
+        metavar="S",
+        help="Longest the instance may make us wait (Retry-After, backoff) before giving up (exit 3).",
+    ),
 ]
 
 
@@ -64,11 +72,11 @@ def _apply(decorators: list[Decorator], func: F) -> F:
     return func
 
 
-TLS_OPTIONS = ("insecure", "ca_bundle", "timeout", "allow_http")
+TLS_OPTIONS = ("insecure", "ca_bundle", "timeout", "allow_http", "max_wait")
 
 
 def _collect_tls(func: F) -> F:
-    """Hand the command one `tls` dict (for :func:`settings_from`) instead of four options."""
+    """Hand the command one `tls` dict (for :func:`settings_from`) instead of five options."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -79,7 +87,7 @@ def _collect_tls(func: F) -> F:
 
 
 def connection_options(func: F) -> F:
-    """--url, --token, and --insecure, --ca-bundle, --timeout, --allow-http as one `tls` dict."""
+    """--url, --token, and --insecure, --ca-bundle, --timeout, --allow-http, --max-wait as `tls`."""
     return _apply(_instance_options("", "", "SD Elements") + _COMMON, _collect_tls(func))
 
 
@@ -101,6 +109,7 @@ def settings_from(
     ca_bundle: str | None = None,
     timeout: float = 30.0,
     allow_http: bool = False,
+    max_wait: float = 600.0,
     which: str = "",
     **tuning: Any,
 ) -> ConnectionSettings:
@@ -118,6 +127,7 @@ def settings_from(
         verify=verify,
         timeout=timeout,
         allow_http=allow_http,
+        max_wait=max_wait,
         **{k: v for k, v in tuning.items() if v is not None},
     )
 
@@ -271,11 +281,18 @@ _APPLY: list[Decorator] = [
         metavar="FILE",
         help="Resumable progress (default: beside --report). Re-run with it after a crash.",
     ),
+    click.option(
+        "--wait-lock",
+        is_flag=True,
+        help="If another run on this machine is writing to the same target, wait for it "
+        "instead of refusing.",
+    ),
 ]
 
 
 def apply_options(func: F) -> F:
-    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal.
+    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal,
+    --wait-lock.
 
     Shared by `import` and `migrate`.
     """

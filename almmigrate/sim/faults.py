@@ -38,6 +38,12 @@ class Faults:
     retry_after_date: send Retry-After as an HTTP date instead of seconds.
     echo_rejects: answer every write 400 with the request body echoed back as a
         Python repr (as a debug-mode framework does): secrets come back escaped.
+    revoke_after_writes: the token is revoked once this many writes were committed:
+        every request after that is answered 401.
+    write_error_bytes: when more than 0, every write is answered 500 with a JSON error
+        body this long (a server echoing a huge payload back).
+    html_create_answer: a POST is processed and committed, then answered with an HTML
+        page (a proxy's page in place of the API's JSON).
     """
 
     latency_ms: float = 0
@@ -47,6 +53,9 @@ class Faults:
     seed: int | None = None
     retry_after_date: bool = False
     echo_rejects: bool = False
+    revoke_after_writes: int | None = None
+    write_error_bytes: int = 0
+    html_create_answer: bool = False
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -56,6 +65,10 @@ class Faults:
         for name in ("fail_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        if self.revoke_after_writes is not None and self.revoke_after_writes < 0:
+            raise ValueError("revoke_after_writes must be 0 or more (or None)")
+        if self.write_error_bytes < 0:
+            raise ValueError("write_error_bytes must be 0 or more")
 
 
 class SimStats:
@@ -187,7 +200,48 @@ class FaultMiddleware:
             self.stats.count("", 400)
             await _echo_reject(receive, send)
             return
+        if await self._misbehave(faults, method, scope, receive, send):
+            return
         await self.app(scope, receive, self._counting_send(send))
+
+    async def _misbehave(
+        self, faults: Faults, method: str, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        """Answer as a server that disagrees with the client's assumptions; True when it did."""
+        if (
+            faults.revoke_after_writes is not None
+            and self.stats.writes >= faults.revoke_after_writes
+        ):
+            self.stats.count("", 401)
+            await _send_json(send, 401, {"detail": "Invalid token."})
+            return True
+        if method not in WRITE_METHODS:
+            return False
+        if faults.write_error_bytes > 0:
+            self.stats.count("", 500)
+            await _send_json(send, 500, {"detail": "E" * faults.write_error_bytes})
+            return True
+        if faults.html_create_answer and method == "POST":
+
+            async def swallow(message: Message) -> None:
+                return None
+
+            await self.app(scope, receive, swallow)
+            self.stats.count("", 200)
+            page = b"<html><head><title>Welcome</title></head><body>Signed in.</body></html>"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"text/html; charset=utf-8"),
+                        (b"content-length", str(len(page)).encode("ascii")),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": page})
+            return True
+        return False
 
     def _counting_send(self, send: Send) -> Send:
         async def counted(message: Message) -> None:

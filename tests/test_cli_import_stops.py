@@ -1,0 +1,266 @@
+"""`almmigrate import` when going on cannot help: it stops at once, says what was done and exits 3.
+
+Each case is a server (or a disk) that disagrees with what the client assumes:
+a token revoked mid-run, an instance that fails every request, one that asks
+to wait for a day, huge error bodies, creates answered with an HTML page, a
+journal whose disk fills, output folders that refuse files.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.exporter import export
+from almmigrate.journal import Journal
+from almmigrate.settings import ConnectionSettings
+from almmigrate.sim import Faults
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+@pytest.fixture
+def exported(source_sim: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "export.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path)
+    return path
+
+
+@pytest.fixture
+def empty_target(make_sim: Any, target_data: dict[str, Any]) -> Any:
+    return make_sim({**target_data, "connectors": [], "connections": []})
+
+
+def import_args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:
+    return [
+        "import", str(file), "--url", target.url, "--token", target.token,
+        "--auto-map-projects", "--secrets", str(secrets), "--rate", "500", *extra,
+    ]  # fmt: skip
+
+
+def no_traceback(err: str) -> None:
+    assert "Traceback" not in err and "Exception ignored" not in err
+
+
+def counts(target: Any) -> tuple[int, int]:
+    state = target.state.snapshot()
+    return len(state["connectors"]), len(state["connections"])
+
+
+def test_a_token_revoked_mid_run_stops_it_at_once_with_exit_3(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    empty_target.set_faults(Faults(revoke_after_writes=30))
+    report = tmp_path / "report.json"
+    code, out, err = cli(
+        capsys, *import_args(exported, empty_target, secrets_csv, "--report", str(report))
+    )
+    assert code == 3, err
+    no_traceback(err)
+    refused = empty_target.stats.as_dict()["by_status"].get(401, 0)
+    assert 1 <= refused <= 4  # the writes already in flight on the 4 workers, then nothing
+    assert "import STOPPED before the end: the instance refused the token" in out
+    assert (
+        "The instance refused the token mid-run: give a valid one (SDE_TOKEN or --token), "
+        "then run the same command again to finish: what was sent stays on the target and "
+        f"nothing will be created twice; progress is in {tmp_path / 'report.journal'}."
+    ) in err
+    data = json.loads(report.read_text(encoding="utf-8"))
+    actions = [o["action"] for o in data["objects"]]
+    assert actions.count("created") == 30 and len(actions) == 145
+    assert actions.count("failed") == refused
+    assert actions.count("pending") == 145 - 30 - refused
+    assert data["verdict"].startswith("The run STOPPED before the end: the instance refused")
+    # A valid token again: the same command finishes the job, nothing twice.
+    empty_target.set_faults(Faults())
+    code, _, err = cli(
+        capsys, *import_args(exported, empty_target, secrets_csv, "--report", str(report))
+    )
+    assert code == 0, err
+    assert counts(empty_target) == (12, 133)
+
+
+def test_an_instance_failing_every_request_is_exit_3_with_a_report(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    empty_target.set_faults(Faults(fail_rate=1.0))
+    report = tmp_path / "report.json"
+    code, out, err = cli(
+        capsys,
+        *import_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--retries", "3"
+        ),
+    )
+    assert code == 3, err
+    no_traceback(err)
+    assert empty_target.stats.requests == 4  # --retries 3: four attempts in all
+    assert "(gave up after 4 attempts)" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["verdict"].startswith("The run STOPPED before the end: the instance failed")
+    assert data["objects"] == []
+    assert "nothing was written to the target" in err
+
+
+def test_an_instance_asking_to_wait_longer_than_max_wait_is_exit_3(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+) -> None:
+    # One request a day: the one token is spent here, the import's first contact hears 429.
+    empty_target.set_faults(Faults(rate_limit=1 / 86400))
+    httpx.get(empty_target.url + "/api/v2/connectors/alm/")
+    code, out, err = cli(
+        capsys, *import_args(exported, empty_target, secrets_csv, "--max-wait", "600")
+    )
+    assert code == 3, err
+    no_traceback(err)
+    assert empty_target.stats.requests == 2
+    assert "more than --max-wait 600 s)" in out
+
+
+def test_huge_error_bodies_are_cut_once_and_not_repeated(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    empty_target.set_faults(Faults(write_error_bytes=2_000_000))
+    report = tmp_path / "report.html"
+    code, out, err = cli(
+        capsys, *import_args(exported, empty_target, secrets_csv, "--report", str(report))
+    )
+    assert code == 1, err  # a 500 is one row's failure; the next row may succeed
+    assert "failed      145" in out
+    assert len(err) < 50_000  # 20 failures shown, each cut to a few hundred characters
+    assert report.stat().st_size < 500_000  # 145 rows, each error cut once
+    assert "more characters)" in report.read_text(encoding="utf-8")
+
+
+def test_a_create_answered_with_an_html_page_is_adopted_not_failed(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    empty_target.set_faults(Faults(html_create_answer=True))
+    report, errors = tmp_path / "report.json", tmp_path / "errors.json"
+    code, _, err = cli(
+        capsys,
+        *import_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--errors", str(errors)
+        ),
+    )
+    assert code == 0, err
+    data = json.loads(report.read_text(encoding="utf-8"))
+    adopted = [o for o in data["objects"] if o["action"] == "adopted"]
+    assert len(adopted) == 145  # every create (the target was empty)
+    assert {o["note"] for o in adopted} == {"outcome unknown, looked up: found on the target"}
+    assert data["summary"]["failed"] == 0
+    assert "errors: " in err and "(0 rows)" in err
+    assert counts(empty_target) == (12, 133)  # each once
+
+
+def test_a_journal_whose_disk_fills_stops_the_writes_cleanly(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = Journal._write
+    calls = {"n": 0}
+
+    def fills_up(self: Journal, events: list[dict[str, Any]]) -> None:
+        calls["n"] += 1
+        if calls["n"] > 3:  # begin, the first batch's start and done: then the disk is full
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, events)
+
+    monkeypatch.setattr(Journal, "_write", fills_up)
+    report = tmp_path / "report.json"
+    code, out, err = cli(
+        capsys,
+        *import_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--batch-size", "10"
+        ),
+    )
+    assert code == 3, err
+    no_traceback(err)
+    assert "cannot write the journal" in out and "No space left on device" in out
+    data = json.loads(report.read_text(encoding="utf-8"))
+    sent = [o for o in data["objects"] if o["action"] != "pending"]
+    assert 10 <= len(sent) <= 40  # the first batch, and those queued before the disk filled
+    monkeypatch.setattr(Journal, "_write", real)
+    code, _, err = cli(capsys, *import_args(exported, empty_target, secrets_csv))
+    assert code == 0, err
+    assert counts(empty_target) == (12, 133)
+
+
+@pytest.mark.parametrize("option", ["--report", "--errors", "--journal"])
+def test_an_output_that_cannot_be_written_is_refused_before_the_first_request(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    option: str,
+) -> None:
+    # /proc takes no new file, not even from root.
+    path = "/proc/almmigrate-out.json"
+    code, _, err = cli(capsys, *import_args(exported, empty_target, secrets_csv, option, path))
+    assert code == 2, err
+    no_traceback(err)
+    assert f"cannot write {option}: its folder refuses new files" in err
+    assert empty_target.stats.requests == 0
+
+
+@pytest.fixture
+def held_lock(empty_target: Any) -> Iterator[Path]:
+    from almmigrate.client import api_base
+    from almmigrate.runlock import target_lock
+
+    with target_lock(api_base(empty_target.url)) as path:
+        yield path
+
+
+def test_a_second_run_into_the_same_target_is_refused(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    held_lock: Path,
+) -> None:
+    # Another spelling of the same instance takes the same lock.
+    args = import_args(exported, empty_target, secrets_csv)
+    args[args.index("--url") + 1] = empty_target.url + "/api/v2/"
+    code, _, err = cli(capsys, *args)
+    assert code == 2, err
+    assert (
+        f"TargetBusy: another almmigrate run on this machine is writing to "
+        f"{empty_target.url}/api/v2/ (lock {held_lock}); wait for it to finish, or pass "
+        "--wait-lock to wait for it."
+    ) in err
+    assert empty_target.stats.requests == 0
