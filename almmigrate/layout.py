@@ -132,6 +132,8 @@ def tables_to_dataset(
     missing required column) or warnings (a column the layout does not know).
     """
     reader = _Reader(plugins)
+    for table in tables.values():
+        reader.problems.extend(table.warnings)  # what reading noticed, e.g. date cells
     dataset = Dataset(source=source)
     if CONNECTORS in tables:
         dataset.connectors = reader.connectors(tables[CONNECTORS])

@@ -31,7 +31,7 @@ from almmigrate.plan_types import Outcome
 from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
-from almmigrate.tabular.cells import csv_escape, looks_like_formula, xlsx_escape
+from almmigrate.tabular.cells import csv_escape, looks_like_formula
 
 COLUMNS = [
     "kind",
@@ -240,87 +240,95 @@ _FAILED_FILL = "FDE2E2"
 
 
 def _write_xlsx(path: Path, report: _Report) -> None:
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    import tempfile
 
-    book = Workbook(write_only=True)
-    bold = Font(name="Calibri", bold=True)
-    red = PatternFill("solid", fgColor=_FAILED_FILL)
+    from almmigrate.tabular.printing import set_print_layout, wrap_format
+    from almmigrate.tabular.xlsx import FONT, new_workbook
 
-    def cell(sheet: Any, value: Any, font: Any = None, fill: Any = None) -> WriteOnlyCell:
-        # A control character (an ALM's coloured error message) is escaped as the file writer
-        # does: openpyxl refuses it, and the whole report would be lost.
-        written = WriteOnlyCell(
-            sheet, value=xlsx_escape(value) if isinstance(value, str) else value
-        )
-        if isinstance(value, str):
-            # Explicit text: never a formula, whatever it starts with.
-            written.data_type = "s"
-            if looks_like_formula(value):
-                written.style = "Normal"
-                written.quotePrefix = True
-        if font is not None:
-            written.font = font
-        if fill is not None:
-            written.fill = fill
-        return written
+    with (
+        tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir,
+        _atomic(path, "wb") as handle,
+    ):
+        book = new_workbook(handle, tmpdir)
+        bold = book.add_format({**FONT, "bold": True})
+        failed = {"bg_color": f"#{_FAILED_FILL}"}
+        formats = {
+            "title": book.add_format({**FONT, "bold": True, "font_size": 14}),
+            "verdict": book.add_format(
+                {**FONT, "bold": True, "font_color": "#B00020" if report.failed else "#1B6E20"}
+            ),
+            "plain": book.add_format(FONT),
+            "failed plain": book.add_format({**FONT, **failed}),
+            "number": book.add_format({**FONT, "align": "left"}),
+            "failed number": book.add_format({**FONT, **failed, "align": "left"}),
+            "quoted": book.add_format({**FONT, "quote_prefix": True}),
+            "failed quoted": book.add_format({**FONT, **failed, "quote_prefix": True}),
+            "wrap": wrap_format(book, **FONT),
+            "failed wrap": wrap_format(book, **FONT, **failed),
+        }
 
-    head = book.create_sheet("summary")
-    _landscape(head)  # write-only: sheet settings before the first row
-    for letter, width in (("A", 14), ("B", 28), ("C", 72)):
-        head.column_dimensions[letter].width = width
-    head.append([cell(head, "almmigrate import report", Font(name="Calibri", bold=True, size=14))])
-    colour = "B00020" if report.failed else "1B6E20"
-    head.append([cell(head, report.verdict, Font(name="Calibri", bold=True, color=colour))])
-    head.append([])
-    head.append([cell(head, "key", bold), cell(head, "value", bold), cell(head, "meaning", bold)])
-    for key, value in report.summary:
-        fill = red if key == "failed" and value else None
-        number = cell(head, value, fill=fill)
-        number.alignment = Alignment(horizontal="left")
-        head.append([cell(head, key, fill=fill), number, cell(head, MEANINGS.get(key))])
-    if report.context:
-        head.append([])
-        for key, value in report.context:
-            head.append([cell(head, key, bold), cell(head, value)])
-    if report.failed:
-        head.append([])
-        head.append([cell(head, "On the objects sheet, filter action = failed for their errors.")])
+        def put(sheet: Any, row: int, position: int, value: Any, style: str = "plain") -> None:
+            """One cell: numbers typed, every text written as text (never a formula)."""
+            if value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                text = str(value)
+                if looks_like_formula(text) and "wrap" not in style:
+                    style = "failed quoted" if style.startswith("failed") else "quoted"
+                sheet.write_string(row, position, text, formats[style])
+            else:
+                sheet.write_number(row, position, value, formats[style])
 
-    objects = book.create_sheet("objects")
-    _landscape(objects)
-    objects.freeze_panes = "A2"
-    for index, column in enumerate(COLUMNS, start=1):
-        objects.column_dimensions[get_column_letter(index)].width = _WIDTHS.get(column, 12)
-    objects.auto_filter.ref = f"A1:{get_column_letter(len(COLUMNS))}{len(report.rows) + 1}"
-    objects.append([cell(objects, c, bold) for c in COLUMNS])
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for row in report.rows:
-        fill = red if row["action"] == "failed" else None
-        cells = [cell(objects, row[c], fill=fill) for c in COLUMNS]
-        cells[COLUMNS.index("error")].alignment = wrap
-        objects.append(cells)
-    if report.warnings:
-        sheet = book.create_sheet("warnings")
-        _landscape(sheet)
-        sheet.freeze_panes = "A2"
-        for letter, width in zip("ABCDE", (9, 13, 6, 30, 100), strict=True):
-            sheet.column_dimensions[letter].width = width
-        sheet.append([cell(sheet, k, bold) for k in ROW_KEYS])
-        for warning in report.warnings:
-            sheet.append([cell(sheet, warning[k]) for k in ROW_KEYS])
-    with _atomic(path, "wb") as handle:
-        book.save(handle)
+        head = book.add_worksheet("summary")
+        set_print_layout(head, header_row=None)
+        for position, width in enumerate((14, 28, 72)):
+            head.set_column(position, position, width, formats["wrap"] if position == 2 else None)
+        head.write_string(0, 0, "almmigrate import report", formats["title"])
+        head.write_string(1, 0, report.verdict, formats["verdict"])
+        for position, name in enumerate(("key", "value", "meaning")):
+            head.write_string(3, position, name, bold)
+        row = 4
+        for key, value in report.summary:
+            red = key == "failed" and bool(value)
+            put(head, row, 0, key, "failed plain" if red else "plain")
+            put(head, row, 1, value, "failed number" if red else "number")
+            put(head, row, 2, MEANINGS.get(key), "wrap")
+            row += 1
+        if report.context:
+            row += 1
+            for key, value in report.context:
+                head.write_string(row, 0, key, bold)
+                put(head, row, 1, value)
+                row += 1
+        if report.failed:
+            put(head, row + 1, 0, "On the objects sheet, filter action = failed for their errors.")
 
-
-def _landscape(sheet: Any) -> None:
-    """Printed or saved as PDF for a sign-off, a sheet fits the page width."""
-    sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.fitToWidth = 1
-    sheet.page_setup.fitToHeight = 0
-    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        objects = book.add_worksheet("objects")
+        set_print_layout(objects)
+        objects.freeze_panes(1, 0)
+        wrapped = {"error", "note", "changed_fields"}
+        for index, column in enumerate(COLUMNS):
+            style = formats["wrap"] if column in wrapped else None
+            objects.set_column(index, index, _WIDTHS.get(column, 12), style)
+            objects.write_string(0, index, column, bold)
+        for number, item in enumerate(report.rows, start=1):
+            red = item["action"] == "failed"
+            for index, column in enumerate(COLUMNS):
+                style = "wrap" if column in wrapped else "plain"
+                put(objects, number, index, item[column], f"failed {style}" if red else style)
+        objects.autofilter(0, 0, len(report.rows), len(COLUMNS) - 1)
+        if report.warnings:
+            sheet = book.add_worksheet("warnings")
+            set_print_layout(sheet)
+            sheet.freeze_panes(1, 0)
+            for index, width in enumerate((9, 13, 6, 30, 100)):
+                sheet.set_column(index, index, width, formats["wrap"] if index == 4 else None)
+            for index, key in enumerate(ROW_KEYS):
+                sheet.write_string(0, index, key, bold)
+            for number, warning in enumerate(report.warnings, start=1):
+                for index, key in enumerate(ROW_KEYS):
+                    put(sheet, number, index, warning[key], "wrap" if index == 4 else "plain")
+        book.close()
 
 
 _CSS = """

@@ -17,14 +17,10 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter, quote_sheetname
-from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.worksheet import Worksheet
+import xlsxwriter
+from xlsxwriter.utility import quote_sheetname
 
 from almmigrate import __version__
 from almmigrate.dataset import (
@@ -42,6 +38,8 @@ from almmigrate.dataset import (
 from almmigrate.errors import InputError
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
 from almmigrate.secrets import MASK
+from almmigrate.tabular.printing import set_print_layout, wrap_format
+from almmigrate.tabular.xlsx import FONT, WORKBOOK_OPTIONS
 
 HELP = "help"
 FORMAT_VERSION = "1"
@@ -53,13 +51,9 @@ BOOLEAN_CHOICES = ("TRUE", "FALSE")
 # Excel refuses a list validation whose formula is longer than 255 characters.
 _MAX_LIST_FORMULA = 255
 
-_REQUIRED_FONT = Font(name="Calibri", bold=True, color="9C0006")
-_HEADER_FONT = Font(name="Calibri", bold=True)
-_REQUIRED_FILL = PatternFill("solid", fgColor="FFC7CE")
-_SECRET_FILL = PatternFill("solid", fgColor="FFEB9C")
-_READ_ONLY_FILL = PatternFill("solid", fgColor="D9D9D9")
-_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _NOTE_SIZE = {"width": 320, "height": 160}
+# A template is small: written in one go (notes and dropdowns), never as a formula.
+WORKBOOK_OPTIONS_SMALL = {**WORKBOOK_OPTIONS, "constant_memory": False}
 # Names are what a person reads along a row: wide enough for "Jira Cloud – Team Montréal".
 NAME_WIDTH = 30
 
@@ -239,93 +233,109 @@ def _option_text(value: str, label: str) -> str:
 # ---------------------------------------------------------------- workbook
 
 
+class _Styles:
+    """The cell formats of a template, made once per workbook."""
+
+    def __init__(self, book: Any) -> None:
+        header = {**FONT, "bold": True, "pattern": 1}
+        self.required = book.add_format({**header, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+        self.secret = book.add_format({**header, "bg_color": "#FFEB9C"})
+        self.secret_required = book.add_format(
+            {**header, "font_color": "#9C0006", "bg_color": "#FFEB9C"}
+        )
+        self.read_only = book.add_format({**header, "bg_color": "#D9D9D9"})
+        self.plain_header = book.add_format({**header, "bg_color": "#DDEBF7"})
+        self.bold = book.add_format({**FONT, "bold": True})
+        # Typed into a text column, 007 stays 007 and 1e5 stays 1e5.
+        self.text = book.add_format({**FONT, "num_format": "@"})
+        self.wrap = wrap_format(book, **FONT)
+
+    def header(self, column: Column) -> Any:
+        if column.secret:
+            return self.secret_required if column.required else self.secret
+        if column.required:
+            return self.required
+        return self.read_only if column.read_only else self.plain_header
+
+
 def build_template(
-    plugin: Plugin, *, source: str = "bundled", projects: Sequence[ProjectRecord] = ()
-) -> Workbook:
-    """The template workbook for one plugin (nothing written to disk).
+    plugin: Plugin,
+    target: str | os.PathLike[str] | IO[bytes],
+    *,
+    source: str = "bundled",
+    projects: Sequence[ProjectRecord] = (),
+) -> None:
+    """Write the template workbook for one plugin to target (a path or a binary stream).
 
     source: where the schema came from, for the `_meta` sheet ("bundled" or a URL).
     projects: the instance's projects, listed on the projects sheet so that a
     person filling the connections sheet finds each project's id.
     """
-    book = Workbook()
-    connectors = book.active
-    assert connectors is not None
-    connectors.title = CONNECTORS
-    _fill_sheet(connectors, connector_columns(plugin))
-    _fill_sheet(book.create_sheet(CONNECTIONS), connection_columns(plugin))
-    projects_sheet = book.create_sheet(PROJECTS)
+    book = xlsxwriter.Workbook(target, WORKBOOK_OPTIONS_SMALL)
+    styles = _Styles(book)
+    _fill_sheet(book.add_worksheet(CONNECTORS), connector_columns(plugin), styles)
+    _fill_sheet(book.add_worksheet(CONNECTIONS), connection_columns(plugin), styles)
+    projects_sheet = book.add_worksheet(PROJECTS)
     _fill_sheet(
         projects_sheet,
         [
             Column(name, "For your reference only; ignored on import.", read_only=True)
             for name in PROJECT_COLUMNS
         ],
+        styles,
     )
     by_path = sorted(projects, key=lambda p: (p.business_unit, p.application, p.name, p.id))
-    for number, project in enumerate(by_path, start=2):
+    for number, project in enumerate(by_path, start=1):
         _put_row(
             projects_sheet,
             number,
             (project.id, project.name, project.application, project.business_unit),
         )
-    _write_meta(book.create_sheet(META), plugin, source)
-    _write_help(book.create_sheet(HELP), plugin)
-    return book
+    _write_meta(book.add_worksheet(META), plugin, source, styles)
+    _write_help(book.add_worksheet(HELP), plugin, styles)
+    book.close()
 
 
-def _fill_sheet(sheet: Worksheet, columns: list[Column]) -> None:
-    for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=1, column=index, value=column.name)
-        cell.font = _REQUIRED_FONT if column.required else _HEADER_FONT
-        cell.fill = _header_fill(column)
+def _fill_sheet(sheet: Any, columns: list[Column], styles: _Styles) -> None:
+    for index, column in enumerate(columns):
+        sheet.write_string(0, index, column.name, styles.header(column))
         if column.note:
-            cell.comment = Comment(column.note, "almmigrate", **_NOTE_SIZE)
-        letter = get_column_letter(index)
-        sheet.column_dimensions[letter].width = min(max(len(column.name) + 4, column.width), 48)
-        if column.text:
-            # Typed into a text column, 007 stays 007 and 1e5 stays 1e5.
-            sheet.column_dimensions[letter].number_format = "@"
-        validation = _validation(column, letter)
+            sheet.write_comment(0, index, column.note, {"author": "almmigrate", **_NOTE_SIZE})
+        width = min(max(len(column.name) + 4, column.width), 48)
+        sheet.set_column(index, index, width, styles.text if column.text else None)
+        validation = _validation(column)
         if validation is not None:
-            sheet.add_data_validation(validation)
-    sheet.freeze_panes = "A2"
+            sheet.data_validation(1, index, LAST_ROW - 1, index, validation)
+    sheet.freeze_panes(1, 0)
+    set_print_layout(sheet)
 
 
-def _header_fill(column: Column) -> PatternFill:
-    if column.secret:
-        return _SECRET_FILL
-    if column.required:
-        return _REQUIRED_FILL
-    return _READ_ONLY_FILL if column.read_only else _HEADER_FILL
-
-
-def _validation(column: Column, letter: str) -> DataValidation | None:
+def _validation(column: Column) -> dict[str, Any] | None:
+    source: str | list[str]
     if column.choices_formula:
-        formula = column.choices_formula
+        source = column.choices_formula
         strict = False  # a connector already on the instance is not in the list
     elif column.choices:
         formula = '"' + ",".join(c.replace('"', '""') for c in column.choices) + '"'
         strict = len(formula) <= _MAX_LIST_FORMULA and not any("," in c for c in column.choices)
         if not strict:
             return None  # the note lists the choices; Excel cannot hold this list
+        source = list(column.choices)
     else:
         return None
-    validation = DataValidation(
-        type="list",
-        formula1=formula,
-        allow_blank=True,
-        showDropDown=False,  # openpyxl's name is inverted: False shows the arrow
-        showErrorMessage=strict,
-        errorStyle="stop" if strict else "warning",
-        errorTitle=column.name,
-        error=f"Pick a value from the list for {column.name}.",
-        showInputMessage=True,
-        promptTitle=column.name[:32],
-        prompt=_short(column.note),
-    )
-    validation.add(f"{letter}2:{letter}{LAST_ROW}")
-    return validation
+    return {
+        "validate": "list",
+        "source": source,
+        "ignore_blank": True,
+        "dropdown": True,
+        "show_error": strict,
+        "error_type": "stop" if strict else "warning",
+        "error_title": column.name[:32],
+        "error_message": f"Pick a value from the list for {column.name}."[:255],
+        "show_input": True,
+        "input_title": column.name[:32],
+        "input_message": _short(column.note),
+    }
 
 
 def _short(text: str) -> str:
@@ -333,9 +343,8 @@ def _short(text: str) -> str:
     return text if len(text) <= 250 else text[:247] + "..."
 
 
-def _write_meta(sheet: Worksheet, plugin: Plugin, source: str) -> None:
+def _write_meta(sheet: Any, plugin: Plugin, source: str, styles: _Styles) -> None:
     rows = [
-        ("key", "value"),
         ("kind", "template"),
         ("system", plugin.id),
         ("system name", plugin.name),
@@ -343,14 +352,16 @@ def _write_meta(sheet: Worksheet, plugin: Plugin, source: str) -> None:
         ("tool version", __version__),
         ("format version", FORMAT_VERSION),
     ]
+    sheet.write_string(0, 0, "key", styles.bold)
+    sheet.write_string(0, 1, "value", styles.bold)
     for number, values in enumerate(rows, start=1):
         _put_row(sheet, number, values)
-    sheet["A1"].font = sheet["B1"].font = _HEADER_FONT
-    sheet.column_dimensions["A"].width = 18
-    sheet.column_dimensions["B"].width = 40
+    sheet.set_column(0, 0, 18)
+    sheet.set_column(1, 1, 40)
+    set_print_layout(sheet)
 
 
-def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
+def _write_help(sheet: Any, plugin: Plugin, styles: _Styles) -> None:
     lines = [
         f"Template for {plugin.name} ({plugin.id}) connectors and connections.",
         f"1. Fill one row per connector on the connectors sheet (system: {plugin.id}).",
@@ -363,16 +374,15 @@ def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
         f"7. Import it: almmigrate import FILE.xlsx --url URL{_secrets_option(plugin)}",
         "Grey columns need nothing when creating: the instance gives ids; names are for reference.",
     ]
-    for number, line in enumerate(lines, start=1):
+    sheet.write_string(0, 0, lines[0], styles.bold)
+    for number, line in enumerate(lines[1:], start=1):
         _put_row(sheet, number, [line])
-    row = len(lines) + 2
-    _put_row(
-        sheet,
-        row,
-        ["sheet", "column", "label", "type", "required", "secret", "choices", "default", "help"],
-    )
-    for cell in sheet[row]:
-        cell.font = _HEADER_FONT
+    row = len(lines) + 1
+    for index, name in enumerate(
+        ["sheet", "column", "label", "type", "required", "secret", "choices", "default", "help"]
+    ):
+        sheet.write_string(row, index, name, styles.bold)
+    header_row = row
     for sheet_name, scope in ((CONNECTORS, SYSTEM), (CONNECTIONS, PROJECT)):
         for spec in _fields(plugin, scope):
             row += 1
@@ -390,12 +400,15 @@ def _write_help(sheet: Worksheet, plugin: Plugin) -> None:
                     _default_text(spec.default),
                     spec.help_text,
                 ),
+                {6: styles.wrap, 8: styles.wrap},  # choices and help wrap
             )
-    sheet["A1"].font = _HEADER_FONT
-    sheet.column_dimensions["A"].width = 14
-    sheet.column_dimensions["B"].width = 34
-    for letter in "CDEFGHI":
-        sheet.column_dimensions[letter].width = 18
+    sheet.set_column(0, 0, 14)
+    sheet.set_column(1, 1, 34)
+    sheet.set_column(2, 5, 18)
+    sheet.set_column(6, 6, 30, styles.wrap)  # choices
+    sheet.set_column(7, 7, 18)
+    sheet.set_column(8, 8, 60, styles.wrap)  # help
+    set_print_layout(sheet, header_row=header_row)
 
 
 def validate_command(plugin: Plugin, path: str | os.PathLike[str]) -> str:
@@ -414,12 +427,21 @@ def _secrets_option(plugin: Plugin) -> str:
     return " --secrets SECRETS.csv" if any(c.secret for c in columns) else ""
 
 
-def _put_row(sheet: Worksheet, row: int, values: Iterable[Any]) -> None:
-    """Write one row whose text is shown as typed: text is never run as a formula."""
-    for index, value in enumerate(values, start=1):
-        cell = sheet.cell(row=row, column=index, value=value)
-        if isinstance(value, str) and value.startswith("="):
-            cell.data_type = "s"
+def _put_row(
+    sheet: Any, row: int, values: Iterable[Any], formats: Mapping[int, Any] | None = None
+) -> None:
+    """Write one row (0-based) whose text is shown as typed: text is never run as a formula.
+
+    formats: a cell format by column index (a cell does not take its column's format).
+    """
+    for index, value in enumerate(values):
+        style = (formats or {}).get(index)
+        if isinstance(value, bool):
+            sheet.write_boolean(row, index, value, style)
+        elif isinstance(value, int | float):
+            sheet.write_number(row, index, value, style)
+        elif value not in (None, ""):
+            sheet.write_string(row, index, str(value), style)
 
 
 # ---------------------------------------------------------------- files
@@ -440,14 +462,13 @@ def write_template(
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise InputError(f"a template is an .xlsx workbook; got {target.name!r}", file=str(target))
-    book = build_template(plugin, source=source, projects=projects)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("the folder does not exist", file=str(folder))
     # Not mkstemp: it makes the file private, and a template holds no secret.
     temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        book.save(temp)
+        build_template(plugin, str(temp), source=source, projects=projects)
         os.replace(temp, target)
     except OSError as error:
         Path(temp).unlink(missing_ok=True)

@@ -24,12 +24,15 @@ CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
     "empty.xlsx": ("InputError: {path}: the file is empty", ALL),
     "empty.csv": ("InputError: {path}: the file is empty", ALL),
     "not-a-zip.xlsx": (
-        "InputError: {path}: not an Excel workbook (.xlsx): it is not a zip archive",
+        "InputError: {path}: not a workbook (.xlsx, .xls or .ods): it is not a zip archive",
         ALL,
     ),
-    "csv-named.xlsx": ("InputError: {path}: a CSV file named .xlsx; rename it to .csv", ALL),
+    "csv-named.xlsx": (
+        "InputError: {path}: a CSV file named as a workbook; rename it to .csv",
+        ALL,
+    ),
     "binary-junk.xlsx": (
-        "InputError: {path}: not an Excel workbook (.xlsx): the file is binary data of another kind",
+        "InputError: {path}: not a workbook (.xlsx, .xls or .ods): the file is binary data of another kind",
         ALL,
     ),
     "binary-junk.csv": ("InputError: {path}: binary data, not a CSV text file", ALL),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from almmigrate.schema import bundled_plugins
@@ -293,3 +294,11 @@ def expected_connection_params(
             for k, v in own.items()
         }
     return expected
+
+
+_XML_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def xlsx_unescape(text: str) -> str:
+    """A cell's text as Excel shows it: openpyxl leaves OOXML's _xHHHH_ escapes in place."""
+    return _XML_ESCAPED.sub(lambda m: chr(int(m.group(1), 16)), text)

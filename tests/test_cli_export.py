@@ -22,6 +22,7 @@ from export_data import (
     expected_connection_params,
     expected_connector_params,
     instance_data,
+    xlsx_unescape,
 )
 
 from almmigrate import FORMAT_VERSION, __version__
@@ -29,7 +30,7 @@ from almmigrate.cli import main
 from almmigrate.dataset import CONNECTION_COLUMNS, CONNECTOR_COLUMNS, PROJECT_COLUMNS
 from almmigrate.progress import progress
 from almmigrate.secrets import MASK, forget_secrets
-from almmigrate.tabular.cells import csv_unescape, xlsx_unescape
+from almmigrate.tabular.cells import csv_unescape
 
 FORMATS = ["xlsx", "json", "csv"]
 

@@ -170,7 +170,7 @@ def test_every_format_tells_the_reader_the_verdict_and_what_was_run(tmp_path: Pa
     assert ["target", "https://new.example.com", None] in head
     objects = book["objects"]
     assert objects.auto_filter.ref == "A1:K4" and objects.freeze_panes == "A2"
-    assert objects.column_dimensions["C"].width == 48  # the key can be read
+    assert objects.column_dimensions["C"].width >= 48  # the key can be read
     assert objects.cell(row=4, column=4).fill.fgColor.rgb.endswith("FDE2E2")  # the failed row
     assert objects.page_setup.orientation == "landscape"
     for written in tmp_path.iterdir():

@@ -1,4 +1,6 @@
-"""Tables in and out of files: .xlsx workbooks, .json documents, CSV folders and single CSV files.
+"""Tables in and out of files: workbooks, .json documents, CSV folders and single CSV files.
+
+Workbooks are written as .xlsx and read as .xlsx, .xlsm, .xls or .ods.
 
 The format comes from the path. Writing is atomic (a temporary file or folder
 beside the target, then a rename), so a failure never leaves a partial file;
@@ -9,7 +11,8 @@ and the next write into that folder removes it once PID is gone.
 Reading returns only the layout's sheets that are present (absent = empty).
 
 Modules: ``table`` (Table, limits) · ``cells`` (formula safety, escapes) ·
-``xlsx`` (+ ``xlsx_sheet``, the safe one-pass sheet reader) · ``csvfiles`` · ``jsonfile``.
+``xlsx`` (writing) · ``printing`` (page set-up of every sheet written) ·
+``workbook`` (reading, + ``container`` checks and ``formulas``) · ``csvfiles`` · ``jsonfile``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from pathlib import Path
 from typing import IO
 
 from almmigrate.errors import InputError
-from almmigrate.tabular import csvfiles, jsonfile, xlsx
+from almmigrate.tabular import csvfiles, jsonfile, workbook, xlsx
+from almmigrate.tabular.container import OLE_MAGIC, ZIP_MAGIC
 from almmigrate.tabular.table import ALL_SHEETS, META_SHEET, Table
 
 __all__ = ["Table", "output_format", "read_tables", "write_tables"]
@@ -240,7 +244,7 @@ def _umask() -> int:
 
 
 def read_tables(path: str | Path) -> dict[str, Table]:
-    """Read the sheets present in an .xlsx, .json, CSV folder or single CSV file.
+    """Read the sheets present in a workbook (.xlsx .xlsm .xls .ods), .json, CSV folder or CSV file.
 
     Raises InputError with the file (and sheet, row, column where known) for
     anything unreadable, oversized or unsafe.
@@ -260,8 +264,8 @@ def read_tables(path: str | Path) -> dict[str, Table]:
 
 def _read_file(source: Path) -> dict[str, Table]:
     suffix = source.suffix.lower()
-    if suffix in {".xlsx", ".xlsm"}:
-        return xlsx.read_workbook(source)
+    if suffix in workbook.SUFFIXES:
+        return workbook.read_workbook(source)
     if suffix == ".json":
         return jsonfile.read_document(source)
     if suffix in {".csv", ".txt", ".tsv"}:
@@ -269,8 +273,8 @@ def _read_file(source: Path) -> dict[str, Table]:
         return {table.name: table}
     with source.open("rb") as handle:
         start = handle.read(8).lstrip()
-    if start.startswith(b"PK"):
-        return xlsx.read_workbook(source)
+    if start.startswith((ZIP_MAGIC, OLE_MAGIC)):
+        return workbook.read_workbook(source)
     if start.startswith((b"{", b"\xef\xbb\xbf{")):
         return jsonfile.read_document(source)
     table = csvfiles.read_csv(source)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from almmigrate.errors import InputError
+from almmigrate.errors import InputError, Problem
 
 # Sheet names of the SPEC file layout, in the order they are written.
 DATA_SHEETS = ("connectors", "connections", "projects")
@@ -17,10 +17,11 @@ ALL_SHEETS = (*DATA_SHEETS, META_SHEET)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 250_000
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
-# Zip-bomb guards for .xlsx: one member's declared uncompressed size, the whole
-# archive's, and the compression ratio above which a large member is refused.
-MAX_MEMBER_BYTES = 1024 * 1024 * 1024
-MAX_ARCHIVE_BYTES = 2 * 1024 * 1024 * 1024
+# Zip-bomb guards for .xlsx and .ods: what the parts may unpack to in all (the
+# reader holds a sheet's cells in memory; 250,000 rows of 30 columns written
+# by export unpack to about 575 MB), and the compression ratio above which a
+# large part is refused.
+MAX_UNPACKED_BYTES = 640 * 1024 * 1024
 MAX_RATIO = 200
 RATIO_CHECK_ABOVE = 16 * 1024 * 1024
 
@@ -79,8 +80,10 @@ class Table:
         generator streams 50,000 rows without holding them.
     row_numbers: for a table read from a file, the row a person sees for each
         row (header is row 1; in JSON, the item number).
-    file_format: for a table read from a file, "xlsx", "csv" or "json"; csv
-        cells are all text, the others keep their types.
+    file_format: for a table read from a file, "xlsx", "xls", "ods", "csv" or
+        "json"; csv cells are all text, the others keep their types.
+    warnings: what reading noticed about single cells (a date cell read as
+        text), located by sheet, row and column.
     """
 
     name: str
@@ -88,6 +91,7 @@ class Table:
     rows: Iterable[dict[str, Any]]
     row_numbers: list[int] | None = None
     file_format: str | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
     def row_number(self, index: int) -> int:
         """The row a person sees for the index-th data row."""
