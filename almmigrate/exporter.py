@@ -608,6 +608,12 @@ def check_output_path(path: Path, sheets: list[str]) -> None:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"cannot write {path}: the folder {parent} is not writable")
     suffix = path.suffix.lower()
+    if suffix in (".ods", ".fods") and not path.is_dir():
+        raise InputError(
+            f"cannot write {path}: almmigrate writes workbooks as .xlsx (no maintained library "
+            "writes .ods well); LibreOffice opens the .xlsx and saves it as .ods, which plan "
+            "and import read"
+        )
     if suffix in _FILE_SUFFIXES and not path.is_dir():
         raise InputError(
             f"cannot write {path}: {suffix} is not a format almmigrate writes; use .xlsx "

@@ -509,7 +509,7 @@ def test_extensionless_path_that_is_a_file(capsys, sim, tmp_path):
     assert existing.read_text() == "keep me"
 
 
-@pytest.mark.parametrize("name", ["audit.xls", "audit.ODS", "audit.xlsm", "audit.txt"])
+@pytest.mark.parametrize("name", ["audit.xls", "audit.xlsm", "audit.txt"])
 def test_a_file_name_of_another_format_is_refused_not_made_a_folder(capsys, sim, tmp_path, name):
     code, out, stderr = export(capsys, sim, tmp_path / name)
     assert code == 2
@@ -753,3 +753,19 @@ def test_a_partial_file_left_by_a_killed_include_secrets_export_is_named_then_re
     assert code == 0, stderr
     assert f"removed {partial}: a partial file left by an interrupted run" in stderr
     assert sorted(tmp_path.iterdir()) == [out]
+
+
+def test_an_ods_path_is_refused_before_any_request_saying_how_to_get_one(
+    capsys, source_sim, tmp_path: Path
+) -> None:
+    out = tmp_path / "audit.ODS"
+    code, stdout, stderr = run(
+        capsys, "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
+    )
+    assert (code, stdout) == (2, "")
+    assert stderr == (
+        f"InputError: cannot write {out}: almmigrate writes workbooks as .xlsx (no maintained "
+        "library writes .ods well); LibreOffice opens the .xlsx and saves it as .ods, which plan "
+        "and import read\n"
+    )
+    assert source_sim.stats.requests == 0 and not out.exists()

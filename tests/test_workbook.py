@@ -1,0 +1,205 @@
+"""Workbooks saved by LibreOffice in each of its formats plan and import exactly their edits.
+
+The files in tests/fixtures/libreoffice were exported by almmigrate, edited
+(six cells, see EDITS in make_libreoffice_files.py) and saved by LibreOffice
+as .xlsx, .ods and .xls. Reading needs no LibreOffice.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.errors import InputError
+from almmigrate.layout import tables_to_dataset
+from almmigrate.schema import bundled_plugins
+from almmigrate.sim import SimServer
+from almmigrate.tabular import read_tables, table
+
+LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
+EDITED = ["edited.xlsx", "edited.ods", "edited.xls"]
+# What the edits change on the instance, by object id: (kind, id) -> {field: new value}.
+EXPECTED_CHANGES = {
+    ("connectors", 4): {"inaccessible": True, "params.sde_min_priority": "8"},
+    ("connectors", 11): {"params.alm_server": "trac2.internal.example"},
+    ("connections", 3): {"frequency": "weekly", "params.sde_tags_filter": "pci,gdpr"},
+    ("connections", 1): {"debug_mode": True},
+}
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.fixture
+def lo_sim(make_sim: Any) -> SimServer:
+    return make_sim(LIBREOFFICE / "instance.json")
+
+
+@pytest.mark.parametrize("name", EDITED)
+def test_every_libreoffice_format_reads_with_the_schema_types(name: str) -> None:
+    dataset, problems = tables_to_dataset(read_tables(LIBREOFFICE / name), bundled_plugins())
+    assert problems == []
+    assert (len(dataset.connectors), len(dataset.connections), len(dataset.projects)) == (
+        12,
+        133,
+        44,
+    )
+    by_id = {c.id: c for c in dataset.connections}
+    # Booleans (saved by .xls as 0/1 numbers) and integers come back as the schema's types.
+    assert by_id[1].debug_mode is True and by_id[1].inaccessible is False
+    assert isinstance(by_id[1].project, int) and isinstance(by_id[1].connector, int)
+    connector = next(c for c in dataset.connectors if c.id == 4)
+    assert connector.inaccessible is True
+    assert connector.params["sde_min_priority"] == 8  # typed as a number in the cell
+    # Text that looks like a number stays text: the export wrote it as text.
+    assert next(c for c in dataset.connections if c.id == 104).alias == "007"
+    assert next(c for c in dataset.connections if c.id == 40).alias == "1e5"
+
+
+@pytest.mark.parametrize("name", EDITED)
+def test_a_libreoffice_edit_in_any_format_plans_exactly_the_edited_cells(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "plan.json"
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, stdout, err = run(capsys, "plan", str(LIBREOFFICE / name), *login, "--out", str(out))
+    assert code == 0, err
+    assert stdout.splitlines()[-1] == "Plan: 0 create, 4 update, 141 unchanged, 0 skipped, 0 error"
+    items = json.loads(out.read_text(encoding="utf-8"))["items"]
+    planned = {
+        (item["kind"] + "s", item["target_id"]): {c["field"]: c["new"] for c in item["changes"]}
+        for item in items
+        if item["action"] != "unchanged"
+    }
+    assert planned == {
+        ("connectors", 4): {"inaccessible": True, "params.sde_min_priority": "8"},
+        ("connectors", 11): {"params.alm_server": "trac2.internal.example"},
+        ("connections", 3): {"frequency": "weekly", "params.sde_tags_filter": "pci,gdpr"},
+        ("connections", 1): {"debug_mode": True},
+    }
+    assert lo_sim.stats.writes == 0
+
+
+def _expected_state(before: dict[str, Any]) -> dict[str, Any]:
+    state = copy.deepcopy(before)
+    for (kind, ident), fields in EXPECTED_CHANGES.items():
+        record = next(r for r in state[kind] if r["id"] == ident)
+        for field, value in fields.items():
+            if field.startswith("params."):
+                record["params"][field.removeprefix("params.")] = value
+            else:
+                record[field] = value
+    return state
+
+
+@pytest.mark.parametrize("name", ["edited.ods", "edited.xls"])
+def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path, name: str
+) -> None:
+    before = lo_sim.state.snapshot()
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, stdout, err = run(capsys, "import", str(LIBREOFFICE / name), *login)
+    assert code == 0, err
+    after = lo_sim.state.snapshot()
+    want = _expected_state(before)
+    for kind in ("connectors", "connections"):
+        got = {
+            r["id"]: (r["params"], {k: v for k, v in r.items() if k != "params"})
+            for r in after[kind]
+        }
+        expected = {
+            r["id"]: (r["params"], {k: v for k, v in r.items() if k != "params"})
+            for r in want[kind]
+        }
+        assert got.keys() == expected.keys()  # nothing created, nothing lost
+        for ident in got:
+            assert got[ident][0] == expected[ident][0], (kind, ident)
+            for field in ("name", "alias", "frequency", "debug_mode", "inaccessible"):
+                assert got[ident][1].get(field) == expected[ident][1].get(field), (kind, ident)
+    assert lo_sim.stats.as_dict()["by_method"].get("POST", 0) == 0  # no create
+
+
+def test_a_workbook_named_as_another_kind_is_read_by_its_content(tmp_path: Path) -> None:
+    renamed = tmp_path / "edited.xlsx"
+    renamed.write_bytes((LIBREOFFICE / "edited.ods").read_bytes())
+    assert len(read_tables(renamed)["connections"].rows) == 133
+
+
+def test_an_ods_with_merged_cells_in_a_data_sheet_is_refused(tmp_path: Path) -> None:
+    source = LIBREOFFICE / "edited.ods"
+    path = tmp_path / "merged.ods"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "content.xml":
+                marker = b'<table:table table:name="connections"'
+                at = data.index(marker)
+                cell = data.index(b"<table:table-cell ", at + 1)
+                data = (
+                    data[: cell + 18]
+                    + b'table:number-columns-spanned="2" table:number-rows-spanned="1" '
+                    + data[cell + 18 :]
+                )
+            new.writestr(item, data)
+    with pytest.raises(InputError, match="connections: merged cells; unmerge them"):
+        read_tables(path)
+
+
+def test_shared_strings_that_would_unpack_past_the_budget_are_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small file whose shared strings inflate far beyond it is refused from the zip
+    directory alone (issue 11: 14 MB inflating to 900 MB), before anything is parsed."""
+    path = tmp_path / "inflating.xlsx"
+    main_ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    strings = "".join(f"<si><t>{'x' * 1000}</t></si>" for _ in range(3000))
+    with (
+        zipfile.ZipFile(LIBREOFFICE / "edited.xlsx") as old,
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new,
+    ):
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "xl/sharedStrings.xml":
+                data = f'<sst xmlns="{main_ns}">{strings}</sst>'.encode()
+            new.writestr(item.filename, data, zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 100_000  # 3 MB of strings in a small file
+    monkeypatch.setattr(table, "MAX_UNPACKED_BYTES", 2 * 1024 * 1024)
+    with pytest.raises(InputError, match="refused: xl/sharedStrings.xml unpacks to 2 MB"):
+        read_tables(path)
+
+
+def test_a_part_that_lies_about_its_size_is_refused_at_its_declared_size(tmp_path: Path) -> None:
+    """The zip directory may understate a part's size; it is inflated within the size it
+    declares and refused there, never trusted to the end."""
+    source = tmp_path / "honest.xlsx"
+    source.write_bytes((LIBREOFFICE / "edited.xlsx").read_bytes())
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        info = archive.getinfo("xl/sharedStrings.xml")
+    declared = (info.file_size // 10).to_bytes(4, "little")
+    # Understate the size in the local header (offset 22) and the central directory (24).
+    local = info.header_offset
+    data[local + 22 : local + 26] = declared
+    name = info.filename.encode()
+    central = [
+        at
+        for at in range(len(data) - 46)
+        if data[at : at + 4] == b"PK\x01\x02" and data[at + 46 : at + 46 + len(name)] == name
+    ]
+    assert len(central) == 1
+    data[central[0] + 24 : central[0] + 28] = declared
+    liar = tmp_path / "liar.xlsx"
+    liar.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="broken zip"):
+        read_tables(liar)
