@@ -1,7 +1,10 @@
 """Carry out a Plan on the target: the only module that writes to an instance.
 
 Connectors go first, then connections (a connection whose connector is created
-in the same run gets that connector's new id). Items run on a thread pool under
+in the same run gets that connector's new id). The two stages share one stream:
+connections are queued right behind the connectors and only one whose connector
+is still being written waits for it, so the pipe never empties at the stage
+boundary (`ApplySummary.stage_gap` measures it). Items run on a thread pool under
 the client's one shared rate limit; a 429 pauses every worker (the client's
 limiter does that). Creates are POSTs, updates PATCH only the changed fields,
 unchanged items send nothing.
@@ -39,6 +42,7 @@ from almmigrate.secrets import scrub
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
+OutcomeCallback = Callable[[Outcome], None]  # each outcome as it is known
 ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed", "pending")
 # Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
 INTERRUPT_POLL = 0.2
@@ -70,6 +74,13 @@ class ApplySummary:
     retries: int = 0
     throttled: int = 0
     elapsed: float = 0.0
+    # The adaptive controller's last pacing rate and the limit it found (None: fixed pacing).
+    settled_rate: float | None = None
+    limit_found: float | None = None
+    # Seconds from the last connector's answer to the first connection's send (negative:
+    # they overlapped), and seconds with no request in flight; None when not measured.
+    stage_gap: float | None = None
+    idle: float | None = None
 
     @property
     def rate(self) -> float:
@@ -90,6 +101,8 @@ class ApplySummary:
             "throttled": self.throttled,
             "elapsed_s": round(self.elapsed, 3),
             "rate_per_s": round(self.rate, 2),
+            "settled_rate_per_s": _rounded(self.settled_rate),
+            "limit_found_per_s": _rounded(self.limit_found),
         }
 
 
@@ -111,6 +124,10 @@ class Interrupted(RunStopped):
 
 class OutputFailed(RunStopped):
     """A file of the run (the journal) could not be written mid-run."""
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 2) if value is not None else None
 
 
 @dataclass
@@ -158,6 +175,7 @@ def apply_plan(
     journal: Journal | None = None,
     on_progress: ProgressCallback | None = None,
     max_sends: int = 6,
+    on_outcome: OutcomeCallback | None = None,
 ) -> ApplyResult:
     """Apply every item of a plan; a failing item never stops the others.
 
@@ -166,25 +184,35 @@ def apply_plan(
     journal: resume state and progress record; None for no journal.
     max_sends: how many times one create may be sent when each outcome is unknown
         and the lookup afterwards finds nothing.
+    on_outcome: called with each outcome as it is known (from worker threads).
     """
     before = _stats(client)
+    idle_before = _idle(client)
     started = time.monotonic()
     stop = _Stop()
     applier = _Applier(client, journal, max_sends, stop)
     runner = _BatchRunner(
         applier, concurrency, max(1, batch_size), journal, on_progress, len(plan.items), stop
     )
+    runner.on_outcome = on_outcome
     connectors = [i for i in plan.items if i.kind == "connector"]
     connections = [i for i in plan.items if i.kind != "connector"]
-    outcomes = runner.run(connectors)
-    outcomes += runner.run(connections)
+    outcomes = runner.run(connectors + connections)
     after = _stats(client)
+    idle_after = _idle(client)
+    status = client.rate_status() if hasattr(client, "rate_status") else None
     summary = ApplySummary(
         counts=_count(outcomes),
         requests=after["requests"] - before["requests"],
         retries=after["retries"] - before["retries"],
         throttled=after["throttled"] - before["throttled"],
         elapsed=time.monotonic() - started,
+        settled_rate=status.rate if status is not None else None,
+        limit_found=status.limit if status is not None else None,
+        stage_gap=runner.stage_gap(),
+        idle=idle_after - idle_before
+        if idle_after is not None and idle_before is not None
+        else None,
     )
     if journal is not None and not summary.failed and not stop:
         try:
@@ -205,6 +233,11 @@ def _journal_failed(journal: Journal, error: OSError) -> OutputFailed:
 def _stats(client: WritingClient) -> dict[str, int]:
     snapshot = client.stats.snapshot()
     return {k: int(snapshot.get(k, 0) or 0) for k in ("requests", "retries", "throttled")}
+
+
+def _idle(client: WritingClient) -> float | None:
+    limiter = getattr(client, "limiter", None)
+    return float(limiter.stats().idle) if limiter is not None else None
 
 
 def _count(outcomes: Sequence[Outcome]) -> dict[str, int]:
@@ -251,9 +284,25 @@ class _BatchRunner:
         self.total = total
         self.stop = stop
         self.done = 0
+        self.on_outcome: OutcomeCallback | None = None
         self._lock = threading.Lock()
+        # Connectors written in this run, by name: a connection that needs one waits for it.
+        self._connectors: dict[str, threading.Event] = {}
+        self._last_connector: float | None = None
+        self._first_connection: float | None = None
+
+    def stage_gap(self) -> float | None:
+        """Seconds from the last connector's answer to the first connection's send."""
+        if self._last_connector is None or self._first_connection is None:
+            return None
+        return self._first_connection - self._last_connector
 
     def run(self, items: list[PlanItem]) -> list[Outcome]:
+        self._connectors = {
+            _connector_name(i): threading.Event()
+            for i in items
+            if i.kind == "connector" and writes(i)
+        }
         outcomes: list[Outcome] = []
         pending: deque[list[tuple[PlanItem, Future[Outcome]]]] = deque()
         queued = 0
@@ -325,7 +374,22 @@ class _BatchRunner:
         return writes(item) and done_earlier(self.journal, item) is None
 
     def _one(self, item: PlanItem) -> Outcome:
-        outcome = self._not_sent(item) if self.stop else self.applier.apply(item)
+        if item.kind != "connector" and writes(item):
+            waiting = self._connectors.get(item.connector_name or "")
+            if waiting is not None:
+                waiting.wait()  # its connector was queued first, so it is under way
+            with self._lock:
+                if self._first_connection is None:
+                    self._first_connection = time.monotonic()
+        try:
+            outcome = self._not_sent(item) if self.stop else self.applier.apply(item)
+        finally:
+            if item.kind == "connector" and writes(item):
+                with self._lock:
+                    self._last_connector = time.monotonic()
+                self._connectors[_connector_name(item)].set()
+        if self.on_outcome is not None and outcome.action != "pending":
+            self.on_outcome(outcome)
         if self.on_progress is not None and outcome.action != "pending":
             with self._lock:
                 self.done += 1

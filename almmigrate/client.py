@@ -43,12 +43,14 @@ from almmigrate.errors import (
     Unreachable,
 )
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
+from almmigrate.ratecontrol import MAX_IN_FLIGHT, AdaptiveRate, RateStatus
 from almmigrate.ratelimit import RateLimiter
 from almmigrate.responses import (
     ROOT_HINT,
     Attempt,
     Retryable,
     decode,
+    parse_retry_after,
     read_capped,
     status_error,
     too_large,
@@ -260,11 +262,18 @@ class SDEClient:
         self.stats = RequestStats()
         self.max_pages = MAX_PAGES
         self._sent = threading.local()  # per worker thread: write requests sent
-        self.limiter = limiter or RateLimiter(settings.rate)
+        if limiter is None:
+            controller = (
+                AdaptiveRate(settings.rate, concurrency=settings.concurrency)
+                if settings.adapt
+                else None
+            )
+            limiter = RateLimiter(settings.rate, controller=controller)
+        self.limiter = limiter
         self._backoff_base = backoff
         self._sleep = sleep
         self._random = random.Random()
-        workers = max(1, settings.concurrency)
+        workers = self.workers
         self._http = httpx.Client(
             headers={
                 "Authorization": f"Token {token}",
@@ -290,6 +299,18 @@ class SDEClient:
 
     def __repr__(self) -> str:
         return f"SDEClient({redact_url(self.root)!r})"
+
+    @property
+    def workers(self) -> int:
+        """Threads worth running: --concurrency, or the most Little's law may ask for."""
+        if self.settings.concurrency is None:
+            return MAX_IN_FLIGHT if self.settings.adapt else 4
+        return max(1, self.settings.concurrency)
+
+    def rate_status(self) -> RateStatus | None:
+        """The adaptive controller's view (rate, limit found, 429s), None with fixed pacing."""
+        controller = self.limiter.controller
+        return controller.status() if controller is not None else None
 
     # ------------------------------------------------------------ requests
 
@@ -361,13 +382,27 @@ class SDEClient:
     ) -> Any:
         shown = redact_url(str(httpx.URL(url, params=dict(params)) if params else url))
         attempt = Attempt(method, shown, safe, self.host, self.port, self.settings.timeout)
-        self.limiter.acquire()
+        with self.limiter.slot():
+            self.limiter.acquire()
+            return self._send(method, url, params, body, shown, attempt)
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        shown: str,
+        attempt: Attempt,
+    ) -> Any:
+        controller = self.limiter.controller
         if method != "GET":
             self._sent.writes = self.writes_sent() + 1
         started = time.monotonic()
         request = self._http.build_request(
             method, url, params=dict(params) if params else None, json=body
         )
+        record = controller.sent() if controller is not None else None
         try:
             # Streamed and read with a cap: a 50 MB error page must not be held in memory.
             response, cut_short = read_capped(self._http.send(request, stream=True))
@@ -387,12 +422,19 @@ class SDEClient:
         self.stats.mark(started, ended)
         status = response.status_code
         logger.debug("%s %s -> %d (%.3f s)", method, shown, status, ended - started)
+        if status == 429:
+            self.stats.add(throttled=1)
+        if controller is not None and record is not None:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            controller.answered(record, status, retry_after=retry_after, headers=response.headers)
+            if status == 429 or (status == 503 and retry_after is not None):
+                # Over the limit for everyone: hold back every worker now, before the
+                # others' requests are refused too (tenacity's own wait follows).
+                self.limiter.pause_for(retry_after if retry_after is not None else 1.0)
         if 200 <= status < 300:
             if cut_short:
                 raise too_large(attempt, status, self.root)
             return decode(response, attempt, self.root)
-        if status == 429:
-            self.stats.add(throttled=1)
         raise status_error(response, attempt)
 
     def writes_sent(self) -> int:
@@ -443,7 +485,9 @@ class SDEClient:
         error = state.outcome.exception() if state.outcome else None
         self.stats.add(retries=1)
         if isinstance(error, Retryable):
-            if error.error.status == 429:
+            if error.error.status == 429 or (
+                error.error.status == 503 and error.retry_after is not None
+            ):
                 # The server is over its limit for everyone: hold back every worker.
                 self.limiter.pause_for(state.upcoming_sleep)
             logger.info(
@@ -589,7 +633,7 @@ class SDEClient:
 
     def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[_Page]:
         """Fetch pages on a thread pool, at most 2 x concurrency in flight, yielded in order."""
-        workers = max(1, self.settings.concurrency)
+        workers = self.workers
         pending: deque[Future[Any]] = deque()
         remaining = iter(urls)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="almmigrate-page") as pool:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,7 +24,7 @@ from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
 from almmigrate.journal import Journal
-from almmigrate.plan_types import Plan
+from almmigrate.plan_types import Outcome, Plan
 from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
 from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
@@ -35,7 +37,7 @@ class RunOptions:
     """How to apply: speed, safety and where the results go."""
 
     dry_run: bool = False
-    concurrency: int = 4
+    concurrency: int | None = 4  # None: the client's (Little's law under --rate auto)
     batch_size: int = 50
     report: Path | None = None
     errors: Path | None = None
@@ -326,32 +328,92 @@ def _now() -> str:
 
 
 def _apply(client: Any, plan: Plan, run: RunOptions, journal: Journal | None) -> ApplyResult:
+    from almmigrate.apply import writes
     from almmigrate.progress import progress
 
-    started = time.monotonic()
+    line = ProgressLine(client, sum(1 for item in plan.items if writes(item)))
     with progress("Importing", total=len(plan.items), enabled=run.progress) as bar:
 
         def on_progress(done: int, total: int) -> None:
-            bar.update(done=done, total=total, description=progress_label(done, total, started))
+            bar.update(done=done, total=total, description=line.label())
 
         return apply_plan(
             client,
             plan,
-            concurrency=run.concurrency,
+            concurrency=run.concurrency or client.workers,
             batch_size=run.batch_size,
             journal=journal,
             on_progress=on_progress,
+            on_outcome=line.outcome,
             max_sends=client.settings.retries + 1,
         )
 
 
-def progress_label(done: int, total: int, started: float, now: float | None = None) -> str:
-    """ "Importing 12.3/s, ETA 40 s": objects per second so far and the time left at that pace."""
-    spent = (now if now is not None else time.monotonic()) - started
-    if done <= 0 or spent <= 0:
-        return "Importing"
-    pace = done / spent
-    return f"Importing {pace:.1f}/s, ETA {max(0, total - done) / pace:.0f} s"
+RATE_SPAN = 3.0  # seconds the progress line's current rate is measured over
+
+
+class ProgressLine:
+    """The progress line of an import: rate now, limit found, 429s, retries and time left.
+
+    "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 12 s". The rate is the
+    requests answered in the last few seconds, the ETA the objects still to send at
+    that rate: objects with nothing to send (unchanged, or done by an earlier run)
+    count for nothing, so a resumed run does not start at thousands per second.
+    """
+
+    def __init__(
+        self, client: Any, to_send: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.client = client
+        self.to_send = to_send
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._sent = 0
+        first = client.stats.snapshot()
+        self._base = (first["requests"], first["retries"], first["throttled"])
+        self._samples: deque[tuple[float, int]] = deque([(clock(), first["requests"])])
+
+    def outcome(self, outcome: Outcome) -> None:
+        """One object done; those the plan had to send (counted in to_send) shorten the ETA."""
+        if outcome.item.action in ("create", "update"):
+            with self._lock:
+                self._sent += 1
+
+    def label(self) -> str:
+        now = self._clock()
+        stats = self.client.stats.snapshot()
+        with self._lock:
+            self._samples.append((now, stats["requests"]))
+            while len(self._samples) > 2 and self._samples[1][0] <= now - RATE_SPAN:
+                self._samples.popleft()
+            then, before = self._samples[0]
+            left = max(0, self.to_send - self._sent)
+        spent = now - then
+        rate = (stats["requests"] - before) / spent if spent > 0 else None
+        return progress_label(
+            rate,
+            self.client.rate_status(),
+            throttled=stats["throttled"] - self._base[2],
+            retries=stats["retries"] - self._base[1],
+            left=left,
+        )
+
+
+def progress_label(
+    rate: float | None, status: Any, *, throttled: int, retries: int, left: int
+) -> str:
+    """ "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 12 s" (parts when known)."""
+    parts = []
+    if rate is not None and rate > 0:
+        parts.append(f"{rate:.1f} req/s")
+    if status is not None:
+        parts.append(f"limit {status.limit:.0f}/s" if status.limit else "limit not hit yet")
+    parts.append(f"{throttled} × 429")
+    if retries:
+        parts.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
+    if rate is not None and rate > 0:
+        parts.append(f"ETA {left / rate:.0f} s")
+    return "Importing " + ", ".join(parts)
 
 
 def _register_dataset_secrets(dataset: Dataset, plugins: dict[str, Plugin]) -> None:

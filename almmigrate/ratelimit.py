@@ -10,14 +10,24 @@ just the one that was throttled.
 The limiter keeps its own accounting (grants, time waited, pauses, first and
 last start time) so tests and benchmarks can check the achieved rate without
 timing anything themselves.
+
+With an :class:`~almmigrate.ratecontrol.AdaptiveRate` (`--rate auto`) the rate is
+the controller's, read at every grant, and the limiter also holds the in-flight
+slots (:meth:`RateLimiter.slot`): a request takes one before its start time, so
+a scheduled start always has a free worker and requests never bunch up behind a
+slow one. It measures the time no request was in flight ("idle"), which shows
+when a stage boundary left the pipe empty.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from almmigrate.ratecontrol import AdaptiveRate
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class LimiterStats:
     pauses: int
     first_start: float | None
     last_start: float | None
+    idle: float = 0.0  # seconds with no request in flight, between the first and the last
 
     def achieved_rate(self) -> float | None:
         """Grants per second between the first and the last grant (None under two grants)."""
@@ -42,6 +53,7 @@ class RateLimiter:
     """Spaces requests to at most `rate` per second across threads; None means no limit.
 
     burst: how many requests may start back to back after an idle spell (1 = evenly spaced).
+    controller: an AdaptiveRate that sets the rate (and the in-flight slots) as answers arrive.
     clock, sleep: injectable so the scheduling can be tested without waiting.
     """
 
@@ -52,6 +64,7 @@ class RateLimiter:
         burst: int = 1,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        controller: AdaptiveRate | None = None,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive (or None for no limit)")
@@ -69,6 +82,11 @@ class RateLimiter:
         self._pauses = 0
         self._first: float | None = None
         self._last: float | None = None
+        self.controller = controller
+        self._slots = threading.Condition(threading.Lock())
+        self._in_flight = 0
+        self._idle = 0.0
+        self._idle_since: float | None = None
 
     def acquire(self) -> float:
         """Block until this caller may send; return the seconds it waited."""
@@ -94,9 +112,10 @@ class RateLimiter:
     def _schedule(self, now: float) -> float:
         """Reserve the next start time (lock held)."""
         earliest = max(now, self._paused_until)
-        if self.rate is None:
+        rate = self.current_rate(now)
+        if rate is None:
             return earliest
-        interval = 1.0 / self.rate
+        interval = 1.0 / rate
         tolerance = (self.burst - 1) * interval
         tat = max(self._tat, earliest)
         start = max(earliest, tat - tolerance)
@@ -111,9 +130,34 @@ class RateLimiter:
                 self._pauses += 1
             # After a pause, resume at the steady rate rather than in a burst: the server
             # has just said it is over its limit.
-            if self.rate is not None:
-                tolerance = (self.burst - 1) / self.rate
+            rate = self.current_rate(deadline)
+            if rate is not None:
+                tolerance = (self.burst - 1) / rate
                 self._tat = max(self._tat, deadline + tolerance)
+
+    def current_rate(self, now: float | None = None) -> float | None:
+        """Requests per second now: the controller's when there is one, else the fixed rate."""
+        if self.controller is not None:
+            return self.controller.rate(now)
+        return self.rate
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one in-flight slot for a request (the controller's count, or no limit)."""
+        with self._slots:
+            while self.controller is not None and self._in_flight >= self.controller.in_flight():
+                self._slots.wait(0.05)  # the allowance may grow as latency is measured
+            if self._in_flight == 0 and self._idle_since is not None:
+                self._idle += max(0.0, self._clock() - self._idle_since)
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._slots:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle_since = self._clock()
+                self._slots.notify()
 
     def pause_for(self, seconds: float) -> None:
         """Hold back every caller for `seconds` from now."""
@@ -132,4 +176,5 @@ class RateLimiter:
                 pauses=self._pauses,
                 first_start=self._first,
                 last_start=self._last,
+                idle=self._idle,
             )

@@ -13,7 +13,11 @@ class ConnectionSettings:
 
     url: the instance root, with or without `/api/v2`, with or without a trailing slash.
     verify: True (system CAs), False (`--insecure`), or a CA bundle path (`--ca-bundle`).
-    rate: requests per second across every worker; None means no limit.
+    rate: requests per second across every worker; None means no limit. With `adapt`
+        it is a ceiling the adaptive controller never passes (None: no ceiling).
+    adapt: find the rate the instance sustains (`--rate auto`, almmigrate.ratecontrol).
+    concurrency: requests in flight at once; None follows the rate and the observed
+        latency (Little's law; only with `adapt`).
     """
 
     url: str
@@ -22,7 +26,8 @@ class ConnectionSettings:
     timeout: float = 30.0
     allow_http: bool = False
     rate: float | None = None
-    concurrency: int = 4
+    adapt: bool = False
+    concurrency: int | None = 4
     retries: int = 5
     max_wait: float = 600.0  # seconds the instance may make us wait before we give up
     page_size: int = 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -287,3 +288,45 @@ def test_throttled_creates_wait_and_land_once(make_sim: Any) -> None:
     assert result.summary.throttled == sim.stats.throttled > 0
     names = [c["name"] for c in _held(sim, "connectors")]
     assert sorted(names) == ["Existing trac", "T0", "T1", "T2", "T3"]
+
+
+class _SlowConnectorClient(SDEClient):
+    """Holds the create of connector "Slow" until some connection has been created."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.connection_made = threading.Event()
+        self.overlapped = False
+
+    def create_connector(self, body: Any) -> dict[str, Any]:
+        if body["name"] == "Slow":
+            # Without the overlap this waits in vain: connections would wait for every connector.
+            self.overlapped = self.connection_made.wait(30)
+        return super().create_connector(body)
+
+    def create_connection(self, body: Any) -> dict[str, Any]:
+        created = super().create_connection(body)
+        self.connection_made.set()
+        return created
+
+
+def test_connections_do_not_wait_for_connectors_they_do_not_need(make_sim: Any) -> None:
+    # Barriers cost nothing: a connection whose connector is already on the target goes
+    # while another connector is still being created; one that needs it waits for it.
+    sim = make_sim(_data())
+    plan = Plan(
+        [
+            _connector_item("Slow"),
+            _connection_item("on-existing", "Existing trac"),
+            _connection_item("on-slow", "Slow", project=2),
+        ]
+    )
+    settings = ConnectionSettings(sim.url, sim.token)
+    with _SlowConnectorClient(settings, backoff=0.01) as client:
+        result = apply_plan(client, plan, concurrency=4)
+    assert client.overlapped
+    assert [o.action for o in result.outcomes] == ["created", "created", "created"]
+    held = {c["alias"]: c["connector"] for c in _held(sim, "connections")}
+    connectors = {c["name"]: c["id"] for c in _held(sim, "connectors")}
+    assert held == {"on-existing": connectors["Existing trac"], "on-slow": connectors["Slow"]}
+    assert result.summary.stage_gap is not None and result.summary.stage_gap < 0

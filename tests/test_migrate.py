@@ -128,11 +128,59 @@ def test_cli_migrate_with_an_unreachable_source_exits_3_and_writes_nothing(
     assert target_sim.stats.writes == 0  # the target was only asked who it is
 
 
-def test_progress_label_shows_rate_and_eta() -> None:
+def test_progress_label_shows_rate_limit_429s_and_eta() -> None:
     from almmigrate.importer import progress_label
+    from almmigrate.ratecontrol import RateStatus
 
-    assert progress_label(0, 10, started=100.0, now=100.0) == "Importing"
-    assert progress_label(20, 100, started=100.0, now=110.0) == "Importing 2.0/s, ETA 40 s"
+    status = RateStatus(rate=38.0, limit=40.0, throttled=3, events=1, latency=0.1, in_flight=7)
+    assert (
+        progress_label(38.24, status, throttled=3, retries=2, left=380)
+        == "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 10 s"
+    )
+    unknown = RateStatus(rate=20.0, limit=None, throttled=0, events=0, latency=None, in_flight=4)
+    assert progress_label(None, unknown, throttled=0, retries=0, left=5) == (
+        "Importing limit not hit yet, 0 × 429"
+    )
+    assert progress_label(None, None, throttled=0, retries=0, left=5) == "Importing 0 × 429"
+
+
+class _Stats:
+    def __init__(self) -> None:
+        self.counters = {"requests": 0, "retries": 0, "throttled": 0}
+
+    def snapshot(self) -> dict[str, int]:
+        return dict(self.counters)
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.stats = _Stats()
+
+    def rate_status(self) -> None:
+        return None
+
+
+def test_a_resumed_run_starts_its_progress_line_from_requests_not_skipped_rows() -> None:
+    # Issue 11: after a resume the line began at "2478.8/s, ETA 0 s": rows done by the
+    # earlier run counted as work. The rate is requests answered; the ETA counts only
+    # rows still to send; retries and 429s are shown.
+    from almmigrate.importer import ProgressLine
+    from almmigrate.plan_types import Outcome, PlanItem
+
+    now = [100.0]
+    client = _Client()
+    client.stats.counters.update(requests=50, retries=1, throttled=1)  # before this import
+    line = ProgressLine(client, to_send=2100, clock=lambda: now[0])
+    skipped = PlanItem(kind="connection", key="p1/a", action="update")
+    for _ in range(2000):  # rows an earlier run finished: no request, no time
+        line.outcome(Outcome(skipped, "skipped", attempts=0))
+    assert line.label() == "Importing 0 × 429"
+    now[0] = 102.0
+    client.stats.counters.update(requests=130, retries=3, throttled=2)
+    sent = PlanItem(kind="connection", key="p1/b", action="create")
+    for _ in range(60):
+        line.outcome(Outcome(sent, "created", attempts=1))
+    assert line.label() == "Importing 40.0 req/s, 1 × 429, 2 retries, ETA 1 s"
 
 
 def test_migrate_dry_run_plans_and_writes_nothing(source_sim: Any, target_sim: Any) -> None:

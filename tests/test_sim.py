@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -490,6 +491,45 @@ def test_rate_limit_answers_429_with_retry_after_seconds(make_sim: Any) -> None:
     assert sim.stats.throttled == 1 and sim.stats.requests == 2
 
 
+def test_sliding_window_counts_accepted_requests_on_arrival_like_drf(make_sim: Any) -> None:
+    # At most 3 in any 60 s: the 4th and 5th are refused, and refusals are not counted
+    # (DRF keeps only accepted requests); Retry-After is the time until the oldest
+    # leaves the window, rounded up to whole seconds.
+    faults = Faults(rate_limit=3 / 60, throttle="sliding-window", throttle_window=60)
+    sim = make_sim(faults=faults)
+    with api(sim) as client:
+        answers = [client.get("projects/") for _ in range(5)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
+    seconds = int(answers[3].headers["retry-after"])
+    assert 50 <= seconds <= 60
+    assert answers[3].json() == {
+        "detail": f"Request was throttled. Expected available in {seconds} seconds."
+    }
+    assert sim.stats.throttled == 2 and sim.stats.requests == 5
+
+
+def test_limit_headers_say_what_is_left(make_sim: Any) -> None:
+    faults = Faults(
+        rate_limit=3 / 60, throttle="sliding-window", throttle_window=60, limit_headers=True
+    )
+    sim = make_sim(faults=faults)
+    with api(sim) as client:
+        first = client.get("projects/")
+    assert first.headers["ratelimit-limit"] == "3"
+    assert first.headers["ratelimit-remaining"] == "2"
+    assert first.headers["ratelimit-policy"] == "3;w=60"
+    assert 50 <= int(first.headers["ratelimit-reset"]) <= 60
+
+
+def test_capacity_queues_requests_beyond_it_instead_of_refusing(make_sim: Any) -> None:
+    sim = make_sim(faults=Faults(latency_ms=400, capacity=1))
+    with api(sim) as client, ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(lambda _: client.get("projects/"), range(3)))
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert sim.stats.queued == 2  # one at work, two waited their turn
+    assert sim.stats.throttled == 0
+
+
 def test_rate_limit_retry_after_as_http_date(make_sim: Any) -> None:
     sim = make_sim(faults=Faults(rate_limit=0.001, retry_after_date=True))
     with api(sim) as client:
@@ -561,6 +601,10 @@ def test_faults_reject_nonsense() -> None:
         Faults(fail_rate=1.5)
     with pytest.raises(ValueError, match="rate_limit"):
         Faults(rate_limit=0)
+    with pytest.raises(ValueError, match="throttle must be one of token-bucket, sliding-window"):
+        Faults(throttle="fixed-window")
+    with pytest.raises(ValueError, match="capacity"):
+        Faults(capacity=0)
 
 
 # ---------------------------------------------------------------- server set-up

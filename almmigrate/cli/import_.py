@@ -14,6 +14,7 @@ from almmigrate.cli.options import (
     connection_options,
     import_options_from,
     import_plan_options,
+    pacing_from,
     settings_from,
     source_options,
 )
@@ -24,7 +25,7 @@ MAX_FAILURES_SHOWN = 20
 def run_options(
     *,
     dry_run: bool,
-    concurrency: int,
+    concurrency: int | None,
     batch_size: int,
     report: Path | None,
     errors_file: Path | None,
@@ -61,7 +62,8 @@ def command(
     tls: dict[str, Any],
     source_url: str | None,
     source_token: str | None,
-    rate: float,
+    rate: float | None,
+    no_adapt: bool,
     retries: int,
     **options: Any,
 ) -> None:
@@ -74,6 +76,10 @@ def command(
     done, 1 some rows failed (see --report), 2 bad input (nothing written),
     3 cannot reach or log in to the target.
 
+    The rate finds itself (--rate auto): the progress line shows the request rate
+    now, the limit found so far, the 429s and retries, and the time left; the
+    summary adds the rate it settled on.
+
     \b
     Example:
       almmigrate import connectors.xlsx --url https://sde.example.com \\
@@ -81,9 +87,8 @@ def command(
     """
     from almmigrate.importer import import_file
 
-    settings = settings_from(
-        url, token, rate=rate, concurrency=options["concurrency"], retries=retries, **tls
-    )
+    pacing = pacing_from(rate, no_adapt, options["concurrency"])
+    settings = settings_from(url, token, retries=retries, pacing=pacing, **tls)
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
     import_options = import_options_from(source=source, **pick(options, PLAN_KEYS))
     run = run_options(**pick(options, RUN_KEYS))
@@ -162,7 +167,7 @@ def print_outcome(outcome: Any) -> None:
             f"{summary['requests']} requests in {summary['elapsed_s']} s "
             f"({summary['rate_per_s']}/s)"
         )
-    click.echo(_table([(k, v) for k, v in summary.items()]))
+    click.echo(_table([(k, v) for k, v in summary.items() if v is not None]))
     failed = outcome.result.failed
     for item in failed[:MAX_FAILURES_SHOWN]:
         where = f"{item.item.kind} row {item.item.row}" if item.item.row else item.item.kind

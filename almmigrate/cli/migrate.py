@@ -18,6 +18,7 @@ from almmigrate.cli.options import (
     apply_options,
     import_options_from,
     import_plan_options,
+    pacing_from,
     settings_from,
     two_instance_options,
 )
@@ -35,7 +36,8 @@ def command(
     target_url: str | None,
     target_token: str | None,
     tls: dict[str, Any],
-    rate: float,
+    rate: float | None,
+    no_adapt: bool,
     retries: int,
     **options: Any,
 ) -> None:
@@ -50,7 +52,7 @@ def command(
     Example:
       SDE_SOURCE_TOKEN=... SDE_TARGET_TOKEN=... almmigrate migrate \\
           --source-url https://old.example.com --target-url https://new.example.com \\
-          --rate 20 --report migration.xlsx
+          --report migration.xlsx
     """
     from almmigrate.importer import migrate
 
@@ -59,8 +61,7 @@ def command(
         target_url,
         target_token,
         which="target",
-        rate=rate,
-        concurrency=options["concurrency"],
+        pacing=pacing_from(rate, no_adapt, options["concurrency"]),
         retries=retries,
         **tls,
     )

@@ -111,9 +111,13 @@ def settings_from(
     allow_http: bool = False,
     max_wait: float = 600.0,
     which: str = "",
+    pacing: dict[str, Any] | None = None,
     **tuning: Any,
 ) -> ConnectionSettings:
-    """Build settings from options, or fail with a usage error naming what is missing."""
+    """Build settings from options, or fail with a usage error naming what is missing.
+
+    pacing: rate, adapt and concurrency from :func:`pacing_from` (None values kept).
+    """
     dash = f"{which}-" if which else ""
     env = f"SDE_{which.upper()}_" if which else "SDE_"
     if not url:
@@ -129,7 +133,39 @@ def settings_from(
         allow_http=allow_http,
         max_wait=max_wait,
         **{k: v for k, v in tuning.items() if v is not None},
+        **(pacing or {}),
     )
+
+
+class RateParam(click.ParamType):
+    """`auto` or a number of requests per second (at least 0.1)."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            number = float(value)
+        elif str(value).strip().lower() == "auto":
+            return None
+        else:
+            try:
+                number = float(str(value))
+            except ValueError:
+                self.fail(
+                    f"{value!r} is neither 'auto' nor a number of requests per second", param, ctx
+                )
+        if not number >= 0.1 or number == float("inf"):
+            self.fail(f"{value!r} is not a rate of at least 0.1 requests per second", param, ctx)
+        return number
+
+
+def pacing_from(rate: float | None, no_adapt: bool, concurrency: int | None) -> dict[str, Any]:
+    """ConnectionSettings' rate, adapt and concurrency for --rate, --no-adapt, --concurrency."""
+    if no_adapt and rate is None:
+        raise click.UsageError("--no-adapt needs a number: --rate N --no-adapt (fixed pacing).")
+    if no_adapt and concurrency is None:
+        concurrency = 4  # fixed pacing: the fixed worker count of old
+    return {"rate": rate, "adapt": not no_adapt, "concurrency": concurrency}
 
 
 # ---------------------------------------------------------------- import / plan
@@ -236,17 +272,31 @@ _APPLY: list[Decorator] = [
     ),
     click.option(
         "--rate",
-        type=click.FloatRange(min=0.1),
-        default=10.0,
+        type=RateParam(),
+        metavar="auto|N",
+        default="auto",
         show_default=True,
-        help="Requests per second to the target, across every worker.",
+        help=(
+            "Requests per second to the target, across every worker. auto: find the rate "
+            "the target sustains (start moderately, speed up while requests succeed; on a "
+            "429, pause every worker for its Retry-After and settle just under the rate "
+            "the target accepted). A number N is a ceiling never passed; below it the rate "
+            "still adapts."
+        ),
+    ),
+    click.option(
+        "--no-adapt",
+        is_flag=True,
+        help="With --rate N: send at exactly N/s (fixed pacing), never adapting.",
     ),
     click.option(
         "--concurrency",
         type=click.IntRange(1, 64),
-        default=4,
-        show_default=True,
-        help="Requests in flight at once.",
+        default=None,
+        help=(
+            "Requests in flight at once. Default: what the rate needs at the observed "
+            "latency (rate x latency, 2 to 32); 4 with --no-adapt."
+        ),
     ),
     click.option(
         "--batch-size",
@@ -291,8 +341,8 @@ _APPLY: list[Decorator] = [
 
 
 def apply_options(func: F) -> F:
-    """--dry-run, --rate, --concurrency, --batch-size, --retries, --report, --errors, --journal,
-    --wait-lock.
+    """--dry-run, --rate, --no-adapt, --concurrency, --batch-size, --retries, --report, --errors,
+    --journal, --wait-lock.
 
     Shared by `import` and `migrate`.
     """

@@ -18,7 +18,18 @@ def _describe_faults(faults: Faults) -> str:
         parts.append(f"latency {faults.latency_ms:g} ms")
     if faults.rate_limit:
         form = "HTTP date" if faults.retry_after_date else "seconds"
-        parts.append(f"rate limit {faults.rate_limit:g} requests/s (429, Retry-After in {form})")
+        if faults.throttle == "sliding-window":
+            window = faults.throttle_window
+            counted = f"at most {max(1, round(faults.rate_limit * window))} in any {window:g} s"
+        else:
+            counted = "token bucket, 1 s of burst"
+        parts.append(
+            f"rate limit {faults.rate_limit:g} requests/s ({counted}; 429, Retry-After in {form})"
+        )
+        if faults.limit_headers:
+            parts.append("RateLimit-* headers sent")
+    if faults.capacity:
+        parts.append(f"capacity {faults.capacity} requests at once (others queue)")
     if faults.fail_rate:
         parts.append(f"{faults.fail_rate:.0%} of requests fail with 503")
     if faults.drop_rate:
@@ -79,6 +90,37 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     help="Requests per second over all clients; above it answer 429 with Retry-After.",
 )
 @click.option(
+    "--throttle",
+    type=click.Choice(["token-bucket", "sliding-window"]),
+    default="token-bucket",
+    show_default=True,
+    help=(
+        "How --rate-limit counts. token-bucket: N tokens a second, one second of burst in "
+        "reserve. sliding-window: at most N x W requests in any W seconds, checked on "
+        "arrival, Retry-After rounded up to whole seconds (as Django REST Framework does)."
+    ),
+)
+@click.option(
+    "--throttle-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    metavar="W",
+    help="The sliding window's length in seconds.",
+)
+@click.option(
+    "--limit-headers", is_flag=True, help="Send RateLimit-Limit/-Remaining/-Reset/-Policy headers."
+)
+@click.option(
+    "--capacity",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help=(
+        "Requests worked on at once; more queue, so latency grows with concurrent "
+        "requests instead of a 429. Default: unbounded."
+    ),
+)
+@click.option(
     "--retry-after-date", is_flag=True, help="Send Retry-After as an HTTP date instead of seconds."
 )
 @click.option(
@@ -104,6 +146,10 @@ def command(
     token: str | None,
     latency_ms: float,
     rate_limit: float | None,
+    throttle: str,
+    throttle_window: float,
+    limit_headers: bool,
+    capacity: int | None,
     retry_after_date: bool,
     fail_rate: float,
     drop_rate: float,
@@ -120,6 +166,7 @@ def command(
     \b
     Example:
       almmigrate sim --data samples/source.json --port 8765 --rate-limit 5
+      almmigrate sim --latency-ms 100 --rate-limit 40 --throttle sliding-window
       SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=sim-source-token \\
         almmigrate export --out connectors.xlsx
     """
@@ -131,7 +178,18 @@ def command(
             "token; use a loopback address, or add --allow-remote."
         )
     path = data or samples_dir() / "source.json"
-    faults = Faults(latency_ms, rate_limit, fail_rate, drop_rate, seed, retry_after_date)
+    faults = Faults(
+        latency_ms,
+        rate_limit,
+        fail_rate,
+        drop_rate,
+        seed,
+        retry_after_date,
+        throttle=throttle,
+        throttle_window=throttle_window,
+        limit_headers=limit_headers,
+        capacity=capacity,
+    )
     sim = SimServer(path, token=token, faults=faults, host=host, port=port).start()
     origin = "given with --token" if token else f'the "token" field of {path}'
     say(f"Simulated SD Elements instance serving {path}")

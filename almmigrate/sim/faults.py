@@ -14,7 +14,7 @@ import random
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+THROTTLES = ("token-bucket", "sliding-window")
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,17 @@ class Faults:
     """What goes wrong on the simulated instance.
 
     latency_ms: added to every request.
-    rate_limit: requests per second over all clients (token bucket), None for no limit;
-        over it the answer is 429 with Retry-After.
+    rate_limit: requests per second over all clients, None for no limit; over it the
+        answer is 429 with Retry-After. Checked when a request arrives, before the latency.
+    throttle: how the limit is counted. "token-bucket": `rate_limit` tokens a second with
+        one second's worth in reserve (lenient: a burst is absorbed). "sliding-window":
+        at most rate_limit x throttle_window requests in any window of throttle_window
+        seconds, only accepted requests counted, Retry-After the time until the oldest
+        leaves the window rounded up to whole seconds (Django REST Framework's throttles).
+    throttle_window: the sliding window's length in seconds.
+    limit_headers: send RateLimit-Limit/-Remaining/-Reset/-Policy on every answer.
+    capacity: requests the instance works on at once; each takes latency_ms and the
+        others queue, so latency grows with concurrent requests (no 429). None: unbounded.
     fail_rate: share of requests answered 503 before they are processed.
     drop_rate: share of writes (POST, PATCH) that are processed and committed, after
         which the connection is closed without any response.
@@ -56,8 +66,18 @@ class Faults:
     revoke_after_writes: int | None = None
     write_error_bytes: int = 0
     html_create_answer: bool = False
+    throttle: str = "token-bucket"
+    throttle_window: float = 1.0
+    limit_headers: bool = False
+    capacity: int | None = None
 
     def __post_init__(self) -> None:
+        if self.throttle not in THROTTLES:
+            raise ValueError(f"throttle must be one of {', '.join(THROTTLES)}")
+        if self.throttle_window <= 0:
+            raise ValueError("throttle_window must be more than 0")
+        if self.capacity is not None and self.capacity < 1:
+            raise ValueError("capacity must be at least 1 (or None for unbounded)")
         if self.latency_ms < 0:
             raise ValueError("latency_ms must be 0 or more")
         if self.rate_limit is not None and self.rate_limit <= 0:
@@ -85,6 +105,7 @@ class SimStats:
             self.throttled = 0
             self.failed = 0
             self.dropped = 0
+            self.queued = 0  # requests that waited for a free worker (Faults.capacity)
             self.by_method: Counter[str] = Counter()
             self.by_path: Counter[str] = Counter()
             self.by_status: Counter[int] = Counter()
@@ -110,6 +131,7 @@ class SimStats:
                 "throttled": self.throttled,
                 "failed": self.failed,
                 "dropped": self.dropped,
+                "queued": self.queued,
                 "by_method": dict(self.by_method),
                 "by_path": dict(self.by_path),
                 "by_status": dict(self.by_status),
@@ -139,13 +161,70 @@ class TokenBucket:
     def take(self) -> float:
         """Take a token: 0.0 when granted, else the seconds until one is available."""
         with self._lock:
-            now = time.monotonic()
-            self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-            self.stamp = now
+            self._refill()
             if self.tokens >= 1.0:
                 self.tokens -= 1.0
                 return 0.0
             return (1.0 - self.tokens) / self.rate
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            self._refill()
+            reset = math.ceil((self.capacity - self.tokens) / self.rate)
+            return _limit_headers(int(self.capacity), int(self.tokens), reset, 1.0)
+
+
+class SlidingWindow:
+    """At most `limit` accepted requests in any `window` seconds, as Django REST Framework counts.
+
+    DRF's SimpleRateThrottle keeps the times of accepted requests, drops those
+    older than the window when one arrives, refuses it when `limit` remain, and
+    answers Retry-After = the time until the oldest leaves, rounded up.
+    """
+
+    def __init__(self, rate: float, window: float) -> None:
+        self.window = window
+        self.limit = max(1, round(rate * window))
+        self.history: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def take(self) -> float:
+        with self._lock:
+            now = time.monotonic()
+            self._prune(now)
+            if len(self.history) >= self.limit:
+                return self.window - (now - self.history[0])
+            self.history.append(now)
+            return 0.0
+
+    def _prune(self, now: float) -> None:
+        while self.history and self.history[0] <= now - self.window:
+            self.history.popleft()
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        with self._lock:
+            now = time.monotonic()
+            self._prune(now)
+            left = self.window - (now - self.history[0]) if self.history else 0.0
+            remaining = self.limit - len(self.history)
+            return _limit_headers(self.limit, remaining, math.ceil(left), self.window)
+
+
+def _limit_headers(
+    limit: int, remaining: int, reset: int, window: float
+) -> list[tuple[bytes, bytes]]:
+    values = {
+        b"ratelimit-limit": str(limit),
+        b"ratelimit-remaining": str(max(0, remaining)),
+        b"ratelimit-reset": str(max(0, reset)),
+        b"ratelimit-policy": f"{limit};w={window:g}",
+    }
+    return [(name, value.encode("ascii")) for name, value in values.items()]
 
 
 class FaultMiddleware:
@@ -158,11 +237,14 @@ class FaultMiddleware:
 
     def set_faults(self, faults: Faults) -> None:
         # One object swap, so a request in flight sees either the old or the new faults.
-        self._state = (
-            faults,
-            TokenBucket(faults.rate_limit) if faults.rate_limit else None,
-            random.Random(faults.seed),
-        )
+        limiter: TokenBucket | SlidingWindow | None = None
+        if faults.rate_limit and faults.throttle == "sliding-window":
+            limiter = SlidingWindow(faults.rate_limit, faults.throttle_window)
+        elif faults.rate_limit:
+            limiter = TokenBucket(faults.rate_limit)
+        self._state = (faults, limiter, random.Random(faults.seed))
+        self._capacity: asyncio.Semaphore | None = None  # made in the server's loop
+        self._capacity_of: Faults | None = None
 
     @property
     def faults(self) -> Faults:
@@ -172,17 +254,15 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        faults, bucket, rng = self._state
+        faults, limiter, rng = self._state
         method = scope["method"]
         self.stats.count_request(method, scope["path"])
-        if faults.latency_ms:
-            await asyncio.sleep(faults.latency_ms / 1000.0)
-        if bucket is not None:
-            wait = bucket.take()
-            if wait > 0:
-                self.stats.count("throttled", 429)
-                await _throttled(send, wait, faults.retry_after_date)
-                return
+        wait = limiter.take() if limiter is not None else 0.0  # checked on arrival
+        await self._work(faults)
+        if limiter is not None and wait > 0:
+            self.stats.count("throttled", 429)
+            await _throttled(send, wait, faults.retry_after_date)
+            return
         # Draw for every request (and every write) so a seed gives the same sequence.
         fail_roll = rng.random()
         drop_roll = rng.random() if method in WRITE_METHODS else 1.0
@@ -202,7 +282,26 @@ class FaultMiddleware:
             return
         if await self._misbehave(faults, method, scope, receive, send):
             return
+        if limiter is not None and faults.limit_headers:
+            await self.app(
+                scope, receive, _with_headers(self._counting_send(send), limiter.headers())
+            )
+            return
         await self.app(scope, receive, self._counting_send(send))
+
+    async def _work(self, faults: Faults) -> None:
+        """The latency; with a capacity, requests beyond it queue for a free worker."""
+        if faults.capacity is None:
+            if faults.latency_ms:
+                await asyncio.sleep(faults.latency_ms / 1000.0)
+            return
+        if self._capacity is None or self._capacity_of is not faults:
+            self._capacity = asyncio.Semaphore(faults.capacity)
+            self._capacity_of = faults
+        if self._capacity.locked():
+            self.stats.count("queued")
+        async with self._capacity:
+            await asyncio.sleep(faults.latency_ms / 1000.0)
 
     async def _misbehave(
         self, faults: Faults, method: str, scope: Scope, receive: Receive, send: Send
@@ -250,6 +349,15 @@ class FaultMiddleware:
             await send(message)
 
         return counted
+
+
+def _with_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def added(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *headers]}
+        await send(message)
+
+    return added
 
 
 async def _throttled(send: Send, wait: float, as_date: bool) -> None:

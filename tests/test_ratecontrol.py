@@ -1,0 +1,300 @@
+"""The adaptive rate controller, on a fake clock against simulated servers (no timing assertions).
+
+A small discrete-event loop plays the client: the real RateLimiter hands out
+start times on a fake clock, each request reaches a model of the server after a
+fixed delay plus a seeded jitter, and its answer comes back a latency later.
+Answers are taken in while the limiter sleeps, so a 429 that arrives while
+others wait for their turn holds them back, as it does with threads.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from almmigrate.client import SDEClient
+from almmigrate.ratecontrol import AdaptiveRate, Sent
+from almmigrate.ratelimit import RateLimiter
+from almmigrate.settings import ConnectionSettings
+
+LIMIT = 40
+
+
+class SlidingWindow:
+    """At most `limit` accepted in any `window` s, checked on arrival; Retry-After rounded up."""
+
+    def __init__(self, limit: int = LIMIT, window: float = 1.0) -> None:
+        self.limit, self.window = limit, window
+        self.accepted: deque[float] = deque()
+
+    def arrive(self, t: float) -> tuple[int, float | None]:
+        while self.accepted and self.accepted[0] <= t - self.window:
+            self.accepted.popleft()
+        if len(self.accepted) >= self.limit:
+            return 429, float(max(1, math.ceil(self.window - (t - self.accepted[0]))))
+        self.accepted.append(t)
+        return 200, None
+
+
+class TokenBucket:
+    """`rate` tokens a second, one second's worth in reserve (the simulator's default)."""
+
+    def __init__(self, rate: float = LIMIT) -> None:
+        self.rate = rate
+        self.tokens = rate
+        self.stamp = 0.0
+
+    def arrive(self, t: float) -> tuple[int, float | None]:
+        self.tokens = min(self.rate, self.tokens + (t - self.stamp) * self.rate)
+        self.stamp = t
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 200, None
+        return 429, float(max(1, math.ceil((1 - self.tokens) / self.rate)))
+
+
+class Unavailable:
+    """No limit, but 503 with Retry-After: 1 for every request arriving in [start, end)."""
+
+    def __init__(self, start: float, end: float) -> None:
+        self.start, self.end = start, end
+
+    def arrive(self, t: float) -> tuple[int, float | None]:
+        return (503, 1.0) if self.start <= t < self.end else (200, None)
+
+
+@dataclass
+class Run:
+    """What the loop saw: every start, every answer, every pause."""
+
+    starts: list[float] = field(default_factory=list)
+    refusals: list[tuple[float, float]] = field(default_factory=list)  # (answered at, retry_after)
+    accepted: int = 0
+
+
+class Loop:
+    """The client side: the real limiter and controller on a fake clock, answers in time order."""
+
+    def __init__(
+        self,
+        server: SlidingWindow | TokenBucket | Unavailable,
+        *,
+        ceiling: float | None = None,
+        latency: float = 0.1,
+        jitter: float = 0.02,
+        seed: int = 7,
+    ) -> None:
+        self.now = 0.0
+        self.server = server
+        self.latency = latency
+        self.jitter = jitter
+        self.random = random.Random(seed)
+        self.controller = AdaptiveRate(ceiling, clock=self.clock)
+        self.limiter = RateLimiter(
+            ceiling, clock=self.clock, sleep=self.sleep, controller=self.controller
+        )
+        self.pending: list[tuple[float, int, Sent, int, float | None]] = []
+        self.run = Run()
+        self.rates: list[tuple[float, float]] = []  # (time, pacing rate) at each start
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.deliver(self.now + seconds)
+
+    def deliver(self, until: float) -> None:
+        while self.pending and self.pending[0][0] <= until:
+            at, _, record, status, retry_after = heapq.heappop(self.pending)
+            self.now = max(self.now, at)
+            self.controller.answered(record, status, retry_after=retry_after)
+            if retry_after is not None:
+                self.run.refusals.append((self.now, retry_after))
+                self.limiter.pause_for(retry_after)  # what the client does on a 429
+            else:
+                self.run.accepted += 1
+        self.now = max(self.now, until)
+
+    def send(self, accepted: int) -> Run:
+        """Send until the server has accepted `accepted` requests."""
+        sequence = 0
+        while self.run.accepted < accepted:
+            if self.run.accepted + len(self.pending) >= accepted:
+                self.deliver(self.pending[0][0])  # wait for answers that may be refusals
+                continue
+            self.limiter.acquire()
+            self.run.starts.append(self.now)
+            self.rates.append((self.now, self.controller.rate()))
+            record = self.controller.sent()
+            arrival = self.now + self.latency / 2 + self.random.uniform(0, self.jitter)
+            status, retry_after = self.server.arrive(arrival)
+            sequence += 1
+            heapq.heappush(
+                self.pending,
+                (self.now + self.latency + self.jitter, sequence, record, status, retry_after),
+            )
+        return self.run
+
+
+def achieved(run: Run, since: float) -> float:
+    """Starts per second after `since` (the settled part of a run)."""
+    later = [t for t in run.starts if t >= since]
+    return (len(later) - 1) / (later[-1] - later[0])
+
+
+@pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
+def test_the_controller_finds_the_limit_and_settles_just_under_it(server: type) -> None:
+    loop = Loop(server())
+    run = loop.send(3000)
+    status = loop.controller.status()
+    # A handful of 429s in ~80 s of traffic, not one a second.
+    assert 1 <= len(run.refusals) <= 30
+    assert len(run.refusals) / len(run.starts) <= 0.01
+    # What the server accepted in a second: a token bucket's reserve lets a little more by.
+    assert status.limit is not None and 0.85 * LIMIT <= status.limit <= 1.25 * LIMIT
+    settled = achieved(run, since=run.starts[-1] - 40)
+    reserve = 1 if server is TokenBucket else 0  # a bucket's second of reserve, over 40 s
+    assert 0.85 * LIMIT <= settled <= LIMIT + reserve
+
+
+def test_a_sliding_window_limit_is_found_from_what_the_server_accepted() -> None:
+    # The slow start overshoots the limit; the rate after the refusal is set from what
+    # the server accepted in the second before (its own count), not from our overshoot.
+    loop = Loop(SlidingWindow())
+    loop.send(400)
+    history = loop.controller.history()
+    refused_at, floor = history[0][1], history[1][1]
+    assert refused_at > LIMIT  # we were sending faster than the limit...
+    assert loop.controller.status().limit == pytest.approx(LIMIT, abs=1)  # ...it counted 40
+    assert floor < LIMIT
+
+
+@pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
+def test_a_rate_ceiling_is_never_passed(server: type) -> None:
+    loop = Loop(server(), ceiling=25)
+    run = loop.send(600)
+    assert max(rate for _, rate in loop.rates) <= 25
+    # No more than 25 starts (+ the one on the window's edge) in any one second.
+    starts = run.starts
+    assert max(len([s for s in starts[i:] if s < t + 1.0]) for i, t in enumerate(starts)) <= 26
+    assert run.refusals == []  # under the limit: never refused
+
+
+def test_a_ceiling_over_the_limit_still_adapts_below_it() -> None:
+    loop = Loop(SlidingWindow(), ceiling=100)
+    run = loop.send(2000)
+    assert len(run.refusals) / len(run.starts) <= 0.01
+    assert achieved(run, since=run.starts[-1] - 20) <= LIMIT
+
+
+def test_a_429_pauses_every_worker_for_its_retry_after() -> None:
+    loop = Loop(SlidingWindow())
+    run = loop.send(800)
+    assert run.refusals
+    for answered, retry_after in run.refusals:
+        # Nothing at all was sent while the server asked us to wait.
+        assert not [s for s in run.starts if answered < s < answered + retry_after - 1e-9]
+
+
+def test_after_a_burst_of_503s_the_rate_recovers() -> None:
+    loop = Loop(Unavailable(start=4.0, end=6.0))
+    run = loop.send(1500)
+    refused = [t for t, _ in run.refusals]
+    assert refused and max(refused) < 8.0
+    history = loop.controller.history()
+    before = history[0][1]  # the pacing rate when the 503s began
+    assert min(rate for _, rate in history) < 0.7 * before  # it slowed down and paused...
+    limit = loop.controller.status().limit
+    assert limit is not None and limit >= 0.7 * before  # ...without learning a low limit
+    assert achieved(run, since=max(refused) + 10) >= 0.9 * limit  # and came back up
+
+
+def test_ratelimit_headers_cap_the_rate_to_the_quota_left() -> None:
+    now = [0.0]
+    controller = AdaptiveRate(clock=lambda: now[0])
+    record = controller.sent()
+    headers = {"RateLimit-Limit": "100", "RateLimit-Remaining": "10", "RateLimit-Reset": "5",
+               "RateLimit-Policy": "100;w=60"}  # fmt: skip
+    controller.answered(record, 200, headers=headers)
+    assert controller.rate() == pytest.approx(2.0)  # 10 left for the next 5 s
+    assert controller.status().limit == pytest.approx(100 / 60, abs=0.01)
+    now[0] = 6.0  # past the reset: the quota no longer binds
+    assert controller.rate() > 2.0
+    x_record = controller.sent()
+    controller.answered(
+        x_record, 200, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "2"}
+    )
+    assert controller.rate() == pytest.approx(0.5)  # the floor: nothing left until the reset
+
+
+def test_concurrency_follows_rate_times_latency_within_bounds() -> None:
+    now = [0.0]
+    controller = AdaptiveRate(start=40, clock=lambda: now[0])
+    assert controller.in_flight() == 4  # nothing measured yet
+    for _ in range(50):
+        record = controller.sent()
+        now[0] += 0.5
+        controller.answered(record, 200)
+    # 0.5 s a request at 40/s and more: Little's law wants 20+ in flight; capped at 32.
+    assert controller.in_flight() == 32
+    fixed = AdaptiveRate(concurrency=3, clock=lambda: now[0])
+    assert fixed.in_flight() == 3
+
+
+# ---------------------------------------------------------------- the client's wiring
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 50.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "pauses"),
+    [
+        (429, {"Retry-After": "3"}, True),
+        (503, {"Retry-After": "3"}, True),
+        (503, {}, False),  # a failure, not a request to slow down: backoff for that one only
+    ],
+)
+def test_the_client_pauses_every_worker_on_429_and_503_with_retry_after(
+    status: int, headers: dict[str, str], pauses: bool
+) -> None:
+    clock = FakeClock()
+    controller = AdaptiveRate(clock=clock)
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep, controller=controller)
+    answers = iter([httpx.Response(status, headers=headers, json={"detail": "slow down"})])
+    sent_at: list[float] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent_at.append(clock.now)
+        return next(answers, httpx.Response(200, json={"results": [], "count": 0, "next": None}))
+
+    settings = ConnectionSettings("http://127.0.0.1:9", "canary-token", adapt=True)
+    with SDEClient(
+        settings,
+        transport=httpx.MockTransport(handler),
+        limiter=limiter,
+        backoff=0.01,
+        sleep=clock.sleep,
+    ) as client:
+        client.get("connectors/alm/")
+    # The shared limiter is paused (every worker's acquire waits for it: test_ratelimit),
+    # and the retry itself went after the Retry-After.
+    assert limiter.stats().pauses == (1 if pauses else 0)
+    assert (limiter.paused_until >= 53.0) is pauses
+    assert (sent_at[1] >= 53.0) is pauses
+    assert controller.status().throttled == (1 if pauses else 0)
+    assert controller.rate() >= 10  # one refusal with nothing measured before it: no collapse
