@@ -31,12 +31,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.plan_types import Outcome, Plan, PlanItem
+from almmigrate.ratelimit import Slots
 from almmigrate.secrets import scrub
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,9 @@ def apply_plan(
         applier, concurrency, max(1, batch_size), journal, on_progress, len(plan.items), stop
     )
     runner.on_outcome = on_outcome
+    limiter = getattr(client, "limiter", None)
+    if limiter is not None and limiter.controller is not None:
+        runner.slots = Slots(limiter.allowance)
     connectors = [i for i in plan.items if i.kind == "connector"]
     connections = [i for i in plan.items if i.kind != "connector"]
     outcomes = runner.run(connectors + connections)
@@ -285,6 +290,7 @@ class _BatchRunner:
         self.stop = stop
         self.done = 0
         self.on_outcome: OutcomeCallback | None = None
+        self.slots: Slots | None = None
         self._lock = threading.Lock()
         # Connectors written in this run, by name: a connection that needs one waits for it.
         self._connectors: dict[str, threading.Event] = {}
@@ -382,7 +388,10 @@ class _BatchRunner:
                 if self._first_connection is None:
                     self._first_connection = time.monotonic()
         try:
-            outcome = self._not_sent(item) if self.stop else self.applier.apply(item)
+            # No more objects under way than requests may be in flight: a stop (a token
+            # revoked) is then seen by every object not yet sent, however many threads wait.
+            with self.slots.hold() if self.slots is not None else nullcontext():
+                outcome = self._not_sent(item) if self.stop else self.applier.apply(item)
         finally:
             if item.kind == "connector" and writes(item):
                 with self._lock:

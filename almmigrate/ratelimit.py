@@ -83,10 +83,7 @@ class RateLimiter:
         self._first: float | None = None
         self._last: float | None = None
         self.controller = controller
-        self._slots = threading.Condition(threading.Lock())
-        self._in_flight = 0
-        self._idle = 0.0
-        self._idle_since: float | None = None
+        self._slots = Slots(self.allowance, clock=clock)
 
     def acquire(self) -> float:
         """Block until this caller may send; return the seconds it waited."""
@@ -141,24 +138,6 @@ class RateLimiter:
             return self.controller.rate(now)
         return self.rate
 
-    @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one in-flight slot for a request (the controller's count, or no limit)."""
-        with self._slots:
-            while self.controller is not None and self._in_flight >= self.controller.in_flight():
-                self._slots.wait(0.05)  # the allowance may grow as latency is measured
-            if self._in_flight == 0 and self._idle_since is not None:
-                self._idle += max(0.0, self._clock() - self._idle_since)
-            self._in_flight += 1
-        try:
-            yield
-        finally:
-            with self._slots:
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle_since = self._clock()
-                self._slots.notify()
-
     def pause_for(self, seconds: float) -> None:
         """Hold back every caller for `seconds` from now."""
         self.pause_until(self._clock() + max(0.0, seconds))
@@ -168,6 +147,16 @@ class RateLimiter:
         with self._lock:
             return self._paused_until
 
+    def allowance(self) -> int | None:
+        """Requests allowed in flight now: the controller's count, None for no limit."""
+        return self.controller.in_flight() if self.controller is not None else None
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one in-flight slot for a request (the controller's count, or no limit)."""
+        with self._slots.hold():
+            yield
+
     def stats(self) -> LimiterStats:
         with self._lock:
             return LimiterStats(
@@ -176,5 +165,48 @@ class RateLimiter:
                 pauses=self._pauses,
                 first_start=self._first,
                 last_start=self._last,
-                idle=self._idle,
+                idle=self._slots.idle,
             )
+
+
+class Slots:
+    """A count of things in flight that may not pass `allowance()` (None: no limit).
+
+    The allowance may change at any time (Little's law as latency is measured).
+    `idle`: seconds with nothing in flight between the first hold and the last release.
+    """
+
+    def __init__(
+        self, allowance: Callable[[], int | None], *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._allowance = allowance
+        self._clock = clock
+        self._condition = threading.Condition(threading.Lock())
+        self._in_flight = 0
+        self._idle = 0.0
+        self._idle_since: float | None = None
+
+    @property
+    def idle(self) -> float:
+        with self._condition:
+            return self._idle
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._condition:
+            while True:
+                allowed = self._allowance()
+                if allowed is None or self._in_flight < allowed:
+                    break
+                self._condition.wait(0.05)  # the allowance may grow as latency is measured
+            if self._in_flight == 0 and self._idle_since is not None:
+                self._idle += max(0.0, self._clock() - self._idle_since)
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._in_flight -= 1
+                if self._in_flight == 0:
+                    self._idle_since = self._clock()
+                self._condition.notify()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ def test_huge_error_bodies_are_cut_once_and_not_repeated(
         capsys, *import_args(exported, empty_target, secrets_csv, "--report", str(report))
     )
     assert code == 1, err  # a 500 is one row's failure; the next row may succeed
-    assert "failed      145" in out
+    assert re.search(r"^failed +145$", out, re.M)
     assert len(err) < 50_000  # 20 failures shown, each cut to a few hundred characters
     assert report.stat().st_size < 500_000  # 145 rows, each error cut once
     assert "more characters)" in report.read_text(encoding="utf-8")
@@ -213,7 +214,9 @@ def test_a_journal_whose_disk_fills_stops_the_writes_cleanly(
     assert "cannot write the journal" in out and "No space left on device" in out
     data = json.loads(report.read_text(encoding="utf-8"))
     sent = [o for o in data["objects"] if o["action"] != "pending"]
-    assert 10 <= len(sent) <= 40  # the first batch, and those queued before the disk filled
+    # Some of the first batches, those under way before the disk filled (how many depends on
+    # the pace: --rate auto starts moderately), and nothing after.
+    assert 1 <= len(sent) <= 40
     monkeypatch.setattr(Journal, "_write", real)
     code, _, err = cli(capsys, *import_args(exported, empty_target, secrets_csv))
     assert code == 0, err

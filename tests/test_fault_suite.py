@@ -109,11 +109,13 @@ def run_import(
     report: Path,
     *extra: str,
 ) -> tuple[int, str, dict[str, Any]]:
-    """`almmigrate import` in-process: (exit code, stderr, the JSON report's summary)."""
+    """`almmigrate import` in-process: (exit code, stderr, the JSON report's summary).
+
+    Fixed pacing far over the target's limit (--no-adapt): the faults must be met."""
     args = [
         "import", str(exported), "--url", target.url, "--token", target.token,
         "--auto-map-projects", "--secrets", str(secrets), "--report", str(report),
-        "--concurrency", "8", "--rate", "1000", *extra,
+        "--concurrency", "8", "--rate", "1000", "--no-adapt", *extra,
     ]  # fmt: skip
     with pytest.raises(SystemExit) as done:
         main(args)
