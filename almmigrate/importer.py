@@ -143,7 +143,13 @@ def _writing_to(client: Any, run: RunOptions) -> Iterator[None]:
 def _stopped_early(
     error: ApiError, run: RunOptions, context: dict[str, str], target: str
 ) -> ImportRun:
-    """The run of an instance that failed before the first write: a report that says so."""
+    """The run of an instance that failed before the first write: a report that says so.
+
+    Re-raises what is not the instance's failure (exit 3), and anything when no
+    report was asked for (the one-line error says it all) or in a dry run.
+    """
+    if error.exit_code != 3 or run.dry_run or run.report is None:
+        raise error
     stopped = RunStopped(error.message, error)
     stopped.exit_code = error.exit_code
     result = ApplyResult([], ApplySummary(), stopped)
@@ -175,8 +181,6 @@ def import_file(
             client.check()
             target = _read(client, "the target", run.progress)
         except ApiError as error:
-            if error.exit_code != 3 or run.dry_run:
-                raise
             return _stopped_early(error, run, context, redact_url(settings.url))
         plugins = plugins_for(target)
         # Cell problems and validation problems are listed together, all at once.
@@ -211,17 +215,20 @@ def migrate(
         supplied = load_secrets(supplied)  # a bad secrets file fails before any request
     context = {"command": "almmigrate migrate", "source": redact_url(source.url)}
     with SDEClient(target) as client, _writing_to(client, run):
-        client.check()  # a wrong target url or token fails before the source is read
-        with SDEClient(source) as source_client:
-            source_client.check()
-            snapshot = _read(source_client, "the source", run.progress)
+        try:
+            client.check()  # a wrong target url or token fails before the source is read
+            with SDEClient(source) as source_client:
+                source_client.check()
+                snapshot = _read(source_client, "the source", run.progress)
+            target_snapshot = _read(client, "the target", run.progress)
+        except ApiError as error:
+            return _stopped_early(error, run, context, redact_url(target.url))
         dataset = snapshot_to_dataset(snapshot, include_secrets=True)
         _register_dataset_secrets(dataset, snapshot.plugins)
         if supplied is not None:
             dataset = override_secrets(dataset, supplied, snapshot.plugins)
         auto = options.project_map is None
         options = replace(options, source=snapshot, auto_map_projects=auto)
-        target_snapshot = _read(client, "the target", run.progress)
         return _prepare_and_apply(client, dataset, target_snapshot, options, run, context=context)
 
 

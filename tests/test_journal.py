@@ -80,3 +80,21 @@ def test_journal_lines_hold_no_token_in_the_url(tmp_path: Path) -> None:
         pass
     text = path.read_text()
     assert "canary" not in text
+
+
+def test_a_second_run_on_the_same_journal_is_refused_and_wipes_nothing(tmp_path: Path) -> None:
+    from almmigrate.journal import JournalBusy
+
+    path = tmp_path / "j.jsonl"
+    with Journal(path, target_url="http://127.0.0.1:1") as first:
+        first.started([("connector", "A")])
+        first.recorded([JournalEntry("connector", "A", "created", 7)])
+        first.finish()  # a finished journal is the one a new run would empty
+        before = path.read_bytes()
+        with pytest.raises(JournalBusy) as caught:
+            Journal(path, target_url="http://127.0.0.1:1")
+        assert path.read_bytes() == before
+        assert caught.value.exit_code == 2
+        assert "another run is using this journal right now" in str(caught.value)
+    with Journal(path, target_url="http://127.0.0.1:1"):  # free again once the first closed
+        pass
