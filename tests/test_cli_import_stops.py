@@ -137,7 +137,10 @@ def test_an_instance_asking_to_wait_longer_than_max_wait_is_exit_3(
     assert code == 3, err
     no_traceback(err)
     assert empty_target.stats.requests == 2
-    assert "more than --max-wait 600 s)" in out
+    assert err.startswith("RateLimited: the instance is rate limiting requests")
+    assert err.rstrip().endswith(
+        "(not retried; the instance asked to wait 86400 s, more than --max-wait 600 s)"
+    )
 
 
 def test_huge_error_bodies_are_cut_once_and_not_repeated(
