@@ -323,15 +323,18 @@ class _BatchRunner:
                 pending.append([(item, pool.submit(self._one, item)) for item in batch])
                 queued = start + len(batch)
                 while len(pending) > WINDOW:
-                    outcomes += self._finish(pending.popleft())
+                    outcomes += self._finish(pending[0])
+                    pending.popleft()  # only once finished: Ctrl-C meanwhile keeps it queued
             while pending:
-                outcomes += self._finish(pending.popleft())
+                outcomes += self._finish(pending[0])
+                pending.popleft()
         except KeyboardInterrupt as interrupt:
             # Ctrl-C: send nothing more; what is in flight is awaited (a second Ctrl-C stops
             # the waiting) and the journal's start events make the next run look it up.
             self.stop.set(Interrupted("interrupted (Ctrl-C)", interrupt))
             pool.shutdown(wait=False, cancel_futures=True)
-            outcomes += self._after_interrupt(pending)
+            known = {id(outcome.item) for outcome in outcomes}
+            outcomes += [o for o in self._after_interrupt(pending) if id(o.item) not in known]
         pool.shutdown(wait=not isinstance(self.stop.reason, Interrupted))
         outcomes += [self._not_sent(item) for item in items[queued:]]
         return outcomes

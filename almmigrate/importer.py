@@ -8,6 +8,7 @@ same way. Both return an :class:`ImportRun`; the CLI only prints it.
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 import threading
 import time
@@ -290,6 +291,17 @@ def _write_files(
     about: dict[str, Any],
 ) -> None:
     """Write the report and the errors file; one that fails is noted, the other still written."""
+    with _ctrl_c_ignored():
+        _write_report_and_errors(outcome, run, dataset, plugins, about)
+
+
+def _write_report_and_errors(
+    outcome: ImportRun,
+    run: RunOptions,
+    dataset: Dataset | None,
+    plugins: dict[str, Plugin],
+    about: dict[str, Any],
+) -> None:
     result = outcome.result
     assert result is not None
     if run.report is not None:
@@ -317,6 +329,19 @@ def _write_files(
             outcome.errors = errors
 
         _try_write(outcome, "errors file", errors, write_errors)
+
+
+@contextmanager
+def _ctrl_c_ignored() -> Iterator[None]:
+    """Ctrl-C is ignored for the block: a report half written after one would be lost."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _try_write(outcome: ImportRun, label: str, path: Path, write: Callable[[], Any]) -> bool:

@@ -26,9 +26,8 @@ def test_the_lock_lives_in_the_state_folder_and_names_no_secret(tmp_path: Path) 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go() -> None:
     url = "https://sde.example.com/api/v2/"
-    with target_lock(url), pytest.raises(TargetBusy) as caught:
-        with target_lock(url):
-            pass
+    with target_lock(url), pytest.raises(TargetBusy) as caught, target_lock(url):
+        pass
     assert caught.value.exit_code == 2
     with target_lock(url):  # released
         pass

@@ -1,0 +1,103 @@
+"""Ctrl-C, once or twice, in a real process: a clean message, no traceback, the report kept, exit 130."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.exporter import export
+from almmigrate.settings import ConnectionSettings
+from almmigrate.sim import Faults
+
+
+@pytest.fixture
+def exported(source_sim: Any, tmp_path: Path) -> Path:
+    path = tmp_path / "export.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path)
+    return path
+
+
+@pytest.fixture
+def slow_target(make_sim: Any, target_data: dict[str, Any]) -> Any:
+    return make_sim(
+        {**target_data, "connectors": [], "connections": []}, faults=Faults(latency_ms=40)
+    )
+
+
+def start(args: list[str], token: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "SDE_TOKEN": token}
+    command = [sys.executable, "-m", "almmigrate", *args]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(condition: Any, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not condition() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert process.poll() is None, "the run ended before it could be interrupted"
+
+
+def import_args(file: Path, target: Any, secrets: Path, tmp_path: Path) -> list[str]:
+    return [
+        "import", str(file), "--url", target.url, "--auto-map-projects",
+        "--secrets", str(secrets), "--rate", "500", "--concurrency", "2",
+        "--batch-size", "10", "--report", str(tmp_path / "report.json"),
+    ]  # fmt: skip
+
+
+def clean(stderr: str) -> None:
+    assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_an_import_writes_the_report_of_what_was_done(
+    exported: Path, slow_target: Any, secrets_csv: Path, tmp_path: Path, presses: int
+) -> None:
+    args = import_args(exported, slow_target, secrets_csv, tmp_path)
+    process = start(args, slow_target.token)
+    wait_for(lambda: slow_target.stats.writes >= 20, process)
+    for _ in range(presses):
+        process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    clean(err)
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    actions = [o["action"] for o in report["objects"]]
+    assert len(actions) == 145 and 0 < actions.count("pending") < 145
+    assert actions.count("created") >= 20 - 2  # at most the 2 in flight are not known
+    assert report["verdict"].startswith("The run STOPPED before the end: interrupted (Ctrl-C)")
+    assert "import STOPPED before the end: interrupted (Ctrl-C)" in out
+    assert "Interrupted, then run the same command again to finish" in err
+    # The same command finishes the job, each object once.
+    process = start(args, slow_target.token)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    state = slow_target.state.snapshot()
+    assert len(state["connectors"]) == 12 and len(state["connections"]) == 133
+
+
+def test_ctrl_c_twice_during_an_export_is_quiet(
+    make_sim: Any, source_data: dict[str, Any], tmp_path: Path
+) -> None:
+    source = make_sim(source_data, faults=Faults(latency_ms=300))
+    process = start(
+        ["export", "--url", source.url, "--out", str(tmp_path / "out.xlsx")], source.token
+    )
+    wait_for(lambda: source.stats.requests >= 2, process)
+    process.send_signal(signal.SIGINT)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    clean(err)
+    assert "Interrupted (Ctrl-C)." in err or "Stopped." in err
+    assert not (tmp_path / "out.xlsx").exists()
