@@ -10,18 +10,26 @@ the same key and shows its params; otherwise the object is skipped with
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
-from almmigrate.errors import ApiError, ConnectionProblem, InputError, parse_error_body
+from almmigrate.errors import (
+    AlmMigrateError,
+    ApiError,
+    ConnectionProblem,
+    InputError,
+    parse_error_body,
+)
 from almmigrate.mapping import ConnectorNames, ProjectMap
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
@@ -80,13 +88,15 @@ def run_for_dataset(
     secrets: SecretValues | None = None,
     project_map: ProjectMap | None = None,
     concurrency: int = 4,
-    on_result: Callable[[TestResult], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[TestResult]:
     """Test every connector and connection of a file on the instance behind client.
 
     secrets: values for masked params (kind, name, field).
     project_map: source -> instance project ids when the file came from another instance.
-    Raises ConnectionProblem when the instance cannot be reached or refuses the token.
+    on_progress(done, total): called as each test ends, from worker threads.
+    Raises ConnectionProblem when the instance cannot be reached or refuses the token,
+    TestsInterrupted (with the results so far) on Ctrl-C.
     """
     instance = _Instance(client.list_connectors(), client.list_connections())
     supplied = secrets or SecretValues()
@@ -99,7 +109,7 @@ def run_for_dataset(
         _connection_job(r, names.of(r), in_file, instance, plugins, supplied, project_map)
         for r in dataset.connections
     ]
-    return _run(client, jobs, concurrency, on_result)
+    return _run(client, jobs, concurrency, on_progress)
 
 
 def run_for_instance(
@@ -107,9 +117,12 @@ def run_for_instance(
     *,
     plugins: Mapping[str, Plugin],
     concurrency: int = 4,
-    on_result: Callable[[TestResult], None] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[TestResult]:
-    """Test every connector and connection on the instance, with the params it holds."""
+    """Test every connector and connection on the instance, with the params it holds.
+
+    on_progress and errors as for run_for_dataset.
+    """
     connectors = [_connector(c) for c in client.list_connectors()]
     connections = [_connection(c) for c in client.list_connections()]
     jobs = []
@@ -136,7 +149,7 @@ def run_for_instance(
             connection.alias, connection.connector, connection.project, connection.system, params
         )
         jobs.append(_job(result, body, params, plugins.get(connection.system)))
-    return _run(client, jobs, concurrency, on_result)
+    return _run(client, jobs, concurrency, on_progress)
 
 
 def _job(
@@ -152,13 +165,28 @@ def _job(
     return _Job(result, body)
 
 
+class TestsInterrupted(AlmMigrateError):
+    """Ctrl-C during the tests; `results` holds every test, those not run marked skipped."""
+
+    exit_code = 130
+
+    def __init__(self, results: list[TestResult]) -> None:
+        super().__init__("interrupted (Ctrl-C)")
+        self.results = results
+
+
+NOT_RUN = "not run: interrupted (Ctrl-C)"
+
+
 def _run(
     client: TestClient,
     jobs: list[_Job],
     concurrency: int,
-    on_result: Callable[[TestResult], None] | None,
+    on_progress: Callable[[int, int], None] | None,
 ) -> list[TestResult]:
     """Send every test (several at a time: each can take seconds on a real ALM)."""
+    lock = threading.Lock()
+    done = [0]
 
     def run_one(job: _Job) -> TestResult:
         result = job.result
@@ -167,12 +195,36 @@ def _run(
         else:
             send = client.test_connector if result.kind == "connector" else client.test_connection
             result.result, result.message = _send(send, job.body)
-        if on_result is not None:
-            on_result(result)
+        if on_progress is not None:
+            with lock:
+                done[0] += 1
+                count = done[0]
+            on_progress(count, len(jobs))
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        return list(pool.map(run_one, jobs))
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    futures = [pool.submit(run_one, job) for job in jobs]
+    try:
+        results = [future.result() for future in futures]
+    except KeyboardInterrupt:
+        # Ctrl-C: start nothing more; the tests under way are awaited (a second Ctrl-C
+        # stops the waiting) so the report holds every result there is.
+        pool.shutdown(wait=False, cancel_futures=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            # Only those not cancelled: wait() never sees a cancelled future end.
+            wait([future for future in futures if not future.cancelled()])
+        raise TestsInterrupted([_settled(f, job) for f, job in zip(futures, jobs, strict=True)])
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return results
+
+
+def _settled(future: Future[TestResult], job: _Job) -> TestResult:
+    """A test's result, or the test marked skipped when Ctrl-C came before it ended."""
+    if future.done() and not future.cancelled() and future.exception() is None:
+        return future.result()
+    job.result.result, job.result.message = SKIPPED, NOT_RUN
+    return job.result
 
 
 def _send(send: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> tuple[str, str]:

@@ -16,6 +16,7 @@ from almmigrate.connectivity import (
     PASSED,
     SKIPPED,
     TestResult,
+    TestsInterrupted,
     counts,
     run_for_dataset,
     run_for_instance,
@@ -111,18 +112,31 @@ def command(
     )
     # Imported when run: `almmigrate --help` loads every command module.
     from almmigrate.client import SDEClient
+    from almmigrate.progress import progress
 
+    interrupted = False
     with SDEClient(settings) as client:
         client.check()
         plugins = dict(client.list_plugins())
-        if every:
-            results = run_for_instance(client, plugins=plugins, concurrency=concurrency)
-        else:
-            assert file is not None
-            results = _test_file(client, file, plugins, secrets_path, project_map_path, concurrency)
+        with progress("Testing") as bar:
+            try:
+                if every:
+                    results = run_for_instance(
+                        client, plugins=plugins, concurrency=concurrency, on_progress=bar.update
+                    )
+                else:
+                    assert file is not None
+                    results = _test_file(
+                        client, file, plugins, secrets_path, project_map_path, concurrency, bar
+                    )
+            except TestsInterrupted as stopped:
+                results, interrupted = stopped.results, True
     _print(results)
     if report_path:
         click.echo(f"Report: {write_results(report_path, results)}", err=True)
+    if interrupted:
+        click.echo("Interrupted (Ctrl-C): tests not run are marked skipped.", err=True)
+        sys.exit(130)
     if any(r.result == FAILED for r in results):
         sys.exit(1)
 
@@ -134,6 +148,7 @@ def _test_file(
     secrets_path: str | None,
     project_map_path: str | None,
     concurrency: int,
+    bar: Any,
 ) -> list[TestResult]:
     from almmigrate.reader import read_dataset
 
@@ -147,29 +162,33 @@ def _test_file(
         secrets=secrets,
         project_map=project_map,
         concurrency=concurrency,
+        on_progress=bar.update,
     )
 
 
 def _print(results: list[TestResult]) -> None:
-    # Piped or redirected, a wide table beats one folded at 80 columns.
+    """A table of the tests that did not pass (every one passed: none), then the counts."""
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    table = Table(show_lines=False)
-    # Rows only mean something for a file; --all has none.
-    with_rows = any(r.row is not None for r in results)
-    columns = ["kind", "row", "name", "system", "result", "message"]
-    for name in columns if with_rows else [c for c in columns if c != "row"]:
-        table.add_column(name, overflow="fold")
-    for result in results:
-        # Text, not markup: a name or an ALM's message may hold "[...]".
-        cells: list[str | Text] = [
-            result.kind,
-            "" if result.row is None else str(result.row),
-            Text(result.name),
-            Text(result.system),
-            Text(result.result, style=_STYLE.get(result.result, "")),
-            Text(result.message),
-        ]
-        table.add_row(*(cells if with_rows else cells[:1] + cells[2:]))
-    console.print(table)
+    shown = [r for r in results if r.result != PASSED]
+    if shown:
+        # Piped or redirected, a wide table beats one folded at 80 columns.
+        table = Table(show_lines=False)
+        # Rows only mean something for a file; --all has none.
+        with_rows = any(r.row is not None for r in shown)
+        columns = ["kind", "row", "name", "system", "result", "message"]
+        for name in columns if with_rows else [c for c in columns if c != "row"]:
+            table.add_column(name, overflow="fold")
+        for result in shown:
+            # Text, not markup: a name or an ALM's message may hold "[...]".
+            cells: list[str | Text] = [
+                result.kind,
+                "" if result.row is None else str(result.row),
+                Text(result.name),
+                Text(result.system),
+                Text(result.result, style=_STYLE.get(result.result, "")),
+                Text(result.message),
+            ]
+            table.add_row(*(cells if with_rows else cells[:1] + cells[2:]))
+        console.print(table)
     found = counts(results)
     console.print(f"{found[PASSED]} passed, {found[FAILED]} failed, {found[SKIPPED]} skipped")
