@@ -213,7 +213,8 @@ def _run(
         with contextlib.suppress(KeyboardInterrupt):
             # Only those not cancelled: wait() never sees a cancelled future end.
             wait([future for future in futures if not future.cancelled()])
-        raise TestsInterrupted([_settled(f, job) for f, job in zip(futures, jobs, strict=True)])
+        settled = [_settled(f, job) for f, job in zip(futures, jobs, strict=True)]
+        raise TestsInterrupted(settled) from None
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return results
