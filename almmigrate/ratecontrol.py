@@ -116,8 +116,12 @@ class AdaptiveRate:
         self.ceiling = ceiling
         self._clock = clock
         self._lock = threading.Lock()
-        first = start if start is not None else START_RATE
-        self._base = min(first, ceiling) if ceiling is not None else first
+        if start is None:
+            start = START_RATE
+            if ceiling is not None and ceiling <= 2 * START_RATE:
+                # A moderate number the user gave is a first guess worth trusting, just under.
+                start = ceiling * (1 - MARGIN)
+        self._base = min(start, ceiling) if ceiling is not None else start
         self._fixed_in_flight = concurrency
         self._began: float | None = None  # first send: slow start counts from here
         self._event_at: float | None = None  # time of the last decrease
