@@ -13,6 +13,7 @@ from instances import assert_same_objects
 from almmigrate.cli import main
 from almmigrate.exporter import export
 from almmigrate.settings import ConnectionSettings
+from almmigrate.sim import Faults
 
 LONG = "x" * 300  # the server refuses an alias over 255 characters
 
@@ -402,3 +403,45 @@ def test_secrets_in_clear_in_the_file_are_scrubbed_from_every_message(
     assert code == 0, err
     # Should the server ever echo a value in an error, the report and stderr would mask it.
     assert scrub(f"bad value {clear}") == "bad value ********"
+
+
+def test_rate_auto_finds_a_sliding_window_limit_with_a_handful_of_429s(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    source_sim: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    # The defaults against a target throttling as Django REST Framework does (at most 30
+    # in any second, checked on arrival): every object once, a handful of 429s, not one
+    # for every request over the limit; the summary says what it found.
+    empty_target.set_faults(Faults(rate_limit=30, throttle="sliding-window"))
+    report = tmp_path / "report.json"
+    args = [
+        "import", str(exported), "--url", empty_target.url, "--token", empty_target.token,
+        "--auto-map-projects", "--secrets", str(secrets_csv), "--report", str(report),
+    ]  # fmt: skip
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert_same_objects(source_sim.state.snapshot(), empty_target.state.snapshot())
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert summary["throttled"] == empty_target.stats.throttled <= 10
+    assert 0 < summary["settled_rate_per_s"] <= 30
+    if summary["throttled"]:
+        assert summary["limit_found_per_s"] == pytest.approx(30, abs=3)
+
+
+def test_no_adapt_keeps_fixed_pacing_and_four_workers() -> None:
+    from almmigrate.cli.options import pacing_from
+    from almmigrate.client import SDEClient
+
+    pacing = pacing_from(40.0, True, None)
+    assert pacing == {"rate": 40.0, "adapt": False, "concurrency": 4}
+    with SDEClient(ConnectionSettings("http://127.0.0.1:9", "t0ken-x", **pacing)) as client:
+        assert client.limiter.controller is None and client.limiter.rate == 40.0
+        assert client.workers == 4 and client.rate_status() is None
+    auto = pacing_from(None, False, None)
+    with SDEClient(ConnectionSettings("http://127.0.0.1:9", "t0ken-x", **auto)) as client:
+        assert client.limiter.controller is not None and client.limiter.controller.ceiling is None
+        assert client.workers == 32  # threads; requests in flight follow rate x latency
