@@ -164,7 +164,8 @@ def memory_case(case: str, connections: int) -> dict[str, Any]:
                 args = ["export", "--url", url, "--out", str(out)]
             else:
                 args = ["import", str(out), "--url", url, "--secrets", str(secrets)]
-                args += ["--rate", "100000", "--concurrency", "8", "--report", str(work / "r.json")]
+                args += ["--rate", "100000", "--no-adapt", "--concurrency", "8"]
+                args += ["--report", str(work / "r.json")]
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             started = time.perf_counter()
             done = _almmigrate(*args, token=token)
