@@ -37,6 +37,7 @@ from typing import Any, Protocol
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
 from almmigrate.journal import Journal, JournalEntry
+from almmigrate.naturalkey import name_key, same_name
 from almmigrate.plan_types import Outcome, Plan, PlanItem
 from almmigrate.ratelimit import Slots
 from almmigrate.secrets import scrub
@@ -576,14 +577,15 @@ class _Applier:
             name = _connector_name(item)
             if not fresh:
                 return list(self._target_connector_ids().get(name, []))
-            return [_id(c) for c in self.client.iter_list(CONNECTORS_PATH) if c.get("name") == name]
+            found = self.client.iter_list(CONNECTORS_PATH)
+            return [_id(c) for c in found if name_key(c.get("name")) == name]
         project = item.project if item.project is not None else item.body.get("project")
         alias = item.alias if item.alias is not None else item.body.get("alias")
         listed = self._connections(project) if not fresh else self._list_connections(project)
         return [
             _id(c)
             for c in listed
-            if c.get("alias") == alias and (project is None or c.get("project") == project)
+            if same_name(c.get("alias"), alias) and (project is None or c.get("project") == project)
         ]
 
     def _list_connections(self, project: Any) -> list[dict[str, Any]]:
@@ -599,7 +601,7 @@ class _Applier:
 
     def _connector_id(self, item: PlanItem) -> int:
         """The target id of a connection's connector, by name (created this run or already there)."""
-        name = item.connector_name
+        name = name_key(item.connector_name)
         if not name:
             raise _RowFailed("the connection names no connector")
         with self._lock:
@@ -621,7 +623,7 @@ class _Applier:
             if self._target_connectors is None:
                 found: dict[str, list[int]] = {}
                 for connector in self.client.iter_list(CONNECTORS_PATH):
-                    found.setdefault(str(connector.get("name")), []).append(_id(connector))
+                    found.setdefault(name_key(connector.get("name")), []).append(_id(connector))
                 self._target_connectors = found
             return self._target_connectors
 
@@ -641,7 +643,8 @@ def _failed(item: PlanItem, error: ApiError) -> Outcome:
 
 
 def _connector_name(item: PlanItem) -> str:
-    return str(item.body.get("name") or item.key)
+    """The connector's natural key (almmigrate.naturalkey): as matched, whatever the target stores."""
+    return name_key(item.body.get("name") or item.key)
 
 
 def _id(obj: dict[str, Any]) -> int:

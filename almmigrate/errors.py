@@ -53,6 +53,7 @@ class Problem:
     row: int | None = None
     column: str | None = None
     severity: str = "error"  # "error" or "warning"
+    item: str | None = None  # the object's natural key, where there is no sheet row (migrate)
 
     def location(self) -> str:
         parts = []
@@ -60,6 +61,8 @@ class Problem:
             parts.append(self.sheet)
         if self.row is not None:
             parts.append(f"row {self.row}")
+        elif self.item is not None:
+            parts.append(repr(self.item))
         where = " ".join(parts)
         if self.column:
             where = f"{where}, {self.column}" if where else self.column

@@ -31,6 +31,7 @@ from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
+from almmigrate.verify import Verification, verify_dataset
 
 
 @dataclass
@@ -45,6 +46,7 @@ class RunOptions:
     journal: Path | None = None
     progress: bool = False  # draw a bar on stderr (only when it is a terminal)
     wait_lock: bool = False  # wait for another run into the same target instead of refusing
+    verify: bool = False  # re-read the target after the last write and compare (--verify)
 
 
 @dataclass
@@ -63,6 +65,7 @@ class ImportRun:
     warnings: list[Problem] = field(default_factory=list)
     # Files of the run (report, errors file) that could not be written, and why.
     unwritten: list[str] = field(default_factory=list)
+    verification: Verification | None = None  # with --verify: the target re-read and compared
 
     @property
     def writes_sent(self) -> bool:
@@ -75,7 +78,7 @@ class ImportRun:
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 1 some rows failed, 3 stopped or its files lost, 130 Ctrl-C (SPEC)."""
+        """0 all done, 1 some rows failed or --verify found a difference, 3 stopped or its files lost, 130 Ctrl-C (SPEC)."""
         if self.result is None:
             return 1 if self.plan.has_errors else 0
         stopped = self.result.stopped
@@ -85,7 +88,8 @@ class ImportRun:
             return stopped.exit_code
         if self.unwritten:
             return 3 if self.writes_sent else 2
-        return 1 if self.result.failed else 0
+        differs = self.verification is not None and self.verification.exit_code != 0
+        return 1 if self.result.failed or differs else 0
 
 
 def default_journal(report: Path | None) -> Path | None:
@@ -270,6 +274,12 @@ def _prepare_and_apply(
         if journal is not None:
             journal.close()
     outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
+    if run.verify and result.stopped is None:
+        # After the last write: what the target holds now, against what the file says.
+        after = _read(client, "the target again", run.progress)
+        outcome.verification = verify_dataset(
+            dataset, after, project_map=prepared.project_map, plugins=plugins, match=options.match
+        )
     about = {
         **(context or {}),
         "target": redact_url(client.settings.url),
@@ -316,7 +326,13 @@ def _write_report_and_errors(
             outcome,
             "report",
             report,
-            lambda: write_report(report, result, context, warnings=outcome.warnings),
+            lambda: write_report(
+                report,
+                result,
+                context,
+                warnings=outcome.warnings,
+                verification=outcome.verification,
+            ),
         ):
             outcome.report = report
     if run.errors is not None and dataset is not None:

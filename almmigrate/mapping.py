@@ -22,6 +22,7 @@ from pathlib import Path
 from almmigrate.dataset import ConnectionRecord, Dataset, Snapshot
 from almmigrate.errors import InputError
 from almmigrate.models import Connection, Connector
+from almmigrate.naturalkey import connection_key, name_key
 from almmigrate.tabular.cells import csv_escape
 
 EXACT = "exact"
@@ -316,12 +317,13 @@ class ConnectorNames:
         )
 
     def of(self, connection: ConnectionRecord) -> str | None:
-        if connection.connector_name and connection.connector_name.strip():
-            return connection.connector_name.strip()
+        if name_key(connection.connector_name):
+            return name_key(connection.connector_name)
         if connection.connector is None:
             return None
         found = self.file_names.get(connection.connector)
-        return found if found is not None else self.target_names.get(connection.connector)
+        found = found if found is not None else self.target_names.get(connection.connector)
+        return name_key(found) if found is not None else None
 
 
 class TargetIndex:
@@ -331,16 +333,16 @@ class TargetIndex:
         self.target = target
         self.connectors_by_name: dict[str, list[Connector]] = {}
         for connector in target.connectors:
-            self.connectors_by_name.setdefault(connector.name.strip(), []).append(connector)
+            self.connectors_by_name.setdefault(name_key(connector.name), []).append(connector)
         self.connectors_by_id = target.connector_by_id()
         self.connections_by_key: dict[tuple[int | None, str], list[Connection]] = {}
         for connection in target.connections:
-            key = (connection.project, connection.alias.strip())
+            key = connection_key(connection.project, connection.alias)
             self.connections_by_key.setdefault(key, []).append(connection)
         self.connections_by_id = {c.id: c for c in target.connections if c.id is not None}
 
     def connectors_named(self, name: str) -> list[Connector]:
-        return self.connectors_by_name.get(name.strip(), [])
+        return self.connectors_by_name.get(name_key(name), [])
 
     def connections_keyed(self, project: int | None, alias: str) -> list[Connection]:
-        return self.connections_by_key.get((project, alias.strip()), [])
+        return self.connections_by_key.get(connection_key(project, alias), [])

@@ -24,7 +24,9 @@ from almmigrate.dataset import (
 from almmigrate.errors import Problem
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.models import Connection, Connector
+from almmigrate.naturalkey import connection_label, name_key, same_name, trimmed_on_write
 from almmigrate.plan_types import Change, Plan, PlanItem
+from almmigrate.problems import warning
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
@@ -81,14 +83,32 @@ def kept_by_empty_cells(
             plugin = plugins.get(system)
             kept = "its value" if is_secret(name, plugin) else f"{value!r}"
             message = f"empty, so the target keeps {kept} (an empty cell is not sent)"
+            column = PARAM_PREFIX + name
             warnings.append(
-                Problem(
-                    message,
-                    sheet=sheet,
-                    row=record.row,
-                    column=PARAM_PREFIX + name,
-                    severity="warning",
-                )
+                warning(message, sheet=sheet, row=record.row, column=column, item=item.key)
+            )
+    return warnings
+
+
+def trimmed_names(dataset: Dataset, plan: Plan) -> list[Problem]:
+    """A warning for each name or alias sent with surrounding whitespace: the target trims it.
+
+    Matching ignores that whitespace (almmigrate.naturalkey), so a re-run still
+    finds the object; the person should know the target will not hold it as typed.
+    """
+    records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
+    warnings = []
+    for record, item in zip(records, plan.items, strict=False):
+        column = "name" if item.kind == "connector" else "alias"
+        sent = item.body.get(column)
+        if item.action in ("create", "update") and trimmed_on_write(sent):
+            sheet = CONNECTORS if item.kind == "connector" else CONNECTIONS
+            message = (
+                f"{sent!r} has surrounding whitespace; SD Elements trims it, so the target "
+                f"will hold {name_key(sent)!r} (matched either way)"
+            )
+            warnings.append(
+                warning(message, sheet=sheet, row=record.row, column=column, item=item.key)
             )
     return warnings
 
@@ -105,14 +125,30 @@ def _current_params(index: TargetIndex, item: PlanItem) -> tuple[str, Mapping[st
 
 
 def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
-    """Equal as the API means it: choices by text, everything else by exact JSON type."""
+    """Equal as the API means it: choices by text, a number and its text alike, else exact.
+
+    Instances hold `7` on one object and `"7"` on another; a CSV file cannot
+    tell them apart, and neither means another value. Booleans stay booleans.
+    """
     spec = plugin.field(name) if plugin else None
     if spec is not None and spec.field_type in CHOICE_TYPES:
         return a is not None and b is not None and str(a) == str(b)
     checkbox = spec is not None and spec.field_type == "checkbox"
     if checkbox and isinstance(a, str) and isinstance(b, str):
         return split_checkbox(a) == split_checkbox(b)
+    if isinstance(a, str) != isinstance(b, str):
+        number, text = (b, a) if isinstance(a, str) else (a, b)
+        return _number_text(number) == text
     return type(a) is type(b) and a == b
+
+
+def _number_text(value: Any) -> str | None:
+    """How a JSON number reads as text (`7`, `2.5`), or None for anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def typed_like(plugin: Plugin | None, name: str, value: Any, current: Any) -> Any:
@@ -147,7 +183,7 @@ class _Planner:
         self.match = match
         # Connector name -> its plan item, for the connections that use it.
         self.connector_items: dict[str, PlanItem] = {}
-        self.file_connectors = {c.name.strip(): c for c in dataset.connectors if c.name}
+        self.file_connectors = {name_key(c.name): c for c in dataset.connectors if c.name}
         # Connector ids mean something on the target only when the file comes from it.
         same = target if project_map.how == "identity" else None
         self.connector_names = ConnectorNames(dataset, same)
@@ -155,7 +191,7 @@ class _Planner:
     # ------------------------------------------------------------ connectors
 
     def connector(self, record: ConnectorRecord) -> PlanItem:
-        name = (record.name or "").strip()
+        name = name_key(record.name)
         item = PlanItem("connector", "unchanged", name, row=record.row, source_id=record.id)
         self.connector_items.setdefault(name, item)
         plugin = self.plugins.get((record.system or "").strip())
@@ -189,7 +225,7 @@ class _Planner:
         if missing:
             return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
         body: dict[str, Any] = {
-            "name": item.key,
+            "name": record.name,  # as the source holds it: the target decides how to store it
             "system": {"id": plugin.id},
             "inaccessible": bool(record.inaccessible),
             "params": params,
@@ -210,8 +246,8 @@ class _Planner:
             return _fail(item, f"is a {existing.system} connector on the target, not {plugin.id}")
         changes: list[Change] = []
         body: dict[str, Any] = {}
-        if self.match == "id" and item.key and item.key != existing.name:
-            _change(changes, body, "name", existing.name, item.key)
+        if self.match == "id" and item.key and not same_name(record.name, existing.name):
+            _change(changes, body, "name", existing.name, record.name)
         if record.inaccessible is not None and record.inaccessible != existing.inaccessible:
             _change(changes, body, "inaccessible", existing.inaccessible, record.inaccessible)
         wanted = record.fields_editable_on_project
@@ -235,12 +271,12 @@ class _Planner:
     # ------------------------------------------------------------ connections
 
     def connection(self, record: ConnectionRecord, skip_unmapped: bool) -> PlanItem:
-        alias = (record.alias or "").strip()
+        alias = name_key(record.alias)
         project = self.project_map.lookup(record.project)
         item = PlanItem(
             "connection",
             "unchanged",
-            f"project {project or record.project} / {alias}",
+            connection_label(project or record.project, alias),
             row=record.row,
             source_id=record.id,
             project=project,
@@ -343,7 +379,7 @@ class _Planner:
             return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
         item.action = "create"
         item.body = {
-            "alias": item.alias,
+            "alias": record.alias,  # as the source holds it: the target decides how to store it
             "project": project,
             "connector": connector_id,
             "frequency": record.frequency or "manually",
@@ -369,8 +405,8 @@ class _Planner:
         changes: list[Change] = []
         body: dict[str, Any] = {}
         if self.match == "id":
-            if item.alias and item.alias != existing.alias:
-                _change(changes, body, "alias", existing.alias, item.alias)
+            if item.alias and not same_name(record.alias, existing.alias):
+                _change(changes, body, "alias", existing.alias, record.alias)
             if project != existing.project:
                 _change(changes, body, "project", existing.project, project)
         if connector_id != existing.connector:

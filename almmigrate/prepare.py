@@ -24,7 +24,7 @@ from almmigrate.mapping import (
     read_map,
     same_projects,
 )
-from almmigrate.plan import build_plan, kept_by_empty_cells
+from almmigrate.plan import build_plan, kept_by_empty_cells, trimmed_names
 from almmigrate.plan_types import Plan
 from almmigrate.problems import settle, warnings_in
 from almmigrate.schema import Plugin, bundled_plugins
@@ -112,7 +112,8 @@ def prepare_import(
         match=options.match,
         skip_unmapped=options.skip_unmapped,
     )
-    problems += kept_by_empty_cells(dataset, snapshot, plan, plugins)
+    found_by_plan = kept_by_empty_cells(dataset, snapshot, plan, plugins)
+    problems = merge_problems(problems, found_by_plan + trimmed_names(dataset, plan))
     problems = settle(problems, strict=options.strict, file=dataset.source)
     return PreparedImport(plan, problems, project_map, snapshot, secrets)
 

@@ -31,9 +31,13 @@ def warning(
     sheet: str | None = None,
     row: int | None = None,
     column: str | None = None,
+    item: str | None = None,
 ) -> Problem:
-    """A doubt about one place in a file: the value goes on as it is, unless --strict."""
-    return Problem(message, sheet=sheet, row=row, column=column, severity=WARNING)
+    """A doubt about one place in a file: the value goes on as it is, unless --strict.
+
+    item: the object's natural key, which locates it where there is no sheet row (migrate).
+    """
+    return Problem(message, sheet=sheet, row=row, column=column, severity=WARNING, item=item)
 
 
 def errors_in(problems: Iterable[Problem]) -> list[Problem]:
@@ -47,7 +51,7 @@ def warnings_in(problems: Iterable[Problem]) -> list[Problem]:
 def strictly(problems: Iterable[Problem]) -> list[Problem]:
     """The same problems with every warning turned into an error that says why."""
     return [
-        Problem(p.message + STRICT_NOTE, p.sheet, p.row, p.column, ERROR)
+        Problem(p.message + STRICT_NOTE, p.sheet, p.row, p.column, ERROR, p.item)
         if p.severity == WARNING
         else p
         for p in problems
@@ -75,13 +79,13 @@ def summary_text(problems: Sequence[Problem]) -> str:
     return f"{count} warning" if count == 1 else f"{count} warnings"
 
 
-ROW_KEYS = ("severity", "sheet", "row", "column", "message")
+ROW_KEYS = ("severity", "sheet", "row", "object", "column", "message")
 
 
 def as_rows(problems: Iterable[Problem]) -> list[dict[str, Any]]:
     """Each problem as a dict (ROW_KEYS order), for plan JSON and report tables."""
     return [
-        {"severity": p.severity, "sheet": p.sheet, "row": p.row, "column": p.column,
-         "message": p.message}
+        {"severity": p.severity, "sheet": p.sheet, "row": p.row, "object": p.item,
+         "column": p.column, "message": p.message}
         for p in problems
     ]  # fmt: skip

@@ -27,11 +27,13 @@ from typing import IO, Any
 from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, Problem
+from almmigrate.naturalkey import connection_label, name_key
 from almmigrate.plan_types import Outcome
 from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
 from almmigrate.tabular.cells import csv_escape, looks_like_formula
+from almmigrate.verify import DIFFERENCE_COLUMNS, Verification
 
 COLUMNS = [
     "kind",
@@ -91,6 +93,9 @@ MEANINGS = {
     "warnings": "doubts about the file, sent as the source holds them (listed in full)",
     "settled_rate_per_s": "the request rate the controller settled on (--rate auto); empty: fixed",
     "limit_found_per_s": "the target's limit found from its 429s (empty: never limited)",
+    "differences": "fields the target, re-read after the last write, holds otherwise (--verify)",
+    "objects": "objects in the file, compared with the target",
+    "secrets_checked": "secret params checked as present only (never by value)",
 }
 
 
@@ -123,6 +128,7 @@ def write_report(
     context: Mapping[str, Any] | None = None,
     *,
     warnings: Sequence[Problem] = (),
+    verification: Verification | None = None,
 ) -> Path:
     """Write the report in the format its extension names; returns the path(s) written.
 
@@ -130,9 +136,62 @@ def write_report(
     file, mode, times, tool version); URLs must already be redacted, and every
     value is scrubbed again here. A `.csv` report holds the object rows; its
     summary and context go beside it in `<name>.summary.csv` (one CSV holds one table),
-    and its warnings, when there are any, in `<name>.warnings.csv`.
+    and each other table (warnings, verification differences), when it has rows,
+    in `<name>.<table>.csv`.
     warnings: every warning about the file, listed in full (their count is in the summary).
+    verification: what `--verify` found after the last write.
     """
+    summary = [*summary_rows(result.summary), ("warnings", len(warnings))]
+    tables = [_Table("warnings", ROW_KEYS, as_rows(warnings))]
+    failed = result.summary.failed
+    line = verdict(result.summary, result.stopped.message if result.stopped else None)
+    if verification is not None:
+        summary.append(("differences", len(verification.differences)))
+        tables.append(_verification_table(verification))
+        line = f"{line}. Verified: {verification.summary()}"
+        failed += len(verification.differences)
+    report = _Report(
+        verdict=line,
+        failed=failed,
+        summary=summary,
+        context=_context(context),
+        rows=report_rows(result.outcomes),
+        tables=tables,
+    )
+    return _write(path, report)
+
+
+def write_verification_report(
+    path: str | Path, verification: Verification, context: Mapping[str, Any] | None = None
+) -> Path:
+    """`almmigrate verify --report`: the summary and every difference, in any report format."""
+    summary: list[tuple[str, Any]] = [
+        ("objects", verification.objects),
+        ("differences", len(verification.differences)),
+        ("secrets_checked", verification.secrets_checked),
+        ("skipped", verification.skipped),
+    ]
+    report = _Report(
+        verdict=f"Verified: {verification.summary()}",
+        failed=len(verification.differences),
+        summary=summary,
+        context=_context(context),
+        rows=None,
+        tables=[_verification_table(verification)],
+        title="almmigrate verify report",
+    )
+    return _write(path, report)
+
+
+def _verification_table(verification: Verification) -> _Table:
+    return _Table("differences", DIFFERENCE_COLUMNS, [d.as_row() for d in verification.differences])
+
+
+def _context(context: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    return [(k, scrub(str(v))) for k, v in (context or {}).items() if v not in (None, "")]
+
+
+def _write(path: str | Path, report: _Report) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
@@ -140,15 +199,10 @@ def write_report(
             f"a report is .xlsx, .csv, .json or .html, not {suffix or 'no extension'}",
             file=str(path),
         )
-    report = _Report(
-        verdict=verdict(result.summary, result.stopped.message if result.stopped else None),
-        failed=result.summary.failed,
-        summary=[*summary_rows(result.summary), ("warnings", len(warnings))],
-        context=[(k, scrub(str(v))) for k, v in (context or {}).items() if v not in (None, "")],
-        rows=report_rows(result.outcomes),
-        warnings=[{k: scrub(v) if isinstance(v, str) else v for k, v in row.items()}
-                  for row in as_rows(warnings)],
-    )  # fmt: skip
+    for table in report.tables:  # a second line of defence: no cell holds a secret
+        table.rows = [
+            {k: scrub(v) if isinstance(v, str) else v for k, v in row.items()} for row in table.rows
+        ]
     writer = {".xlsx": _write_xlsx, ".csv": _write_csv, ".json": _write_json, ".html": _write_html}[
         suffix
     ]
@@ -157,13 +211,23 @@ def write_report(
 
 
 @dataclass
+class _Table:
+    """A table beside the objects: warnings, verification differences."""
+
+    name: str
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+
+@dataclass
 class _Report:
     verdict: str
     failed: int
     summary: list[tuple[str, Any]]
     context: list[tuple[str, str]]
-    rows: list[dict[str, Any]]
-    warnings: list[dict[str, Any]]
+    rows: list[dict[str, Any]] | None  # None: a report without objects (verify)
+    tables: list[_Table]
+    title: str = "almmigrate import report"
 
 
 def summary_csv_path(path: str | Path) -> Path:
@@ -171,9 +235,10 @@ def summary_csv_path(path: str | Path) -> Path:
     return path.with_name(f"{path.stem}.summary.csv")
 
 
-def warnings_csv_path(path: str | Path) -> Path:
+def table_csv_path(path: str | Path, table: str) -> Path:
+    """Where a `.csv` report puts one of its other tables: `<name>.<table>.csv`."""
     path = Path(path)
-    return path.with_name(f"{path.stem}.warnings.csv")
+    return path.with_name(f"{path.stem}.{table}.csv")
 
 
 @contextmanager
@@ -204,22 +269,22 @@ def _csv_cell(value: Any) -> Any:
 
 
 def _write_csv(path: Path, report: _Report) -> None:
-    with _atomic(path, "w", encoding="utf-8-sig", newline="") as handle:
-        out = csv.writer(handle)
-        out.writerow(COLUMNS)
-        for row in report.rows:
-            out.writerow([_csv_cell(row[c]) for c in COLUMNS])
-    with _atomic(summary_csv_path(path), "w", encoding="utf-8-sig", newline="") as handle:
+    tables = [t for t in report.tables if t.rows]
+    if report.rows is not None:
+        tables.insert(0, _Table("", tuple(COLUMNS), report.rows))
+    for table in tables:
+        where = table_csv_path(path, table.name) if table.name else path
+        with _atomic(where, "w", encoding="utf-8-sig", newline="") as handle:
+            out = csv.writer(handle)
+            out.writerow(table.columns)
+            out.writerows([_csv_cell(row[c]) for c in table.columns] for row in table.rows)
+    summary = summary_csv_path(path) if report.rows is not None else path
+    with _atomic(summary, "w", encoding="utf-8-sig", newline="") as handle:
         out = csv.writer(handle)
         out.writerow(["key", "value"])
         out.writerows((k, _csv_cell(v)) for k, v in report.summary)
         out.writerow(["verdict", _csv_cell(report.verdict)])
         out.writerows((k, _csv_cell(v)) for k, v in report.context)
-    if report.warnings:
-        with _atomic(warnings_csv_path(path), "w", encoding="utf-8-sig", newline="") as handle:
-            out = csv.writer(handle)
-            out.writerow(ROW_KEYS)
-            out.writerows([_csv_cell(w[k]) for k in ROW_KEYS] for w in report.warnings)
 
 
 def _write_json(path: Path, report: _Report) -> None:
@@ -227,8 +292,8 @@ def _write_json(path: Path, report: _Report) -> None:
         "verdict": report.verdict,
         "run": dict(report.context),
         "summary": dict(report.summary),
-        "objects": report.rows,
-        "warnings": report.warnings,
+        **({"objects": report.rows} if report.rows is not None else {}),
+        **{table.name: table.rows for table in report.tables},
     }
     with _atomic(path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False, indent=1)
@@ -239,6 +304,8 @@ def _write_json(path: Path, report: _Report) -> None:
 _WIDTHS = {"kind": 11, "row": 6, "key": 48, "action": 11, "source_id": 10, "target_id": 10,
            "attempts": 9, "status": 7, "error": 60, "changed_fields": 40, "note": 34}  # fmt: skip
 _FAILED_FILL = "FDE2E2"
+_TABLE_WIDTHS = {"severity": 9, "sheet": 13, "row": 6, "object": 30, "column": 30, "message": 100,
+                 "kind": 11, "name": 30, "project": 9, "field": 30, "file": 30, "target": 30}  # fmt: skip
 
 
 def _write_xlsx(path: Path, report: _Report) -> None:
@@ -285,7 +352,7 @@ def _write_xlsx(path: Path, report: _Report) -> None:
         set_print_layout(head, header_row=None)
         for position, width in enumerate((14, 28, 72)):
             head.set_column(position, position, width, formats["wrap"] if position == 2 else None)
-        head.write_string(0, 0, "almmigrate import report", formats["title"])
+        head.write_string(0, 0, report.title, formats["title"])
         head.write_string(1, 0, report.verdict, formats["verdict"])
         for position, name in enumerate(("key", "value", "meaning")):
             head.write_string(3, position, name, bold)
@@ -305,31 +372,36 @@ def _write_xlsx(path: Path, report: _Report) -> None:
         if report.failed:
             put(head, row + 1, 0, "On the objects sheet, filter action = failed for their errors.")
 
-        objects = book.add_worksheet("objects")
-        set_print_layout(objects)
-        objects.freeze_panes(1, 0)
-        wrapped = {"error", "note", "changed_fields"}
-        for index, column in enumerate(COLUMNS):
-            style = formats["wrap"] if column in wrapped else None
-            objects.set_column(index, index, _WIDTHS.get(column, 12), style)
-            objects.write_string(0, index, column, bold)
-        for number, item in enumerate(report.rows, start=1):
-            red = item["action"] == "failed"
+        if report.rows is not None:
+            objects = book.add_worksheet("objects")
+            set_print_layout(objects)
+            objects.freeze_panes(1, 0)
+            wrapped = {"error", "note", "changed_fields"}
             for index, column in enumerate(COLUMNS):
-                style = "wrap" if column in wrapped else "plain"
-                put(objects, number, index, item[column], f"failed {style}" if red else style)
-        objects.autofilter(0, 0, len(report.rows), len(COLUMNS) - 1)
-        if report.warnings:
-            sheet = book.add_worksheet("warnings")
+                style = formats["wrap"] if column in wrapped else None
+                objects.set_column(index, index, _WIDTHS.get(column, 12), style)
+                objects.write_string(0, index, column, bold)
+            for number, item in enumerate(report.rows, start=1):
+                red = item["action"] == "failed"
+                for index, column in enumerate(COLUMNS):
+                    style = "wrap" if column in wrapped else "plain"
+                    put(objects, number, index, item[column], f"failed {style}" if red else style)
+            objects.autofilter(0, 0, len(report.rows), len(COLUMNS) - 1)
+        for table in report.tables:  # warnings, verification differences
+            if not table.rows:
+                continue
+            sheet = book.add_worksheet(table.name)
             set_print_layout(sheet)
             sheet.freeze_panes(1, 0)
-            for index, width in enumerate((9, 13, 6, 30, 100)):
-                sheet.set_column(index, index, width, formats["wrap"] if index == 4 else None)
-            for index, key in enumerate(ROW_KEYS):
-                sheet.write_string(0, index, key, bold)
-            for number, warning in enumerate(report.warnings, start=1):
-                for index, key in enumerate(ROW_KEYS):
-                    put(sheet, number, index, warning[key], "wrap" if index == 4 else "plain")
+            wide = {"message", "file", "target"}
+            for index, column in enumerate(table.columns):
+                style = formats["wrap"] if column in wide else None
+                sheet.set_column(index, index, _TABLE_WIDTHS.get(column, 14), style)
+                sheet.write_string(0, index, column, bold)
+            for number, item in enumerate(table.rows, start=1):
+                for index, column in enumerate(table.columns):
+                    style = "wrap" if column in wide else "plain"
+                    put(sheet, number, index, item[column], style)
         book.close()
 
 
@@ -378,12 +450,12 @@ def _write_html(path: Path, report: _Report) -> None:
         return lines
 
     header = "<tr>" + "".join(f"<th>{text(c)}</th>" for c in COLUMNS) + "</tr>"
-    failed = [r for r in report.rows if r["action"] == "failed"]
+    failed = [r for r in report.rows or [] if r["action"] == "failed"]
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>almmigrate import report</title>",
+        f"<title>{text(report.title)}</title>",
         f"<style>{_CSS}</style></head><body>",
-        "<h1>almmigrate import report</h1>",
+        f"<h1>{text(report.title)}</h1>",
         f"<div class='verdict {'bad' if report.failed else 'ok'}'>{text(report.verdict)}</div>",
     ]
     if report.context:
@@ -401,17 +473,24 @@ def _write_html(path: Path, report: _Report) -> None:
         parts.append(f"<h2>Failed ({len(failed)})</h2><table class='objects'>{header}")
         parts += object_rows(failed)
         parts.append("</table>")
-    if report.warnings:
-        parts.append(f"<h2>Warnings ({len(report.warnings)})</h2><table class='objects'>")
-        parts.append("<tr>" + "".join(f"<th>{k}</th>" for k in ROW_KEYS) + "</tr>")
+    for table in report.tables:
+        if not table.rows:
+            continue
+        title = table.name.capitalize()
+        parts.append(f"<h2>{title} ({len(table.rows)})</h2><table class='objects'>")
+        parts.append("<tr>" + "".join(f"<th>{c}</th>" for c in table.columns) + "</tr>")
         parts += [
-            "<tr>" + "".join(f"<td class='wrap'>{text(w[k])}</td>" for k in ROW_KEYS) + "</tr>"
-            for w in report.warnings
+            "<tr>"
+            + "".join(f"<td class='wrap'>{text(row[c])}</td>" for c in table.columns)
+            + "</tr>"
+            for row in table.rows
         ]
         parts.append("</table>")
-    parts.append(f"<h2>Every object ({len(report.rows)})</h2><table class='objects'>{header}")
-    parts += object_rows(report.rows)
-    parts.append("</table></body></html>\n")
+    if report.rows is not None:
+        parts.append(f"<h2>Every object ({len(report.rows)})</h2><table class='objects'>{header}")
+        parts += object_rows(report.rows)
+        parts.append("</table>")
+    parts.append("</body></html>\n")
     with _atomic(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
 
@@ -444,12 +523,12 @@ def failed_dataset(
     connectors = [
         _masked(r, plugins.get(r.system))
         for r in dataset.connectors
-        if chosen("connector", r, r.name)
+        if chosen("connector", r, name_key(r.name))
     ]
     connections = [
         _masked(r, plugins.get(r.system or ""))
         for r in dataset.connections
-        if chosen("connection", r, f"project {r.project} / {r.alias}")
+        if chosen("connection", r, connection_label(r.project, r.alias))
     ]
     return Dataset(
         connectors=connectors,

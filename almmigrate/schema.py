@@ -185,11 +185,17 @@ def check_value(spec: Field, value: Any) -> str | None:
             return f'"{bad[0]}" is not one of {", ".join(spec.choices)}'
         return None
     if kind in TEXT_TYPES or kind == "checkbox":
+        if _is_number(value):
+            return None  # params are JSON: instances hold numbers in text fields, and keep them
         if not isinstance(value, str):
             return "Not a valid string."
         if spec.max_length is not None and len(value) > spec.max_length:
             return f"Ensure this field has no more than {spec.max_length} characters."
     return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def split_checkbox(value: str) -> list[str]:

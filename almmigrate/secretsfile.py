@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from almmigrate.errors import InputError
+from almmigrate.naturalkey import name_key
 from almmigrate.secrets import register_secret
 
 HEADER = ("kind", "name", "field", "value")
@@ -29,18 +30,18 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 @dataclass
 class SecretValues:
-    """Secret values by (kind, name, field); names match as written (stripped)."""
+    """Secret values by (kind, name, field); names match by natural key (almmigrate.naturalkey)."""
 
     # repr=False: a repr (a traceback, a debug line) must never show a value.
     values: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
 
     def lookup(self, kind: str, name: str, field_name: str) -> str | None:
         """The supplied value of one secret param, or None when none was supplied."""
-        return self.values.get((kind, name.strip(), field_name.strip()))
+        return self.values.get((kind, name_key(name), field_name.strip()))
 
     def add(self, kind: str, name: str, field_name: str, value: str) -> None:
         register_secret(value, field_name.strip())
-        self.values[(kind, name.strip(), field_name.strip())] = value
+        self.values[(kind, name_key(name), field_name.strip())] = value
 
     def __len__(self) -> int:
         return len(self.values)

@@ -28,6 +28,7 @@ from almmigrate.dataset import (
 )
 from almmigrate.errors import Problem
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
+from almmigrate.naturalkey import connection_label, name_key, same_name
 from almmigrate.schema import (
     DERIVED_PARAMS,
     PROJECT,
@@ -95,6 +96,7 @@ class _Checker:
         self.match = match
         self.skip_unmapped = skip_unmapped
         self.problems: list[Problem] = []
+        self.item: str | None = None  # the natural key of the object being checked
         self.file_connectors: dict[str, ConnectorRecord] = {}
         self.target_projects = set(target.project_by_id()) if target is not None else set()
         # Connector ids mean something on the target only when the file comes from it.
@@ -119,15 +121,18 @@ class _Checker:
         warning: bool = False,
     ) -> None:
         severity = "warning" if warning else "error"
+        # Without a sheet row (migrate reads an instance, not a file) the object's key locates it.
+        item = self.item if row is None else None
         self.problems.append(
-            Problem(message, sheet=sheet, row=row, column=column, severity=severity)
+            Problem(message, sheet=sheet, row=row, column=column, severity=severity, item=item)
         )
 
     # ------------------------------------------------------------ connectors
 
     def _connector(self, record: ConnectorRecord, seen: dict[str, int | None]) -> None:
         row = record.row
-        name = (record.name or "").strip()
+        name = name_key(record.name)
+        self.item = name
         if not name:
             self._add(CONNECTORS, row, "name", "name is empty")
         elif name in seen:
@@ -154,7 +159,7 @@ class _Checker:
             self._masked(CONNECTORS, row, "connector", name, record.params)
             if self._same_instance() and record.id is not None and self.index is not None:
                 existing = self.index.connectors_by_id.get(record.id)
-                if existing is not None and existing.name.strip() != name:
+                if existing is not None and not same_name(existing.name, name):
                     self._rename_hint(CONNECTORS, row, "name", record.id, existing.name)
 
     def _connector_creating(self, record: ConnectorRecord) -> bool:
@@ -192,8 +197,11 @@ class _Checker:
         self, record: ConnectionRecord, keys: dict[tuple[int | None, str], int | None]
     ) -> None:
         row = record.row
-        alias = (record.alias or "").strip()
+        alias = name_key(record.alias)
+        self.item = connection_label(record.project, alias)
         target_project = self._project(record)
+        if target_project is not None:
+            self.item = connection_label(target_project, alias)  # the key plan and report use
         self._connection_key(record, alias, target_project, keys)
         self._connection_columns(record)
         connector = self._connector_of(record)
@@ -220,7 +228,7 @@ class _Checker:
             self._masked(CONNECTIONS, row, "connection", alias, record.params)
             if self._same_instance() and record.id is not None and self.index is not None:
                 found = self.index.connections_by_id.get(record.id)
-                if found is not None and found.alias.strip() != alias:
+                if found is not None and not same_name(found.alias, alias):
                     self._rename_hint(CONNECTIONS, row, "alias", record.id, found.alias)
 
     def _same_instance(self) -> bool:

@@ -413,6 +413,7 @@ def test_a_rename_matched_by_name_says_how_to_rename(
             "severity": "warning",
             "sheet": "connections",
             "row": 3,
+            "object": None,
             "column": "alias",
             "message": 'id 2 is "Backend · GitHub +1 555" on the target, so this row creates '
             "a new connection; to rename it instead, use --match id",

@@ -120,9 +120,12 @@ def test_a_param_equal_to_the_connectors_is_not_a_change(
     connection.params["sde_min_priority"] = "7"
     connection.params["alm_reference_context"] = 5
     assert changed(plan_on_source(exported, source)) == []
-    connection.params["alm_reference_context"] = "5"  # an integer field: JSON type counts
+    # The same number as text means the same value: instances hold both, a CSV cannot tell.
+    connection.params["alm_reference_context"] = "5"
+    assert changed(plan_on_source(exported, source)) == []
+    connection.params["alm_reference_context"] = "6"
     assert changed(plan_on_source(exported, source)) == [
-        ('project 1 / Backend · Jira "Prod"', "update", ["params.alm_reference_context: 5 -> '5'"])
+        ('project 1 / Backend · Jira "Prod"', "update", ["params.alm_reference_context: 5 -> '6'"])
     ]
 
 
@@ -273,7 +276,11 @@ def test_match_id_renames_and_skip_unmapped(target: Snapshot) -> None:
     [
         ("sde_min_priority", "7", 7, True),
         ("sde_min_priority", "7", "8", False),
-        ("alm_reference_context", 5, "5", False),
+        ("alm_reference_context", 5, "5", True),
+        ("alm_reference_context", 5, "05", False),
+        ("alm_project", 12345, "12345", True),
+        ("alm_project", 2.5, "2.5", True),
+        ("how_tos_in_scope", True, "True", False),
         ("alm_validate_cert", True, 1, False),
         ("alm_phases", "requirements, development", "requirements,development", True),
         ("alm_server", "a ", "a", False),

@@ -202,21 +202,22 @@ def test_every_warning_is_counted_and_listed_in_every_format(tmp_path: Path) -> 
         "severity": "warning",
         "sheet": "connections",
         "row": 26,
+        "object": None,
         "column": "params.x",
         "message": "doubt 24 ********",
     }
     write_report(tmp_path / "r.csv", _result(), warnings=warnings)
     with (tmp_path / "r.warnings.csv").open(encoding="utf-8-sig") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["severity", "sheet", "row", "column", "message"]
+    assert rows[0] == ["severity", "sheet", "row", "object", "column", "message"]
     assert rows[1:3] == [
-        ["warning", "connections", "2", "params.x", "doubt 0 ********"],
-        ["warning", "connections", "3", "params.x", "doubt 1 ********"],
+        ["warning", "connections", "2", "", "params.x", "doubt 0 ********"],
+        ["warning", "connections", "3", "", "params.x", "doubt 1 ********"],
     ]
     assert len(rows) == 26
     book = load_workbook(write_report(tmp_path / "r.xlsx", _result(), warnings=warnings))
     assert book["warnings"].max_row == 26
-    assert book["warnings"]["E26"].value == "doubt 24 ********"
+    assert book["warnings"]["F26"].value == "doubt 24 ********"
     html = write_report(tmp_path / "r.html", _result(), warnings=warnings).read_text("utf-8")
     assert "<h2>Warnings (25)</h2>" in html and "doubt 24 ********" in html
     # No warnings: no warnings file, and the summary says 0.

@@ -31,6 +31,7 @@ COMMANDS = {
     "import": "import_",
     "migrate": "migrate",
     "test": "connectivity",
+    "verify": "verify",
     "template": "template",
     "sim": "sim",
     "demo": "demo",

@@ -31,6 +31,7 @@ def run_options(
     errors_file: Path | None,
     journal: Path | None,
     wait_lock: bool = False,
+    verify: bool = False,
 ) -> Any:
     from almmigrate.importer import RunOptions
     from almmigrate.progress import is_terminal
@@ -44,6 +45,7 @@ def run_options(
         journal=journal,
         progress=is_terminal(),
         wait_lock=wait_lock,
+        verify=verify,
     )
 
 
@@ -115,6 +117,7 @@ RUN_KEYS = (
     "errors_file",
     "journal",
     "wait_lock",
+    "verify",
 )
 
 
@@ -162,8 +165,9 @@ def print_outcome(outcome: Any) -> None:
         )
     else:
         verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
+        counted = f", {summary_text(warnings)}" if warnings else ""
         click.echo(
-            f"import finished: {summary['total']} objects, {verdict}, {summary_text(warnings)}; "
+            f"import finished: {summary['total']} objects, {verdict}{counted}; "
             f"{summary['requests']} requests in {summary['elapsed_s']} s "
             f"({summary['rate_per_s']}/s)"
         )
@@ -177,6 +181,8 @@ def print_outcome(outcome: Any) -> None:
             f"... and {len(failed) - MAX_FAILURES_SHOWN} more failed rows (see the report)",
             err=True,
         )
+    if outcome.verification is not None:
+        print_verification(outcome.verification)
     errors = ", ".join(str(p) for p in outcome.errors_files) or outcome.errors
     for label, path in (
         ("report", outcome.report),
@@ -215,6 +221,15 @@ def resume_advice(outcome: Any) -> str:
     )
     kept = f"; progress is in {outcome.journal}" if outcome.journal else ""
     return f"{first}, then run the same command again to finish: {sent}{kept}."
+
+
+def print_verification(verification: Any) -> None:
+    """ "verify: N objects, 0 differences" on stdout, then one line per difference."""
+    from almmigrate.secrets import scrub
+
+    click.echo(f"verify: {verification.summary()}")
+    for difference in verification.differences:
+        click.echo(scrub(f"  {difference.describe()}"))
 
 
 def _print_plan(plan: Any, warnings: Any) -> None:

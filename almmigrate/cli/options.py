@@ -176,7 +176,7 @@ STRICT_OPTION = click.option(
     help="Treat every warning as an error: refuse the file (exit 2, nothing written).",
 )
 
-_IMPORT_PLAN: list[Decorator] = [
+_PROJECT_MAP = [
     click.option(
         "--project-map",
         "project_map",
@@ -189,6 +189,22 @@ _IMPORT_PLAN: list[Decorator] = [
         is_flag=True,
         help="Match projects by business unit > application > project name, in memory.",
     ),
+]
+_MATCH = click.option(
+    "--match",
+    type=click.Choice(["name", "id"]),
+    default="name",
+    show_default=True,
+    help="Find target objects by natural key (name; project + alias) or by the id column.",
+)
+_SKIP_UNMAPPED = click.option(
+    "--skip-unmapped",
+    is_flag=True,
+    help="Skip connections whose project is not mapped, instead of refusing the file.",
+)
+
+_IMPORT_PLAN: list[Decorator] = [
+    *_PROJECT_MAP,
     click.option(
         "--secrets",
         "secrets",
@@ -206,18 +222,8 @@ _IMPORT_PLAN: list[Decorator] = [
             " (objects already there are skipped). update: only update (missing ones fail)."
         ),
     ),
-    click.option(
-        "--match",
-        type=click.Choice(["name", "id"]),
-        default="name",
-        show_default=True,
-        help="Find target objects by natural key (name; project + alias) or by the id column.",
-    ),
-    click.option(
-        "--skip-unmapped",
-        is_flag=True,
-        help="Skip connections whose project is not mapped, instead of refusing the file.",
-    ),
+    _MATCH,
+    _SKIP_UNMAPPED,
     STRICT_OPTION,
 ]
 
@@ -229,6 +235,14 @@ def import_plan_options(func: F) -> F:
     ImportOptions with :func:`import_options_from`.
     """
     return _apply(_IMPORT_PLAN, func)
+
+
+def mapping_options(func: F) -> F:
+    """--project-map, --auto-map-projects, --match, --skip-unmapped: how file and target meet.
+
+    `verify` takes these (as `import` does) without the options that shape writes.
+    """
+    return _apply([*_PROJECT_MAP, _MATCH, _SKIP_UNMAPPED], func)
 
 
 def source_options(func: F) -> F:
@@ -337,12 +351,18 @@ _APPLY: list[Decorator] = [
         help="If another run on this machine is writing to the same target, wait for it "
         "instead of refusing.",
     ),
+    click.option(
+        "--verify",
+        is_flag=True,
+        help="After the last write, re-read the target and compare it with the file, field by "
+        "field (exit 1 on a difference; listed in the report).",
+    ),
 ]
 
 
 def apply_options(func: F) -> F:
     """--dry-run, --rate, --no-adapt, --concurrency, --batch-size, --retries, --report, --errors,
-    --journal, --wait-lock.
+    --journal, --wait-lock, --verify.
 
     Shared by `import` and `migrate`.
     """

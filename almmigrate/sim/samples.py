@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from almmigrate.schema import bundled_plugins
+from almmigrate.sim.quirks import make_quirks, make_quirks_target
 
 SOURCE_TOKEN = "sim-source-token"
 TARGET_TOKEN = "sim-target-token"
@@ -468,7 +469,7 @@ def secrets_rows(source: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def write_samples(folder: Path) -> list[Path]:
-    """Write source.json, target.json and secrets.csv into folder; return their paths."""
+    """Write source.json, target.json, secrets.csv and the quirks instances; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     source = make_source()
     target = make_target(source)
@@ -476,10 +477,14 @@ def write_samples(folder: Path) -> list[Path]:
     writer = csv.DictWriter(out, ["kind", "name", "field", "value"], lineterminator="\n")
     writer.writeheader()
     writer.writerows(secrets_rows(source))
+    quirks = make_quirks()
     files = {
         "source.json": json.dumps(source, ensure_ascii=False, indent=1) + "\n",
         "target.json": json.dumps(target, ensure_ascii=False, indent=1) + "\n",
         "secrets.csv": out.getvalue(),
+        "quirks.json": json.dumps(quirks, ensure_ascii=False, indent=1) + "\n",
+        "quirks-target.json": json.dumps(make_quirks_target(quirks), ensure_ascii=False, indent=1)
+        + "\n",
     }
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")

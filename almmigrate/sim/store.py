@@ -2,8 +2,11 @@
 
 It holds the data file's objects (see almmigrate/DESIGN.md, "Simulator"), answers
 reads the way the API shows them (connection params merged with the
-connector's, `sde_*` names added) and validates writes with the same schema
-rules as the tool, returning DRF-shaped errors. Thread-safe: the server's
+connector's, `sde_*` names added) and validates writes with the schema's
+certain rules (types, choices, required), returning DRF-shaped errors. Like a
+real instance it trims names and aliases on write, lets a connection hold its
+own value for a connector-scope param, keeps a stale fields_editable_on_project
+and refuses read-only params: the tool only doubts those, the server decides. Thread-safe: the server's
 event loop and a test read and write it at the same time.
 """
 
@@ -468,6 +471,8 @@ def _checked_name(body: Mapping[str, Any], field: str, errors: Errors) -> str | 
     if not isinstance(value, str):
         errors[field] = ["Not a valid string."]
         return None
+    # Django REST Framework's CharField trims surrounding whitespace on write (trim_whitespace).
+    value = value.strip()
     if len(value) > NAME_MAX_LENGTH:
         errors[field] = [f"Ensure this field has no more than {NAME_MAX_LENGTH} characters."]
         return None

@@ -1,0 +1,205 @@
+"""Verify after writing: re-read the target and compare it with the file, field by field.
+
+A server may accept a value and keep another (or none): this is how a person
+learns it. The comparison is the plan's own (almmigrate.plan): an object the
+plan would leave unchanged is equal; every change it would make is a
+difference; an object it would create is missing. Names and aliases are
+matched by their natural key (almmigrate.naturalkey), so a name the target
+trimmed is not a difference. Secrets are never compared by value (an API may
+mask them): a secret the file gives is checked only as present on the target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.mapping import ProjectMap
+from almmigrate.plan import build_plan
+from almmigrate.plan_types import PlanItem
+from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
+from almmigrate.problems import settle
+from almmigrate.schema import Plugin, is_secret
+from almmigrate.secrets import MASK
+from almmigrate.secretsfile import SecretValues
+from almmigrate.settings import ConnectionSettings
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One field where the target does not hold what the file says."""
+
+    kind: str  # connector | connection
+    name: str  # connector name or connection alias (natural key)
+    project: int | None  # a connection's target project
+    field: str  # "params.sde_min_priority", "frequency", "(object)" when missing
+    file: Any = None
+    target: Any = None
+    row: int | None = None  # the file's sheet row, when it has one
+
+    def describe(self) -> str:
+        """`connection "Sync 12" in project 44: params.sde_min_priority file 5, target 7`."""
+        where = f'{self.kind} "{self.name}"'
+        if self.kind == "connection":
+            where += f" in project {self.project}"
+        if self.field == "(object)":
+            return f"{where}: {self.file}"
+        return f"{where}: {self.field} file {_shown(self.file)}, target {_shown(self.target)}"
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "row": self.row,
+            "name": self.name,
+            "project": self.project,
+            "field": self.field,
+            "file": _shown(self.file) if self.field != "(object)" else self.file,
+            "target": _shown(self.target) if self.field != "(object)" else None,
+        }
+
+
+DIFFERENCE_COLUMNS = ("kind", "row", "name", "project", "field", "file", "target")
+
+
+@dataclass
+class Verification:
+    """What verify found: how many objects it compared, and every difference."""
+
+    objects: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    secrets_checked: int = 0  # secret params checked as present (never by value)
+    skipped: int = 0  # connections whose project is not mapped (--skip-unmapped)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.differences else 0
+
+    def summary(self) -> str:
+        """ "12 objects, 0 differences" (and what was checked only as present)."""
+        noun = "object" if self.objects == 1 else "objects"
+        count = len(self.differences)
+        line = f"{self.objects} {noun}, {count} difference{'' if count == 1 else 's'}"
+        extras = []
+        if self.secrets_checked:
+            extras.append(f"{self.secrets_checked} secrets checked as present only")
+        if self.skipped:
+            extras.append(f"{self.skipped} unmapped connections skipped")
+        return f"{line} ({'; '.join(extras)})" if extras else line
+
+
+def verify_dataset(
+    dataset: Dataset,
+    target: Snapshot,
+    *,
+    project_map: ProjectMap,
+    plugins: Mapping[str, Plugin] | None = None,
+    match: str = "name",
+) -> Verification:
+    """Compare the file's objects with what `target` holds (pure: no network)."""
+    plugins = plugins if plugins is not None else plugins_for(target)
+    masked = _secrets_masked(dataset, plugins)
+    plan = build_plan(
+        masked,
+        target,
+        plugins=plugins,
+        project_map=project_map,
+        secrets=_EverySecret(),
+        match=match,
+        skip_unmapped=True,
+    )
+    found = Verification()
+    records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
+    by_id = {c.id: c for c in target.connectors}
+    connections = {c.id: c for c in target.connections}
+    for record, item in zip(records, plan.items, strict=True):
+        if item.action == "skipped":
+            found.skipped += 1
+            continue
+        found.objects += 1
+        if item.action in ("create", "error"):
+            why = (
+                "not on the target" if item.action == "create" else f"cannot compare: {item.error}"
+            )
+            found.differences.append(_difference(item, "(object)", why, None))
+            continue
+        found.differences += [
+            _difference(item, c.field, c.new, c.old) for c in item.changes if not c.secret
+        ]
+        if item.kind == "connector":
+            held = by_id[item.target_id].params if item.target_id in by_id else {}
+        else:
+            held = connections[item.target_id].params if item.target_id in connections else {}
+        for name in _secret_names(record, plugins):
+            found.secrets_checked += 1
+            if held.get(name) in (None, ""):
+                found.differences.append(_difference(item, f"params.{name}", "(set)", "(absent)"))
+    return found
+
+
+def verify_file(
+    path: str | Path, settings: ConnectionSettings, options: ImportOptions | None = None
+) -> Verification:
+    """Read FILE and the target, and compare them (`almmigrate verify`).
+
+    options: the import's mapping options (project map, --auto-map-projects, --match).
+    Raises InputError / ValidationFailed for a file that cannot be read.
+    """
+    from almmigrate.client import SDEClient
+    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.reader import read_dataset_with_problems
+
+    options = options or ImportOptions()
+    with SDEClient(settings) as client:
+        client.check()
+        target = fetch_snapshot(client)
+    plugins = plugins_for(target)
+    dataset, problems = read_dataset_with_problems(Path(path), plugins)
+    settle(problems, file=str(path))
+    project_map = resolve_project_map(dataset, target, options)
+    return verify_dataset(
+        dataset, target, project_map=project_map, plugins=plugins, match=options.match
+    )
+
+
+class _EverySecret(SecretValues):
+    """Answers every secret with the mask: a missing object plans as a create, not an error."""
+
+    def lookup(self, kind: str, name: str, field_name: str) -> str | None:
+        return MASK
+
+
+def _difference(item: PlanItem, name: str, file: Any, target: Any) -> Difference:
+    label = item.key if item.kind == "connector" else (item.alias or item.key)
+    return Difference(item.kind, label, item.project, name, file, target, item.row)
+
+
+def _secret_names(
+    record: ConnectorRecord | ConnectionRecord, plugins: Mapping[str, Plugin]
+) -> list[str]:
+    plugin = plugins.get((record.system or "").strip())
+    return [n for n, v in record.params.items() if v not in (None, "") and is_secret(n, plugin)]
+
+
+def _secrets_masked(dataset: Dataset, plugins: Mapping[str, Plugin]) -> Dataset:
+    """The dataset with every secret masked, so the plan never compares one by value."""
+
+    def masked(record: Any) -> Any:
+        plugin = plugins.get((record.system or "").strip())
+        params = {
+            k: (MASK if v not in (None, "") and is_secret(k, plugin) else v)
+            for k, v in record.params.items()
+        }
+        return replace(record, params=params)
+
+    return replace(
+        dataset,
+        connectors=[masked(r) for r in dataset.connectors],
+        connections=[masked(r) for r in dataset.connections],
+    )
+
+
+def _shown(value: Any) -> str:
+    return "(absent)" if value is None else repr(value) if isinstance(value, str) else str(value)

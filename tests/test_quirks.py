@@ -1,0 +1,269 @@
+"""An older instance's data (samples/quirks.json) moves as the source holds it.
+
+The simulator trims names on write (as Django REST Framework does), lets a
+connection hold its own value for a connector-scope param, and holds values
+typed differently on a connector and its connection. On it: export > plan is
+a no-op in every format, `import` of an unedited export sends no write,
+`migrate` twice writes nothing the second time, `verify` finds no difference,
+and `--strict` refuses the same runs with every warning listed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.sim import SimServer
+from almmigrate.sim.quirks import make_quirks, make_quirks_target
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+STRICT = " (a warning; --strict makes it an error)"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.fixture
+def quirks(make_sim: Any) -> SimServer:
+    return make_sim(make_quirks())
+
+
+@pytest.fixture
+def empty_target(make_sim: Any) -> SimServer:
+    return make_sim(make_quirks_target(make_quirks()))
+
+
+def login(sim: SimServer) -> tuple[str, ...]:
+    return ("--url", sim.url, "--token", sim.token or "")
+
+
+def both(source: SimServer, target: SimServer) -> tuple[str, ...]:
+    return (
+        "--source-url",
+        source.url,
+        "--source-token",
+        source.token or "",
+        "--target-url",
+        target.url,
+        "--target-token",
+        target.token or "",
+    )
+
+
+def test_the_sample_file_is_the_generators() -> None:
+    # samples/quirks.json is what `python -m almmigrate.sim.samples` writes.
+    assert json.loads((SAMPLES / "quirks.json").read_text(encoding="utf-8")) == make_quirks()
+    written = json.loads((SAMPLES / "quirks-target.json").read_text(encoding="utf-8"))
+    assert written == make_quirks_target(make_quirks())
+
+
+@pytest.mark.parametrize("name", ["export.xlsx", "export.json", "export-csv"])
+def test_an_unedited_export_plans_and_imports_as_a_no_op(
+    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path, name: str
+) -> None:
+    path = tmp_path / name
+    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    for match in ("name", "id"):  # by id, a trimmed name would have been a rename
+        plan = tmp_path / "plan.json"
+        code, out, err = run(
+            capsys, "plan", str(path), *login(quirks), "--match", match, "--out", str(plan)
+        )
+        assert code == 0, err
+        data = json.loads(plan.read_text(encoding="utf-8"))
+        assert data["summary"] == {
+            "create": 0,
+            "update": 0,
+            "unchanged": 9,
+            "skipped": 0,
+            "error": 0,
+            "warnings": 7,
+        }
+        assert out.splitlines()[-1] == (
+            "Plan: 0 create, 0 update, 9 unchanged, 0 skipped, 0 error; 7 warnings"
+        )
+    before = quirks.state.snapshot()
+    code, out, err = run(capsys, "import", str(path), *login(quirks), "--verify")
+    assert code == 0, err
+    assert quirks.stats.writes == 0
+    assert quirks.state.snapshot() == before
+    assert "verify: 9 objects, 0 differences (3 secrets checked as present only)" in out
+
+
+def test_doubts_are_warnings_that_name_row_column_and_why(
+    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.xlsx"
+    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    code, out, err = run(capsys, "validate", str(path), *login(quirks))
+    assert code == 0, err
+    scope = (
+        "the plugin schema sets this param on the connector, not on a connection; "
+        "it will be sent as is and the target decides"
+    )
+    warned = [
+        'connectors row 2, fields_editable_on_project: "gone_param" is not a param of jira '
+        "(any more); kept as the source holds it",
+        "connectors row 2, params.custom_undocumented: not a param of jira; it will be sent as is",
+        "connectors row 2, params.alm_legacy_mode: the plugin schema marks this param "
+        "deprecated; it will be sent as is",
+        "connections row 3, params.custom_undocumented: not a param of jira; it will be sent as is",
+        "connections row 3, params.alm_legacy_mode: the plugin schema marks this param "
+        "deprecated; it will be sent as is",
+        f"connections row 5, params.how_tos_in_scope: {scope}",
+        f"connections row 5, params.sde_min_priority: {scope}",
+    ]
+    assert out.splitlines() == [
+        *(f"  warning: {w}" for w in warned),
+        "3 connectors, 6 connections: no problems (7 warnings)",
+    ]
+    code, out, err = run(capsys, "validate", str(path), *login(quirks), "--strict")
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"ValidationFailed: {path}: 7 problems found, nothing was written",
+        *(f"  error: {w}{STRICT}" for w in warned),
+    ]
+
+
+def test_migrate_twice_then_verify(
+    capsys: pytest.CaptureFixture[str],
+    quirks: SimServer,
+    empty_target: SimServer,
+    tmp_path: Path,
+) -> None:
+    report = tmp_path / "report.json"
+    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--report", str(report))
+    assert code == 0, err
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["summary"]["created"] == 9 and data["summary"]["warnings"] == 11
+    trimmed = [w for w in data["warnings"] if "surrounding whitespace" in w["message"]]
+    assert [(w["sheet"], w["object"], w["column"]) for w in trimmed] == [
+        ("connectors", "spaced name", "name"),
+        ("connectors", "GitHub, trailing newline", "name"),
+        ("connections", "project 101 / leading space #108", "alias"),
+        ("connections", "project 103 / Doubled  spaces", "alias"),
+    ]
+    # Every object exactly once, every field as the source holds it, names as the target
+    # stores them (trimmed on write).
+    source, target = quirks.state.snapshot(), empty_target.state.snapshot()
+    assert [c["name"] for c in target["connectors"]] == [
+        c["name"].strip() for c in source["connectors"]
+    ]
+    for mine, theirs in zip(source["connectors"], target["connectors"], strict=True):
+        held = {k: v for k, v in mine["params"].items() if v is not None}
+        assert theirs["params"] == held
+        assert theirs["fields_editable_on_project"] == mine["fields_editable_on_project"]
+    assert [c["alias"] for c in target["connections"]] == [
+        c["alias"].strip() for c in source["connections"]
+    ]
+    for mine, theirs in zip(source["connections"], target["connections"], strict=True):
+        connector = source["connectors"][mine["connector"] - 1]["params"]
+        own = {k: v for k, v in mine["params"].items() if connector.get(k, object()) != v}
+        assert theirs["params"] == own, mine["alias"]
+        assert theirs["project"] == mine["project"] + 100
+    assert target["connections"][0]["params"]["sde_min_priority"] == 7  # its connector: "7"
+    writes = empty_target.stats.writes
+    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--verify")
+    assert code == 0, err
+    assert empty_target.stats.writes == writes
+    assert "every row done, 7 warnings;" in out
+    assert "verify: 9 objects, 0 differences (3 secrets checked as present only)" in out
+    export = tmp_path / "source.xlsx"
+    assert run(capsys, "export", *login(quirks), "--out", str(export))[0] == 0
+    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    assert (code, out) == (
+        0,
+        "verify: 9 objects, 0 differences (3 secrets checked as present only)\n",
+    )
+
+
+def test_strict_migrate_refuses_and_lists_every_warning(
+    capsys: pytest.CaptureFixture[str], quirks: SimServer, empty_target: SimServer
+) -> None:
+    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--strict")
+    assert (code, out, empty_target.stats.writes) == (2, "", 0)
+    listed = [line for line in err.splitlines() if line.startswith("  error: ")]
+    assert len(listed) == 11 and all(line.endswith(STRICT) for line in listed)
+    assert "nothing was written" in err.splitlines()[0]
+
+
+def test_a_bulk_edit_changes_only_the_edited_cell(
+    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    path = tmp_path / "export.xlsx"
+    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    book = openpyxl.load_workbook(path)
+    sheet = book["connections"]
+    header = [cell.value for cell in sheet[1]]
+    assert sheet.cell(5, header.index("alias") + 1).value == "trac own priority"
+    sheet.cell(5, header.index("params.sde_min_priority") + 1).value = 3
+    book.save(path)
+    code, out, err = run(capsys, "import", str(path), *login(quirks), "--verify")
+    assert code == 0, err
+    assert quirks.stats.writes == 1
+    stored = quirks.state.snapshot()["connections"][3]
+    assert stored["params"] == {
+        "alm_project": "Milestone 1",
+        "sde_min_priority": "3",
+        "how_tos_in_scope": False,
+    }
+    assert "verify: 9 objects, 0 differences" in out
+
+
+def test_the_target_decides_a_refused_row_fails_and_the_others_go_on(
+    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path
+) -> None:
+    # A target whose schema makes a param read-only refuses it; the tool only warned.
+    data = make_quirks()
+    target = make_quirks_target(data)
+    jira = next(p for p in target["plugins"] if p["id"] == "jira")
+    parent = next(
+        f for s in jira["sections"] for f in s["fields"] if f["name"] == "alm_parent_issue"
+    )
+    parent["readonly"] = True
+    source, sink = make_sim(data), make_sim(target)
+    errors = tmp_path / "failed.json"
+    code, out, err = run(
+        capsys, "migrate", *both(source, sink), "--errors", str(errors), "--verify"
+    )
+    assert code == 1
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert failed == [
+        "failed: connection project 102 / tab\tinside: params.alm_parent_issue: "
+        "This field is read-only."
+    ]
+    stored = sink.state.snapshot()
+    assert len(stored["connectors"]) == 3 and len(stored["connections"]) == 5
+    rows = json.loads(errors.read_text(encoding="utf-8"))["connections"]
+    assert [r["alias"] for r in rows] == ["tab\tinside"]
+    assert "verify: 9 objects, 1 difference (3 secrets checked as present only)" in out
+    assert '  connection "tab\tinside" in project 102: not on the target' in out.splitlines()
+
+
+def test_creates_whose_answers_are_lost_are_found_under_their_trimmed_names(
+    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path
+) -> None:
+    # Every write is committed and its answer dropped: each create is looked up by its
+    # natural key, which must find " spaced name " stored as "spaced name".
+    from almmigrate.sim import Faults
+
+    data = make_quirks()
+    source = make_sim(data)
+    sink = make_sim(make_quirks_target(data), faults=Faults(drop_rate=1.0, seed=3))
+    report = tmp_path / "report.json"
+    code, out, err = run(capsys, "migrate", *both(source, sink), "--report", str(report))
+    assert code == 0, err
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert (summary["adopted"], summary["created"], summary["failed"]) == (9, 0, 0)
+    stored = sink.state.snapshot()
+    assert len(stored["connectors"]) == 3 and len(stored["connections"]) == 6

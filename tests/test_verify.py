@@ -1,0 +1,85 @@
+"""verify_dataset: field by field, secrets only as present, names by natural key."""
+
+from __future__ import annotations
+
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.mapping import identity_map
+from almmigrate.models import Connection, Connector
+from almmigrate.secrets import MASK
+from almmigrate.verify import Difference, verify_dataset
+
+JIRA = {"alm_method": "https", "alm_server": "j.example", "alm_user": "u", "alm_pass": "p"}
+
+
+def target(**changes: object) -> Snapshot:
+    params = {**JIRA, "sde_min_priority": "7", **changes}
+    connector = Connector(id=1, name="spaced name", system="jira", params=params)
+    connection = Connection(
+        id=5,
+        alias="Sync 12",
+        connector=1,
+        project=44,
+        params={**params, "alm_project": "K", "sde_project": "P"},
+    )
+    from almmigrate.models import Project
+
+    return Snapshot(connectors=[connector], connections=[connection], projects=[Project(44, "P")])
+
+
+def dataset(**params: object) -> Dataset:
+    return Dataset(
+        connectors=[
+            ConnectorRecord(
+                " spaced name ",
+                "jira",
+                params={**JIRA, "alm_pass": MASK, "sde_min_priority": "7"},
+                row=2,
+            )
+        ],
+        connections=[
+            ConnectionRecord(
+                "Sync 12 ",
+                project=44,
+                connector_name=" spaced name ",
+                params={"alm_project": "K", **params},
+                row=2,
+            )
+        ],
+    )
+
+
+def test_equal_when_the_target_holds_the_file_names_trimmed() -> None:
+    snapshot = target()
+    found = verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot))
+    assert (found.objects, found.differences, found.exit_code) == (2, [], 0)
+    assert found.summary() == "2 objects, 0 differences (1 secrets checked as present only)"
+
+
+def test_one_line_per_difference() -> None:
+    snapshot = target()
+    found = verify_dataset(
+        dataset(sde_min_priority=5), snapshot, project_map=identity_map(snapshot)
+    )
+    assert found.exit_code == 1
+    assert [d.describe() for d in found.differences] == [
+        "connection \"Sync 12\" in project 44: params.sde_min_priority file '5', target '7'"
+    ]
+
+
+def test_a_secret_is_checked_as_present_never_by_value() -> None:
+    snapshot = target(alm_pass="another value")
+    assert verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot)).differences == []
+    snapshot = target(alm_pass="")
+    found = verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot))
+    assert found.differences == [
+        Difference("connector", "spaced name", None, "params.alm_pass", "(set)", "(absent)", 2)
+    ]
+
+
+def test_a_missing_object_is_a_difference() -> None:
+    snapshot = target()
+    snapshot.connections.clear()
+    found = verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot))
+    assert [d.describe() for d in found.differences] == [
+        'connection "Sync 12" in project 44: not on the target'
+    ]
