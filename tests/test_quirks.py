@@ -154,22 +154,25 @@ def test_migrate_twice_then_verify(
     # Every object exactly once, every field as the source holds it, names as the target
     # stores them (trimmed on write).
     source, target = quirks.state.snapshot(), empty_target.state.snapshot()
-    assert [c["name"] for c in target["connectors"]] == [
-        c["name"].strip() for c in source["connectors"]
-    ]
-    for mine, theirs in zip(source["connectors"], target["connectors"], strict=True):
+    connectors = {c["name"]: c for c in target["connectors"]}
+    assert sorted(connectors) == sorted(c["name"].strip() for c in source["connectors"])
+    for mine in source["connectors"]:
+        theirs = connectors[mine["name"].strip()]
         held = {k: v for k, v in mine["params"].items() if v is not None}
         assert theirs["params"] == held
         assert theirs["fields_editable_on_project"] == mine["fields_editable_on_project"]
-    assert [c["alias"] for c in target["connections"]] == [
-        c["alias"].strip() for c in source["connections"]
-    ]
-    for mine, theirs in zip(source["connections"], target["connections"], strict=True):
-        connector = source["connectors"][mine["connector"] - 1]["params"]
-        own = {k: v for k, v in mine["params"].items() if connector.get(k, object()) != v}
+    connections = {c["alias"]: c for c in target["connections"]}
+    assert sorted(connections) == sorted(c["alias"].strip() for c in source["connections"])
+    names = {c["id"]: c["name"] for c in target["connectors"]}
+    for mine in source["connections"]:
+        theirs = connections[mine["alias"].strip()]
+        parent = source["connectors"][mine["connector"] - 1]
+        own = {k: v for k, v in mine["params"].items() if parent["params"].get(k, object()) != v}
         assert theirs["params"] == own, mine["alias"]
         assert theirs["project"] == mine["project"] + 100
-    assert target["connections"][0]["params"]["sde_min_priority"] == 7  # its connector: "7"
+        assert names[theirs["connector"]] == parent["name"].strip()
+    typed = connections["leading space #108"]["params"]["sde_min_priority"]
+    assert (typed, type(typed)) == (7, int)  # its connector holds "7"
     writes = empty_target.stats.writes
     code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--verify")
     assert code == 0, err
