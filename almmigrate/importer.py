@@ -301,50 +301,40 @@ def _write_files(
     about: dict[str, Any],
 ) -> None:
     """Write the report and the errors file; one that fails is noted, the other still written."""
-    with _ctrl_c_ignored():
-        _write_report_and_errors(outcome, run, dataset, plugins, about)
-
-
-def _write_report_and_errors(
-    outcome: ImportRun,
-    run: RunOptions,
-    dataset: Dataset | None,
-    plugins: dict[str, Plugin],
-    about: dict[str, Any],
-) -> None:
     result = outcome.result
     assert result is not None
-    if run.report is not None:
-        context = {
-            **about,
-            "stopped": result.stopped.message if result.stopped else None,
-            "finished_at": _now(),
-            "tool_version": __version__,
-        }
-        report = run.report
-        if _try_write(
-            outcome,
-            "report",
-            report,
-            lambda: write_report(
+    with _ctrl_c_ignored():
+        if run.report is not None:
+            context = {
+                **about,
+                "stopped": result.stopped.message if result.stopped else None,
+                "finished_at": _now(),
+                "tool_version": __version__,
+            }
+            report = run.report
+            if _try_write(
+                outcome,
+                "report",
                 report,
-                result,
-                context,
-                warnings=outcome.warnings,
-                verification=outcome.verification,
-            ),
-        ):
-            outcome.report = report
-    if run.errors is not None and dataset is not None:
-        errors = run.errors
+                lambda: write_report(
+                    report,
+                    result,
+                    context,
+                    warnings=outcome.warnings,
+                    verification=outcome.verification,
+                ),
+            ):
+                outcome.report = report
+        if run.errors is not None and dataset is not None:
+            errors = run.errors
 
-        def write_errors() -> None:
-            outcome.errors_count, outcome.errors_files = write_errors_files(
-                errors, result.outcomes, dataset, plugins
-            )
-            outcome.errors = errors
+            def write_errors() -> None:
+                outcome.errors_count, outcome.errors_files = write_errors_files(
+                    errors, result.outcomes, dataset, plugins
+                )
+                outcome.errors = errors
 
-        _try_write(outcome, "errors file", errors, write_errors)
+            _try_write(outcome, "errors file", errors, write_errors)
 
 
 @contextmanager

@@ -175,3 +175,20 @@ def _forget_registered_secrets() -> Iterator[None]:
 def _private_run_locks(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: Any) -> None:
     # Per-target run locks live in the user's state directory: keep the tests' own.
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture
+def exported(source_sim: SimServer, tmp_path: Path) -> Path:
+    """The sample source exported to JSON (secrets masked)."""
+    from almmigrate.exporter import export
+    from almmigrate.settings import ConnectionSettings
+
+    path = tmp_path / "export.json"
+    export(ConnectionSettings(source_sim.url, source_sim.token), path)
+    return path
+
+
+@pytest.fixture
+def empty_target(make_sim: SimFactory, target_data: dict[str, Any]) -> SimServer:
+    """The sample target with its projects and no connector or connection."""
+    return make_sim({**target_data, "connectors": [], "connections": []})

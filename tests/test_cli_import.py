@@ -8,33 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import cli
 from instances import assert_same_objects
 
-from almmigrate.cli import main
 from almmigrate.exporter import export
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults
 
 LONG = "x" * 300  # the server refuses an alias over 255 characters
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
-
-
-@pytest.fixture
-def exported(source_sim: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "export.json"
-    export(ConnectionSettings(source_sim.url, source_sim.token), path)
-    return path
-
-
-@pytest.fixture
-def empty_target(make_sim: Any, target_data: dict[str, Any]) -> Any:
-    return make_sim({**target_data, "connectors": [], "connections": []})
 
 
 def _args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:

@@ -17,31 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_runs import cli
 
-from almmigrate.cli import main
-from almmigrate.exporter import export
 from almmigrate.journal import Journal
-from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
-
-
-@pytest.fixture
-def exported(source_sim: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "export.json"
-    export(ConnectionSettings(source_sim.url, source_sim.token), path)
-    return path
-
-
-@pytest.fixture
-def empty_target(make_sim: Any, target_data: dict[str, Any]) -> Any:
-    return make_sim({**target_data, "connectors": [], "connections": []})
 
 
 def import_args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:
@@ -270,3 +249,32 @@ def test_a_second_run_into_the_same_target_is_refused(
         "--wait-lock to wait for it."
     ) in err
     assert empty_target.stats.requests == 0
+
+
+def test_a_report_that_cannot_be_written_after_the_writes_is_exit_3_saying_what_was_done(
+    capsys: pytest.CaptureFixture[str],
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def disk_full(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("almmigrate.importer.write_report", disk_full)
+    report, errors = tmp_path / "report.json", tmp_path / "errors.json"
+    code, out, err = cli(
+        capsys,
+        *import_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--errors", str(errors)
+        ),
+    )
+    assert code == 3, err
+    no_traceback(err)
+    assert "import finished: 145 objects, every row done" in out
+    assert re.search(r"^created +145$", out, re.M)
+    assert f"error: the report {report} could not be written: No space left on device" in err
+    assert "errors: " in err  # the errors file was still written
+    assert "A file of the run could not be written: make room or fix its folder" in err
+    assert not report.exists() and counts(empty_target) == (12, 133)

@@ -13,16 +13,7 @@ from typing import Any
 
 import pytest
 
-from almmigrate.exporter import export
-from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults
-
-
-@pytest.fixture
-def exported(source_sim: Any, tmp_path: Path) -> Path:
-    path = tmp_path / "export.json"
-    export(ConnectionSettings(source_sim.url, source_sim.token), path)
-    return path
 
 
 @pytest.fixture
