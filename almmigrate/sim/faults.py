@@ -328,17 +328,7 @@ class FaultMiddleware:
             await self.app(scope, receive, swallow)
             self.stats.count("", 200)
             page = b"<html><head><title>Welcome</title></head><body>Signed in.</body></html>"
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [
-                        (b"content-type", b"text/html; charset=utf-8"),
-                        (b"content-length", str(len(page)).encode("ascii")),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": page})
+            await _send(send, 200, page, b"text/html; charset=utf-8")
             return True
         return False
 
@@ -375,13 +365,23 @@ async def _throttled(send: Send, wait: float, as_date: bool) -> None:
 async def _send_json(
     send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
 ) -> None:
-    payload = json.dumps(body).encode("utf-8")
+    await _send(send, status, json.dumps(body).encode("utf-8"), b"application/json", headers)
+
+
+async def _send(
+    send: Send,
+    status: int,
+    payload: bytes,
+    content_type: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    """One whole answer: status, content type and length, any other headers, the body."""
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(payload)).encode("ascii")),
                 *(headers or []),
             ],
@@ -403,17 +403,7 @@ async def _echo_reject(receive: Receive, send: Send) -> None:
     except ValueError:
         echoed = raw
     payload = f"Invalid request: {echoed!r}".encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 400,
-            "headers": [
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(payload)).encode("ascii")),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    await _send(send, 400, payload, b"text/plain; charset=utf-8")
 
 
 async def _drop_after_processing(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
