@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
+from almmigrate.generation import Generation
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.naturalkey import name_key, same_name
 from almmigrate.plan_types import Outcome, Plan, PlanItem
@@ -49,8 +50,6 @@ OutcomeCallback = Callable[[Outcome], None]  # each outcome as it is known
 ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed", "pending")
 # Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
 INTERRUPT_POLL = 0.2
-CONNECTORS_PATH = "connectors/alm/"
-CONNECTIONS_PATH = "connections/alm/"
 
 
 class WritingClient(Protocol):
@@ -58,6 +57,8 @@ class WritingClient(Protocol):
 
     stats: Any
 
+    @property
+    def generation(self) -> Generation: ...
     def iter_list(
         self, path: str, params: dict[str, Any] | None = None
     ) -> Iterator[dict[str, Any]]: ...
@@ -577,7 +578,7 @@ class _Applier:
             name = _connector_name(item)
             if not fresh:
                 return list(self._target_connector_ids().get(name, []))
-            found = self.client.iter_list(CONNECTORS_PATH)
+            found = self.client.iter_list(self.client.generation.connectors)
             return [_id(c) for c in found if name_key(c.get("name")) == name]
         project = item.project if item.project is not None else item.body.get("project")
         alias = item.alias if item.alias is not None else item.body.get("alias")
@@ -590,7 +591,7 @@ class _Applier:
 
     def _list_connections(self, project: Any) -> list[dict[str, Any]]:
         params = {"project": project} if project is not None else None
-        return list(self.client.iter_list(CONNECTIONS_PATH, params))
+        return list(self.client.iter_list(self.client.generation.connections, params))
 
     def _connections(self, project: Any) -> list[dict[str, Any]]:
         """The target's connections of a project, listed once this run."""
@@ -622,7 +623,7 @@ class _Applier:
         with self._listing_lock:
             if self._target_connectors is None:
                 found: dict[str, list[int]] = {}
-                for connector in self.client.iter_list(CONNECTORS_PATH):
+                for connector in self.client.iter_list(self.client.generation.connectors):
                     found.setdefault(name_key(connector.get("name")), []).append(_id(connector))
                 self._target_connectors = found
             return self._target_connectors

@@ -39,8 +39,17 @@ from almmigrate.errors import (
     ApiValidationError,
     InputError,
     NotAnInstance,
+    NotAvailable,
     NotFound,
     Unreachable,
+)
+from almmigrate.generation import (
+    APPLICATIONS_PATH,
+    BUSINESS_UNITS_PATH,
+    DETECTION_ORDER,
+    PROJECTS_PATH,
+    Generation,
+    generation,
 )
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.ratecontrol import MAX_IN_FLIGHT, AdaptiveRate, RateStatus
@@ -59,6 +68,7 @@ from almmigrate.responses import (
 from almmigrate.schema import Plugin
 from almmigrate.secrets import redact_url, register_secret, scrub
 from almmigrate.settings import ConnectionSettings
+from almmigrate.vocabulary import translate_plugins
 
 logger = logging.getLogger("almmigrate.client")
 
@@ -71,6 +81,10 @@ CHECK_RETRIES = 2
 MAX_PAGES = 2000
 
 T = TypeVar("T")
+
+# Instances already told to be using the bundled schemas (the notice is given once).
+_NOTICED: set[str] = set()
+_NOTICED_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------- addresses
@@ -261,6 +275,12 @@ class SDEClient:
             )
         self.stats = RequestStats()
         self.max_pages = MAX_PAGES
+        self._forced = generation(settings.api) if settings.api else None
+        self._generation: Generation | None = None
+        self._detecting = threading.Lock()
+        self._missing: set[str] = set()  # test endpoints that answered 404/405: not served
+        self._answered: set[str] = set()  # test endpoints known to be served
+        self._probing = threading.Lock()
         self._sent = threading.local()  # per worker thread: write requests sent
         if limiter is None:
             controller = (
@@ -500,30 +520,63 @@ class SDEClient:
 
     # ------------------------------------------------------------ lists
 
-    def check(self) -> None:
-        """Make sure the instance answers, accepts the token and is SD Elements.
+    def check(self) -> Generation:
+        """Make sure the instance answers, accepts the token and is SD Elements; its generation.
 
+        Asks which connector path answers a list (Issue Tracker, then ALM), once
+        per client; `settings.api` (--api) names the generation instead of asking.
         Raises ConnectionProblem (Unreachable, AuthenticationFailed, NotAnInstance).
         """
+        with self._detecting:
+            if self._generation is None:
+                self._generation = self._detect()
+            return self._generation
+
+    @property
+    def generation(self) -> Generation:
+        """The generation of the API this instance serves: --api's, else asked once, on first use."""
+        return self._generation or self._forced or self.check()
+
+    def _detect(self) -> Generation:
         # A first contact that cannot connect is most often a wrong --url: say so within
         # seconds. An instance that answers (503, 429) gets every retry --retries allows.
         quick = min(self.settings.retries, CHECK_RETRIES)
-        try:
-            body = self.request(
-                "GET", "connectors/alm/", params={"page_size": 1}, unreachable_retries=quick
+        candidates = (self._forced,) if self._forced else DETECTION_ORDER
+        tried: list[str] = []
+        last: ApiError | None = None
+        for candidate in candidates:
+            shown = redact_url(self._url(candidate.connectors))
+            try:
+                body = self.request(
+                    "GET", candidate.connectors, params={"page_size": 1}, unreachable_retries=quick
+                )
+            except (NotFound, ApiValidationError) as exc:
+                tried.append(f"its API answered {exc.status} at GET {shown}")
+                last = exc
+                continue
+            except ApiError as exc:
+                if exc.status != 405:
+                    raise
+                tried.append(f"its API answered 405 at GET {shown}")
+                last = exc
+                continue
+            if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
+                tried.append(f"its API did not answer with a list at GET {shown}")
+                continue
+            how = "named by --api" if self._forced else f"GET {shown} answered a list"
+            logger.info(
+                "%s serves the %s generation of the API (%s)",
+                redact_url(self.root),
+                candidate.label,
+                how,
             )
-        except (NotFound, ApiValidationError) as exc:
-            raise self._not_an_instance(f"its API answered {exc.status}", exc) from exc
-        except ApiError as exc:
-            if exc.status == 405:
-                raise self._not_an_instance("its API answered 405", exc) from exc
-            raise
-        if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
-            raise self._not_an_instance("its API did not answer with a list", None)
+            return candidate
+        detail = "; ".join(tried)
+        if self._forced:
+            detail += f"; is --api {self._forced.api} right?"
+        raise self._not_sde(detail, redact_url(self._url(candidates[-1].connectors)), last)
 
-    def _not_an_instance(
-        self, what: str, cause: ApiError | None, path: str = "connectors/alm/"
-    ) -> NotAnInstance:
+    def _not_an_instance(self, what: str, cause: ApiError | None, path: str) -> NotAnInstance:
         shown = redact_url(self._url(path))
         return self._not_sde(f"{what} at GET {shown}", shown, cause)
 
@@ -668,7 +721,7 @@ class SDEClient:
         )
 
     def list_connectors(self) -> list[Connector]:
-        return list(self.iter_objects("connectors/alm/", Connector.from_api))
+        return list(self.iter_objects(self.generation.connectors, Connector.from_api))
 
     def list_connections(
         self, project: int | None = None, include_last_job: bool = False
@@ -678,45 +731,114 @@ class SDEClient:
             params["project"] = project
         if include_last_job:
             params["include"] = "last_job"
-        return list(self.iter_objects("connections/alm/", Connection.from_api, params))
+        return list(self.iter_objects(self.generation.connections, Connection.from_api, params))
 
     def list_projects(self) -> list[Project]:
-        return list(self.iter_objects("projects/", Project.from_api))
+        return list(self.iter_objects(PROJECTS_PATH, Project.from_api))
 
     def list_applications(self) -> list[Application]:
-        return list(self.iter_objects("applications/", Application.from_api))
+        return list(self.iter_objects(APPLICATIONS_PATH, Application.from_api))
 
     def list_business_units(self) -> list[BusinessUnit]:
-        return list(self.iter_objects("business-units/", BusinessUnit.from_api))
+        return list(self.iter_objects(BUSINESS_UNITS_PATH, BusinessUnit.from_api))
 
     def list_plugins(self) -> dict[str, Plugin]:
-        plugins = self.iter_objects("plugins/alm/", Plugin.from_api)
-        return {plugin.id: plugin for plugin in plugins}
+        """The plugin schemas the instance publishes, in its generation's names.
+
+        Tries the generation's plugin paths in order; a path answering 404 or
+        405 is not there. None answering gives {} and a one-line notice (the
+        caller falls back to the bundled schemas, translated).
+        """
+        gen = self.generation
+        tried = []
+        for path in gen.plugin_paths:
+            try:
+                found = {p.id: p for p in self.iter_objects(path, Plugin.from_api)}
+            except NotFound as exc:
+                tried.append(f"GET {redact_url(self._url(path))} -> {exc.status}")
+                continue
+            except ApiError as exc:
+                if exc.status != 405:
+                    raise
+                tried.append(f"GET {redact_url(self._url(path))} -> 405")
+                continue
+            logger.info("plugin schemas read from GET %s", redact_url(self._url(path)))
+            return translate_plugins(found, gen)
+        with _NOTICED_LOCK:  # one notice per instance and run, however many clients ask
+            first = self.root not in _NOTICED
+            _NOTICED.add(self.root)
+        logger.log(
+            logging.WARNING if first else logging.INFO,
+            "%s publishes no plugin schemas (tried %s): using the bundled schemas in %s names",
+            redact_url(self.root),
+            ", ".join(tried),
+            gen.label,
+        )
+        return {}
 
     def get_plugin(self, plugin_id: str) -> Plugin:
-        return Plugin.from_api(self.get(f"plugins/alm/{plugin_id}/"))
+        """One system's schema from the first plugin path that serves it (NotFound otherwise)."""
+        gen = self.generation
+        for path in gen.plugin_paths[:-1]:
+            try:
+                found = Plugin.from_api(self.get(gen.plugin(path, plugin_id)))
+            except NotFound:
+                continue
+            return translate_plugins({plugin_id: found}, gen)[plugin_id]
+        last = Plugin.from_api(self.get(gen.plugin(gen.plugin_paths[-1], plugin_id)))
+        return translate_plugins({plugin_id: last}, gen)[plugin_id]
 
     # ------------------------------------------------------------ writes
 
     def create_connector(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.post("connectors/alm/", dict(body)))
+        return dict(self.post(self.generation.connectors, dict(body)))
 
     def update_connector(self, connector_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.patch(f"connectors/alm/{connector_id}/", dict(body)))
+        return dict(self.patch(self.generation.connector(connector_id), dict(body)))
 
     def create_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.post("connections/alm/", dict(body)))
+        return dict(self.post(self.generation.connections, dict(body)))
 
     def update_connection(self, connection_id: int, body: Mapping[str, Any]) -> dict[str, Any]:
-        return dict(self.patch(f"connections/alm/{connection_id}/", dict(body)))
+        return dict(self.patch(self.generation.connection(connection_id), dict(body)))
 
     def test_connector(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Run testalm for a connector; the answer, e.g. {"success": true}."""
-        return dict(self.post("connectors/testalm/", dict(body), idempotent=True) or {})
+        """Run the connectivity test for a connector; the answer, e.g. {"success": true}.
+
+        Raises NotAvailable when the instance does not serve the test endpoint.
+        """
+        return self._test(self.generation.test_connector, body)
 
     def test_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Run testalm for a connection; the answer, e.g. {"success": false, "error": "..."}."""
-        return dict(self.post("connections/testalm/", dict(body), idempotent=True) or {})
+        """Run the connectivity test for a connection; e.g. {"success": false, "error": "..."}."""
+        return self._test(self.generation.test_connection, body)
+
+    def _test(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        # The first test on a path finds out whether it is served; the others wait for
+        # that answer rather than each sending a request to a path that is not there.
+        if path not in self._answered:
+            with self._probing:
+                if path not in self._answered:
+                    answer = self._send_test(path, body)
+                    self._answered.add(path)
+                    return answer
+        return self._send_test(path, body)
+
+    def _send_test(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        shown = redact_url(self._url(path))
+        if path in self._missing:
+            raise NotAvailable(f"POST {shown} is not served here", method="POST", url=shown)
+        try:
+            return dict(self.post(path, dict(body), idempotent=True) or {})
+        except ApiError as exc:
+            # 404 (no route) or 405 on the test path itself: this instance has no such test.
+            if exc.status in (404, 405) and not exc.fields:
+                self._missing.add(path)
+                logger.info("POST %s answered %s: no connectivity test here", shown, exc.status)
+                raise NotAvailable(
+                    f"POST {shown} is not served here", method="POST", url=shown, status=exc.status
+                ) from exc
+            raise
 
 
 # ---------------------------------------------------------------- helpers

@@ -28,6 +28,7 @@ from almmigrate.errors import (
     ApiError,
     ConnectionProblem,
     InputError,
+    NotAvailable,
     parse_error_body,
 )
 from almmigrate.mapping import ConnectorNames, ProjectMap
@@ -36,10 +37,13 @@ from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, register_secret, scrub
 from almmigrate.secretsfile import SecretValues
 from almmigrate.tabular.cells import csv_escape
+from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 
 PASSED = "passed"
 FAILED = "failed"
 SKIPPED = "skipped"
+NOT_AVAILABLE = "not available"
+NOT_AVAILABLE_MESSAGE = "not available on this instance"
 REPORT_COLUMNS = ["kind", "row", "name", "system", "result", "message"]
 
 
@@ -98,6 +102,10 @@ def run_for_dataset(
     Raises ConnectionProblem when the instance cannot be reached or refuses the token,
     TestsInterrupted (with the results so far) on Ctrl-C.
     """
+    from almmigrate.exporter import client_generation
+
+    # The file's names become the instance's before anything is resolved or sent.
+    dataset, _ = to_generation(dataset, client_generation(client))
     instance = _Instance(client.list_connectors(), client.list_connections())
     supplied = secrets or SecretValues()
     jobs = [_connector_job(r, instance, plugins, supplied) for r in dataset.connectors]
@@ -234,6 +242,8 @@ def _send(send: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> tuple[
         answer = send(body)
     except ConnectionProblem:
         raise
+    except NotAvailable:
+        return NOT_AVAILABLE, NOT_AVAILABLE_MESSAGE
     except ApiError as error:
         return FAILED, scrub(error.server_message or str(error))
     if isinstance(answer, Mapping) and answer.get("success") is True:
@@ -394,8 +404,12 @@ def _resolve(
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Params to send: given (not None) and not derived by the server."""
-    return {k: v for k, v in params.items() if v is not None and k not in DERIVED_PARAMS}
+    """Params to send: given (not None), not derived by the server, not written only by it."""
+    return {
+        k: v
+        for k, v in params.items()
+        if v is not None and k not in DERIVED_PARAMS and k not in READ_ONLY_PARAMS
+    }
 
 
 def _connector_body(name: str, system: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -430,7 +444,7 @@ def failed(results: Iterable[TestResult]) -> list[TestResult]:
 
 
 def counts(results: Iterable[TestResult]) -> dict[str, int]:
-    found = {PASSED: 0, FAILED: 0, SKIPPED: 0}
+    found = {PASSED: 0, FAILED: 0, SKIPPED: 0, NOT_AVAILABLE: 0}
     for result in results:
         found[result.result] = found.get(result.result, 0) + 1
     return found

@@ -107,6 +107,7 @@ class Snapshot:
     business_units: list[BusinessUnit] = field(default_factory=list)
     plugins: dict[str, Plugin] = field(default_factory=dict)
     url: str = ""
+    api: str = "alm"  # the generation of the API it was read through (almmigrate.generation)
 
     def connector_by_id(self) -> dict[int, Connector]:
         return {c.id: c for c in self.connectors if c.id is not None}

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from almmigrate.dataset import Snapshot
 from almmigrate.errors import InputError
 from almmigrate.exporter import ExportSummary, export, fetch_snapshot
+from almmigrate.generation import ALM_GENERATION, ISSUE_TRACKER_GENERATION
 from almmigrate.importer import ImportRun, RunOptions, import_file
 from almmigrate.mapping import (
     AMBIGUOUS,
@@ -41,6 +42,8 @@ DEFAULT_FOLDER = "almmigrate-demo"
 DEMO_RATE = 50.0
 
 EXPORT = "source-export.xlsx"
+SOURCE_API = ALM_GENERATION
+TARGET_API = ISSUE_TRACKER_GENERATION
 PROJECT_MAP = "project-map.csv"
 PLAN = "plan.json"
 REPORT = "import-report.xlsx"
@@ -156,10 +159,14 @@ def run_demo(
         if on_step is not None:
             on_step(text)
 
-    step("Starting two simulated SD Elements instances on 127.0.0.1")
+    # The migration that matters most: an older instance into a current one.
+    step(
+        f"Starting two simulated SD Elements instances on 127.0.0.1: the source speaks "
+        f"the {SOURCE_API.label} API, the target the newer {TARGET_API.label} API"
+    )
     with (
-        SimServer(data=files.source_data) as source_sim,
-        SimServer(data=files.target_data) as target_sim,
+        SimServer(data=files.source_data, api=SOURCE_API.api) as source_sim,
+        SimServer(data=files.target_data, api=TARGET_API.api) as target_sim,
     ):
         source = ConnectionSettings(source_sim.url, source_sim.token, rate=DEMO_RATE)
         target = ConnectionSettings(target_sim.url, target_sim.token, rate=DEMO_RATE)
@@ -177,7 +184,10 @@ def run_demo(
         write_map(files.project_map, rows)
         map_counts = {m: sum(1 for r in rows if r.match == m) for m in (EXACT, AMBIGUOUS, MISSING)}
 
-        step("Planning the import (nothing is written)")
+        step(
+            f"Planning the import (nothing is written): {SOURCE_API.label} names are "
+            f"translated to {TARGET_API.label} names"
+        )
         options = ImportOptions(project_map=files.project_map, secrets=files.secrets)
         plan = _plan(files.export, target_snapshot, options)
         if write_plan is not None:

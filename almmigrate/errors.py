@@ -12,6 +12,7 @@ The tree, and the exit code the CLI maps each branch to::
         │   └── AuthenticationFailed 401
         ├── PermissionDenied         403
         ├── NotFound                 404
+        │   └── NotAvailable         the instance does not serve this endpoint at all
         ├── ApiValidationError       400 (field -> messages)
         ├── RateLimited              429
         ├── ServerError              5xx
@@ -162,6 +163,10 @@ class PermissionDenied(ApiError):
 
 class NotFound(ApiError):
     pass
+
+
+class NotAvailable(NotFound):
+    """The instance does not serve an endpoint (404 or 405 on the path itself)."""
 
 
 class ApiValidationError(ApiError):

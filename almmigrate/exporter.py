@@ -37,10 +37,18 @@ from almmigrate.dataset import (
     Snapshot,
 )
 from almmigrate.errors import InputError
+from almmigrate.generation import (
+    ALM_GENERATION,
+    APPLICATIONS_PATH,
+    BUSINESS_UNITS_PATH,
+    PROJECTS_PATH,
+    Generation,
+)
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secrets import MASK, name_is_secret, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
+from almmigrate.vocabulary import META_KEY, translate_plugins
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +59,20 @@ ONLY_CHOICES: tuple[str, ...] = (CONNECTORS, CONNECTIONS)
 # on_progress(what, objects read so far, total or None while unknown)
 ProgressCallback = Callable[[str, int, int | None], None]
 
-_PATHS = {
-    "connectors": "connectors/alm/",
-    "connections": "connections/alm/",
-    "projects": "projects/",
-    "applications": "applications/",
-    "business units": "business-units/",
+_SHARED_PATHS = {
+    "projects": PROJECTS_PATH,
+    "applications": APPLICATIONS_PATH,
+    "business units": BUSINESS_UNITS_PATH,
 }
+
+
+def _path(client: Any, what: str) -> str:
+    """The list path of `what` on the client's instance (connectors and connections by generation)."""
+    if what == CONNECTORS:
+        return str(client.generation.connectors)
+    if what == CONNECTIONS:
+        return str(client.generation.connections)
+    return _SHARED_PATHS[what]
 
 
 # ---------------------------------------------------------------- reading
@@ -126,14 +141,16 @@ def read_context(
     with ThreadPoolExecutor(len(readers), thread_name_prefix="almmigrate-export") as pool:
         futures = {what: pool.submit(read) for what, read in readers.items()}
         found = {what: future.result() for what, future in futures.items()}
+    gen = client_generation(client)
     snapshot = Snapshot(
         connectors=found["connectors"],
         projects=found.get("projects", []),
         applications=found.get("applications", []),
         business_units=found.get("business units", []),
         url=_client_url(client),
+        api=gen.api,
     )
-    snapshot.plugins = _with_bundled(found["plugins"], {c.system for c in snapshot.connectors})
+    snapshot.plugins = _with_bundled(found["plugins"], {c.system for c in snapshot.connectors}, gen)
     if wanted:
         snapshot.projects = _only_projects(snapshot.projects, wanted, snapshot.url)
     return snapshot
@@ -169,7 +186,7 @@ def _read(
 
     log.debug("reading %s", what)
     result: Iterator[_Model] = client.iter_objects(
-        _PATHS[what], parse, dict(params or {}), on_page=on_page
+        _path(client, what), parse, dict(params or {}), on_page=on_page
     )
     return result
 
@@ -188,10 +205,25 @@ def _only_projects(found: list[Project], wanted: list[int], url: str) -> list[Pr
     return [by_id[p] for p in wanted]
 
 
-def _with_bundled(plugins: Mapping[str, Plugin], systems: set[str]) -> dict[str, Plugin]:
-    """The instance's plugin schemas, plus bundled ones for systems it does not list."""
+def plugins_of(client: Any) -> dict[str, Plugin]:
+    """The instance's plugin schemas; the bundled ones, in its names, for every system it lacks."""
+    plugins = translate_plugins(bundled_plugins(), client_generation(client))
+    plugins.update(client.list_plugins())
+    return plugins
+
+
+def client_generation(client: Any) -> Generation:
+    """The generation a client's instance serves (a stand-in without one speaks ALM)."""
+    found = getattr(client, "generation", None)
+    return found if isinstance(found, Generation) else ALM_GENERATION
+
+
+def _with_bundled(
+    plugins: Mapping[str, Plugin], systems: set[str], gen: Generation
+) -> dict[str, Plugin]:
+    """The instance's plugin schemas, plus bundled ones (in its names) for systems it does not list."""
     found = dict(plugins)
-    bundled = bundled_plugins()
+    bundled = translate_plugins(bundled_plugins(), gen)
     for system in sorted(s for s in systems if s and s not in found):
         if system in bundled:
             log.info("the instance lists no plugin %r: using the bundled schema", system)
@@ -219,6 +251,7 @@ def snapshot_to_dataset(snapshot: Snapshot, *, include_secrets: bool = False) ->
         connectors=[shaper.connector(c) for c in snapshot.connectors],
         connections=[shaper.connection(c) for c in snapshot.connections],
         projects=shaper.projects(),
+        meta={META_KEY: snapshot.api},
         source=snapshot.url or None,
     )
 
@@ -408,7 +441,11 @@ def export(
             )
             requests = _request_count(client)
         dataset.meta = export_meta(
-            settings.url, only=only, projects=wanted, masked=not include_secrets
+            settings.url,
+            only=only,
+            projects=wanted,
+            masked=not include_secrets,
+            api=dataset.meta.get(META_KEY, ALM_GENERATION.api),
         )
         _write(path, dataset, sheets, bar, private=include_secrets)
     return ExportSummary(
@@ -464,6 +501,7 @@ def _read_dataset(
         connectors=[shaper.connector(c) for c in connectors],
         connections=connections,
         projects=shaper.projects(),
+        meta={META_KEY: snapshot.api},
         source=snapshot.url or None,
     )
 
@@ -540,8 +578,10 @@ def _sheets(only: str | None, path: Path) -> list[str]:
     return [CONNECTORS, CONNECTIONS, PROJECTS]
 
 
-def export_meta(url: str, *, only: str | None, projects: list[int], masked: bool) -> dict[str, str]:
-    """The `_meta` sheet: where and when this came from, and what it holds."""
+def export_meta(
+    url: str, *, only: str | None, projects: list[int], masked: bool, api: str = ALM_GENERATION.api
+) -> dict[str, str]:
+    """The `_meta` sheet: where and when this came from, what it holds, whose names it uses."""
     return {
         "source_url": redact_url(url),
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
@@ -551,6 +591,7 @@ def export_meta(url: str, *, only: str | None, projects: list[int], masked: bool
         "only": only or "",
         "projects": ",".join(str(p) for p in projects),
         "secrets": "masked" if masked else "included in clear",
+        META_KEY: api,
     }
 
 

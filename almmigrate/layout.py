@@ -31,6 +31,7 @@ from almmigrate.errors import Problem
 from almmigrate.schema import CoercionError, Field, Plugin, coerce_cell
 from almmigrate.secrets import MASK
 from almmigrate.tabular import Table
+from almmigrate.vocabulary import META_KEY, file_generation, translate_plugins
 
 # Columns a reader may find that are not written by export but are understood.
 _READ_ONLY_EXTRA = {"command", "in_progress"}
@@ -131,7 +132,11 @@ def tables_to_dataset(
     Absent sheets are empty. Problems are errors (a cell that cannot be typed, a
     missing required column) or warnings (a column the layout does not know).
     """
-    reader = _Reader(plugins)
+    meta = _meta(tables[META]) if META in tables else {}
+    # The file's names say which generation's schema types its cells.
+    gen, problems = file_generation(meta, _param_columns(tables))
+    reader = _Reader(translate_plugins(plugins, gen) if gen is not None else plugins)
+    reader.problems.extend(problems)
     for table in tables.values():
         reader.problems.extend(table.warnings)  # what reading noticed, e.g. date cells
     dataset = Dataset(source=source)
@@ -142,9 +147,18 @@ def tables_to_dataset(
         dataset.connections = reader.connections(tables[CONNECTIONS], systems)
     if PROJECTS in tables:
         dataset.projects = reader.projects(tables[PROJECTS])
-    if META in tables:
-        dataset.meta = _meta(tables[META])
+    dataset.meta = meta
+    if gen is not None:
+        dataset.meta[META_KEY] = gen.api
     return dataset, reader.problems
+
+
+def _param_columns(tables: Mapping[str, Table]) -> dict[str, list[str]]:
+    return {
+        sheet: [c[len(PARAM_PREFIX) :] for c in tables[sheet].columns if c.startswith(PARAM_PREFIX)]
+        for sheet in (CONNECTORS, CONNECTIONS)
+        if sheet in tables
+    }
 
 
 def _connector_systems(connectors: list[ConnectorRecord]) -> dict[Any, str]:

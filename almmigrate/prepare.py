@@ -14,6 +14,7 @@ from typing import Any
 
 from almmigrate.dataset import CONNECTIONS, CONNECTORS, Dataset, Snapshot
 from almmigrate.errors import InputError, Problem
+from almmigrate.generation import GENERATIONS, generation
 from almmigrate.mapping import (
     ProjectMap,
     identity_map,
@@ -31,6 +32,7 @@ from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secretsfile import SecretValues, load_secrets
 from almmigrate.settings import ConnectionSettings
 from almmigrate.validate import MODES, validate_dataset
+from almmigrate.vocabulary import META_KEY, columns_as_in_file, to_generation, translate_plugins
 
 MATCHES = ("name", "id")
 
@@ -64,6 +66,7 @@ class PreparedImport:
     project_map: ProjectMap
     target: Snapshot
     secrets: SecretValues = field(default_factory=SecretValues)
+    dataset: Dataset | None = None  # the file as sent: in the target's vocabulary
 
     @property
     def warnings(self) -> list[Problem]:
@@ -90,10 +93,10 @@ def prepare_import(
     secrets = _secrets(options.secrets)
     project_map = resolve_project_map(dataset, snapshot, options)
     plugins = plugins_for(snapshot)
-    problems = validate_dataset(
+    dataset, problems = validate_for_target(
         dataset,
         plugins,
-        target=snapshot,
+        snapshot,
         project_map=project_map,
         secrets=secrets,
         mode=options.mode,
@@ -115,7 +118,27 @@ def prepare_import(
     found_by_plan = kept_by_empty_cells(dataset, snapshot, plan, plugins)
     problems = merge_problems(problems, found_by_plan + trimmed_names(dataset, plan))
     problems = settle(problems, strict=options.strict, file=dataset.source)
-    return PreparedImport(plan, problems, project_map, snapshot, secrets)
+    return PreparedImport(plan, problems, project_map, snapshot, secrets, dataset)
+
+
+def validate_for_target(
+    dataset: Dataset, plugins: dict[str, Plugin], target: Snapshot | None, **options: Any
+) -> tuple[Dataset, list[Problem]]:
+    """The dataset in the target's vocabulary, and every problem validating it found.
+
+    A file of the other generation is translated first (the plan then shows the
+    target's names); problems name the file's own columns, so a person finds them.
+    options: validate_dataset's keywords (project_map, secrets, mode, match, ...).
+    """
+    file_api = GENERATIONS.get(dataset.meta.get(META_KEY, ""))
+    if target is not None:
+        dataset, translation = to_generation(dataset, generation(target.api))
+    else:  # offline: the schemas speak the file's names; read-only params still go
+        speaks = file_api or generation(None)
+        plugins = translate_plugins(plugins, speaks)
+        dataset, translation = to_generation(dataset, speaks)
+    problems = validate_dataset(dataset, plugins, target=target, **options)
+    return dataset, translation + columns_as_in_file(problems, file_api)
 
 
 _SHEET_ORDER = {CONNECTORS: 1, CONNECTIONS: 2}
@@ -139,10 +162,11 @@ def _place(problem: Problem) -> tuple[int, int]:
 
 
 def plugins_for(target: Snapshot | None) -> dict[str, Plugin]:
-    """The instance's plugin schemas where it has them, the bundled ones otherwise."""
-    plugins = dict(bundled_plugins())
-    if target is not None:
-        plugins.update(target.plugins)
+    """The instance's plugin schemas where it has them, the bundled ones (in its names) otherwise."""
+    if target is None:
+        return dict(bundled_plugins())
+    plugins = translate_plugins(bundled_plugins(), generation(target.api))
+    plugins.update(target.plugins)
     return plugins
 
 

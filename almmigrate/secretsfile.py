@@ -18,6 +18,7 @@ from pathlib import Path
 from almmigrate.errors import InputError
 from almmigrate.naturalkey import name_key
 from almmigrate.secrets import register_secret
+from almmigrate.vocabulary import counterpart
 
 HEADER = ("kind", "name", "field", "value")
 KINDS = ("connector", "connection")
@@ -36,8 +37,17 @@ class SecretValues:
     values: dict[tuple[str, str, str], str] = field(default_factory=dict, repr=False)
 
     def lookup(self, kind: str, name: str, field_name: str) -> str | None:
-        """The supplied value of one secret param, or None when none was supplied."""
-        return self.values.get((kind, name_key(name), field_name.strip()))
+        """The supplied value of one secret param, or None when none was supplied.
+
+        A param is found under either generation's name (`alm_pass` or
+        `issue_tracker_pass`): a secrets file works against both.
+        """
+        key = field_name.strip()
+        found = self.values.get((kind, name_key(name), key))
+        other = counterpart(key)
+        if found is None and other is not None:
+            found = self.values.get((kind, name_key(name), other))
+        return found
 
     def add(self, kind: str, name: str, field_name: str, value: str) -> None:
         register_secret(value, field_name.strip())

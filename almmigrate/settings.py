@@ -18,6 +18,8 @@ class ConnectionSettings:
     adapt: find the rate the instance sustains (`--rate auto`, almmigrate.ratecontrol).
     concurrency: requests in flight at once; None follows the rate and the observed
         latency (Little's law; only with `adapt`).
+    api: "alm" or "issue-tracker" to name the instance's API generation (--api);
+        None asks the instance which paths answer.
     """
 
     url: str
@@ -31,6 +33,7 @@ class ConnectionSettings:
     retries: int = 5
     max_wait: float = 600.0  # seconds the instance may make us wait before we give up
     page_size: int = 100
+    api: str | None = None
 
     def __repr__(self) -> str:
         # Never let a token reach a log line or a traceback through repr(): nor a

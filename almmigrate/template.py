@@ -40,6 +40,7 @@ from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Fie
 from almmigrate.secrets import MASK
 from almmigrate.tabular.printing import set_print_layout, wrap_format
 from almmigrate.tabular.xlsx import FONT, WORKBOOK_OPTIONS
+from almmigrate.vocabulary import META_KEY, plugin_generation
 
 HELP = "help"
 FORMAT_VERSION = "1"
@@ -349,6 +350,7 @@ def _write_meta(sheet: Any, plugin: Plugin, source: str, styles: _Styles) -> Non
         ("system", plugin.id),
         ("system name", plugin.name),
         ("schema source", source),
+        (META_KEY, plugin_generation(plugin).api),
         ("tool version", __version__),
         ("format version", FORMAT_VERSION),
     ]

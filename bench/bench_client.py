@@ -70,7 +70,7 @@ def _listing(url: str) -> dict[str, Any]:
     for workers in (1, 4, 8):
         with _client(url, concurrency=workers, page_size=100) as client:
             started = time.perf_counter()
-            count = sum(1 for _ in client.iter_list("connections/alm/"))
+            count = sum(1 for _ in client.iter_list(client.generation.connections))
             figures[f"concurrency_{workers}"] = {
                 "seconds": round(time.perf_counter() - started, 2),
                 "objects": count,

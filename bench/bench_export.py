@@ -78,7 +78,7 @@ def time_fetches(url: str, args: argparse.Namespace) -> tuple[float, int]:
 
     with SDEClient(settings_for(url, args)) as client:
         started = time.perf_counter()
-        count = sum(1 for _ in client.iter_list("connections/alm/"))
+        count = sum(1 for _ in client.iter_list(client.generation.connections))
         return time.perf_counter() - started, count
 
 

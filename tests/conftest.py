@@ -82,7 +82,7 @@ def secrets_csv() -> Path:
 
 @pytest.fixture
 def make_sim() -> Iterator[SimFactory]:
-    """Start simulators: make_sim(data=None, token=None, faults=None) -> running SimServer.
+    """Start simulators: make_sim(data=None, token=None, faults=None, api=None) -> SimServer.
 
     data is a path or a dict in the data-file format; the default is samples/source.json.
     The store copies what it is given, so one dict can seed several simulators.
@@ -93,8 +93,10 @@ def make_sim() -> Iterator[SimFactory]:
         data: str | Path | Mapping[str, Any] | None = None,
         token: str | None = None,
         faults: Faults | None = None,
+        api: str | None = None,
     ) -> SimServer:
-        sim = SimServer(data if data is not None else SAMPLES / "source.json", token, faults)
+        data = data if data is not None else SAMPLES / "source.json"
+        sim = SimServer(data, token, faults, api=api)
         started.append(sim.start())
         return sim
 

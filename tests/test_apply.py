@@ -206,7 +206,7 @@ def test_an_earlier_runs_in_flight_creates_share_one_listing_per_list(
     path = tmp_path / "j.jsonl"
     with Journal(path, target_url=sim.url) as journal:
         journal.started((i.kind, i.key) for i in [*connectors, *connections])
-    with Journal(path, target_url=sim.url) as journal, _client(sim) as client:
+    with Journal(path, target_url=sim.url) as journal, _client(sim, api="alm") as client:
         result = apply_plan(client, Plan([*connectors, *connections]), journal=journal)
     assert [o.action for o in result.outcomes] == ["created"] * 8
     # One listing of the connectors and one of project 1's connections, not one per object.

@@ -107,8 +107,8 @@ def test_unreachable_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert error_lines(err) == [
         f"Unreachable: 127.0.0.1:{port} refused the connection: check --url (host and port) and "
         "that the instance is up [GET http://127.0.0.1:"
-        f"{port}/api/v2/connectors/alm/?page_size=1] (gave up after 3 attempts)"
-    ]
+        f"{port}/api/v2/connectors/issue-tracker/?page_size=1] (gave up after 3 attempts)"
+    ]  # the first path asked: the newer generation's
     assert out == ""
     assert not (tmp_path / "out.xlsx").exists()
 

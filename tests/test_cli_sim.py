@@ -76,6 +76,22 @@ def test_serves_the_samples_until_ctrl_c() -> None:
     assert "Stopped after 2 requests" in err
 
 
+def test_serves_the_issue_tracker_generation() -> None:
+    port = free_port()
+    args = ["--data", str(SAMPLES / "source.json"), "--port", str(port), "--api", "issue-tracker"]
+    with serving(*args) as (process, lines):
+        root = f"http://127.0.0.1:{port}/api/v2/"
+        headers = {"Authorization": "Token sim-source-token"}
+        new = httpx.get(root + "connectors/issue-tracker/", headers=headers, timeout=10)
+        old = httpx.get(root + "connectors/alm/", headers=headers, timeout=10)
+    assert new.status_code == 200 and new.json()["count"] == 12
+    assert "issue_tracker_server" in new.json()["results"][0]["params"]
+    assert old.status_code == 404
+    banner = "".join(lines)
+    assert "(Issue Tracker generation of the API)" in banner
+    assert f"{root}connections/issue-tracker/?page_size=5" in banner
+
+
 def test_faults_from_options_and_a_given_token() -> None:
     port = free_port()
     args = [

@@ -817,7 +817,7 @@ def test_a_create_answered_with_an_html_page_is_an_unknown_outcome(scripted: Scr
     scripted.handler = lambda request, seen: Response(
         "<html><title>Welcome</title></html>", status_code=200, media_type="text/html"
     )
-    with client_for(scripted.url) as client, pytest.raises(OutcomeUnknown) as caught:
+    with client_for(scripted.url, api="alm") as client, pytest.raises(OutcomeUnknown) as caught:
         client.create_connector({"name": "A"})
     assert "answered 200 with an HTML page instead of JSON" in str(caught.value)
     assert len(scripted.seen) == 1  # never re-sent blind
@@ -836,7 +836,7 @@ def test_a_create_is_retried_when_the_server_certainly_did_not_act(
     scripted: Scripted, first: Callable[[], Response]
 ) -> None:
     scripted.handler = _sequence(first, created)
-    with client_for(scripted.url) as client:
+    with client_for(scripted.url, api="alm") as client:
         assert client.create_connector({"name": "A"}) == {"id": 42}
     assert [s.method for s in scripted.seen] == ["POST", "POST"]
 
@@ -846,7 +846,10 @@ def test_a_create_behind_a_failing_gateway_is_an_unknown_outcome(
     scripted: Scripted, code: int
 ) -> None:
     scripted.handler = _sequence(status(code), created)
-    with client_for(scripted.url, retries=5) as client, pytest.raises(OutcomeUnknown) as caught:
+    with (
+        client_for(scripted.url, retries=5, api="alm") as client,
+        pytest.raises(OutcomeUnknown) as caught,
+    ):
         client.create_connection({"alias": "A"})
     assert len(scripted.seen) == 1
     assert caught.value.status == code and caught.value.method == "POST"
@@ -855,7 +858,10 @@ def test_a_create_behind_a_failing_gateway_is_an_unknown_outcome(
 
 def test_a_dropped_create_is_never_re_sent(raw_server: Callable[[str], RawServer]) -> None:
     server = raw_server("drop")
-    with client_for(server.url, retries=5) as client, pytest.raises(OutcomeUnknown) as caught:
+    with (
+        client_for(server.url, retries=5, api="alm") as client,
+        pytest.raises(OutcomeUnknown) as caught,
+    ):
         client.create_connector({"name": "A"})
     assert server.count == 1
     assert "closed the connection without answering" in str(caught.value)
@@ -1117,7 +1123,7 @@ def test_retry_after_dates_from_the_simulator(make_sim: Any, source_data: dict[s
 
 
 def test_stats_snapshot(source_sim: Any) -> None:
-    with client_for(source_sim.url, source_sim.token) as client:
+    with client_for(source_sim.url, source_sim.token, api="alm") as client:
         client.check()
         snapshot = client.stats.snapshot()
     assert set(snapshot) == {

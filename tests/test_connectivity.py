@@ -15,6 +15,7 @@ import pytest
 from almmigrate.client import SDEClient
 from almmigrate.connectivity import (
     FAILED,
+    NOT_AVAILABLE,
     NOT_RUN,
     PASSED,
     SKIPPED,
@@ -86,7 +87,7 @@ def test_all_reports_every_object_and_exits_1_when_one_fails(instance, tmp_path)
     assert "Jira OK" not in result.stdout  # only what did not pass is listed, then the counts
     assert "2 passed, 2 failed, 0 skipped" in result.stdout
     saved = json.loads(report.read_text())
-    assert saved["summary"] == {PASSED: 2, FAILED: 2, SKIPPED: 0}
+    assert saved["summary"] == {PASSED: 2, FAILED: 2, SKIPPED: 0, NOT_AVAILABLE: 0}
     assert {(r["kind"], r["name"], r["result"]) for r in saved["results"]} == {
         ("connector", "Jira OK", PASSED),
         ("connector", "=Jira down", FAILED),
@@ -314,3 +315,31 @@ def test_ctrl_c_during_test_all_writes_the_report_of_what_ran(source_sim, tmp_pa
     saved = json.loads(report.read_text())
     messages = [r["message"] for r in saved["results"]]
     assert len(messages) == 145 and 10 <= len(messages) - messages.count(NOT_RUN) < 145
+
+
+def test_a_test_never_sends_what_only_the_server_writes() -> None:
+    from almmigrate.connectivity import run_for_instance
+    from almmigrate.models import Connection, Connector
+
+    sent: list[dict[str, object]] = []
+
+    class Recording:
+        def list_connectors(self) -> list[Connector]:
+            return []
+
+        def list_connections(self, project=None, include_last_job=False):  # type: ignore[no-untyped-def]
+            params = {"issue_tracker_project": "KEY", "last_successful_run": "2026-10-01T00:00:00Z"}
+            return [
+                Connection(id=1, alias="a", connector=2, project=3, system="jira", params=params)
+            ]
+
+        def test_connector(self, body: dict[str, object]) -> dict[str, object]:
+            raise AssertionError("no connector to test")
+
+        def test_connection(self, body: dict[str, object]) -> dict[str, object]:
+            sent.append(body)
+            return {"success": True}
+
+    results = run_for_instance(Recording(), plugins={})
+    assert [r.result for r in results] == [PASSED]
+    assert [b["params"] for b in sent] == [{"issue_tracker_project": "KEY"}]

@@ -70,7 +70,10 @@ def test_demo_library_call_and_a_second_run_in_the_same_folder(tmp_path):
         assert (summary["created"], summary["failed"]) == (140, 0)
         assert result.target_after == {"connectors": 12, "connections": 134}
         assert result.rerun_plan.counts() == {"unchanged": 145}
-    assert steps[0] == "Starting two simulated SD Elements instances on 127.0.0.1"
+    assert steps[0] == (
+        "Starting two simulated SD Elements instances on 127.0.0.1: the source speaks the ALM"
+        " API, the target the newer Issue Tracker API"
+    )
     assert len(steps) == 6
     assert not (tmp_path / "d" / "plan.json").exists()  # no writer given: no plan file
 

@@ -105,7 +105,7 @@ def sample_dataset() -> Dataset:
         ProjectRecord(id=11, name="Proj", application="App", business_unit="BU"),
         ProjectRecord(id=12, name="Proj + 2", application="App", business_unit="=BU"),
     ]
-    meta = {"source_url": "http://127.0.0.1:8000", "format_version": "1"}
+    meta = {"source_url": "http://127.0.0.1:8000", "format_version": "1", "api": "alm"}
     return Dataset(connectors, connections, projects, meta)
 
 
@@ -142,8 +142,8 @@ def assert_same(back: Dataset, dataset: Dataset) -> None:
 @pytest.mark.parametrize("name", [*FORMATS, "out.csv"])
 def test_every_format_gives_back_the_same_typed_dataset(tmp_path: Path, name: str) -> None:
     dataset = sample_dataset()
-    if name == "out.csv":  # a single CSV file holds one sheet
-        dataset = Dataset(connections=dataset.connections)
+    if name == "out.csv":  # a single CSV file holds one sheet (no _meta: its names tell the api)
+        dataset = Dataset(connections=dataset.connections, meta={"api": "alm"})
     back, problems = round_trip(dataset, tmp_path / name)
     assert problems == []
     assert_same(back, dataset)

@@ -13,6 +13,7 @@ from rich.text import Text
 from almmigrate.cli.options import connection_options, settings_from
 from almmigrate.connectivity import (
     FAILED,
+    NOT_AVAILABLE,
     PASSED,
     SKIPPED,
     TestResult,
@@ -22,6 +23,7 @@ from almmigrate.connectivity import (
     run_for_instance,
     write_results,
 )
+from almmigrate.exporter import plugins_of
 from almmigrate.mapping import read_map
 from almmigrate.schema import Plugin
 from almmigrate.secretsfile import load_secrets
@@ -29,7 +31,7 @@ from almmigrate.secretsfile import load_secrets
 if TYPE_CHECKING:
     from almmigrate.client import SDEClient
 
-_STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow"}
+_STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_AVAILABLE: "dim"}
 
 
 @click.command("test")
@@ -117,7 +119,7 @@ def command(
     interrupted = False
     with SDEClient(settings) as client:
         client.check()
-        plugins = dict(client.list_plugins())
+        plugins = plugins_of(client)
         with progress("Testing") as bar:
             try:
                 if every:
@@ -191,4 +193,9 @@ def _print(results: list[TestResult]) -> None:
             table.add_row(*(cells if with_rows else cells[:1] + cells[2:]))
         console.print(table)
     found = counts(results)
-    console.print(f"{found[PASSED]} passed, {found[FAILED]} failed, {found[SKIPPED]} skipped")
+    summary = f"{found[PASSED]} passed, {found[FAILED]} failed, {found[SKIPPED]} skipped"
+    if found[NOT_AVAILABLE]:
+        summary += (
+            f", {found[NOT_AVAILABLE]} not available (this instance has no connectivity test)"
+        )
+    console.print(summary)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from almmigrate.demo import DEFAULT_FOLDER, DemoResult, run_demo
+from almmigrate.demo import DEFAULT_FOLDER, SOURCE_API, TARGET_API, DemoResult, run_demo
 from almmigrate.plan_types import Plan
 from almmigrate.resources import readme_path
 
@@ -77,8 +77,12 @@ def describe(result: DemoResult, summary_line: Callable[[Plan], str]) -> str:
         + ("every object migrated." if result.ok else "some rows FAILED, see the report."),
         "",
         "What happened",
-        f"  source instance  {result.source_url}  (simulated, from {_shown(files.source_data)})",
-        f"  target instance  {result.target_url}  (simulated, from {_shown(files.target_data)})",
+        f"  source instance  {result.source_url}  (simulated {SOURCE_API.label} API, "
+        f"from {_shown(files.source_data)})",
+        f"  target instance  {result.target_url}  (simulated {TARGET_API.label} API, "
+        f"from {_shown(files.target_data)})",
+        f"  the file keeps the source's {SOURCE_API.label} names (alm_*); the target got "
+        f"{TARGET_API.label} names (issue_tracker_*)",
         f"  1. export        {result.export.describe()}",
         f"  2. map-projects  {sum(result.map_counts.values())} source projects: "
         f"{result.map_counts['exact']} exact, {result.map_counts['ambiguous']} ambiguous, "

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from almmigrate.generation import API_CHOICES
 from almmigrate.settings import ConnectionSettings
 
 F = Callable[..., Any]
@@ -32,6 +33,16 @@ def _instance_options(prefix: str, env: str, label: str) -> list[Decorator]:
             envvar=f"SDE_{env}TOKEN",
             metavar="TOKEN",
             help=f"{label} API token (env SDE_{env}TOKEN; prefer the variable: options show in `ps`).",
+        ),
+        click.option(
+            f"--{dash}api",
+            f"{under}api",
+            envvar=f"SDE_{env}API",
+            type=click.Choice(API_CHOICES, case_sensitive=False),
+            help=(
+                f"{label} API generation: alm (/alm/ paths) or issue-tracker "
+                f"(/issue-tracker/ paths). Default: ask the instance (env SDE_{env}API)."
+            ),
         ),
     ]
 
@@ -73,14 +84,20 @@ def _apply(decorators: list[Decorator], func: F) -> F:
 
 
 TLS_OPTIONS = ("insecure", "ca_bundle", "timeout", "allow_http", "max_wait")
+API_OPTIONS = ("api", "source_api", "target_api")
 
 
 def _collect_tls(func: F) -> F:
-    """Hand the command one `tls` dict (for :func:`settings_from`) instead of five options."""
+    """Hand the command one `tls` dict (for :func:`settings_from`) instead of five options.
+
+    The `--api` options of every instance the command talks to travel in it too:
+    settings_from picks the one of the instance it builds settings for.
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         kwargs["tls"] = {name: kwargs.pop(name) for name in TLS_OPTIONS}
+        kwargs["tls"].update({name: kwargs.pop(name) for name in API_OPTIONS if name in kwargs})
         return func(*args, **kwargs)
 
     return wrapper
@@ -112,11 +129,15 @@ def settings_from(
     max_wait: float = 600.0,
     which: str = "",
     pacing: dict[str, Any] | None = None,
+    api: str | None = None,
+    source_api: str | None = None,
+    target_api: str | None = None,
     **tuning: Any,
 ) -> ConnectionSettings:
     """Build settings from options, or fail with a usage error naming what is missing.
 
     pacing: rate, adapt and concurrency from :func:`pacing_from` (None values kept).
+    api, source_api, target_api: the `--api` of each instance; `which` picks one.
     """
     dash = f"{which}-" if which else ""
     env = f"SDE_{which.upper()}_" if which else "SDE_"
@@ -132,6 +153,7 @@ def settings_from(
         timeout=timeout,
         allow_http=allow_http,
         max_wait=max_wait,
+        api={"": api, "source": source_api, "target": target_api}.get(which),
         **{k: v for k, v in tuning.items() if v is not None},
         **(pacing or {}),
     )

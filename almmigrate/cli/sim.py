@@ -8,6 +8,7 @@ from types import FrameType
 
 import click
 
+from almmigrate.generation import ALM, API_CHOICES
 from almmigrate.resources import samples_dir
 from almmigrate.sim import Faults, SimServer
 
@@ -138,6 +139,16 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     help="Share of writes committed, then the connection closed without a response.",
 )
 @click.option("--seed", type=int, help="Seed for reproducible failures and drops.")
+@click.option(
+    "--api",
+    type=click.Choice(API_CHOICES, case_sensitive=False),
+    default=ALM,
+    show_default=True,
+    help=(
+        "Generation of the API to serve: alm (/alm/ paths, alm_* params) or issue-tracker"
+        " (/issue-tracker/ paths, issue_tracker_* params, no plugin or test endpoints)."
+    ),
+)
 def command(
     data: Path | None,
     port: int,
@@ -154,6 +165,7 @@ def command(
     fail_rate: float,
     drop_rate: float,
     seed: int | None,
+    api: str,
 ) -> None:
     """Serve a local stand-in of the SD Elements ALM API, for rehearsals and tests.
 
@@ -190,14 +202,15 @@ def command(
         limit_headers=limit_headers,
         capacity=capacity,
     )
-    sim = SimServer(path, token=token, faults=faults, host=host, port=port).start()
+    sim = SimServer(path, token=token, faults=faults, host=host, port=port, api=api).start()
+    gen = sim.state.generation
     origin = "given with --token" if token else f'the "token" field of {path}'
-    say(f"Simulated SD Elements instance serving {path}")
+    say(f"Simulated SD Elements instance ({gen.label} generation of the API) serving {path}")
     say(f"  URL:    {sim.url}   (API under {sim.api_url})")
     say(f"  Token:  {origin} (not shown)")
     say(f"  Faults: {_describe_faults(faults)}")
     say("Try:")
-    say(f'  curl -H "Authorization: Token $SDE_TOKEN" "{sim.api_url}connections/alm/?page_size=5"')
+    say(f'  curl -H "Authorization: Token $SDE_TOKEN" "{sim.api_url}{gen.connections}?page_size=5"')
     say(f"  SDE_URL={sim.url} almmigrate export --out connectors.xlsx   (with SDE_TOKEN set)")
     say("Press Ctrl-C to stop.")
     # Also SIGINT: a shell starting us in the background would have it ignored.

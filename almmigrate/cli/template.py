@@ -9,6 +9,7 @@ import click
 
 from almmigrate.cli.options import connection_options, settings_from
 from almmigrate.dataset import ProjectRecord, Snapshot
+from almmigrate.generation import generation
 from almmigrate.mapping import projects_of_snapshot
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secrets import redact_url
@@ -18,6 +19,7 @@ from almmigrate.template import (
     write_all_templates,
     write_template,
 )
+from almmigrate.vocabulary import translate_plugins
 
 
 @click.command("template")
@@ -86,12 +88,14 @@ def _from_instance(
 ) -> tuple[dict[str, Plugin], str, list[ProjectRecord]]:
     """The instance's plugin schemas and projects with --url, else the bundled schemas."""
     if not url:
-        return dict(bundled_plugins()), "bundled", []
+        # Offline, --api says whose names the template uses (ALM by default).
+        return translate_plugins(bundled_plugins(), generation(tls.get("api"))), "bundled", []
     from almmigrate.client import SDEClient
 
     settings = settings_from(url, token, **tls)
     with SDEClient(settings) as client:
-        plugins = dict(client.list_plugins())
+        # An instance that publishes no schema gets the bundled ones in its names.
+        plugins = client.list_plugins() or translate_plugins(bundled_plugins(), client.generation)
         instance = Snapshot(
             applications=client.list_applications(), projects=client.list_projects()
         )

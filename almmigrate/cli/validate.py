@@ -8,12 +8,11 @@ import click
 
 from almmigrate.cli.options import STRICT_OPTION, connection_options, settings_from
 from almmigrate.dataset import Snapshot
-from almmigrate.prepare import merge_problems, plugins_for
+from almmigrate.prepare import merge_problems, plugins_for, validate_for_target
 from almmigrate.problems import settle, summary_text
 from almmigrate.reader import read_dataset_with_problems
 from almmigrate.secrets import scrub
 from almmigrate.settings import ConnectionSettings
-from almmigrate.validate import validate_dataset
 
 
 @click.command("validate")
@@ -66,10 +65,8 @@ def command(
         from almmigrate.secretsfile import load_secrets
 
         values = load_secrets(secrets)
-    problems = merge_problems(
-        found, validate_dataset(dataset, plugins, target=target, secrets=values, mode=mode)
-    )
-    problems = settle(problems, strict=strict, file=file)
+    _, checked = validate_for_target(dataset, plugins, target, secrets=values, mode=mode)
+    problems = settle(merge_problems(found, checked), strict=strict, file=file)
     for problem in problems:
         click.echo(scrub(f"  {problem.severity}: {problem}"))
     counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"

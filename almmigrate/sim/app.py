@@ -16,7 +16,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from almmigrate.generation import (
+    ALM_GENERATION,
+    ALM_PLUGINS,
+    APPLICATIONS_PATH,
+    BUSINESS_UNITS_PATH,
+    ISSUE_TRACKER_GENERATION,
+    PROJECTS_PATH,
+)
 from almmigrate.sim.store import SimStore, SimValidationError
+from almmigrate.sim.translate import read_only_problems
 
 API = "/api/v2"
 DEFAULT_PAGE_SIZE = 25
@@ -107,7 +116,11 @@ class SimApi:
 
     def create(self, func: Callable[[Any], dict[str, Any]]) -> Callable[..., Awaitable[Response]]:
         async def creating(request: Request) -> Response:
-            return JSONResponse(func(await _json_body(request)), status_code=201)
+            body = await _json_body(request)
+            refused = self._read_only(body)
+            if refused is not None:
+                return refused
+            return JSONResponse(func(body), status_code=201)
 
         return creating
 
@@ -116,10 +129,20 @@ class SimApi:
     ) -> Callable[..., Awaitable[Response]]:
         async def updating(request: Request, ident: int) -> Response:
             body = await _json_body(request)
+            refused = self._read_only(body)
+            if refused is not None:
+                return refused
             updated = func(ident, body)
             return JSONResponse(updated) if updated is not None else _error(404, "Not found.")
 
         return updating
+
+    def _read_only(self, body: Any) -> Response | None:
+        """An Issue Tracker instance refuses params only it writes (last_successful_run)."""
+        if self.store.generation is not ISSUE_TRACKER_GENERATION:
+            return None
+        problems = read_only_problems(body)
+        return JSONResponse(problems, status_code=400) if problems is not None else None
 
     def action(self, func: Callable[[Any], dict[str, Any]]) -> Callable[..., Awaitable[Response]]:
         async def acting(request: Request) -> Response:
@@ -143,36 +166,47 @@ class SimApi:
 
     def routes(self) -> list[Route]:
         store = self.store
+        gen = store.generation
         table: list[tuple[str, dict[str, Callable[..., Awaitable[Response]]]]] = [
             (
-                "/connectors/alm/",
+                "/" + gen.connectors,
                 {"GET": self.list_of("connectors"), "POST": self.create(store.create_connector)},
             ),
             (
-                "/connectors/alm/{ident:int}/",
+                "/" + gen.connectors + "{ident:int}/",
                 {"GET": self.one_of("connectors"), "PATCH": self.update(store.update_connector)},
             ),
-            ("/connectors/testalm/", {"POST": self.action(store.test_connector)}),
             (
-                "/connections/alm/",
+                "/" + gen.connections,
                 {
                     "GET": self.list_of("connections", ("project",)),
                     "POST": self.create(store.create_connection),
                 },
             ),
             (
-                "/connections/alm/{ident:int}/",
+                "/" + gen.connections + "{ident:int}/",
                 {"GET": self.one_of("connections"), "PATCH": self.update(store.update_connection)},
             ),
-            ("/connections/testalm/", {"POST": self.action(store.test_connection)}),
-            ("/plugins/alm/", {"GET": self.plugins}),
-            ("/plugins/alm/{system}/", {"GET": self.plugin}),
-            ("/projects/", {"GET": self.list_of("projects", ("application",))}),
-            ("/projects/{ident:int}/", {"GET": self.one_of("projects")}),
-            ("/applications/", {"GET": self.list_of("applications", ("business_unit",))}),
-            ("/applications/{ident:int}/", {"GET": self.one_of("applications")}),
-            ("/business-units/", {"GET": self.list_of("business_units")}),
-            ("/business-units/{ident:int}/", {"GET": self.one_of("business_units")}),
+        ]
+        if gen is ALM_GENERATION:
+            # Where the newer generation serves schemas and tests is not known: an Issue
+            # Tracker simulator serves neither, the harder case for the tool.
+            table += [
+                ("/" + gen.test_connector, {"POST": self.action(store.test_connector)}),
+                ("/" + gen.test_connection, {"POST": self.action(store.test_connection)}),
+                ("/" + ALM_PLUGINS, {"GET": self.plugins}),
+                ("/" + ALM_PLUGINS + "{system}/", {"GET": self.plugin}),
+            ]
+        table += [
+            ("/" + PROJECTS_PATH, {"GET": self.list_of("projects", ("application",))}),
+            ("/" + PROJECTS_PATH + "{ident:int}/", {"GET": self.one_of("projects")}),
+            (
+                "/" + APPLICATIONS_PATH,
+                {"GET": self.list_of("applications", ("business_unit",))},
+            ),
+            ("/" + APPLICATIONS_PATH + "{ident:int}/", {"GET": self.one_of("applications")}),
+            ("/" + BUSINESS_UNITS_PATH, {"GET": self.list_of("business_units")}),
+            ("/" + BUSINESS_UNITS_PATH + "{ident:int}/", {"GET": self.one_of("business_units")}),
         ]
         return [
             Route(API + path, self.endpoint(methods), methods=ALL_METHODS)

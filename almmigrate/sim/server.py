@@ -32,6 +32,7 @@ class SimServer:
     token: the API token it accepts; default is the data's "token".
     faults: latency, rate limit and failures to inject (changeable with set_faults).
     host, port: where to listen; port 0 picks a free port.
+    api: "alm" (default) or "issue-tracker": the generation of the API it serves.
     """
 
     def __init__(
@@ -42,9 +43,10 @@ class SimServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        api: str | None = None,
     ) -> None:
         self.stats = SimStats()
-        self.state = SimStore(data, on_write=lambda: self.stats.count("writes"))
+        self.state = SimStore(data, on_write=lambda: self.stats.count("writes"), api=api)
         token = token if token is not None else self.state.token
         if not token:
             raise InputError('the simulator needs a token: pass one, or put "token" in the data')

@@ -20,6 +20,7 @@ from typing import Any
 
 from almmigrate.dataset import FREQUENCIES
 from almmigrate.errors import InputError
+from almmigrate.generation import ISSUE_TRACKER_GENERATION, generation
 from almmigrate.schema import (
     DERIVED_PARAMS,
     PROJECT,
@@ -28,6 +29,7 @@ from almmigrate.schema import (
     bundled_plugins,
     validate_params,
 )
+from almmigrate.sim.translate import data_in, last_successful_run, plugins_in
 
 NAME_MAX_LENGTH = 255
 KINDS = ("business_units", "applications", "projects", "connectors", "connections")
@@ -100,15 +102,18 @@ class SimStore:
         self,
         data: str | Path | Mapping[str, Any],
         on_write: Callable[[], None] | None = None,
+        api: str | None = None,
     ) -> None:
-        loaded = load_data(data)
+        # Which generation of the API this instance serves; its data is in that one's names.
+        self.generation = generation(api)
+        loaded = data_in(load_data(data), self.generation)
         self.token: str | None = loaded.get("token")
         self._lock = threading.RLock()
         self._on_write = on_write or (lambda: None)
         self._custom_plugins = "plugins" in loaded
         raw_plugins = loaded.get("plugins")
         if raw_plugins is None:
-            self.plugins = dict(bundled_plugins())
+            self.plugins = plugins_in(bundled_plugins(), self.generation)
         else:
             self.plugins = {str(p["id"]): Plugin.from_api(p) for p in raw_plugins}
         self.tables = {kind: Table(kind, loaded.get(kind) or ()) for kind in KINDS}
@@ -224,6 +229,10 @@ class SimStore:
         }
         if include_last_job:
             out["last_job"] = row.get("last_job")
+        if self.generation is ISSUE_TRACKER_GENERATION:
+            synced = last_successful_run(row.get("last_job"))
+            if synced is not None:
+                params["last_successful_run"] = synced
         return out
 
     def _project_names(self, project_id: Any) -> dict[str, str]:

@@ -1,0 +1,99 @@
+"""The two generations of the API and every endpoint path: the one place paths are written.
+
+Older SD Elements releases serve ALM connectors and connections under `/alm/`;
+newer ones call them Issue Tracker connectors and connections and serve them
+under `/issue-tracker/`, with params renamed (see :mod:`almmigrate.vocabulary`).
+The client asks an instance which paths answer (:meth:`SDEClient.check`) and
+takes every path from the :class:`Generation` it found, so nothing else in
+the code spells a path of either generation.
+
+Where the newer generation publishes plugin schemas and connectivity tests is
+not documented: `plugin_paths` and the test paths are what is *tried*, in
+order, and a path that answers 404 or 405 is reported as not there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from almmigrate.errors import InputError
+
+ALM = "alm"
+ISSUE_TRACKER = "issue-tracker"
+API_CHOICES = (ALM, ISSUE_TRACKER)
+
+# Paths both generations share.
+PROJECTS_PATH = "projects/"
+APPLICATIONS_PATH = "applications/"
+BUSINESS_UNITS_PATH = "business-units/"
+ALM_PLUGINS = "plugins/alm/"
+ISSUE_TRACKER_PLUGINS = "plugins/issue-tracker/"
+ALM_TEST_CONNECTOR = "connectors/testalm/"
+ALM_TEST_CONNECTION = "connections/testalm/"
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One generation of the API: its paths and its param vocabulary."""
+
+    api: str  # "alm" or "issue-tracker", as --api and `_meta` spell it
+    label: str  # for people: "ALM", "Issue Tracker"
+    connectors: str
+    connections: str
+    plugin_paths: tuple[str, ...]  # where plugin schemas are looked for, in order
+    test_connector: str
+    test_connection: str
+    prefix: str  # params of the ALM system: "alm_" or "issue_tracker_"
+    conflict_value: str  # the `conflict_policy` value that means "the ALM side wins"
+
+    def connector(self, ident: int) -> str:
+        return f"{self.connectors}{ident}/"
+
+    def connection(self, ident: int) -> str:
+        return f"{self.connections}{ident}/"
+
+    def plugin(self, plugin_path: str, system: str) -> str:
+        return f"{plugin_path}{system}/"
+
+
+ALM_GENERATION = Generation(
+    api=ALM,
+    label="ALM",
+    connectors="connectors/alm/",
+    connections="connections/alm/",
+    plugin_paths=(ALM_PLUGINS, ISSUE_TRACKER_PLUGINS),
+    test_connector=ALM_TEST_CONNECTOR,
+    test_connection=ALM_TEST_CONNECTION,
+    prefix="alm_",
+    conflict_value="alm",
+)
+
+# The pages seen document no plugin or test endpoint for this generation: the ALM
+# ones are tried (the instance may still serve them), then a guess for schemas.
+ISSUE_TRACKER_GENERATION = Generation(
+    api=ISSUE_TRACKER,
+    label="Issue Tracker",
+    connectors="connectors/issue-tracker/",
+    connections="connections/issue-tracker/",
+    plugin_paths=(ISSUE_TRACKER_PLUGINS, ALM_PLUGINS),
+    test_connector=ALM_TEST_CONNECTOR,
+    test_connection=ALM_TEST_CONNECTION,
+    prefix="issue_tracker_",
+    conflict_value="issue_tracker",
+)
+
+GENERATIONS = {g.api: g for g in (ALM_GENERATION, ISSUE_TRACKER_GENERATION)}
+
+# Asked in this order: the current name first, so an instance that answers both
+# is spoken to in the vocabulary it documents.
+DETECTION_ORDER = (ISSUE_TRACKER_GENERATION, ALM_GENERATION)
+
+
+def generation(api: str | None) -> Generation:
+    """The Generation for "alm" or "issue-tracker" (None: ALM); InputError otherwise."""
+    if api is None:
+        return ALM_GENERATION
+    found = GENERATIONS.get(api.strip().lower().replace("_", "-"))
+    if found is None:
+        raise InputError(f'--api "{api}" is not one of {", ".join(API_CHOICES)}')
+    return found
