@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.generation import generation
 from almmigrate.mapping import ProjectMap
 from almmigrate.plan import build_plan
 from almmigrate.plan_types import PlanItem
@@ -26,6 +27,7 @@ from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
+from almmigrate.vocabulary import to_generation
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,12 @@ def verify_dataset(
     plugins: Mapping[str, Plugin] | None = None,
     match: str = "name",
 ) -> Verification:
-    """Compare the file's objects with what `target` holds (pure: no network)."""
+    """Compare the file's objects with what `target` holds (pure: no network).
+
+    A file of the other generation of the API is compared in the target's names
+    (almmigrate.vocabulary): differences name the target's fields.
+    """
+    dataset, _ = to_generation(dataset, generation(target.api))
     plugins = plugins if plugins is not None else plugins_for(target)
     masked = _secrets_masked(dataset, plugins)
     plan = build_plan(

@@ -108,6 +108,9 @@ def test_validate_plan_import_of_an_alm_file_into_issue_tracker(
         capsys, "import", str(out), *_on(it_target), *mapping, "--secrets", str(secrets_csv),
     )  # fmt: skip
     assert code == 0 and it_target.state.snapshot() == state  # the re-run writes nothing
+    code, stdout, err = cli(capsys, "verify", str(out), *_on(it_target), *mapping)
+    assert code == 0, stdout + err
+    assert "145 objects, 0 differences" in stdout + err
 
 
 def test_map_projects_and_migrate_detect_each_instance(

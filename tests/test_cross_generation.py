@@ -23,6 +23,7 @@ from almmigrate.settings import ConnectionSettings
 from almmigrate.sim.generate import secret_rows
 from almmigrate.sim.translate import data_in
 from almmigrate.tabular import read_tables
+from almmigrate.verify import verify_file
 from almmigrate.vocabulary import counterpart
 
 WAYS = [("alm", "issue-tracker"), ("issue-tracker", "alm")]
@@ -44,7 +45,7 @@ def _pair(make_sim: Any, source_api: str, target_api: str) -> tuple[Any, Any]:
 
 @pytest.mark.parametrize(("source_api", "target_api"), WAYS)
 def test_migrate_between_generations_is_exact_and_idempotent(
-    make_sim: Any, source_api: str, target_api: str
+    make_sim: Any, tmp_path: Path, source_api: str, target_api: str
 ) -> None:
     source, target = _pair(make_sim, source_api, target_api)
     run = migrate(_settings(source), _settings(target), ImportOptions(), RunOptions())
@@ -71,6 +72,14 @@ def test_migrate_between_generations_is_exact_and_idempotent(
     again = migrate(_settings(source), _settings(target), ImportOptions(), RunOptions())
     assert again.result is not None and set(again.result.summary.counts) == {"unchanged"}
     assert target.stats.writes == writes
+    # The source, exported, verifies clean against the target (secrets: present).
+    path = tmp_path / "source.json"
+    export(_settings(source), path)
+    mapped = ImportOptions(auto_map_projects=True, source=_settings(source))
+    checked = verify_file(path, _settings(target), mapped)
+    assert checked.differences == [] and checked.objects == len(held["connectors"]) + len(
+        held["connections"]
+    )
 
 
 def _secrets_file(path: Path, source: Any, source_api: str) -> Path:
@@ -101,6 +110,7 @@ def test_export_then_import_between_generations(
     own = "alm_" if source_api == "alm" else "issue_tracker_"
     columns = [c for c in tables["connectors"].columns if c.startswith("params.")]
     assert any(c.startswith(f"params.{own}") for c in columns)
+    held = source.state.snapshot()
     secrets = _secrets_file(tmp_path / "secrets.csv", source, source_api)
     options = ImportOptions(auto_map_projects=True, secrets=secrets, source=_settings(source))
     run = import_file(path, _settings(target), options, RunOptions())
@@ -116,3 +126,8 @@ def test_export_then_import_between_generations(
     again = import_file(path, _settings(target), options, RunOptions())
     assert again.result is not None and set(again.result.summary.counts) == {"unchanged"}
     assert target.stats.writes == writes
+    # verify reads the target back and compares it with the file, in the target's names.
+    checked = verify_file(path, _settings(target), options)
+    assert checked.differences == []
+    assert checked.objects == len(held["connectors"]) + len(held["connections"])
+    assert checked.secrets_checked == len(secret_rows(data_in(held, GENERATIONS["alm"])))
