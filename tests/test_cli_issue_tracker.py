@@ -189,3 +189,19 @@ def test_template_in_issue_tracker_names(
     )
     assert code == 0, err
     assert [c.value for c in load_workbook(online)["connectors"][1]] == header
+
+
+def test_sde_api_in_the_environment_names_the_generation(
+    capsys: pytest.CaptureFixture[str],
+    it_source: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SDE_API", "alm")
+    code, _, err = cli(capsys, "export", *_on(it_source), "--out", str(tmp_path / "x.json"))
+    assert code == 3
+    assert "is --api alm right?" in err
+    monkeypatch.setenv("SDE_API", "issue-tracker")
+    code, _, err = cli(capsys, "export", *_on(it_source), "--out", str(tmp_path / "x.json"))
+    assert code == 0, err
+    assert _meta(tmp_path / "x.json")["api"] == "issue-tracker"

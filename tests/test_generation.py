@@ -190,3 +190,16 @@ def test_the_issue_tracker_simulator_serves_new_names_and_no_alm_paths(make_sim:
 def test_generations_are_the_one_place_paths_are_spelled() -> None:
     assert ALM_GENERATION.connector(5) == "connectors/alm/5/"
     assert ISSUE_TRACKER_GENERATION.connection(7) == "connections/issue-tracker/7/"
+
+
+def test_an_instance_answering_both_is_spoken_to_in_the_newer_names() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, json={"count": 0, "next": None, "results": []})
+
+    settings = ConnectionSettings("https://sde.example.com", TOKEN, retries=1)
+    with SDEClient(settings, transport=httpx.MockTransport(handler)) as client:
+        assert client.check() is ISSUE_TRACKER_GENERATION
+    assert asked == ["/api/v2/connectors/issue-tracker/"]  # the ALM paths are not asked
