@@ -34,19 +34,17 @@ import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from almmigrate import __version__
+from almmigrate.discovery import Discovery
 from almmigrate.errors import (
     ApiError,
-    ApiValidationError,
     InputError,
     NotAnInstance,
-    NotAvailable,
     NotFound,
     Unreachable,
 )
 from almmigrate.generation import (
     APPLICATIONS_PATH,
     BUSINESS_UNITS_PATH,
-    DETECTION_ORDER,
     PROJECTS_PATH,
     Generation,
     generation,
@@ -68,23 +66,17 @@ from almmigrate.responses import (
 from almmigrate.schema import Plugin
 from almmigrate.secrets import redact_url, register_secret, scrub
 from almmigrate.settings import ConnectionSettings
-from almmigrate.vocabulary import translate_plugins
 
 logger = logging.getLogger("almmigrate.client")
 
 API_PATH = "/api/v2/"
 USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
 BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
-CHECK_RETRIES = 2
 # Pages read from a list whose size is not known (no `count`) before it is taken for a
 # runaway (a cursor that never ends): 2000 pages of 100 is 200,000 objects.
 MAX_PAGES = 2000
 
 T = TypeVar("T")
-
-# Instances already told to be using the bundled schemas (the notice is given once).
-_NOTICED: set[str] = set()
-_NOTICED_LOCK = threading.Lock()
 
 
 # ---------------------------------------------------------------- addresses
@@ -275,12 +267,7 @@ class SDEClient:
             )
         self.stats = RequestStats()
         self.max_pages = MAX_PAGES
-        self._forced = generation(settings.api) if settings.api else None
-        self._generation: Generation | None = None
-        self._detecting = threading.Lock()
-        self._missing: set[str] = set()  # test endpoints that answered 404/405: not served
-        self._answered: set[str] = set()  # test endpoints known to be served
-        self._probing = threading.Lock()
+        self.discovery = Discovery(self, generation(settings.api) if settings.api else None)
         self._sent = threading.local()  # per worker thread: write requests sent
         if limiter is None:
             controller = (
@@ -524,57 +511,25 @@ class SDEClient:
         """Make sure the instance answers, accepts the token and is SD Elements; its generation.
 
         Asks which connector path answers a list (Issue Tracker, then ALM), once
-        per client; `settings.api` (--api) names the generation instead of asking.
+        per client (almmigrate.discovery); `settings.api` (--api) names it instead.
         Raises ConnectionProblem (Unreachable, AuthenticationFailed, NotAnInstance).
         """
-        with self._detecting:
-            if self._generation is None:
-                self._generation = self._detect()
-            return self._generation
+        return self.discovery.generation()
 
     @property
     def generation(self) -> Generation:
         """The generation of the API this instance serves: --api's, else asked once, on first use."""
-        return self._generation or self._forced or self.check()
+        return self.discovery.found or self.discovery.forced or self.check()
 
-    def _detect(self) -> Generation:
-        # A first contact that cannot connect is most often a wrong --url: say so within
-        # seconds. An instance that answers (503, 429) gets every retry --retries allows.
-        quick = min(self.settings.retries, CHECK_RETRIES)
-        candidates = (self._forced,) if self._forced else DETECTION_ORDER
-        tried: list[str] = []
-        last: ApiError | None = None
-        for candidate in candidates:
-            shown = redact_url(self._url(candidate.connectors))
-            try:
-                body = self.request(
-                    "GET", candidate.connectors, params={"page_size": 1}, unreachable_retries=quick
-                )
-            except (NotFound, ApiValidationError) as exc:
-                tried.append(f"its API answered {exc.status} at GET {shown}")
-                last = exc
-                continue
-            except ApiError as exc:
-                if exc.status != 405:
-                    raise
-                tried.append(f"its API answered 405 at GET {shown}")
-                last = exc
-                continue
-            if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
-                tried.append(f"its API did not answer with a list at GET {shown}")
-                continue
-            how = "named by --api" if self._forced else f"GET {shown} answered a list"
-            logger.info(
-                "%s serves the %s generation of the API (%s)",
-                redact_url(self.root),
-                candidate.label,
-                how,
-            )
-            return candidate
-        detail = "; ".join(tried)
-        if self._forced:
-            detail += f"; is --api {self._forced.api} right?"
-        raise self._not_sde(detail, redact_url(self._url(candidates[-1].connectors)), last)
+    def shown_url(self, path: str) -> str:
+        """The full URL of a path, as it may be shown (user info and secrets redacted)."""
+        return redact_url(self._url(path))
+
+    def not_an_instance(
+        self, detail: str, path: str, cause: ApiError | None = None
+    ) -> NotAnInstance:
+        """The error for an instance that does not answer like SD Elements at `path`."""
+        return self._not_sde(detail, self.shown_url(path), cause)
 
     def _not_an_instance(self, what: str, cause: ApiError | None, path: str) -> NotAnInstance:
         shown = redact_url(self._url(path))
@@ -745,48 +700,14 @@ class SDEClient:
     def list_plugins(self) -> dict[str, Plugin]:
         """The plugin schemas the instance publishes, in its generation's names.
 
-        Tries the generation's plugin paths in order; a path answering 404 or
-        405 is not there. None answering gives {} and a one-line notice (the
-        caller falls back to the bundled schemas, translated).
+        Tries the generation's plugin paths in order; none answering gives {}
+        and a one-line notice (the caller falls back to the bundled schemas).
         """
-        gen = self.generation
-        tried = []
-        for path in gen.plugin_paths:
-            try:
-                found = {p.id: p for p in self.iter_objects(path, Plugin.from_api)}
-            except NotFound as exc:
-                tried.append(f"GET {redact_url(self._url(path))} -> {exc.status}")
-                continue
-            except ApiError as exc:
-                if exc.status != 405:
-                    raise
-                tried.append(f"GET {redact_url(self._url(path))} -> 405")
-                continue
-            logger.info("plugin schemas read from GET %s", redact_url(self._url(path)))
-            return translate_plugins(found, gen)
-        with _NOTICED_LOCK:  # one notice per instance and run, however many clients ask
-            first = self.root not in _NOTICED
-            _NOTICED.add(self.root)
-        logger.log(
-            logging.WARNING if first else logging.INFO,
-            "%s publishes no plugin schemas (tried %s): using the bundled schemas in %s names",
-            redact_url(self.root),
-            ", ".join(tried),
-            gen.label,
-        )
-        return {}
+        return self.discovery.plugins()
 
     def get_plugin(self, plugin_id: str) -> Plugin:
         """One system's schema from the first plugin path that serves it (NotFound otherwise)."""
-        gen = self.generation
-        for path in gen.plugin_paths[:-1]:
-            try:
-                found = Plugin.from_api(self.get(gen.plugin(path, plugin_id)))
-            except NotFound:
-                continue
-            return translate_plugins({plugin_id: found}, gen)[plugin_id]
-        last = Plugin.from_api(self.get(gen.plugin(gen.plugin_paths[-1], plugin_id)))
-        return translate_plugins({plugin_id: last}, gen)[plugin_id]
+        return self.discovery.plugin(plugin_id)
 
     # ------------------------------------------------------------ writes
 
@@ -807,38 +728,11 @@ class SDEClient:
 
         Raises NotAvailable when the instance does not serve the test endpoint.
         """
-        return self._test(self.generation.test_connector, body)
+        return self.discovery.test(self.generation.test_connector, body)
 
     def test_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Run the connectivity test for a connection; e.g. {"success": false, "error": "..."}."""
-        return self._test(self.generation.test_connection, body)
-
-    def _test(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        # The first test on a path finds out whether it is served; the others wait for
-        # that answer rather than each sending a request to a path that is not there.
-        if path not in self._answered:
-            with self._probing:
-                if path not in self._answered:
-                    answer = self._send_test(path, body)
-                    self._answered.add(path)
-                    return answer
-        return self._send_test(path, body)
-
-    def _send_test(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        shown = redact_url(self._url(path))
-        if path in self._missing:
-            raise NotAvailable(f"POST {shown} is not served here", method="POST", url=shown)
-        try:
-            return dict(self.post(path, dict(body), idempotent=True) or {})
-        except ApiError as exc:
-            # 404 (no route) or 405 on the test path itself: this instance has no such test.
-            if exc.status in (404, 405) and not exc.fields:
-                self._missing.add(path)
-                logger.info("POST %s answered %s: no connectivity test here", shown, exc.status)
-                raise NotAvailable(
-                    f"POST {shown} is not served here", method="POST", url=shown, status=exc.status
-                ) from exc
-            raise
+        return self.discovery.test(self.generation.test_connection, body)
 
 
 # ---------------------------------------------------------------- helpers
