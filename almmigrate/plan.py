@@ -280,6 +280,7 @@ class _Planner:
             row=record.row,
             source_id=record.id,
             project=project,
+            source_project=record.project,
             alias=alias,
         )
         if project is None:

@@ -50,6 +50,7 @@ class PlanItem:
     # connector is created in the same run (its id is not known at plan time).
     connector_name: str | None = None
     project: int | None = None  # the target project id of a connection
+    source_project: int | None = None  # the file's project id of a connection (before the map)
     alias: str | None = None
     secret_fields: frozenset[str] = frozenset()  # param names holding secrets
 

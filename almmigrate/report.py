@@ -27,7 +27,7 @@ from typing import IO, Any
 from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, Problem
-from almmigrate.naturalkey import connection_label, name_key
+from almmigrate.naturalkey import connection_key, name_key
 from almmigrate.plan_types import Outcome
 from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
@@ -503,7 +503,8 @@ def failed_dataset(
 ) -> Dataset:
     """The records of the failed rows, secrets masked, with every project (for the map).
 
-    Records are found by sheet row when the file had rows, else by source id.
+    Records are found by sheet row when the file had rows, else by source id, else
+    by natural key.
     """
     plugins = plugins or {}
     failed = [o.item for o in outcomes if o.action == "failed"]
@@ -513,9 +514,12 @@ def failed_dataset(
     wanted |= {
         (i.kind, "id", i.source_id) for i in failed if i.row is None and i.source_id is not None
     }
-    wanted |= {(i.kind, "key", i.key) for i in failed if i.row is None and i.source_id is None}
+    # Else by natural key, as the file holds it: a connection's project is the file's own.
+    wanted |= {
+        (i.kind, "key", _file_key(i)) for i in failed if i.row is None and i.source_id is None
+    }
 
-    def chosen(kind: str, record: ConnectorRecord | ConnectionRecord, key: str) -> bool:
+    def chosen(kind: str, record: ConnectorRecord | ConnectionRecord, key: Any) -> bool:
         return bool(
             {(kind, "row", record.row), (kind, "id", record.id), (kind, "key", key)} & wanted
         )
@@ -528,7 +532,7 @@ def failed_dataset(
     connections = [
         _masked(r, plugins.get(r.system or ""))
         for r in dataset.connections
-        if chosen("connection", r, connection_label(r.project, r.alias))
+        if chosen("connection", r, connection_key(r.project, r.alias))
     ]
     return Dataset(
         connectors=connectors,
@@ -537,6 +541,13 @@ def failed_dataset(
         meta=dict(dataset.meta),
         source=dataset.source,
     )
+
+
+def _file_key(item: Any) -> Any:
+    """A plan item's natural key in the file's terms (almmigrate.naturalkey)."""
+    if item.kind == "connector":
+        return name_key(item.key)
+    return connection_key(item.source_project, item.alias)
 
 
 def _masked(record: Any, plugin: Plugin | None) -> Any:

@@ -174,9 +174,18 @@ def test_migrate_twice_then_verify(
     typed = connections["leading space #108"]["params"]["sde_min_priority"]
     assert (typed, type(typed)) == (7, int)  # its connector holds "7"
     writes = empty_target.stats.writes
-    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--verify")
+    again = tmp_path / "again.json"
+    code, out, err = run(
+        capsys, "migrate", *both(quirks, empty_target), "--verify", "--report", str(again)
+    )
     assert code == 0, err
     assert empty_target.stats.writes == writes
+    data = json.loads(again.read_text(encoding="utf-8"))
+    assert (data["summary"]["unchanged"], data["summary"]["differences"]) == (9, 0)
+    assert data["differences"] == []
+    assert data["verdict"].endswith(
+        "Verified: 9 objects, 0 differences (3 secrets checked as present only)"
+    )
     assert "every row done, 7 warnings;" in out
     assert "verify: 9 objects, 0 differences (3 secrets checked as present only)" in out
     export = tmp_path / "source.xlsx"
@@ -270,3 +279,56 @@ def test_creates_whose_answers_are_lost_are_found_under_their_trimmed_names(
     assert (summary["adopted"], summary["created"], summary["failed"]) == (9, 0, 0)
     stored = sink.state.snapshot()
     assert len(stored["connectors"]) == 3 and len(stored["connections"]) == 6
+
+
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".xlsx", ".html"])
+def test_verify_lists_what_the_target_holds_otherwise(
+    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path, suffix: str
+) -> None:
+    path = tmp_path / "export.json"
+    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    # The server kept another value than it was sent, and someone renamed a connection.
+    rows = quirks.state.tables["connections"].rows
+    rows[4]["params"]["sde_min_priority"] = "9"
+    rows[6]["alias"] = "renamed"
+    report = tmp_path / f"verify{suffix}"
+    code, out, err = run(capsys, "verify", str(path), *login(quirks), "--report", str(report))
+    lines = [
+        "verify: 9 objects, 2 differences (3 secrets checked as present only)",
+        "  connection \"trac own priority\" in project 1: params.sde_min_priority file '5', "
+        "target '9'",
+        '  connection "-draft" in project 3: not on the target',
+    ]
+    assert (code, out.splitlines()) == (1, lines)
+    assert quirks.stats.writes == 0
+    if suffix == ".json":
+        data = json.loads(report.read_text(encoding="utf-8"))
+        assert data["summary"] == {
+            "objects": 9,
+            "differences": 2,
+            "secrets_checked": 3,
+            "skipped": 0,
+        }
+        assert data["differences"][0] == {
+            "kind": "connection",
+            "row": 4,  # a JSON file's rows are its items, counted from 1
+            "name": "trac own priority",
+            "project": 1,
+            "field": "params.sde_min_priority",
+            "file": "'5'",
+            "target": "'9'",
+        }
+    elif suffix == ".csv":
+        table = (tmp_path / "verify.differences.csv").read_text(encoding="utf-8-sig")
+        assert table.splitlines()[0] == "kind,row,name,project,field,file,target"
+        assert 'verdict,"Verified: 9 objects, 2 differences' in report.read_text("utf-8-sig")
+    elif suffix == ".xlsx":
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_path(str(report))
+        rows_read = book.get_sheet_by_name("differences").to_python()
+        assert rows_read[0] == ["kind", "row", "name", "project", "field", "file", "target"]
+        assert rows_read[2][2:5] == ["-draft", 3.0, "(object)"]
+    else:
+        text = report.read_text(encoding="utf-8")
+        assert "<h2>Differences (2)</h2>" in text and "trac own priority" in text

@@ -223,3 +223,30 @@ def test_every_warning_is_counted_and_listed_in_every_format(tmp_path: Path) -> 
     # No warnings: no warnings file, and the summary says 0.
     write_report(tmp_path / "q.csv", _result())
     assert not (tmp_path / "q.warnings.csv").exists()
+
+
+def test_failed_rows_without_row_or_id_are_found_by_the_files_natural_key() -> None:
+    # The plan keys a connection by its *target* project; the file holds its source project.
+    from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
+    from almmigrate.report import failed_dataset
+
+    item = PlanItem(
+        "connection",
+        "create",
+        "project 705 / Équipe",
+        project=705,
+        source_project=5,
+        alias="Équipe",
+    )
+    connector = PlanItem("connector", "create", "spaced name")
+    dataset = Dataset(
+        connectors=[ConnectorRecord(" spaced name ", "jira"), ConnectorRecord("other", "jira")],
+        connections=[
+            ConnectionRecord(" Équipe ", project=5),
+            ConnectionRecord("Équipe", project=705),  # another project's, in file terms
+        ],
+    )
+    outcomes = [Outcome(connector, "failed"), Outcome(item, "failed")]
+    found = failed_dataset(outcomes, dataset)
+    assert [(c.alias, c.project) for c in found.connections] == [(" Équipe ", 5)]
+    assert [c.name for c in found.connectors] == [" spaced name "]

@@ -75,8 +75,9 @@ def command(
     what differs, leaves equal objects alone, so a finished import re-run
     changes nothing. Never creates an object twice, even after a crash: re-run
     with the same --journal (or --report) and it finishes the job. Exit 0 all
-    done, 1 some rows failed (see --report), 2 bad input (nothing written),
-    3 cannot reach or log in to the target.
+    done, 1 some rows failed (see --report) or --verify found a difference,
+    2 bad input or any warning with --strict (nothing written), 3 cannot reach
+    or log in to the target.
 
     The rate finds itself (--rate auto): the progress line shows the request rate
     now, the limit found so far, the 429s and retries, and the time left; the

@@ -47,6 +47,8 @@ def command(
     to disk), matches projects by business unit > application > project name
     (unless --project-map), validates, plans and applies with the same
     guarantees as `import`. --secrets replaces the source's secret values.
+    What the source holds is carried over as it is: doubts are warnings
+    (--strict refuses them); --verify re-reads the target afterwards.
 
     \b
     Example:

@@ -59,8 +59,12 @@ def command(
     lists what changes and counts the unchanged objects (--all lists them too);
     --out PLAN.json always holds every object.
 
+    Warnings (doubts: a param the schema does not list or scopes to the
+    connector, a name the target will trim) are listed and counted; the value
+    is sent as the file holds it and the target decides.
+
     Exit 0 when every object can be imported, 1 when some would fail, 2 when
-    the file itself has problems (all listed).
+    the file itself has problems (all listed), or any warning with --strict.
 
     \b
     Example:

@@ -111,6 +111,7 @@ def make_quirks() -> dict[str, Any]:
                 "sde_min_priority": 7,
                 "how_tos_in_scope": True,
                 "alm_phases": "development,testing",
+                "alm_context_root": LONG_TEXT,
             },
         },
         {
