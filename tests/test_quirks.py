@@ -90,6 +90,13 @@ def test_an_unedited_export_plans_and_imports_as_a_no_op(
         assert out.splitlines()[-1] == (
             "Plan: 0 create, 0 update, 9 unchanged, 0 skipped, 0 error; 7 warnings"
         )
+    # --strict: the same file is refused, every warning listed as an error, nothing written.
+    for command in ("plan", "import"):
+        code, out, err = run(capsys, command, str(path), *login(quirks), "--strict")
+        errors = [line for line in err.splitlines() if line.startswith("  error: ")]
+        assert (code, out, len(errors)) == (2, "", 7), err
+        assert all(line.endswith(STRICT) for line in errors)
+    assert quirks.stats.writes == 0
     before = quirks.state.snapshot()
     code, out, err = run(capsys, "import", str(path), *login(quirks), "--verify")
     assert code == 0, err

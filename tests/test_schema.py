@@ -153,3 +153,10 @@ def test_coerce_integer_and_unknown_fields():
 def test_coerce_bad_boolean_says_what_to_use(trac):
     with pytest.raises(CoercionError, match=r'"maybe" is not a boolean \(use TRUE or FALSE\)'):
         coerce_cell(trac.field("how_tos_in_scope"), "maybe")
+
+
+def test_a_number_in_a_text_field_is_not_an_error(trac):
+    # Params are JSON: instances hold 12345 in a text field, and a migration keeps it.
+    assert check_value(trac.field("alm_project"), 12345) is None
+    assert check_value(trac.field("alm_project"), 2.5) is None
+    assert check_value(trac.field("alm_project"), True) == "Not a valid string."
