@@ -39,7 +39,14 @@ from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, Outc
 from almmigrate.generation import Generation
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.naturalkey import name_key, same_name
-from almmigrate.plan_types import Outcome, Plan, PlanItem
+from almmigrate.plan_types import (
+    EARLIER_RUN,
+    EARLIER_UNKNOWN,
+    THIS_RUN,
+    Outcome,
+    Plan,
+    PlanItem,
+)
 from almmigrate.ratelimit import Slots
 from almmigrate.secrets import scrub
 
@@ -91,6 +98,8 @@ class ApplySummary:
         """Achieved requests per second over the run."""
         return self.requests / self.elapsed if self.elapsed > 0 else 0.0
 
+    earlier: int = 0  # objects whose action an earlier run of the journal did
+
     @property
     def failed(self) -> int:
         return self.counts.get("failed", 0)
@@ -100,6 +109,7 @@ class ApplySummary:
             # "pending" only when a run stopped early: a finished run has none to show.
             **{a: self.counts.get(a, 0) for a in ACTIONS if a != "pending" or self.counts.get(a)},
             "total": sum(self.counts.values()),
+            "by_earlier": self.earlier,
             "requests": self.requests,
             "retries": self.retries,
             "throttled": self.throttled,
@@ -210,6 +220,7 @@ def apply_plan(
     status = client.rate_status() if hasattr(client, "rate_status") else None
     summary = ApplySummary(
         counts=_count(outcomes),
+        earlier=sum(1 for o in outcomes if o.done_by != THIS_RUN),
         requests=after["requests"] - before["requests"],
         retries=after["retries"] - before["retries"],
         throttled=after["throttled"] - before["throttled"],
@@ -483,7 +494,7 @@ class _Applier:
 
     def _apply(self, item: PlanItem) -> Outcome:
         if item.action == "unchanged":
-            return Outcome(item, "unchanged", target_id=item.target_id)
+            return self._unchanged(item)
         if item.action == "skipped":
             return Outcome(item, "skipped", target_id=item.target_id, note=item.error)
         if item.action == "error":
@@ -493,15 +504,42 @@ class _Applier:
         if sent_earlier is not None:
             return Outcome(
                 item,
-                "skipped",
+                "updated",
                 target_id=sent_earlier.target_id,
-                note="done in an earlier run (journal)",
+                note="updated by an earlier run (journal)",
+                done_by=EARLIER_RUN,
             )
         if item.action == "update":
             return self._update(item)
         if item.action == "create":
             return self._create(item, check_first=earlier is not None or self._was_in_flight(item))
         return Outcome(item, "failed", error=f"unknown plan action {item.action!r}")
+
+    def _unchanged(self, item: PlanItem) -> Outcome:
+        """Nothing to send; on a resumed job, the earlier run's action when it made it so.
+
+        The plan compares with the target as it is now, so an object an earlier run
+        created or updated plans as unchanged: the report of the job says what was done.
+        """
+        entry = self.journal.done(item.kind, item.key) if self.journal else None
+        if entry is not None and entry.action in ("created", "updated", "adopted"):
+            return Outcome(
+                item,
+                entry.action,
+                target_id=item.target_id if item.target_id is not None else entry.target_id,
+                note=f"{entry.action} by an earlier run (journal)",
+                done_by=EARLIER_RUN,
+            )
+        if self._was_in_flight(item):
+            return Outcome(
+                item,
+                "adopted",
+                target_id=item.target_id,
+                note="sent by an earlier run that stopped before the answer; "
+                "the target holds it as the file wants",
+                done_by=EARLIER_UNKNOWN,
+            )
+        return Outcome(item, "unchanged", target_id=item.target_id)
 
     def _was_in_flight(self, item: PlanItem) -> bool:
         return self.journal is not None and self.journal.was_in_flight(item.kind, item.key)
@@ -525,6 +563,8 @@ class _Applier:
         if check_first:
             found = self._adopt(item, fresh=False)
             if found is not None:
+                if found.action == "adopted":
+                    found.done_by = EARLIER_UNKNOWN
                 return found
         # Outcome.attempts is set by apply(): every write this thread sent for the item.
         for _ in range(self.max_sends):

@@ -450,23 +450,55 @@ def counts(results: Iterable[TestResult]) -> dict[str, int]:
     return found
 
 
-def write_results(path: str | os.PathLike[str], results: list[TestResult]) -> Path:
-    """Write the results as `.csv` or `.json`, atomically; raises InputError otherwise."""
+RESULT_FORMATS = (".csv", ".json", ".xlsx", ".html")
+
+
+def check_results_path(path: str | os.PathLike[str]) -> Path:
+    """Refuse a report path that cannot be written, before any test runs."""
     target = Path(path)
-    suffix = target.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise InputError("the report must end in .csv or .json", file=str(target))
+    if target.suffix.lower() not in RESULT_FORMATS:
+        raise InputError("the report must end in .csv, .json, .xlsx or .html", file=str(target))
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("the folder does not exist", file=str(folder))
+    return target
+
+
+def write_results(path: str | os.PathLike[str], results: list[TestResult]) -> Path:
+    """Write the results as `.csv`, `.json`, `.xlsx` or `.html`, atomically.
+
+    Raises InputError for another extension or a path that cannot be written.
+    """
+    target = check_results_path(path)
+    suffix = target.suffix.lower()
     rows = [{k: asdict(r)[k] for k in REPORT_COLUMNS} for r in results]
+    found = counts(results)
+    if suffix == ".xlsx":
+        from almmigrate.tabular import Table, write_tables
+
+        meta = {name: str(count) for name, count in found.items()}
+        write_tables(target, [Table("results", REPORT_COLUMNS, rows)], meta=meta)
+        return target
+    if suffix == ".html":
+        from almmigrate.report import write_html_table
+
+        write_html_table(
+            target,
+            title="almmigrate connectivity tests",
+            verdict=", ".join(f"{count} {name}" for name, count in found.items()),
+            ok=found[FAILED] == 0,
+            summary=list(found.items()),
+            columns=REPORT_COLUMNS,
+            rows=rows,
+            bad=lambda row: row["result"] == FAILED,
+        )
+        return target
+    folder = target.parent if str(target.parent) else Path(".")
     temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
         with open(temp, "x", encoding="utf-8", newline="") as out:
             if suffix == ".json":
-                json.dump(
-                    {"summary": counts(results), "results": rows}, out, indent=2, ensure_ascii=False
-                )
+                json.dump({"summary": found, "results": rows}, out, indent=2, ensure_ascii=False)
                 out.write("\n")
             else:
                 writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)

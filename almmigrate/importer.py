@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from almmigrate import __version__
 from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped, apply_plan
@@ -43,10 +44,13 @@ class RunOptions:
     batch_size: int = 50
     report: Path | None = None
     errors: Path | None = None
-    journal: Path | None = None
+    journal: Path | None = None  # None: beside the report, or none (see journal_for)
+    no_journal: bool = False
     progress: bool = False  # draw a bar on stderr (only when it is a terminal)
     wait_lock: bool = False  # wait for another run into the same target instead of refusing
     verify: bool = False  # re-read the target after the last write and compare (--verify)
+    # Told where the journal is as the first write is about to go (the CLI prints it).
+    announce: Callable[[str], None] | None = None
 
 
 @dataclass
@@ -56,7 +60,7 @@ class ImportRun:
     plan: Plan
     result: ApplyResult | None  # None for a dry run
     report: Path | None = None
-    errors: Path | None = None
+    errors: Path | None = None  # as asked (--errors); written only when something failed
     errors_count: int = 0
     errors_files: list[Path] = field(default_factory=list)  # a .csv --errors may be two files
     journal: Path | None = None
@@ -95,6 +99,24 @@ class ImportRun:
 def default_journal(report: Path | None) -> Path | None:
     """The journal beside the report (`report.xlsx` -> `report.journal`), or none without a report."""
     return report.with_suffix(".journal") if report is not None else None
+
+
+def journal_for(run: RunOptions, *, file: Path | None = None, target_url: str = "") -> Path | None:
+    """The journal a command keeps unless told otherwise (`--journal FILE`, `--no-journal`).
+
+    None for a dry run or `no_journal`; beside the input file for an import
+    (`edit.xlsx` -> `edit.xlsx.journal`), so running the same command again resumes;
+    for a migrate, in the current folder, named after the target.
+    """
+    if run.dry_run or run.no_journal:
+        return None
+    if run.journal is not None:
+        return run.journal
+    if file is not None:
+        return file.with_name(f"{file.name}.journal")  # edit.xls and edit.ods keep their own
+    parts = urlsplit(target_url)
+    host = "-".join(str(p) for p in (parts.hostname, parts.port) if p) or "target"
+    return Path(f"almmigrate-migrate-{host}.journal")
 
 
 def check_outputs(run: RunOptions) -> None:
@@ -266,7 +288,13 @@ def _prepare_and_apply(
     plan = prepared.plan
     if run.dry_run:
         return ImportRun(plan, None, elapsed=time.monotonic() - started, warnings=prepared.warnings)
-    journal_path = run.journal or default_journal(run.report)
+    journal_path = None if run.no_journal else run.journal or default_journal(run.report)
+    if run.announce is not None:
+        run.announce(
+            f"journal: {journal_path} (run the same command again to resume from it)"
+            if journal_path
+            else "journal: none (--no-journal): a re-run looks every object up again"
+        )
     journal = Journal(journal_path, target_url=client.settings.url) if journal_path else None
     try:
         result = _apply(client, plan, run, journal)
@@ -325,7 +353,10 @@ def _write_files(
                 ),
             ):
                 outcome.report = report
-        if run.errors is not None and dataset is not None:
+        if run.errors is not None and dataset is not None and not result.failed:
+            if result.stopped is None:
+                outcome.errors = run.errors  # asked for, nothing failed: no file; the CLI says so
+        elif run.errors is not None and dataset is not None:
             errors = run.errors
 
             def write_errors() -> None:

@@ -78,6 +78,13 @@ class Plan:
         return any(item.action == "error" for item in self.items)
 
 
+# Which run of a job did an object's action (a job resumed from its journal spans several).
+THIS_RUN = "this run"
+EARLIER_RUN = "earlier run"
+# Sent by an earlier run that stopped before the answer came; this run found it on the target.
+EARLIER_UNKNOWN = "earlier run, outcome unknown"
+
+
 @dataclass
 class Outcome:
     """What happened to one PlanItem when it was applied."""
@@ -88,4 +95,5 @@ class Outcome:
     attempts: int = 0
     status: int | None = None  # last HTTP status
     error: str | None = None
-    note: str | None = None  # e.g. "done in an earlier run (journal)"; never a secret
+    note: str | None = None  # e.g. "created by an earlier run (journal)"; never a secret
+    done_by: str = THIS_RUN  # which run did the action: THIS_RUN, EARLIER_RUN or EARLIER_UNKNOWN

@@ -18,7 +18,7 @@ import html
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,6 +40,7 @@ COLUMNS = [
     "row",
     "key",
     "action",
+    "done_by",
     "source_id",
     "target_id",
     "attempts",
@@ -59,6 +60,7 @@ def report_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
             "row": o.item.row,
             "key": scrub(o.item.key),
             "action": o.action,
+            "done_by": o.done_by,
             "source_id": o.item.source_id,
             "target_id": o.target_id,
             "attempts": o.attempts,
@@ -79,12 +81,15 @@ def summary_rows(summary: ApplySummary) -> list[tuple[str, Any]]:
 MEANINGS = {
     "created": "new on the target",
     "updated": "already there; only the changed fields were sent (PATCH)",
-    "adopted": "its create got no answer, and it was found on the target: not created twice",
-    "unchanged": "already on the target as the file wants it; nothing sent",
-    "skipped": "not applied (unmapped project, or done by an earlier run of this journal)",
+    "adopted": "its write got no answer (or its run stopped first), and the target was found "
+    "holding it: not sent twice",
+    "unchanged": "already on the target as the file wants it; nothing sent by any run",
+    "skipped": "not applied, as asked (unmapped project, --mode): see its note",
     "failed": "not applied: see the error on its row",
     "pending": "not sent: the run stopped before it (see stopped); run the same command again",
     "total": "objects in the file",
+    "by_earlier": "of these, done by an earlier, interrupted run of this job (journal); "
+    "done_by on each row says which run",
     "requests": "HTTP requests sent to the target, lookups included",
     "retries": "requests sent again after a 429, 502/503/504 or a dropped connection",
     "throttled": "429 answers (rate limited by the target)",
@@ -109,6 +114,8 @@ def verdict(summary: ApplySummary, stopped: str | None = None) -> str:
     done = ", ".join(
         f"{counts[a]} {a}" for a in ACTIONS if a not in ("failed", "pending") and counts.get(a)
     )
+    if counts["by_earlier"]:
+        done += f" ({counts['by_earlier']} of them by earlier runs of this job)"
     if stopped is not None:
         return scrub(
             f"The run STOPPED before the end: {stopped}. {counts.get('pending', 0)} of {total} "
@@ -117,7 +124,7 @@ def verdict(summary: ApplySummary, stopped: str | None = None) -> str:
     if failed:
         return f"{failed} of {total} objects FAILED and were not applied; {done or 'nothing else'}"
     if counts["skipped"]:
-        # Skipped is not migrated (an unmapped project) unless its note says an earlier run did it.
+        # Skipped is not migrated (an unmapped project, --mode): earlier runs' work is not skipped.
         return f"No object failed, but {counts['skipped']} of {total} were skipped (see their note): {done}"
     return f"All {total} objects done: {done or 'nothing to do'}"
 
@@ -301,8 +308,9 @@ def _write_json(path: Path, report: _Report) -> None:
 
 
 # Column widths (characters) of the objects sheet, so keys and errors can be read.
-_WIDTHS = {"kind": 11, "row": 6, "key": 48, "action": 11, "source_id": 10, "target_id": 10,
-           "attempts": 9, "status": 7, "error": 60, "changed_fields": 40, "note": 34}  # fmt: skip
+_WIDTHS = {"kind": 11, "row": 6, "key": 48, "action": 11, "done_by": 14, "source_id": 10,
+           "target_id": 10, "attempts": 9, "status": 7, "error": 60, "changed_fields": 40,
+           "note": 34}  # fmt: skip
 _FAILED_FILL = "FDE2E2"
 _TABLE_WIDTHS = {"severity": 9, "sheet": 13, "row": 6, "object": 30, "column": 30, "message": 100,
                  "kind": 11, "name": 30, "project": 9, "field": 30, "file": 30, "target": 30}  # fmt: skip
@@ -492,6 +500,45 @@ def _write_html(path: Path, report: _Report) -> None:
         parts.append("</table>")
     parts.append("</body></html>\n")
     with _atomic(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(parts))
+
+
+def write_html_table(
+    path: str | Path,
+    *,
+    title: str,
+    verdict: str,
+    ok: bool,
+    summary: Sequence[tuple[str, Any]],
+    columns: Sequence[str],
+    rows: Iterable[Mapping[str, Any]],
+    bad: Callable[[Mapping[str, Any]], bool],
+) -> None:
+    """A one-table HTML page in the report's style (e.g. `test --report tests.html`).
+
+    bad(row): the rows drawn in red. Values are escaped; scrub them before.
+    """
+
+    def text(value: Any) -> str:
+        return "" if value is None else html.escape(str(value))
+
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{text(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{text(title)}</h1>",
+        f"<div class='verdict {'ok' if ok else 'bad'}'>{text(verdict)}</div>",
+        "<table class='summary'>",
+        *(f"<tr><th>{text(k)}</th><td class='num'>{text(v)}</td></tr>" for k, v in summary),
+        "</table><h2>Results</h2><table class='objects'><tr>",
+        *(f"<th>{text(c)}</th>" for c in columns),
+        "</tr>",
+    ]
+    for row in rows:
+        cls = " class='failed'" if bad(row) else ""
+        cells = "".join(f"<td class='wrap'>{text(row.get(c))}</td>" for c in columns)
+        parts.append(f"<tr{cls}>{cells}</tr>")
+    parts.append("</table></body></html>\n")
+    with _atomic(Path(path), "w", encoding="utf-8") as handle:
         handle.write("\n".join(parts))
 
 

@@ -12,7 +12,7 @@ import pytest
 from almmigrate.apply import apply_plan
 from almmigrate.client import SDEClient
 from almmigrate.journal import Journal, JournalEntry, read_journal
-from almmigrate.plan_types import Change, Plan, PlanItem
+from almmigrate.plan_types import EARLIER_RUN, Change, Plan, PlanItem
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults, SimServer
 from almmigrate.sim.generate import generate_instance
@@ -213,7 +213,7 @@ def test_an_earlier_runs_in_flight_creates_share_one_listing_per_list(
     assert sim.stats.by_method["GET"] == 2
 
 
-def test_journal_done_update_is_skipped_and_batches_are_recorded(
+def test_journal_done_update_is_reported_as_the_earlier_runs_and_batches_are_recorded(
     make_sim: Any, tmp_path: Path
 ) -> None:
     sim = make_sim(_data())
@@ -232,8 +232,9 @@ def test_journal_done_update_is_skipped_and_batches_are_recorded(
     creates = [_connector_item(f"New {i}") for i in range(5)]
     with Journal(path, target_url=sim.url) as journal, _client(sim) as client:
         result = apply_plan(client, Plan([update, *creates]), journal=journal, batch_size=2)
-    assert result.outcomes[0].action == "skipped"
-    assert result.outcomes[0].note == "done in an earlier run (journal)"
+    assert (result.outcomes[0].action, result.outcomes[0].done_by) == ("updated", EARLIER_RUN)
+    assert result.outcomes[0].note == "updated by an earlier run (journal)"
+    assert result.summary.as_dict()["by_earlier"] == 1
     assert sim.stats.by_method["PATCH"] == 0 and sim.stats.by_method["POST"] == 5
     events = [json.loads(line) for line in path.read_text().splitlines()]
     assert [e["event"] for e in events].count("start") == 5  # not the update done earlier

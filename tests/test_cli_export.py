@@ -182,8 +182,9 @@ def test_every_object_of_a_multi_page_instance_reads_back_equal(capsys, sim, tmp
     out = out_path(tmp_path, fmt)
     code, stdout, stderr = export(capsys, sim, out, verbose="-vv" if fmt == "xlsx" else "-v")
     assert code == 0, stderr
-    assert f"Exported 5 connectors, 15 connections, 5 projects to {out}" in stderr
-    assert stdout == ""
+    # The summary is the command's answer: stdout, as in every command; stderr only logs.
+    assert stdout.startswith(f"Exported 5 connectors, 15 connections, 5 projects to {out}")
+    assert "Exported" not in stderr
     data = instance_data()
     sheets = read_back(out, fmt)
 
@@ -364,10 +365,10 @@ def test_masked_cells_hold_the_mask(capsys, sim, tmp_path):
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_include_secrets_warns_and_writes_a_private_file(capsys, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    code, _, stderr = export(capsys, sim, out, "--include-secrets", verbose="-vv")
+    code, stdout, stderr = export(capsys, sim, out, "--include-secrets", verbose="-vv")
     assert code == 0, stderr
     assert "WARNING" in stderr and "IN CLEAR TEXT" in stderr
-    assert stderr.index("WARNING") < stderr.index("Exported")
+    assert stdout.startswith("Exported")
     written = every_byte(out).decode("utf-8", errors="replace")
     for canary in CANARIES.values():
         assert canary in written
@@ -383,10 +384,10 @@ def test_include_secrets_warns_and_writes_a_private_file(capsys, sim, tmp_path, 
 
 def test_masked_export_is_not_private(capsys, sim, tmp_path):
     out = tmp_path / "public.xlsx"
-    code, _, stderr = export(capsys, sim, out)
+    code, stdout, stderr = export(capsys, sim, out)
     assert code == 0
     assert "WARNING" not in stderr
-    assert "(xlsx, 9 secrets masked)" in stderr
+    assert "(xlsx, 9 secrets masked)" in stdout
     umask = os.umask(0o022)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # an ordinary file
@@ -394,9 +395,9 @@ def test_masked_export_is_not_private(capsys, sim, tmp_path):
 
 def test_only_connectors(capsys, sim, tmp_path):
     out = tmp_path / "c.json"
-    code, _, stderr = export(capsys, sim, out, "--only", "connectors")
+    code, stdout, stderr = export(capsys, sim, out, "--only", "connectors")
     assert code == 0, stderr
-    assert "Exported 5 connectors to" in stderr
+    assert "Exported 5 connectors to" in stdout
     doc = read_json(out)
     assert len(doc["connectors"]) == 5
     assert not doc.get("connections") and not doc.get("projects")
@@ -404,9 +405,9 @@ def test_only_connectors(capsys, sim, tmp_path):
 
 def test_only_connections_with_their_projects(capsys, sim, tmp_path):
     out = tmp_path / "c.xlsx"
-    code, _, stderr = export(capsys, sim, out, "--only", "connections")
+    code, stdout, stderr = export(capsys, sim, out, "--only", "connections")
     assert code == 0, stderr
-    assert "Exported 15 connections, 5 projects to" in stderr
+    assert "Exported 15 connections, 5 projects to" in stdout
     sheets = read_xlsx(out)
     assert len(sheets["connections"]) == 15
     assert not sheets.get("connectors")
@@ -564,10 +565,10 @@ def test_wrong_token_exits_3_and_writes_nothing(capsys, sim, tmp_path, monkeypat
 
 
 def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys, sim, tmp_path):
-    code, _, stderr = export(capsys, sim, tmp_path / "q.json")
+    code, stdout, stderr = export(capsys, sim, tmp_path / "q.json")
     assert code == 0
-    assert stderr.strip().splitlines() == [stderr.strip()]  # just the summary line
-    assert stderr.startswith("Exported ")
+    assert stderr == ""  # no bar, and the summary line goes to stdout
+    assert stdout.startswith("Exported ") and len(stdout.splitlines()) == 1
 
 
 class _Terminal(io.StringIO):

@@ -55,7 +55,7 @@ def test_import_applies_the_file_reports_and_a_rerun_writes_nothing(
     assert 0 < data["summary"]["settled_rate_per_s"] <= 200
     assert data["summary"]["limit_found_per_s"] is None
     assert re.search(r"^settled_rate_per_s +[0-9.]+$", out, re.M)
-    assert f"journal: {tmp_path / 'report.journal'}" in err  # default journal beside the report
+    assert f"journal: {tmp_path / 'export.json.journal'}" in err  # default journal beside the input
     writes = empty_target.stats.writes
     code, out, _ = cli(capsys, *_args(exported, empty_target, secrets_csv, "--report", str(report)))
     assert code == 0 and empty_target.stats.writes == writes
@@ -69,8 +69,24 @@ def test_dry_run_shows_the_plan_and_writes_nothing(
     assert code == 0, err
     assert empty_target.stats.writes == 0
     assert "dry run: nothing was written" in err
-    assert out.count("create    connector") == 12
     assert "(secret changed)" not in out and "S3cret" not in out
+    # Exactly `plan`'s table, old and new values included.
+    plan_args = ["plan", *_args(exported, empty_target, secrets_csv)[1:-2]]
+    assert cli(capsys, *plan_args)[1] == out
+    assert out.count("│ connector ") == 12 and "Plan: 145 create" in out
+
+
+def test_a_dry_run_of_an_edit_shows_each_old_and_new_value(
+    capsys: pytest.CaptureFixture[str], exported: Path, source_sim: Any, secrets_csv: Path
+) -> None:
+    data = json.loads(exported.read_text(encoding="utf-8"))
+    data["connectors"][0]["params"]["sde_min_priority"] = "9"
+    exported.write_text(json.dumps(data), encoding="utf-8")
+    args = ["--url", source_sim.url, "--token", source_sim.token, "--match", "id"]
+    code, out, err = cli(capsys, "import", str(exported), *args, "--dry-run")
+    assert code == 0, err
+    assert "params.sde_min_priority: '7' -> '9'" in out, out
+    assert cli(capsys, "plan", str(exported), *args)[1] == out
 
 
 def test_a_row_the_server_refuses_fails_alone_and_the_errors_file_reimports_after_a_fix(
@@ -343,7 +359,26 @@ def test_ctrl_c_tells_the_user_to_run_the_same_command_again(
     code, _, err = cli(capsys, *args, "--report", str(tmp_path / "r.xlsx"))
     assert code == 130
     assert "Run the same command again to finish" in err
-    assert f"progress is in {tmp_path / 'r.journal'}" in err
+    journal = exported.with_name("export.json.journal") if command == "import" else None
+    assert f"progress is in {journal or 'almmigrate-migrate-127.0.0.1-9.journal'}" in err
+
+
+def test_a_journal_is_kept_beside_the_file_unless_no_journal(
+    capsys: pytest.CaptureFixture[str], exported: Path, empty_target: Any, secrets_csv: Path
+) -> None:
+    journal = exported.with_name("export.json.journal")
+    code, _, err = cli(capsys, *_args(exported, empty_target, secrets_csv, "--no-journal"))
+    assert code == 0, err
+    assert "journal: none (--no-journal): a re-run looks every object up again" in err
+    assert not journal.exists()
+    code, _, err = cli(capsys, *_args(exported, empty_target, secrets_csv))
+    assert code == 0, err
+    assert f"journal: {journal} (run the same command again to resume from it)" in err
+    assert '"event": "finished"' in journal.read_text(encoding="utf-8")
+    code, _, err = cli(
+        capsys, *_args(exported, empty_target, secrets_csv, "--no-journal", "--journal", "j")
+    )
+    assert code == 2 and "Give --journal FILE or --no-journal, not both." in err
 
 
 def test_a_csv_errors_file_names_the_files_that_hold_the_failed_rows(
@@ -426,3 +461,75 @@ def test_no_adapt_keeps_fixed_pacing_and_four_workers() -> None:
     with SDEClient(ConnectionSettings("http://127.0.0.1:9", "t0ken-x", **auto)) as client:
         assert client.limiter.controller is not None and client.limiter.controller.ceiling is None
         assert client.workers == 32  # threads; requests in flight follow rate x latency
+
+
+def test_skipped_rows_are_counted_not_called_done(
+    capsys: pytest.CaptureFixture[str], exported: Path, source_sim: Any, secrets_csv: Path
+) -> None:
+    # --mode create on the instance the file came from: every object is there already.
+    args = ["--url", source_sim.url, "--token", source_sim.token, "--mode", "create"]
+    args += ["--secrets", str(secrets_csv)]
+    code, out, err = cli(capsys, "import", str(exported), *args, "--match", "id")
+    assert code == 0, err
+    assert "import finished: 145 objects, 145 skipped (see the report), none failed" in out
+    assert "every row done" not in out
+
+
+def test_the_report_of_a_resumed_run_covers_the_whole_job_and_says_which_run_did_what(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    exported: Path,
+    empty_target: Any,
+    secrets_csv: Path,
+    tmp_path: Path,
+) -> None:
+    import _thread
+    import signal
+    import threading
+
+    journal, report = tmp_path / "job.journal", tmp_path / "report.json"
+    args = _args(exported, empty_target, secrets_csv, "--journal", str(journal))
+    args += ["--batch-size", "10"]
+    stop = threading.Event()
+
+    def ctrl_c_after_60_writes() -> None:
+        while empty_target.stats.writes < 60 and not stop.wait(0.001):
+            pass
+        if not stop.is_set():
+            _thread.interrupt_main()  # Ctrl-C, while writes are in flight
+
+    # A Ctrl-C handled earlier in this process leaves a handler that ends it at the next one.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    watcher = threading.Thread(target=ctrl_c_after_60_writes, daemon=True)
+    watcher.start()
+    try:
+        assert cli(capsys, *args)[0] == 130
+    finally:
+        stop.set()
+        watcher.join()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    events = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]
+    done = {(e["kind"], e["key"]) for e in events if e["event"] == "done"}
+    started = {(e["kind"], e["key"]) for e in events if e["event"] == "start"}
+    assert 10 <= len(done) < 145 and started - done  # some were in flight
+
+    code, out, err = cli(capsys, *args, "--report", str(report))
+    assert code == 0, err
+    rows = json.loads(report.read_text(encoding="utf-8"))["objects"]
+    by_run = {(r["kind"], r["key"]): (r["action"], r["done_by"]) for r in rows}
+    assert len(by_run) == 145
+    assert {by_run[k] for k in done} == {("created", "earlier run")}
+    in_flight = {k: by_run[k] for k in started - done}
+    assert set(in_flight.values()) <= {
+        ("adopted", "earlier run, outcome unknown"),
+        ("created", "this run"),  # queued but not yet sent when the run stopped
+    }
+    assert ("adopted", "earlier run, outcome unknown") in in_flight.values()
+    assert {v for k, v in by_run.items() if k not in started} == {("created", "this run")}
+    assert not [r for r in rows if r["action"] == "unchanged"]
+    summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    earlier = sum(1 for action, run in by_run.values() if run != "this run")
+    assert summary["by_earlier"] == earlier and summary["created"] + summary["adopted"] == 145
+    assert re.search(rf"^by_earlier +{earlier}$", out, re.M)
+    held = empty_target.state.snapshot()
+    assert (len(held["connectors"]), len(held["connections"])) == (12, 133)  # none twice

@@ -229,10 +229,35 @@ def test_file_or_all_is_required(instance, tmp_path, args):
     assert "Give either FILE or --all." in result.stderr
 
 
-def test_report_must_be_csv_or_json(tmp_path):
-    with pytest.raises(Exception, match=r"the report must end in \.csv or \.json"):
+def test_report_must_be_csv_json_xlsx_or_html(tmp_path):
+    with pytest.raises(Exception, match=r"the report must end in \.csv, \.json, \.xlsx or \.html"):
         write_results(tmp_path / "r.txt", [])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_wrong_report_name_is_refused_before_any_test_runs(instance, tmp_path):
+    result = run_cli(instance.url, "--all", "--report", str(tmp_path / "tests.txt"))
+    assert result.returncode == 2
+    assert "the report must end in .csv, .json, .xlsx or .html" in result.stderr
+    assert instance.stats.by_path.get("POST /api/v2/connectors/alm/testalm/", 0) == 0
+
+
+def test_the_report_can_be_a_workbook_or_a_web_page_as_for_import(instance, tmp_path):
+    import openpyxl
+
+    book, page = tmp_path / "tests.xlsx", tmp_path / "tests.html"
+    for report in (book, page):
+        result = run_cli(instance.url, "--all", "--report", str(report))
+        assert result.returncode == 1, result.stderr
+    sheet = openpyxl.load_workbook(book)["results"]
+    rows = [tuple(row) for row in sheet.iter_rows(values_only=True)]
+    assert rows[0] == ("kind", "row", "name", "system", "result", "message")
+    results = {(r[0], r[2]): r[4] for r in rows[1:]}
+    assert results[("connector", "Jira OK")] == PASSED
+    assert results[("connector", "=Jira down")] == FAILED  # a text cell, never a formula
+    text = page.read_text(encoding="utf-8")
+    assert "<tr class='failed'><td class='wrap'>connector</td>" in text
+    assert text.count("<tr class='failed'>") == list(results.values()).count(FAILED)
 
 
 def test_a_file_is_tested_row_by_row(instance, tmp_path):

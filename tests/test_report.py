@@ -163,13 +163,13 @@ def test_every_format_tells_the_reader_the_verdict_and_what_was_run(tmp_path: Pa
     html = write_report(tmp_path / "r.html", _result(), context).read_text("utf-8")
     assert f"<div class='verdict bad'>{verdict}</div>" in html
     assert "<h2>Failed (1)</h2>" in html and "https://new.example.com" in html
-    assert "not created twice" in html  # what "adopted" means, for the reader
+    assert "not sent twice" in html  # what "adopted" means, for the reader
     book = load_workbook(write_report(tmp_path / "r.xlsx", _result(), context))
     head = [[c.value for c in row] for row in book["summary"].iter_rows()]
     assert head[0][0] == "almmigrate import report" and head[1][0] == verdict
     assert ["target", "https://new.example.com", None] in head
     objects = book["objects"]
-    assert objects.auto_filter.ref == "A1:K4" and objects.freeze_panes == "A2"
+    assert objects.auto_filter.ref == "A1:L4" and objects.freeze_panes == "A2"
     assert objects.column_dimensions["C"].width >= 48  # the key can be read
     assert objects.cell(row=4, column=4).fill.fgColor.rgb.endswith("FDE2E2")  # the failed row
     assert objects.page_setup.orientation == "landscape"

@@ -109,7 +109,8 @@ def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
 ) -> None:
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, stdout, err = run(capsys, "import", str(LIBREOFFICE / name), *login)
+    journal = ("--journal", str(tmp_path / "import.journal"))  # not beside the fixture
+    code, stdout, err = run(capsys, "import", str(LIBREOFFICE / name), *login, *journal)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     want = _expected_state(before)

@@ -50,7 +50,30 @@ class LazyGroup(click.Group):
             return None
         loaded = importlib.import_module(f"almmigrate.cli.{module}")
         command: click.Command = loaded.command
+        if not any(param.name == "verbose" for param in command.params):
+            command.params.append(_verbose_after_the_command())
         return command
+
+
+def _verbose_after_the_command() -> click.Option:
+    """-v/--verbose on every command too: `almmigrate export -v` means `almmigrate -v export`."""
+    return click.Option(
+        ["-v", "--verbose"],
+        count=True,
+        expose_value=False,
+        callback=_more_verbose,
+        help="More detail on stderr; -v also shows tracebacks (also before the command).",
+    )
+
+
+def _more_verbose(ctx: click.Context, param: click.Parameter, value: int) -> None:
+    if not value:
+        return
+    root = ctx.find_root()
+    root.ensure_object(dict)
+    total = root.obj.get("verbose", 0) + value
+    root.obj["verbose"] = total
+    configure_logging(total)
 
 
 def _module_exists(module: str) -> bool:

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from almmigrate.cli.options import connection_options, settings_from
+from almmigrate.cli.options import settings_from, target_connection_options
 from almmigrate.connectivity import (
     FAILED,
     NOT_AVAILABLE,
@@ -18,6 +18,7 @@ from almmigrate.connectivity import (
     SKIPPED,
     TestResult,
     TestsInterrupted,
+    check_results_path,
     counts,
     run_for_dataset,
     run_for_instance,
@@ -61,7 +62,7 @@ _STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_AVAILABLE:
     "report_path",
     type=click.Path(dir_okay=False),
     metavar="FILE",
-    help="Also write the results to FILE (.csv or .json).",
+    help="Also write the results to FILE: .csv, .json, .xlsx or .html.",
 )
 @click.option(
     "--concurrency",
@@ -77,7 +78,7 @@ _STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_AVAILABLE:
     show_default=True,
     help="Retries of a request that failed for a passing reason (429, 503, network).",
 )
-@connection_options
+@target_connection_options
 def command(
     file: str | None,
     every: bool,
@@ -105,6 +106,8 @@ def command(
     """
     if every == bool(file):
         raise click.UsageError("Give either FILE or --all.")
+    if report_path:
+        check_results_path(report_path)  # a wrong name fails now, not after every test
     settings = settings_from(
         url,
         token,

@@ -106,4 +106,4 @@ def command(
         include_secrets=include_secrets,
         progress=True,
     )
-    click.echo(summary.describe(), err=True)
+    click.echo(summary.describe())  # the summary: stdout, as in every command

@@ -11,12 +11,12 @@ import click
 
 from almmigrate.cli.options import (
     apply_options,
-    connection_options,
     import_options_from,
     import_plan_options,
     pacing_from,
     settings_from,
     source_options,
+    target_connection_options,
 )
 
 MAX_FAILURES_SHOWN = 20
@@ -30,28 +30,38 @@ def run_options(
     report: Path | None,
     errors_file: Path | None,
     journal: Path | None,
+    no_journal: bool,
     wait_lock: bool = False,
     verify: bool = False,
+    file: Path | None = None,
+    target_url: str = "",
 ) -> Any:
-    from almmigrate.importer import RunOptions
+    """RunOptions from the apply options, the journal's default path resolved and announced."""
+    from almmigrate.importer import RunOptions, journal_for
     from almmigrate.progress import is_terminal
 
-    return RunOptions(
+    if journal is not None and no_journal:
+        raise click.UsageError("Give --journal FILE or --no-journal, not both.")
+    run = RunOptions(
         dry_run=dry_run,
         concurrency=concurrency,
         batch_size=batch_size,
         report=report,
         errors=errors_file,
         journal=journal,
+        no_journal=no_journal,
         progress=is_terminal(),
         wait_lock=wait_lock,
         verify=verify,
+        announce=lambda text: click.echo(text, err=True),
     )
+    run.journal = journal_for(run, file=file, target_url=target_url)
+    return run
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
-@connection_options
+@target_connection_options
 @source_options
 @import_plan_options
 @apply_options
@@ -73,11 +83,12 @@ def command(
 
     Connectors first, then connections; creates what is missing, PATCHes only
     what differs, leaves equal objects alone, so a finished import re-run
-    changes nothing. Never creates an object twice, even after a crash: re-run
-    with the same --journal (or --report) and it finishes the job. Exit 0 all
-    done, 1 some rows failed (see --report) or --verify found a difference,
-    2 bad input or any warning with --strict (nothing written), 3 cannot reach
-    or log in to the target.
+    changes nothing. Never creates an object twice, even after a crash: run the
+    same command again and it finishes the job from its journal (beside FILE;
+    --journal FILE to choose, --no-journal for none). Exit 0 all done, 1 some
+    rows failed (see --report) or --verify found a difference, 2 bad input or
+    any warning with --strict (nothing written), 3 cannot reach or log in to
+    the target.
 
     The rate finds itself (--rate auto): the progress line shows the request rate
     now, the limit found so far, the 429s and retries, and the time left; the
@@ -94,7 +105,7 @@ def command(
     settings = settings_from(url, token, retries=retries, pacing=pacing, **tls)
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
     import_options = import_options_from(source=source, **pick(options, PLAN_KEYS))
-    run = run_options(**pick(options, RUN_KEYS))
+    run = run_options(**pick(options, RUN_KEYS), file=file)
     with resume_hint(run):
         outcome = import_file(file, settings, import_options, run)
     print_outcome(outcome)
@@ -117,6 +128,7 @@ RUN_KEYS = (
     "report",
     "errors_file",
     "journal",
+    "no_journal",
     "wait_lock",
     "verify",
 )
@@ -129,13 +141,10 @@ def pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 @contextmanager
 def resume_hint(run: Any) -> Iterator[None]:
     """On Ctrl-C, tell the user the run can simply be run again (then exit 130 as before)."""
-    from almmigrate.importer import default_journal
-
     try:
         yield
     except KeyboardInterrupt:
-        journal = run.journal or default_journal(run.report)
-        kept = f"; progress is in {journal}" if journal else ""
+        kept = f"; progress is in {run.journal}" if run.journal else ""
         click.echo(
             "Interrupted: what was sent stays on the target and nothing will be created twice. "
             f"Run the same command again to finish{kept}.",
@@ -145,15 +154,16 @@ def resume_hint(run: Any) -> Iterator[None]:
 
 
 def print_outcome(outcome: Any) -> None:
-    """The summary table on stdout, failures and file locations after it."""
-    from almmigrate.cli.plan import echo_warnings
+    """The summary on stdout (a dry run: `plan`'s table); failures and file locations on stderr."""
+    from almmigrate.cli.plan import echo_warnings, print_plan
     from almmigrate.problems import summary_text
     from almmigrate.secrets import scrub
 
     warnings = outcome.warnings
     echo_warnings(warnings, str(outcome.report) if outcome.report else "--report FILE")
     if outcome.result is None:
-        _print_plan(outcome.plan, warnings)
+        click.echo("dry run: nothing was written", err=True)
+        print_plan(outcome.plan, warnings=warnings)
         return
     summary = outcome.result.summary.as_dict()
     stopped = outcome.stopped
@@ -165,10 +175,9 @@ def print_outcome(outcome: Any) -> None:
             )
         )
     else:
-        verdict = "some rows failed (exit 1)" if summary["failed"] else "every row done"
         counted = f", {summary_text(warnings)}" if warnings else ""
         click.echo(
-            f"import finished: {summary['total']} objects, {verdict}{counted}; "
+            f"import finished: {summary['total']} objects, {_verdict(summary)}{counted}; "
             f"{summary['requests']} requests in {summary['elapsed_s']} s "
             f"({summary['rate_per_s']}/s)"
         )
@@ -184,16 +193,13 @@ def print_outcome(outcome: Any) -> None:
         )
     if outcome.verification is not None:
         print_verification(outcome.verification)
-    errors = ", ".join(str(p) for p in outcome.errors_files) or outcome.errors
-    for label, path in (
+    for label, where in (
         ("report", outcome.report),
-        ("errors", errors),
+        ("errors", _errors_line(outcome)),
         ("journal", outcome.journal),
     ):
-        if path is not None:
-            rows = f"{outcome.errors_count} row{'' if outcome.errors_count == 1 else 's'}"
-            extra = f" ({rows})" if label == "errors" else ""
-            click.echo(f"{label}: {path}{extra}", err=True)
+        if where is not None:
+            click.echo(f"{label}: {where}", err=True)
     for problem in outcome.unwritten:
         click.echo(scrub(f"error: {problem}"), err=True)
     if stopped is not None or outcome.unwritten:
@@ -233,21 +239,24 @@ def print_verification(verification: Any) -> None:
         click.echo(scrub(f"  {difference.describe()}"))
 
 
-def _print_plan(plan: Any, warnings: Any) -> None:
-    from almmigrate.cli.plan import ACTIONS
-    from almmigrate.secrets import scrub
+def _verdict(summary: dict[str, Any]) -> str:
+    """ "every row done" only when it is true: skipped rows were not done by this command."""
+    failed, skipped = summary["failed"], summary["skipped"]
+    if failed:
+        also = f" and {skipped} skipped" if skipped else ""
+        return f"{failed} failed{also} (exit 1)"
+    if skipped:
+        return f"{skipped} skipped (see the report), none failed"
+    return "every row done"
 
-    click.echo("dry run: nothing was written", err=True)
-    for item in plan.items:
-        if item.action in ("create", "update", "error"):
-            detail = (
-                item.error
-                if item.action == "error"
-                else "; ".join(c.describe() for c in item.changes)
-            )
-            click.echo(scrub(f"{item.action:9} {item.kind:10} {item.key}  {detail}".rstrip()))
-    counts = plan.counts()
-    click.echo(_table([(a, counts.get(a, 0)) for a in ACTIONS] + [("warnings", len(warnings))]))
+
+def _errors_line(outcome: Any) -> str | None:
+    if outcome.errors is None:
+        return None
+    if not outcome.errors_files:
+        return f"nothing failed, so {outcome.errors} was not written"
+    rows = f"{outcome.errors_count} row{'' if outcome.errors_count == 1 else 's'}"
+    return f"{', '.join(str(p) for p in outcome.errors_files)} ({rows})"
 
 
 def _table(rows: list[tuple[str, Any]]) -> str:

@@ -70,7 +70,7 @@ def command(
     plan_options = pick(options, PLAN_KEYS)
     plan_options["auto_map_projects"] = False  # migrate auto-maps unless --project-map
     import_options = import_options_from(source=source, **plan_options)
-    run = run_options(**pick(options, RUN_KEYS))
+    run = run_options(**pick(options, RUN_KEYS), target_url=target.url)
     with resume_hint(run):
         outcome = migrate(source, target, import_options, run)
     print_outcome(outcome)

@@ -16,12 +16,21 @@ F = Callable[..., Any]
 Decorator = Callable[[Any], Any]
 
 
-def _instance_options(prefix: str, env: str, label: str) -> list[Decorator]:
+def _instance_options(
+    prefix: str, env: str, label: str, also: str | None = None
+) -> list[Decorator]:
+    """--PREFIX-url and --PREFIX-token; `also` is another prefix accepted as a synonym.
+
+    The target of a one-instance command is `--url` there and `--target-url` in a
+    two-instance one: each accepts the other's name, so a script need not remember which.
+    """
     dash = f"{prefix}-" if prefix else ""
     under = f"{prefix}_" if prefix else ""
+    other = None if also is None else f"{also}-" if also else ""
     return [
         click.option(
             f"--{dash}url",
+            *([f"--{other}url"] if other is not None else []),
             f"{under}url",
             envvar=f"SDE_{env}URL",
             metavar="URL",
@@ -29,6 +38,7 @@ def _instance_options(prefix: str, env: str, label: str) -> list[Decorator]:
         ),
         click.option(
             f"--{dash}token",
+            *([f"--{other}token"] if other is not None else []),
             f"{under}token",
             envvar=f"SDE_{env}TOKEN",
             metavar="TOKEN",
@@ -108,11 +118,20 @@ def connection_options(func: F) -> F:
     return _apply(_instance_options("", "", "SD Elements") + _COMMON, _collect_tls(func))
 
 
+def target_connection_options(func: F) -> F:
+    """connection_options for a command that writes to or checks a target (plan, import, test,
+    verify): --url and --token are also accepted as --target-url and --target-token."""
+    return _apply(
+        _instance_options("", "", "Target SD Elements", also="target") + _COMMON,
+        _collect_tls(func),
+    )
+
+
 def two_instance_options(func: F) -> F:
-    """--source-url/--source-token, --target-url/--target-token, and the TLS options as `tls`."""
+    """--source-url/--source-token, --target-url/--target-token (also --url/--token), TLS as `tls`."""
     return _apply(
         _instance_options("source", "SOURCE_", "Source")
-        + _instance_options("target", "TARGET_", "Target")
+        + _instance_options("target", "TARGET_", "Target", also="")
         + _COMMON,
         _collect_tls(func),
     )
@@ -365,7 +384,15 @@ _APPLY: list[Decorator] = [
         "--journal",
         type=click.Path(dir_okay=False, path_type=Path),
         metavar="FILE",
-        help="Resumable progress (default: beside --report). Re-run with it after a crash.",
+        help="Resumable progress. Default: beside FILE (import; edit.xlsx -> edit.xlsx.journal) or "
+        "in the current folder, named after the target (migrate). After a crash, run the "
+        "same command again.",
+    ),
+    click.option(
+        "--no-journal",
+        is_flag=True,
+        help="Keep no journal: a run that stops half-way is then finished by looking every "
+        "object up again.",
     ),
     click.option(
         "--wait-lock",
@@ -384,7 +411,7 @@ _APPLY: list[Decorator] = [
 
 def apply_options(func: F) -> F:
     """--dry-run, --rate, --no-adapt, --concurrency, --batch-size, --retries, --report, --errors,
-    --journal, --wait-lock, --verify.
+    --journal, --no-journal, --wait-lock, --verify.
 
     Shared by `import` and `migrate`.
     """

@@ -11,11 +11,11 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import (
-    connection_options,
     import_options_from,
     import_plan_options,
     settings_from,
     source_options,
+    target_connection_options,
 )
 from almmigrate.errors import Problem
 from almmigrate.plan_types import Plan, PlanItem
@@ -27,7 +27,7 @@ ACTIONS = ("create", "update", "unchanged", "skipped", "error")
 
 @click.command("plan")
 @click.argument("file", type=click.Path(dir_okay=True, file_okay=True))
-@connection_options
+@target_connection_options
 @import_plan_options
 @source_options
 @click.option(

@@ -69,7 +69,7 @@ def command(
         written = write_all_templates(plugins, out, source=source, projects=projects)
         for path in written:
             click.echo(str(path))
-        click.echo(f"{len(written)} templates written to {Path(out)}/", err=True)
+        click.echo(f"{len(written)} templates written to {Path(out)}/")
         return
     assert system is not None
     plugin = find_plugin(plugins, system)

@@ -8,16 +8,16 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import (
-    connection_options,
     mapping_options,
     settings_from,
     source_options,
+    target_connection_options,
 )
 
 
 @click.command("verify")
 @click.argument("file", type=click.Path(exists=True, path_type=Path))
-@connection_options
+@target_connection_options
 @source_options
 @mapping_options
 @click.option(

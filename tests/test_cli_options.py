@@ -1,0 +1,126 @@
+"""Every command's --help, walked: the options shared by several commands are there, alike.
+
+A script written for one command must work for the next: the target is
+`--url` or `--target-url` wherever there is a target, `-v` works before or
+after the command, `--report` takes the same formats wherever it exists.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from almmigrate.cli import cli, main
+
+TLS = ("--insecure", "--ca-bundle", "--timeout", "--allow-http")
+# Commands that talk to one instance, and those whose instance is a target.
+ONE_INSTANCE = {"export", "validate", "template", "plan", "import", "test", "verify"}
+TARGETED = {"plan", "import", "test", "migrate", "map-projects", "verify"}
+TWO_INSTANCES = {"migrate", "map-projects"}
+APPLYING = {"import", "migrate"}
+APPLY_OPTIONS = ("--dry-run", "--rate", "--concurrency", "--batch-size", "--retries",
+                 "--report", "--errors", "--journal", "--no-journal", "--strict")  # fmt: skip
+REPORTING = {"import", "migrate", "test"}
+
+
+def commands() -> list[str]:
+    result = CliRunner().invoke(cli, ["--help"])
+    return re.findall(r"^  ([a-z][a-z-]*)\s", result.output.split("Commands:", 1)[1], re.M)
+
+
+def options_of(name: str) -> dict[str, str]:
+    """Each option name of a command -> the help line it is listed on."""
+    result = CliRunner().invoke(cli, [name, "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    found: dict[str, str] = {}
+    for line in result.output.split("Options:", 1)[1].splitlines():
+        names = re.match(r"^\s+((?:-{1,2}[a-z][\w-]*(?:, |/| )?)+)", line)
+        if names:
+            for option in re.findall(r"-{1,2}[a-z][\w-]*", names.group(1)):
+                found[option] = line.strip()
+    return found
+
+
+@pytest.mark.parametrize("name", commands())
+def test_every_command_takes_verbose_and_help(name: str) -> None:
+    options = options_of(name)
+    assert {"-v", "--verbose", "-h", "--help"} <= set(options), name
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) & (ONE_INSTANCE | TWO_INSTANCES)))
+def test_every_command_that_talks_to_an_instance_takes_the_tls_options(name: str) -> None:
+    options = options_of(name)
+    assert set(TLS) <= set(options), name
+    assert ("--url" in options) and ("--token" in options), name
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) & TARGETED))
+def test_the_target_is_url_and_target_url_alike(name: str) -> None:
+    options = options_of(name)
+    for one, other in (("--url", "--target-url"), ("--token", "--target-token")):
+        assert one in options and other in options, name
+        assert options[one] == options[other], "two names of one option"
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) & TWO_INSTANCES))
+def test_two_instance_commands_take_both_sources_and_targets(name: str) -> None:
+    assert {"--source-url", "--source-token"} <= set(options_of(name))
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) & APPLYING))
+def test_import_and_migrate_share_every_apply_option(name: str) -> None:
+    options = options_of(name)
+    assert set(APPLY_OPTIONS) <= set(options), set(APPLY_OPTIONS) - set(options)
+
+
+@pytest.mark.parametrize("name", sorted(set(commands()) & REPORTING))
+def test_report_takes_the_same_formats_everywhere(name: str) -> None:
+    report = options_of(name)["--report"]
+    assert all(suffix in report for suffix in (".xlsx", ".csv", ".json", ".html")), report
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    captured = capsys.readouterr()
+    return int(done.value.code or 0), captured.out, captured.err
+
+
+def test_verbose_after_the_command_is_verbose_before_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any
+) -> None:
+    missing = str(tmp_path / "nope.xlsx")
+    before = _run(capsys, "-v", "validate", missing)
+    after = _run(capsys, "validate", missing, "-v")
+    assert after == before and after[0] == 2 and "Traceback" in after[2]
+    code, _, err = _run(
+        capsys, "export", "--url", source_sim.url, "--token", source_sim.token,
+        "--out", str(tmp_path / "x.json"), "-vv",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "HTTP Request: GET" in err  # -vv's request log
+
+
+def test_a_target_given_as_target_url_or_url_is_the_same_target(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any, target_sim: Any
+) -> None:
+    exported = tmp_path / "export.json"
+    at_source = ["--url", source_sim.url, "--token", source_sim.token]
+    assert _run(capsys, "export", *at_source, "--out", str(exported))[0] == 0
+    as_url = _run(capsys, "plan", str(exported), *at_source)
+    as_target = _run(
+        capsys, "plan", str(exported), "--target-url", source_sim.url,
+        "--target-token", source_sim.token,
+    )  # fmt: skip
+    assert as_url == as_target and as_url[0] == 0 and "145 unchanged" in as_url[1]
+    code, out, err = _run(
+        capsys, "map-projects", "--source-url", source_sim.url, "--source-token",
+        source_sim.token, "--url", target_sim.url, "--token", target_sim.token,
+        "--out", str(tmp_path / "map.csv"),
+    )  # fmt: skip
+    assert code == 0, err
+    assert out.startswith("44 source projects: 44 exact")
