@@ -287,13 +287,9 @@ def to_generation(dataset: Dataset, to: Generation) -> tuple[Dataset, list[Probl
         )
         for name, rows in sorted(dropped.items())
     ]
-    if crossing:
-        log.info(
-            "translating %s from %s names to %s names",
-            dataset.source or "the file",
-            source.label if source else "",
-            to.label,
-        )
+    if crossing and source is not None:
+        where = dataset.source or "the file"
+        log.info("translating %s from %s names to %s names", where, source.label, to.label)
     return translated, warnings
 
 

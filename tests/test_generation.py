@@ -203,3 +203,22 @@ def test_an_instance_answering_both_is_spoken_to_in_the_newer_names() -> None:
     with SDEClient(settings, transport=httpx.MockTransport(handler)) as client:
         assert client.check() is ISSUE_TRACKER_GENERATION
     assert asked == ["/api/v2/connectors/issue-tracker/"]  # the ALM paths are not asked
+
+
+def test_an_issue_tracker_instance_that_runs_tests_is_used() -> None:
+    bodies: list[Any] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/v2/connectors/issue-tracker/":
+            return httpx.Response(200, json={"count": 0, "next": None, "results": []})
+        if request.url.path == "/api/v2/connectors/testalm/":
+            bodies.append(json.loads(request.content))
+            return httpx.Response(200, json={"success": True})
+        return httpx.Response(404, json={"detail": "Not found."})
+
+    settings = ConnectionSettings("https://sde.example.com", TOKEN, retries=1)
+    body = {"name": "J", "system": {"id": "jira"}, "params": {"issue_tracker_server": "s"}}
+    with SDEClient(settings, transport=httpx.MockTransport(handler)) as client:
+        assert client.test_connector(body) == {"success": True}
+        assert client.test_connector(body) == {"success": True}
+    assert bodies == [body, body]
