@@ -116,6 +116,23 @@ def test_faults_from_options_and_a_given_token() -> None:
     assert "rate limit 0.001 requests/s" in banner
 
 
+def test_a_revoked_token_and_html_answers_from_options() -> None:
+    port = free_port()
+    args = ["--port", str(port), "--revoke-after-writes", "1", "--html-create-answer"]
+    with serving(*args) as (process, lines):
+        headers = {"Authorization": "Token sim-source-token"}
+        url = f"http://127.0.0.1:{port}/api/v2/connectors/alm/"
+        first = httpx.get(url, headers=headers, timeout=10).json()["results"][0]
+        body = {"name": "A new one", "system": first["system"]["id"], "params": first["params"]}
+        created = httpx.post(url, headers=headers, json=body, timeout=10)
+        after = httpx.get(url, headers=headers, timeout=10)
+    banner = "".join(lines)
+    assert created.status_code == 200 and created.headers["content-type"].startswith("text/html")
+    assert after.status_code == 401  # one write committed: the token is gone
+    assert "the token is revoked after 1 writes (401)" in banner
+    assert "creates committed, then answered with an HTML page" in banner
+
+
 def test_refuses_a_host_that_is_not_loopback() -> None:
     result = CliRunner().invoke(cli, ["sim", "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2

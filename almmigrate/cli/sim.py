@@ -35,6 +35,12 @@ def _describe_faults(faults: Faults) -> str:
         parts.append(f"{faults.fail_rate:.0%} of requests fail with 503")
     if faults.drop_rate:
         parts.append(f"{faults.drop_rate:.0%} of writes committed then dropped unanswered")
+    if faults.revoke_after_writes is not None:
+        parts.append(f"the token is revoked after {faults.revoke_after_writes} writes (401)")
+    if faults.write_error_bytes:
+        parts.append(f"every write answered 500 with a {faults.write_error_bytes}-byte body")
+    if faults.html_create_answer:
+        parts.append("creates committed, then answered with an HTML page")
     if parts and faults.seed is not None:
         parts.append(f"seed {faults.seed}")
     return "; ".join(parts) or "none"
@@ -138,6 +144,24 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     show_default=True,
     help="Share of writes committed, then the connection closed without a response.",
 )
+@click.option(
+    "--revoke-after-writes",
+    type=click.IntRange(min=0),
+    metavar="N",
+    help="Revoke the token once N writes were committed: every request after is a 401.",
+)
+@click.option(
+    "--write-error-bytes",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Answer every write 500 with a JSON error body of N bytes (a server echoing a lot).",
+)
+@click.option(
+    "--html-create-answer",
+    is_flag=True,
+    help="Commit each create, then answer it with an HTML page instead of JSON (a proxy).",
+)
 @click.option("--seed", type=int, help="Seed for reproducible failures and drops.")
 @click.option(
     "--api",
@@ -164,6 +188,9 @@ def command(
     retry_after_date: bool,
     fail_rate: float,
     drop_rate: float,
+    revoke_after_writes: int | None,
+    write_error_bytes: int,
+    html_create_answer: bool,
     seed: int | None,
     api: str,
 ) -> None:
@@ -201,6 +228,9 @@ def command(
         throttle_window=throttle_window,
         limit_headers=limit_headers,
         capacity=capacity,
+        revoke_after_writes=revoke_after_writes,
+        write_error_bytes=write_error_bytes,
+        html_create_answer=html_create_answer,
     )
     sim = SimServer(path, token=token, faults=faults, host=host, port=port, api=api).start()
     gen = sim.state.generation
