@@ -57,8 +57,8 @@ def test_a_token_revoked_mid_run_stops_it_at_once_with_exit_3(
     assert 1 <= refused <= 4  # the writes already in flight on the 4 workers, then nothing
     assert "import STOPPED before the end: the instance refused the token" in out
     assert (
-        "The instance refused the token mid-run: give a valid one (SDE_TOKEN or --token), "
-        "then run the same command again to finish: what was sent stays on the target and "
+        "The instance refused the token. Run the same command again with a valid one "
+        "(SDE_TOKEN or --token) to finish: what was sent stays on the target and "
         f"nothing will be created twice; progress is in {tmp_path / 'export.json.journal'}."
     ) in err
     data = json.loads(report.read_text(encoding="utf-8"))
@@ -94,10 +94,12 @@ def test_an_instance_failing_every_request_is_exit_3_with_a_report(
     assert code == 3, err
     no_traceback(err)
     assert empty_target.stats.requests == 4  # --retries 3: four attempts in all
-    assert "(gave up after 4 attempts)" in out
+    assert out.startswith("import STOPPED before the first write: the instance failed")
+    assert out.rstrip().endswith("(gave up after 4 attempts)")  # no table of zeros
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["verdict"].startswith("The run STOPPED before the end: the instance failed")
     assert data["objects"] == []
+    assert "The instance keeps failing. Run the same command again once it is back" in err
     assert "nothing was written to the target" in err
 
 
@@ -276,5 +278,5 @@ def test_a_report_that_cannot_be_written_after_the_writes_is_exit_3_saying_what_
     assert re.search(r"^created +145$", out, re.M)
     assert f"error: the report {report} could not be written: No space left on device" in err
     assert "errors: " in err  # the errors file was still written
-    assert "A file of the run could not be written: make room or fix its folder" in err
+    assert "A file of the run could not be written. Run the same command again once there" in err
     assert not report.exists() and counts(empty_target) == (12, 133)

@@ -68,7 +68,7 @@ def test_ctrl_c_during_an_import_writes_the_report_of_what_was_done(
     assert actions.count("created") >= 20 - 2  # at most the 2 in flight are not known
     assert report["verdict"].startswith("The run STOPPED before the end: interrupted (Ctrl-C)")
     assert "import STOPPED before the end: interrupted (Ctrl-C)" in out
-    assert "Interrupted, then run the same command again to finish" in err
+    assert "Interrupted. Run the same command again to finish" in err
     # The same command finishes the job, each object once.
     process = start(args, slow_target.token)
     out, err = process.communicate(timeout=120)

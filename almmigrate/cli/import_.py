@@ -167,7 +167,9 @@ def print_outcome(outcome: Any) -> None:
         return
     summary = outcome.result.summary.as_dict()
     stopped = outcome.stopped
-    if stopped is not None:
+    if stopped is not None and not outcome.result.outcomes:
+        click.echo(scrub(f"import STOPPED before the first write: {stopped}"))
+    elif stopped is not None:
         click.echo(
             scrub(
                 f"import STOPPED before the end: {stopped}; {summary['total']} objects, "
@@ -181,7 +183,8 @@ def print_outcome(outcome: Any) -> None:
             f"{summary['requests']} requests in {summary['elapsed_s']} s "
             f"({summary['rate_per_s']}/s)"
         )
-    click.echo(_table([(k, v) for k, v in summary.items() if v is not None]))
+    if outcome.result.outcomes or stopped is None:
+        click.echo(_table([(k, v) for k, v in summary.items() if v is not None]))
     failed = outcome.result.failed
     for item in failed[:MAX_FAILURES_SHOWN]:
         where = f"{item.item.kind} row {item.item.row}" if item.item.row else item.item.kind
@@ -214,20 +217,20 @@ def resume_advice(outcome: Any) -> str:
     stopped = outcome.stopped
     cause = stopped.cause if stopped is not None else None
     if isinstance(cause, AuthenticationFailed):
-        first = "The instance refused the token mid-run: give a valid one (SDE_TOKEN or --token)"
+        why, when = "The instance refused the token", " with a valid one (SDE_TOKEN or --token)"
     elif isinstance(stopped, Interrupted):
-        first = "Interrupted"
+        why, when = "Interrupted", ""
     elif isinstance(stopped, OutputFailed) or stopped is None:
-        first = "A file of the run could not be written: make room or fix its folder"
+        why, when = "A file of the run could not be written", " once there is room for it"
     else:
-        first = "The instance stopped answering as it should: once it is back"
+        why, when = "The instance keeps failing", " once it is back"
     sent = (
         "what was sent stays on the target and nothing will be created twice"
         if outcome.writes_sent
         else "nothing was written to the target"
     )
     kept = f"; progress is in {outcome.journal}" if outcome.journal else ""
-    return f"{first}, then run the same command again to finish: {sent}{kept}."
+    return f"{why}. Run the same command again{when} to finish: {sent}{kept}."
 
 
 def print_verification(verification: Any) -> None:
