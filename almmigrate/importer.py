@@ -33,6 +33,7 @@ from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
 from almmigrate.verify import Verification, verify_dataset
+from almmigrate.vocabulary import META_KEY
 
 
 @dataclass
@@ -259,6 +260,12 @@ def migrate(
         return _prepare_and_apply(client, dataset, target_snapshot, options, run, context=context)
 
 
+def _api_shown(dataset: Dataset, target: Snapshot) -> str:
+    """The generations of the API in a report: "alm -> issue-tracker" when translated."""
+    file_api = dataset.meta.get(META_KEY)
+    return f"{file_api} -> {target.api}" if file_api and file_api != target.api else target.api
+
+
 def _read(client: Any, instance: str, shown: bool) -> Snapshot:
     """An instance's snapshot, with a bar on stderr: a big instance takes a while to read."""
     from almmigrate.exporter import fetch_snapshot
@@ -311,6 +318,7 @@ def _prepare_and_apply(
     about = {
         **(context or {}),
         "target": redact_url(client.settings.url),
+        "api": _api_shown(dataset, target),
         "mode": options.mode,
         "match": options.match,
         "journal": str(journal_path) if journal_path else None,

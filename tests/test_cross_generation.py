@@ -9,6 +9,7 @@ write nothing.
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 from typing import Any
 
@@ -113,8 +114,11 @@ def test_export_then_import_between_generations(
     held = source.state.snapshot()
     secrets = _secrets_file(tmp_path / "secrets.csv", source, source_api)
     options = ImportOptions(auto_map_projects=True, secrets=secrets, source=_settings(source))
-    run = import_file(path, _settings(target), options, RunOptions())
+    report = tmp_path / "report.json"
+    run = import_file(path, _settings(target), options, RunOptions(report=report))
     assert run.exit_code == 0 and run.result is not None
+    # The report says which generations the run translated between.
+    assert json.loads(report.read_text())["run"]["api"] == f"{source_api} -> {target_api}"
     assert not run.result.failed
     # The plan shows (and sends) the target's names.
     sent = {n for item in run.plan.items for n in item.body.get("params") or {}}
