@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -359,8 +360,39 @@ def write_results(runs: dict[str, dict[str, Any]], command: str) -> str:
         *runs_section(runs),
         "",
     ]
-    text = "\n".join(lines)
+    text = _keep_earlier("\n".join(lines))
     RESULTS.write_text(text, encoding="utf-8")
+    return text
+
+
+NO_FIGURES = "_no figures"
+
+
+def _sections(text: str) -> dict[str, str]:
+    """The bodies of a results.md by `## ` heading."""
+    parts = text.split("\n## ")
+    return {part.split("\n", 1)[0]: part.split("\n", 1)[1] for part in parts[1:] if "\n" in part}
+
+
+def _keep_earlier(text: str) -> str:
+    """Sections of benchmarks not run this time (no JSON here) keep the earlier results.md's."""
+    if not RESULTS.exists():
+        return text
+    previous = RESULTS.read_text(encoding="utf-8")
+    earlier = _sections(previous)
+    when = re.search(r"^- measured at: (.+)$", previous, re.M)
+    for heading, body in _sections(text).items():
+        before = earlier.get(heading)
+        if NO_FIGURES in body and before and NO_FIGURES not in before:
+            if before.lstrip().startswith("_Not run this time"):
+                note, old = before.lstrip("\n").split("\n\n", 1)
+            else:
+                measured = when.group(1) if when else "an earlier date"
+                note = (
+                    f"_Not run this time: the figures measured at {measured}, kept as they were._"
+                )
+                old = before.lstrip("\n")
+            text = text.replace(f"## {heading}\n{body}", f"## {heading}\n\n{note}\n\n{old}", 1)
     return text
 
 
