@@ -13,7 +13,7 @@ control, AWS's adaptive retry mode):
   second before the refused one was sent. That is the server's own count for a
   sliding-window limit (Django REST Framework's throttles), however fast we
   were sending. A refusal well below the limit found before, or within seconds
-  of the last one, means the server
+  of the last one at a rate below that limit, means the server
   had let a burst through (a token bucket's reserve): then the measure is what
   it accepted since the previous refusal, pause included, which is its
   sustained rate. Answers to requests sent before the decrease belong to the
@@ -28,6 +28,10 @@ control, AWS's adaptive retry mode):
 - **Headers.** `RateLimit-Limit/-Remaining/-Reset` (IETF draft, with
   `RateLimit-Policy: N;w=W`) and `X-RateLimit-*` are used when a server sends
   them: the rate never exceeds what the remaining quota allows until its reset.
+- **Latency.** A server that queues instead of refusing (latency grows with
+  the requests in flight) ends the climb the same way, without a pause: when
+  the smoothed latency is twice the lowest seen (and 50 ms more), the rate
+  falls below what was answered in the last second.
 - **Ceiling.** A number given with `--rate N` is never passed; below it the
   controller still adapts.
 
@@ -57,9 +61,12 @@ RECOVERY_S = 3.0  # seconds from the decrease back up to the plateau (CUBIC's K)
 PROBE_AFTER_S = 20.0  # seconds on the plateau before probing above the limit found...
 MAX_PROBE_AFTER_S = 320.0  # ...doubled by each event near the same limit, up to this
 PROBE_PER_S = 0.01  # then: share of the limit added per second
-QUICK_REPEAT_S = 5.0  # a refusal this soon after the last one means a burst ran out
+QUICK_REPEAT_S = 5.0  # a refusal this soon after the last one, at a rate below the limit
+COUNT_NOISE = 1.5  # found (by more than this many requests), means a burst ran out
 MIN_RATE = 0.5  # never slower than this (a request every two seconds)
 MEASURE_S = 1.0  # the measuring window at the server
+LATENCY_RISE = 2.0  # smoothed latency over the lowest seen: the server queues our requests...
+LATENCY_SLACK_S = 0.05  # ...by more than this too (noise on a busy machine is not a queue)
 MIN_IN_FLIGHT = 2
 MAX_IN_FLIGHT = 32
 HEADROOM = 1.5  # in-flight slots over what Little's law needs: absorbs latency spikes
@@ -137,6 +144,8 @@ class AdaptiveRate:
         self._throttled = 0
         self._events = 0
         self._latency: float | None = None
+        self._base_latency: float | None = None  # the lowest latency seen: no queue
+        self._answers: deque[float] = deque()  # times of accepted answers, the last seconds
         self._quota_rate: float | None = None  # from RateLimit headers
         self._quota_until = 0.0
         self._history: list[tuple[float, float]] = []  # (time, rate) at each change, for plots
@@ -202,11 +211,18 @@ class AdaptiveRate:
                 self._latency = (
                     sample if self._latency is None else 0.8 * self._latency + 0.2 * sample
                 )
+                if self._base_latency is None or sample < self._base_latency:
+                    self._base_latency = sample
             if headers:
                 self._read_headers(headers, now)
             refused = status == 429 or (status == 503 and retry_after is not None)
             if not refused:
                 self._accepted += 1
+                self._answers.append(now)
+                while self._answers and self._answers[0] < now - MEASURE_S:
+                    self._answers.popleft()
+                if self._queueing(now):
+                    self._slow_down(now)
                 return
             record.refused = True
             self._throttled += 1
@@ -263,12 +279,36 @@ class AdaptiveRate:
         self._history.append((now, current))
         self._history.append((now, self._floor))
 
+    def _queueing(self, now: float) -> bool:
+        """True when latency says the server queues our requests (and no event is recent)."""
+        if self._latency is None or self._base_latency is None or self._accepted < 10:
+            return False
+        if self._event_at is not None and now - self._event_at < RECOVERY_S:
+            return False
+        rise = max(self._base_latency * LATENCY_RISE, self._base_latency + LATENCY_SLACK_S)
+        return self._latency > rise and self._rate(now) * self._base_latency >= 1
+
+    def _slow_down(self, now: float) -> None:
+        """A decrease without a pause: to under what the server answered in the last second."""
+        current = self._rate(now)
+        answered = max(MIN_RATE, len(self._answers) / MEASURE_S)
+        if self._limit is None or self._slow_start:
+            self._limit = answered
+        self._floor = max(MIN_RATE, BETA * min(answered, current))
+        self._slow_start = False
+        self._event_at = now
+        self._events += 1
+        self._history.append((now, current))
+        self._history.append((now, self._floor))
+
     def _found(self, measured: float, previous: float | None, now: float) -> float:
         """The limit, from what the server accepted just now and what was found before."""
         if previous is None or self._event_at is None or self._slow_start:
             return measured
         span = max(now - self._event_at, MEASURE_S)
-        if measured < previous * (1 - 2 * self._margin) or span < QUICK_REPEAT_S:
+        # One request more or less in the window is counting noise, not a lower limit.
+        below = measured < previous - COUNT_NOISE / MEASURE_S
+        if measured < previous * (1 - 2 * self._margin) or (span < QUICK_REPEAT_S and below):
             # Refused well below the last limit, or again soon after it: a burst allowance
             # ran out (a token bucket's reserve). What the server accepted since the last
             # refusal, its pause included, is its sustained rate: already under the limit,

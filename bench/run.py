@@ -155,10 +155,11 @@ def _over_time(figures: dict[str, Any]) -> list[str]:
         return []
     keys = list(series)
     lines = [
-        "Rate over time, `--rate auto`: requests the server accepted per second in each "
-        "half-second (429s in brackets), from the start of the run. The controller starts at "
-        "20/s, grows by half every second, is refused once, pauses for the Retry-After and "
-        "settles under the limit.",
+        "Rate over time, `--rate auto`: the requests the server accepted in each half-second, "
+        "as a rate per second (429s in that half-second in brackets), from the start of the "
+        "run. The controller starts at 20/s and grows by half every second until refused; "
+        "each refusal pauses every worker for the Retry-After, then the rate settles under "
+        "the limit found.",
         "",
         "| t (s) | " + " | ".join(keys) + " |",
         "|---" * (len(keys) + 1) + "|",

@@ -69,6 +69,22 @@ class Unavailable:
         return (503, 1.0) if self.start <= t < self.end else (200, None)
 
 
+class Capacity:
+    """Never refuses: `workers` requests at once, `service` s each; the others queue."""
+
+    def __init__(self, workers: int = 4, service: float = 0.1) -> None:
+        self.service = service
+        self.free = [0.0] * workers
+
+    def arrive(self, t: float) -> tuple[int, float | None]:
+        return 200, None
+
+    def served_by(self, t: float) -> float:
+        start = max(t, heapq.heappop(self.free))
+        heapq.heappush(self.free, start + self.service)
+        return start + self.service
+
+
 @dataclass
 class Run:
     """What the loop saw: every start, every answer, every pause."""
@@ -83,7 +99,7 @@ class Loop:
 
     def __init__(
         self,
-        server: SlidingWindow | TokenBucket | Unavailable,
+        server: SlidingWindow | TokenBucket | Unavailable | Capacity,
         *,
         ceiling: float | None = None,
         latency: float = 0.1,
@@ -134,11 +150,11 @@ class Loop:
             record = self.controller.sent()
             arrival = self.now + self.latency / 2 + self.random.uniform(0, self.jitter)
             status, retry_after = self.server.arrive(arrival)
+            answered = self.now + self.latency + self.jitter
+            if isinstance(self.server, Capacity):
+                answered = self.server.served_by(arrival) + self.latency / 2
             sequence += 1
-            heapq.heappush(
-                self.pending,
-                (self.now + self.latency + self.jitter, sequence, record, status, retry_after),
-            )
+            heapq.heappush(self.pending, (answered, sequence, record, status, retry_after))
         return self.run
 
 
@@ -213,6 +229,18 @@ def test_after_a_burst_of_503s_the_rate_recovers() -> None:
     limit = loop.controller.status().limit
     assert limit is not None and limit >= 0.7 * before  # ...without learning a low limit
     assert achieved(run, since=max(refused) + 10) >= 0.9 * limit  # and came back up
+
+
+def test_a_server_that_queues_instead_of_refusing_is_not_flooded() -> None:
+    # 4 workers of 0.1 s: 40 requests/s at most, and every request beyond waits. The
+    # latency rising over the lowest seen ends the climb, without any 429.
+    loop = Loop(Capacity(workers=4, service=0.1), latency=0.02, jitter=0.0)
+    run = loop.send(2000)
+    status = loop.controller.status()
+    assert run.refusals == [] and status.events >= 1
+    assert 0.8 * 40 <= achieved(run, since=run.starts[-1] - 20) <= 40
+    assert status.latency is not None and status.latency < 0.3  # no queue left to grow
+    assert status.in_flight <= 10  # Little's law: ~40/s x ~0.12 s, with headroom
 
 
 def test_ratelimit_headers_cap_the_rate_to_the_quota_left() -> None:
