@@ -12,8 +12,7 @@ control, AWS's adaptive retry mode):
   below the rate *measured at the server*: the requests it accepted in the
   second before the refused one was sent. That is the server's own count for a
   sliding-window limit (Django REST Framework's throttles), however fast we
-  were sending. A refusal well below the limit found before, or within seconds
-  of the last one at a rate below that limit, means the server
+  were sending. A refusal well below the limit found before means the server
   had let a burst through (a token bucket's reserve): then the measure is what
   it accepted since the previous refusal, pause included, which is its
   sustained rate. Answers to requests sent before the decrease belong to the
@@ -61,8 +60,6 @@ RECOVERY_S = 3.0  # seconds from the decrease back up to the plateau (CUBIC's K)
 PROBE_AFTER_S = 20.0  # seconds on the plateau before probing above the limit found...
 MAX_PROBE_AFTER_S = 320.0  # ...doubled by each event near the same limit, up to this
 PROBE_PER_S = 0.01  # then: share of the limit added per second
-QUICK_REPEAT_S = 5.0  # a refusal this soon after the last one, at a rate below the limit
-COUNT_NOISE = 1.5  # found (by more than this many requests), means a burst ran out
 MIN_RATE = 0.5  # never slower than this (a request every two seconds)
 MEASURE_S = 1.0  # the measuring window at the server
 LATENCY_RISE = 2.0  # smoothed latency over the lowest seen: the server queues our requests...
@@ -306,21 +303,19 @@ class AdaptiveRate:
         if previous is None or self._event_at is None or self._slow_start:
             return measured
         span = max(now - self._event_at, MEASURE_S)
-        # One request more or less in the window is counting noise, not a lower limit.
-        below = measured < previous - COUNT_NOISE / MEASURE_S
-        if measured < previous * (1 - 2 * self._margin) or (span < QUICK_REPEAT_S and below):
-            # Refused well below the last limit, or again soon after it: a burst allowance
-            # ran out (a token bucket's reserve). What the server accepted since the last
-            # refusal, its pause included, is its sustained rate: already under the limit,
-            # with no jitter to stay clear of.
+        if measured < previous * (1 - 2 * max(self._margin, MARGIN)):
+            # Refused well below the last limit: a burst allowance ran out (a token bucket's
+            # reserve). What the server accepted since the last refusal, its pause included,
+            # is its sustained rate: already under the limit, no jitter to stay clear of.
             sustained = (self._accepted - self._accepted_at_event) / span
             self._margin = 0.0
             return max(MIN_RATE, min(measured, sustained))
-        # Refused again at about the same rate: the limit is real and the network's jitter
-        # finds it. Keep it, stay further under it, and probe above it less often.
+        # Refused again at about the same rate: the network's jitter finds the limit (a
+        # sliding window), or a reserve ran out a little above it. Take the new count, stay
+        # further under it, and probe above it less often.
         self._margin = min(MAX_MARGIN, max(MARGIN, self._margin * 2))
         self._probe_after = min(MAX_PROBE_AFTER_S, self._probe_after * 2)
-        return max(measured, previous)
+        return measured
 
     def _measured(self, refused: Sent) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
