@@ -198,12 +198,31 @@ def import_file(
     Raises ValidationFailed (exit 2, nothing written) when the file has errors,
     ConnectionProblem (exit 3) when the target cannot be reached.
     """
-    from almmigrate.client import SDEClient
     from almmigrate.reader import read_dataset_with_problems
+
+    def read(plugins: dict[str, Plugin]) -> tuple[Dataset, list[Problem]]:
+        return read_dataset_with_problems(Path(path), plugins)
+
+    return import_read(read, str(path), settings, options, run)
+
+
+def import_read(
+    read: Callable[[dict[str, Plugin]], tuple[Dataset, list[Problem]]],
+    label: str,
+    settings: ConnectionSettings,
+    options: ImportOptions,
+    run: RunOptions,
+) -> ImportRun:
+    """Apply what read(plugins) gives (a dataset and its reading problems) to the target.
+
+    read is called with the target's plugin schemas once the target is reached,
+    so cells are typed by the schemas they will be sent to. label names the input.
+    """
+    from almmigrate.client import SDEClient
 
     check_outputs(run)
     register_secret(settings.token)
-    context = {"command": "almmigrate import", "file": str(path)}
+    context = {"command": "almmigrate import", "file": label}
     with SDEClient(settings) as client, _writing_to(client, run):
         try:
             client.check()
@@ -212,7 +231,7 @@ def import_file(
             return _stopped_early(error, run, context, redact_url(settings.url))
         plugins = plugins_for(target)
         # Cell problems and validation problems are listed together, all at once.
-        dataset, problems = read_dataset_with_problems(Path(path), plugins)
+        dataset, problems = read(plugins)
         # A file exported --include-secrets holds them in clear: keep them out of every message.
         _register_dataset_secrets(dataset, plugins)
         if dataset.meta.get("source_url"):
