@@ -172,9 +172,11 @@ def same_projects(dataset: Dataset, target: Snapshot) -> bool:
     """True when the file's projects exist on the target with the same ids and names.
 
     That is the sign of a file exported from this very instance, where project
-    ids need no mapping. A file with no projects sheet qualifies when every
+    ids need no mapping. A name a spreadsheet program reformatted counts as the same. A file with no projects sheet qualifies when every
     connection's project id exists on the target with the file's project_name.
     """
+    from almmigrate.damage import spreadsheet_damage  # damage builds on this module
+
     by_id = target.project_by_id()
     pairs: list[tuple[int, str | None]] = [(p.id, p.name) for p in dataset.projects]
     if not pairs:
@@ -183,7 +185,11 @@ def same_projects(dataset: Dataset, target: Snapshot) -> bool:
         return False
     for project_id, name in pairs:
         found = by_id.get(project_id)
-        if found is None or (name is not None and normalize(found.name) != normalize(name)):
+        if found is None:
+            return False
+        # A name a spreadsheet reformatted ("007" saved as "7") is still that project's.
+        renamed = normalize(found.name) != normalize(name) if name is not None else False
+        if renamed and not spreadsheet_damage(name, found.name):
             return False
     return True
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from almmigrate.damage import damage_warnings
 from almmigrate.dataset import CONNECTIONS, CONNECTORS, Dataset, Snapshot
 from almmigrate.errors import InputError, Problem
 from almmigrate.generation import GENERATIONS, generation
@@ -103,7 +104,9 @@ def prepare_import(
         match=options.match,
         skip_unmapped=options.skip_unmapped,
     )
-    problems = merge_problems(reading_problems or [], problems)
+    # A damaged alias or name is matched to the object it names before the plan is built.
+    damaged = damage_warnings(dataset, plugins, snapshot, project_map.lookup, match=options.match)
+    problems = merge_problems(reading_problems or [], problems + damaged)
     settle(problems, file=dataset.source)
     plan = build_plan(
         dataset,

@@ -65,8 +65,11 @@ def command(
         from almmigrate.secretsfile import load_secrets
 
         values = load_secrets(secrets)
-    _, checked = validate_for_target(dataset, plugins, target, secrets=values, mode=mode)
-    problems = settle(merge_problems(found, checked), strict=strict, file=file)
+    from almmigrate.damage import damage_warnings
+
+    dataset, checked = validate_for_target(dataset, plugins, target, secrets=values, mode=mode)
+    damaged = damage_warnings(dataset, plugins, target)
+    problems = settle(merge_problems(found, checked + damaged), strict=strict, file=file)
     for problem in problems:
         click.echo(scrub(f"  {problem.severity}: {problem}"))
     counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"

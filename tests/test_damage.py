@@ -1,0 +1,150 @@
+"""Spreadsheet damage: a CSV folder saved by LibreOffice warns, and never creates a duplicate.
+
+tests/fixtures/libreoffice/csv_roundtrip is the sample instance exported as
+CSV, each file opened by LibreOffice Calc and saved as CSV again (see
+make_libreoffice_files.py): its numbers detection turned 007 into 7, 1e5 into
+1.00E+05 and 1E573 into the largest double, aliases included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from almmigrate.cli import main
+from almmigrate.damage import check_dataset, spreadsheet_damage
+from almmigrate.dataset import ConnectorRecord, Dataset
+from almmigrate.schema import bundled_plugins
+from almmigrate.sim import SimServer
+
+LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
+ROUNDTRIP = str(LIBREOFFICE / "csv_roundtrip")
+
+
+@pytest.mark.parametrize(
+    ("found", "original"),
+    [
+        ("7", "007"),
+        ("42103", "0042103"),
+        (7, "007"),
+        ("1.00E+05", "1e5"),
+        ("100000", "1e5"),
+        ("1.79769313486232E+308", "1E573"),
+        ("1.23456789012346E+19", "12345678901234567890"),
+        ("12345678901234500000", "12345678901234567890"),
+        ("7.0", "7"),
+        ("01/02/2026", "2026-01-02"),
+        ("2026-01-02 00:00:00", "2026-01-02"),
+    ],
+)
+def test_reformatting_a_spreadsheet_does_is_damage(found: Any, original: str) -> None:
+    assert spreadsheet_damage(found, original)
+
+
+@pytest.mark.parametrize(
+    ("found", "original"),
+    [
+        ("8", "7"),  # an edit
+        ("7", "7"),
+        ("12345678901234567891", "12345678901234567890"),  # every digit kept: an edit
+        ("1.5", "15"),
+        ("2", "2026-01-02"),
+        ("Jira", "jira"),
+        (True, "TRUE"),
+        ("7", 7),  # the target holds a number: nothing a spreadsheet did
+    ],
+)
+def test_an_edit_is_not_damage(found: Any, original: Any) -> None:
+    assert not spreadsheet_damage(found, original)
+
+
+def test_a_choice_the_schema_allows_is_named_offline() -> None:
+    plugins = bundled_plugins()
+    spec = plugins["jira"].field("sde_min_priority")
+    assert spec is not None and "7" in spec.choices
+    dataset = Dataset(
+        connectors=[
+            ConnectorRecord(name="J", system="jira", params={"sde_min_priority": "7.0"}, row=2)
+        ]
+    )
+    assert [str(p) for p in check_dataset(dataset, plugins)] == [
+        "connectors row 2, params.sde_min_priority: looks like a spreadsheet turned '7' into "
+        "'7.0' (the schema allows '7')"
+    ]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    captured = capsys.readouterr()
+    code = done.value.code
+    return (code if isinstance(code, int) else 0), captured.out, captured.err
+
+
+@pytest.fixture
+def lo_sim(make_sim: Any) -> SimServer:
+    return make_sim(LIBREOFFICE / "instance.json")
+
+
+EXPECTED_WARNINGS = [
+    "connectors row 5, params.alm_user: looks like a spreadsheet turned '007' into '7' "
+    "(the target holds '007')",
+    "connections row 11, params.alm_project: looks like a spreadsheet turned '00710' into "
+    "'710' (the target holds '00710')",
+    "connections row 11, params.sde_tags_filter: looks like a spreadsheet turned '1e5' into "
+    "'1.00E+05' (the target holds '1e5')",
+    "connections row 41, alias: looks like a spreadsheet turned '1e5' into '1.00E+05': "
+    "matched to the connection '1e5' on the target, which keeps its name",
+    "connections row 74, params.alm_project: looks like a spreadsheet turned '1E573' into "
+    "'1.79769313486232E+308' (the target holds '1E573')",
+    "connections row 104, params.alm_project: looks like a spreadsheet turned '0042103' into "
+    "'42103' (the target holds '0042103')",
+    "connections row 105, alias: looks like a spreadsheet turned '007' into '7': matched to "
+    "the connection '007' on the target, which keeps its name",
+]
+
+
+def test_validate_and_plan_warn_on_each_damaged_cell(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
+) -> None:
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, out, err = run(capsys, "validate", ROUNDTRIP, *login)
+    assert code == 0, err
+    lines = [line.removeprefix("  warning: ") for line in out.splitlines()]
+    assert set(EXPECTED_WARNINGS) <= set(lines)
+    assert out.splitlines()[-1] == "12 connectors, 133 connections: no problems (17 warnings)"
+
+    code, out, err = run(capsys, "plan", ROUNDTRIP, *login)
+    assert code == 0, err
+    assert set(EXPECTED_WARNINGS) <= {line.removeprefix("  warning: ") for line in err.splitlines()}
+    # The damaged aliases are the connections they were: nothing is created.
+    assert out.splitlines()[-1] == (
+        "Plan: 0 create, 13 update, 132 unchanged, 0 skipped, 0 error; 17 warnings"
+    )
+    assert lo_sim.stats.writes == 0
+
+
+def test_strict_refuses_a_damaged_file(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
+) -> None:
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, out, err = run(capsys, "plan", ROUNDTRIP, *login, "--strict")
+    assert code == 2
+    assert "17 problems found, nothing was written" in err
+    assert lo_sim.stats.writes == 0
+
+
+def test_an_import_of_the_damaged_csv_creates_no_connection_anew(
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
+) -> None:
+    before = lo_sim.state.snapshot()
+    login = ("--url", lo_sim.url, "--token", lo_sim.token)
+    code, out, err = run(capsys, "import", ROUNDTRIP, *login)
+    assert code == 0, err
+    after = lo_sim.state.snapshot()
+    assert len(after["connections"]) == len(before["connections"])
+    aliases = {c["id"]: c["alias"] for c in after["connections"]}
+    assert (aliases[40], aliases[104]) == ("1e5", "007")  # names kept, not renamed
+    assert lo_sim.stats.as_dict()["by_method"].get("POST", 0) == 0
