@@ -658,3 +658,37 @@ def test_a_json_object_with_a_key_twice_is_refused_not_half_read(tmp_path: Path)
         f'{path}: the key "alm_pass" appears twice in one object; the first value would be '
         "dropped without a word: keep one"
     )
+
+
+def test_a_csv_past_the_row_limit_is_refused_while_streaming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused when the limit is reached, before the rest of the file is read: a byte that
+    is not UTF-8 after the limit is never seen (reading it all first would report that)."""
+    path = tmp_path / "big.csv"
+    lines = ["alias,project"] + [f"c{i},{i}" for i in range(20_000)]  # past the read buffer
+    path.write_bytes(("\n".join(lines) + "\n").encode() + b"bad\xe9,1\n")
+    monkeypatch.setattr(table, "MAX_ROWS", 4)
+    with pytest.raises(InputError, match="connections: more than 4 rows; split the file"):
+        read_tables(path)
+    monkeypatch.setattr(table, "MAX_ROWS", 250_000)
+    with pytest.raises(InputError, match="not UTF-8: byte 0xe9 at line 20002, column 4"):
+        read_tables(path)
+
+
+def test_an_alias_typed_as_a_date_reads_as_the_date_it_shows(tmp_path: Path) -> None:
+    """Issue 11: an alias typed 2026-01-02 became "2026-01-02T00:00:00" and would rename."""
+    import xlsxwriter
+
+    path = tmp_path / "dated.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("connections")
+    sheet.write_row(0, 0, ["alias", "project"])
+    sheet.write_datetime(
+        1, 0, dt.datetime(2026, 1, 2), book.add_format({"num_format": "yyyy-mm-dd"})
+    )
+    sheet.write_number(1, 1, 7)
+    book.close()
+    back = read_tables(path)["connections"]
+    assert back.rows == [{"alias": "2026-01-02", "project": 7}]
+    assert [w.column for w in back.warnings] == ["alias"]

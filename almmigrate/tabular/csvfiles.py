@@ -1,4 +1,4 @@
-"""CSV: one table a file, UTF-8 with BOM on write, every cell read as text.
+"""CSV: one table a file, UTF-8 with BOM on write, every cell read as text, as a stream.
 
 Reading uses the csv module on the decoded text, so 007, 1e5, NaN, null, N/A,
 TRUE and spaces survive exactly; typing is left to the schema (layout).
@@ -7,8 +7,9 @@ TRUE and spaces survive exactly; typing is left to the schema (layout).
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -73,16 +74,26 @@ def sheet_of_header(columns: list[str]) -> str | None:
 
 
 def read_csv(path: Path, name: str | None = None) -> Table:
-    """Read one CSV file; name None tells the sheet from the header."""
-    text = _decode(path)
+    """Read one CSV file; name None tells the sheet from the header.
+
+    The file is read as a stream, one record at a time, so a file past the
+    row limit is refused when the limit is reached, before the rest is read.
+    """
+    lines = _lines(path)
+    first = next(lines, None)
+    if first is None:
+        raise InputError("the file is empty", file=str(path))
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text), strict=True)
-        records = list(reader)
+        reader = csv.reader(
+            itertools.chain([first], lines), delimiter=_delimiter(first), strict=True
+        )
+        return _read_records(path, name, reader)
     except csv.Error as error:
         raise InputError(f"not a readable CSV file: {error}", file=str(path)) from None
-    if not records:
-        raise InputError("the file is empty", file=str(path))
-    header = records[0]
+
+
+def _read_records(path: Path, name: str | None, reader: Iterator[list[str]]) -> Table:
+    header = next(reader, [])
     columns = [c.strip() for c in header]
     if name is None:
         name = sheet_of_header(columns)
@@ -95,7 +106,7 @@ def read_csv(path: Path, name: str | None = None) -> Table:
     _check_header(path, name, header)
     rows: list[dict[str, Any]] = []
     numbers: list[int] = []
-    for number, record in enumerate(records[1:], start=2):
+    for number, record in enumerate(reader, start=2):
         if not any(record):
             continue  # a blank line, or a row of empty cells
         if len(record) != len(columns):
@@ -147,25 +158,40 @@ def _check_header(path: Path, name: str, header: list[str]) -> None:
     limits.check_header(header, file=str(path), sheet=name)
 
 
-def _decode(path: Path) -> str:
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines as text (newlines kept, for the csv module), refused as soon as one is
+    not UTF-8 or holds a NUL."""
     size = path.stat().st_size
     if size > limits.MAX_FILE_BYTES:
         raise InputError(
             f"the file is {size // 2**20} MB, more than the {limits.MAX_FILE_BYTES // 2**20} MB limit",
             file=str(path),
         )
+    with path.open("rb") as probe:
+        if probe.read(2) in _UTF16_BOMS:
+            raise InputError("the file is UTF-16 text; save it as CSV UTF-8", file=str(path))
+    with path.open("r", encoding="utf-8-sig", newline="") as handle:
+        try:
+            for line in handle:
+                if "\x00" in line:
+                    raise InputError("binary data, not a CSV text file", file=str(path))
+                yield line
+        except UnicodeDecodeError:
+            raise InputError(_not_utf8(path), file=str(path)) from None
+
+
+def _not_utf8(path: Path) -> str:
+    """Where the first byte that is not UTF-8 is (a NUL before it means binary data)."""
     data = path.read_bytes()
-    if data.startswith(_UTF16_BOMS):
-        raise InputError("the file is UTF-16 text; save it as CSV UTF-8", file=str(path))
-    if b"\x00" in data:
-        raise InputError("binary data, not a CSV text file", file=str(path))
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        if b"\x00" in data:  # as a binary file is told, wherever its NUL is
+            return "binary data, not a CSV text file"
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise InputError(
+        return (
             f"not UTF-8: byte 0x{data[error.start]:02x} at line {line}, column {column}; "
-            "save it as CSV UTF-8",
-            file=str(path),
-        ) from None
+            "save it as CSV UTF-8"
+        )
+    return "not UTF-8; save it as CSV UTF-8"
