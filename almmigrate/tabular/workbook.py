@@ -155,14 +155,16 @@ class _SheetReader:
     def read(self, sheet: Any) -> Table:
         rows = sheet.to_python(skip_empty_area=False)
         columns: list[str] = []
+        width, blanks = 0, False
         records: list[dict[str, Any]] = []
         numbers: list[int] = []
         for index, raw in enumerate(rows):
             number = index + 1
             if number == 1:
                 columns = self._header(raw)
+                width, blanks = len(columns), not all(columns)
                 continue
-            values = [self._value(number, self._label(columns, i), v) for i, v in enumerate(raw)]
+            values = [self._value(number, columns, i, v) for i, v in enumerate(raw)]
             if all(v is None for v in values):
                 continue
             if len(records) >= limits.MAX_ROWS:
@@ -175,7 +177,8 @@ class _SheetReader:
                 raise InputError(
                     "the first row must hold the column names", file=str(self.path), sheet=self.name
                 )
-            self._no_headless_values(number, columns, values)
+            if len(values) > width or blanks:
+                self._no_headless_values(number, columns, values)
             records.append({c: v for c, v in zip(columns, values, strict=False) if c})
             numbers.append(number)
             rows[index] = None  # let each converted row go
@@ -190,7 +193,7 @@ class _SheetReader:
         )
 
     def _header(self, raw: list[Any]) -> list[str]:
-        written = [str(self._value(1, xl_col_to_name(i), v) or "") for i, v in enumerate(raw)]
+        written = [str(self._value(1, [], i, v) or "") for i, v in enumerate(raw)]
         limits.check_header(
             written, file=str(self.path), sheet=self.name, label=lambda i: xl_col_to_name(i - 1)
         )
@@ -212,7 +215,7 @@ class _SheetReader:
         """A cell's column as a problem names it: its header, or its letter."""
         return columns[index] if index < len(columns) and columns[index] else xl_col_to_name(index)
 
-    def _value(self, number: int, column: str, value: Any) -> Any:
+    def _value(self, number: int, columns: list[str], index: int, value: Any) -> Any:
         kind = value.__class__
         if kind is str:
             if not value:
@@ -232,7 +235,7 @@ class _SheetReader:
                 "If that is not what was typed, format the cell as text and type it again",
                 sheet=self.name,
                 row=number,
-                column=column,
+                column=self._label(columns, index),
                 severity="warning",
             )
         )
