@@ -325,6 +325,8 @@ def test_existing_export_folder_is_replaced_whole(tmp_path: Path) -> None:
         ("hidden_sheet.xlsx", 'the sheet "connections" is hidden'),
         ("formula_no_value.xlsx", "connectors: cell D2 holds a formula with no saved value"),
         ("xml_bomb.xlsx", "xl/worksheets/sheet1.xml declares XML entities or a DTD"),
+        # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx)
+        ("libreoffice_error_cell.ods", "connectors: a cell holds an error (such as #N/A"),
         ("zip_bomb.xlsx", "refused: xl/worksheets/sheet1.xml unpacks to 64 MB"),
         ("latin1.csv", "not UTF-8: byte 0xe9 at line 2, column 11; save it as CSV UTF-8"),
         ("utf16.csv", "the file is UTF-16 text; save it as CSV UTF-8"),

@@ -7,8 +7,8 @@ zip declares for its parts (bombs refused from the directory alone, at no
 cost); then each XML part is inflated once in a stream, never past what it
 declared, so a part that lies about its size is refused at its declared
 size instead of growing in memory. The same pass notes the features the
-reader cannot see for itself: formulas and error cells in .xlsx sheets (to
-find any without a saved value) and merged cells in .ods sheets. No
+reader cannot see for itself (calamine reads both as empty cells): formulas
+and error cells in .xlsx sheets, merged cells and error cells in .ods sheets. No
 workbook needs a DTD: any part that declares one is refused (XML bombs, XXE).
 """
 
@@ -33,6 +33,7 @@ _DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY")
 BOMB = "it declares XML entities or a DTD (a possible XML bomb); refused"
 _ODS_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
 _ODS_SPAN = re.compile(rb'table:number-(?:columns|rows)-spanned="(\d+)"')
+_ODS_ERROR = re.compile(rb'calcext:value-type="error"')
 
 
 @dataclass
@@ -43,6 +44,7 @@ class Container:
     sheets_with_formulas: list[str] = field(default_factory=list)  # zip members (xlsx)
     # formulas or error cells: looked at again by `formulas`
     merged_in: set[str] = field(default_factory=set)  # sheet names with merged cells (ods)
+    errors_in: set[str] = field(default_factory=set)  # sheet names with error cells (ods)
 
 
 def check_workbook(path: Path) -> Container:
@@ -135,22 +137,30 @@ def _scan(
                 noted = member.filename in found.sheets_with_formulas
                 if is_sheet and not noted and any(mark in window for mark in _FORMULA_MARKS):
                     found.sheets_with_formulas.append(member.filename)
-                if is_content and (b"-spanned=" in window or b"<table:table " in window):
-                    table = _ods_merges(window, len(tail), table, found.merged_in)
+                if is_content:
+                    table = _ods_marks(window, len(tail), table, found)
                 tail = window[-_TAIL:]
     return found
 
 
-def _ods_merges(window: bytes, seen: int, table: str, merged_in: set[str]) -> str:
-    """Sheets of an ods content.xml that span cells; the name of the sheet open at the end.
+def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
+    """Note the sheets of an ods content.xml that merge cells or hold an error (#N/A);
+    returns the name of the sheet open at the end of window.
 
     seen: how many bytes at the start of window were scanned before (the kept tail).
     """
+    if b"<table:table " not in window and b"-spanned=" not in window and b"error" not in window:
+        return table
     events = [(m.start(), "table", m) for m in _ODS_TABLE.finditer(window)]
     events += [(m.start(), "span", m) for m in _ODS_SPAN.finditer(window)]
+    events += [(m.start(), "error", m) for m in _ODS_ERROR.finditer(window)]
     for position, what, match in sorted(events, key=lambda e: e[0]):
         if what == "table":
             table = match.group(1).decode("utf-8", "replace")
-        elif position >= seen and int(match.group(1)) > 1:
-            merged_in.add(table)
+        elif position < seen:
+            continue
+        elif what == "span" and int(match.group(1)) > 1:
+            found.merged_in.add(table)
+        elif what == "error":
+            found.errors_in.add(table)
     return table

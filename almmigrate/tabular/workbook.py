@@ -89,6 +89,13 @@ def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table
             ) from None
         if name in DATA_SHEETS:
             _no_merged_cells(path, name, sheet, meta.name in container.merged_in)
+        if meta.name in container.errors_in:
+            raise InputError(
+                "a cell holds an error (such as #N/A or #DIV/0!); fix it in the spreadsheet, "
+                "or type the value",
+                file=str(path),
+                sheet=name,
+            )
         tables[name] = _SheetReader(path, name, container.kind).read(sheet)
     return tables
 
