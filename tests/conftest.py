@@ -194,3 +194,9 @@ def exported(source_sim: SimServer, tmp_path: Path) -> Path:
 def empty_target(make_sim: SimFactory, target_data: dict[str, Any]) -> SimServer:
     """The sample target with its projects and no connector or connection."""
     return make_sim({**target_data, "connectors": [], "connections": []})
+
+
+@pytest.fixture
+def lo_sim(make_sim: SimFactory) -> SimServer:
+    """The instance the LibreOffice fixtures (tests/fixtures/libreoffice) were exported from."""
+    return make_sim(FIXTURES / "libreoffice" / "instance.json")

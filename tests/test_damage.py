@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import cli
 
-from almmigrate.cli import main
 from almmigrate.damage import check_dataset, spreadsheet_damage
 from almmigrate.dataset import ConnectorRecord, Dataset
 from almmigrate.schema import bundled_plugins
@@ -75,19 +75,6 @@ def test_a_choice_the_schema_allows_is_named_offline() -> None:
     ]
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
-@pytest.fixture
-def lo_sim(make_sim: Any) -> SimServer:
-    return make_sim(LIBREOFFICE / "instance.json")
-
-
 EXPECTED_WARNINGS = [
     "connectors row 5, params.alm_user: looks like a spreadsheet turned '007' into '7' "
     "(the target holds '007')",
@@ -110,13 +97,13 @@ def test_validate_and_plan_warn_on_each_damaged_cell(
     capsys: pytest.CaptureFixture[str], lo_sim: SimServer
 ) -> None:
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = run(capsys, "validate", ROUNDTRIP, *login)
+    code, out, err = cli(capsys, "validate", ROUNDTRIP, *login)
     assert code == 0, err
     lines = [line.removeprefix("  warning: ") for line in out.splitlines()]
     assert set(EXPECTED_WARNINGS) <= set(lines)
     assert out.splitlines()[-1] == "12 connectors, 133 connections: no problems (17 warnings)"
 
-    code, out, err = run(capsys, "plan", ROUNDTRIP, *login)
+    code, out, err = cli(capsys, "plan", ROUNDTRIP, *login)
     assert code == 0, err
     assert set(EXPECTED_WARNINGS) <= {line.removeprefix("  warning: ") for line in err.splitlines()}
     # The damaged aliases are the connections they were: nothing is created.
@@ -130,7 +117,7 @@ def test_strict_refuses_a_damaged_file(
     capsys: pytest.CaptureFixture[str], lo_sim: SimServer
 ) -> None:
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = run(capsys, "plan", ROUNDTRIP, *login, "--strict")
+    code, out, err = cli(capsys, "plan", ROUNDTRIP, *login, "--strict")
     assert code == 2
     assert "17 problems found, nothing was written" in err
     assert lo_sim.stats.writes == 0
@@ -141,7 +128,7 @@ def test_an_import_of_the_damaged_csv_creates_no_connection_anew(
 ) -> None:
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = run(capsys, "import", ROUNDTRIP, *login)
+    code, out, err = cli(capsys, "import", ROUNDTRIP, *login)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     assert len(after["connections"]) == len(before["connections"])

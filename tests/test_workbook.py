@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import cli
 
-from almmigrate.cli import main
 from almmigrate.errors import InputError
 from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
@@ -31,19 +31,6 @@ EXPECTED_CHANGES = {
     ("connections", 3): {"frequency": "weekly", "params.sde_tags_filter": "pci,gdpr"},
     ("connections", 1): {"debug_mode": True},
 }
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
-@pytest.fixture
-def lo_sim(make_sim: Any) -> SimServer:
-    return make_sim(LIBREOFFICE / "instance.json")
 
 
 @pytest.mark.parametrize("name", EDITED)
@@ -73,7 +60,7 @@ def test_a_libreoffice_edit_in_any_format_plans_exactly_the_edited_cells(
 ) -> None:
     out = tmp_path / "plan.json"
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, stdout, err = run(capsys, "plan", str(LIBREOFFICE / name), *login, "--out", str(out))
+    code, stdout, err = cli(capsys, "plan", str(LIBREOFFICE / name), *login, "--out", str(out))
     assert code == 0, err
     assert stdout.splitlines()[-1] == "Plan: 0 create, 4 update, 141 unchanged, 0 skipped, 0 error"
     items = json.loads(out.read_text(encoding="utf-8"))["items"]
@@ -110,7 +97,7 @@ def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
     journal = ("--journal", str(tmp_path / "import.journal"))  # not beside the fixture
-    code, stdout, err = run(capsys, "import", str(LIBREOFFICE / name), *login, *journal)
+    code, stdout, err = cli(capsys, "import", str(LIBREOFFICE / name), *login, *journal)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     want = _expected_state(before)
