@@ -37,6 +37,7 @@ FONT = {"font_name": "Calibri", "font_size": 11}
 BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'
 _WIDTH_SAMPLE = 50  # rows looked at to size the columns
 _MAX_WIDTH = 60
+_STYLED_STARTS = frozenset((*cells.FORMULA_STARTS, MASK[0]))
 # Excel stores numbers as doubles: a bigger integer would lose digits.
 _MAX_EXACT_INT = 2**53
 # Never let XlsxWriter's convenience `write()` guess: text stays text.
@@ -105,9 +106,14 @@ def _write_sheet(sheet: Any, table: Table, styles: _Styles) -> None:
             elif kind is float and math.isfinite(value):
                 write_number(last_row, index, exact_float(value))
             else:
-                text = _text(table, last_row + 1, column, value)
-                if text:
-                    write_string(last_row, index, text, _text_style(text, styles))
+                text = value if kind is str else _text(value)
+                if not text:
+                    continue
+                if len(text) > limits.MAX_CELL_CHARS:
+                    _too_long(table, last_row + 1, column, text)
+                # A first character a spreadsheet takes for a formula, or the mask: styled.
+                style = _text_style(text, styles) if text[0] in _STYLED_STARTS else None
+                write_string(last_row, index, text, style)
     if table.columns:
         sheet.autofilter(0, 0, last_row, len(table.columns) - 1)
 
@@ -125,25 +131,23 @@ def exact_float(value: float) -> float:
     return value if float(f"{value:.16G}") == value else _ExactFloat(value)
 
 
-def _text(table: Table, row: int, column: str, value: Any) -> str:
+def _text(value: Any) -> str:
     """A value no cell type holds exactly, as the text a person reads."""
-    if isinstance(value, str):
-        text = value
-    elif isinstance(value, int | float):
-        text = str(value)  # too big for a double, or NaN / infinity
-    elif cells.is_text_list(value):
-        text = cells.list_text(value)
-    else:
-        text = cells.scalar_text(value)
-    if len(text) > limits.MAX_CELL_CHARS:
-        raise InputError(
-            f"{len(text)} characters do not fit in one Excel cell "
-            f"(at most {limits.MAX_CELL_CHARS}); export to .json instead",
-            sheet=table.name,
-            row=row,
-            column=column,
-        )
-    return text
+    if isinstance(value, int | float):
+        return str(value)  # too big for a double, or NaN / infinity
+    if cells.is_text_list(value):
+        return cells.list_text(value)
+    return cells.scalar_text(value)
+
+
+def _too_long(table: Table, row: int, column: str, text: str) -> None:
+    raise InputError(
+        f"{len(text)} characters do not fit in one Excel cell "
+        f"(at most {limits.MAX_CELL_CHARS}); export to .json instead",
+        sheet=table.name,
+        row=row,
+        column=column,
+    )
 
 
 def _text_style(text: str, styles: _Styles) -> Any:
