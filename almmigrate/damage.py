@@ -130,7 +130,11 @@ def _same_date(text: str, before: str) -> bool:
 
 
 def repair_keys(
-    dataset: Dataset, target: Snapshot, project_of: ProjectOf, *, match: str = "name"
+    dataset: Dataset,
+    target: Snapshot,
+    project_of: ProjectOf = lambda project: project,
+    *,
+    match: str = "name",
 ) -> list[Problem]:
     """Give a damaged connector name or connection alias back its original text from the target.
 
@@ -188,19 +192,6 @@ def _kept(sheet: str, row: int | None, column: str, found: str, original: str) -
 
 
 # ---------------------------------------------------------------- values
-
-
-def damage_warnings(
-    dataset: Dataset,
-    plugins: Mapping[str, Plugin],
-    target: Snapshot | None = None,
-    project_of: ProjectOf = lambda project: project,
-    *,
-    match: str = "name",
-) -> list[Problem]:
-    """Repair damaged keys against the target (see repair_keys), then check every value."""
-    repaired = repair_keys(dataset, target, project_of, match=match) if target else []
-    return repaired + check_dataset(dataset, plugins, target, project_of)
 
 
 def check_dataset(

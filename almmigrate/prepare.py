@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from almmigrate.damage import damage_warnings
+from almmigrate.damage import check_dataset, repair_keys
 from almmigrate.dataset import CONNECTIONS, CONNECTORS, Dataset, Snapshot
 from almmigrate.errors import InputError, Problem
 from almmigrate.generation import GENERATIONS, generation
@@ -94,6 +94,8 @@ def prepare_import(
     secrets = _secrets(options.secrets)
     project_map = resolve_project_map(dataset, snapshot, options)
     plugins = plugins_for(snapshot)
+    # A damaged alias or name is matched to the object it names before anything judges it.
+    repaired = repair_keys(dataset, snapshot, project_map.lookup, match=options.match)
     dataset, problems = validate_for_target(
         dataset,
         plugins,
@@ -104,8 +106,7 @@ def prepare_import(
         match=options.match,
         skip_unmapped=options.skip_unmapped,
     )
-    # A damaged alias or name is matched to the object it names before the plan is built.
-    damaged = damage_warnings(dataset, plugins, snapshot, project_map.lookup, match=options.match)
+    damaged = repaired + check_dataset(dataset, plugins, snapshot, project_map.lookup)
     problems = merge_problems(reading_problems or [], problems + damaged)
     settle(problems, file=dataset.source)
     plan = build_plan(

@@ -65,10 +65,11 @@ def command(
         from almmigrate.secretsfile import load_secrets
 
         values = load_secrets(secrets)
-    from almmigrate.damage import damage_warnings
+    from almmigrate.damage import check_dataset, repair_keys
 
+    repaired = repair_keys(dataset, target) if target is not None else []
     dataset, checked = validate_for_target(dataset, plugins, target, secrets=values, mode=mode)
-    damaged = damage_warnings(dataset, plugins, target)
+    damaged = repaired + check_dataset(dataset, plugins, target)
     problems = settle(merge_problems(found, checked + damaged), strict=strict, file=file)
     for problem in problems:
         click.echo(scrub(f"  {problem.severity}: {problem}"))
