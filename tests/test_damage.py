@@ -124,11 +124,12 @@ def test_strict_refuses_a_damaged_file(
 
 
 def test_an_import_of_the_damaged_csv_creates_no_connection_anew(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
+    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
 ) -> None:
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = cli(capsys, "import", ROUNDTRIP, *login)
+    journal = ("--journal", str(tmp_path / "import.journal"))  # not beside the fixture
+    code, out, err = cli(capsys, "import", ROUNDTRIP, *login, *journal)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     assert len(after["connections"]) == len(before["connections"])
