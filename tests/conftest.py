@@ -200,3 +200,12 @@ def empty_target(make_sim: SimFactory, target_data: dict[str, Any]) -> SimServer
 def lo_sim(make_sim: SimFactory) -> SimServer:
     """The instance the LibreOffice fixtures (tests/fixtures/libreoffice) were exported from."""
     return make_sim(FIXTURES / "libreoffice" / "instance.json")
+
+
+@pytest.fixture(autouse=True)
+def _own_working_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A command that writes into the current folder (migrate's default journal) must
+    # leave nothing in the checkout, and no test may see another's files there.
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))

@@ -1,4 +1,5 @@
-"""The README covers every command, and every command's help shows an example."""
+"""The README covers every command, every command's help shows an example, and the
+README's marked blocks run as written (how to mark one: tests/readme_run.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import readme_run
 from click.testing import CliRunner
 
 from almmigrate.cli import cli
@@ -84,3 +86,32 @@ def test_the_demo_output_in_the_readme_is_what_make_demo_prints(tmp_path):
     start = text.index("```\n", text.index("It prints:")) + 4
     shown = text[start : text.index("```", start)]
     assert _shape(shown, root, tmp_path) == _shape(result.stdout, root, tmp_path)
+
+
+def test_every_marked_readme_block_runs_as_written_and_prints_what_it_shows(tmp_path):
+    """Walk-throughs and the rehearsal, from a fresh folder, in order (see readme_run)."""
+    text = README.read_text(encoding="utf-8")
+    steps = readme_run.steps(text)
+    assert len([s for s in steps if not s.hidden]) >= 20  # the walk-through and the rehearsal
+    folder = tmp_path / "clone"
+    folder.mkdir()
+    session = readme_run.Session(folder)
+    try:
+        for step in steps:
+            printed = session.run(step)
+            missing = readme_run.missing_lines(step.expected, printed)
+            assert not missing, (
+                f"README line {step.line}: `{step.command}` printed\n{printed}\n"
+                f"without these lines the README shows:\n" + "\n".join(missing)
+            )
+    finally:
+        session.close()
+
+
+def test_the_readme_runner_finds_a_missing_line_and_accepts_elisions():
+    shown = ["import finished: 145 objects", "...", "requests    143", "│ ...  │   │"]
+    printed = "journal: x\nimport finished: 99 objects\ncreated 1\nrequests    7\n"
+    assert readme_run.missing_lines(shown, printed) == []
+    assert readme_run.missing_lines(["every row done"], printed) == ["every row done"]
+    marked = "<!-- readme: run -->\n```\n$ echo hi\nhi\n```\n```\n$ echo unmarked\n```\n"
+    assert [(s.command, s.expected) for s in readme_run.steps(marked)] == [("echo hi", ["hi"])]

@@ -116,9 +116,9 @@ def describe(result: DemoResult, summary_line: Callable[[Plan], str]) -> str:
         *_activate_hint(),
         "  almmigrate template --system jira --out jira.xlsx   "
         "# an empty workbook for bulk creation",
-        f"  almmigrate sim --data {_shown(files.source_data)} --port 8765 --token rehearsal &",
+        f"  almmigrate sim --data {_shown(files.source_data)} --port 8775 --token rehearsal &",
         "      # serve the sample source yourself, in the background (kill %1 stops it)",
-        "  export SDE_URL=http://127.0.0.1:8765 SDE_TOKEN=rehearsal",
+        "  export SDE_URL=http://127.0.0.1:8775 SDE_TOKEN=rehearsal",
         "  almmigrate export --out mine.xlsx && almmigrate test --all",
         "  almmigrate --help   # every command, each with an example",
         *_readme_hint(),
