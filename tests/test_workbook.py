@@ -191,3 +191,24 @@ def test_a_part_that_lies_about_its_size_is_refused_at_its_declared_size(tmp_pat
     liar.write_bytes(bytes(data))
     with pytest.raises(InputError, match="broken zip"):
         read_tables(liar)
+
+
+def test_a_hidden_data_sheet_in_an_ods_is_refused(tmp_path: Path) -> None:
+    """As in .xlsx: a hidden sheet's rows would be imported unseen."""
+    import re
+
+    path = tmp_path / "hidden.ods"
+    with zipfile.ZipFile(LIBREOFFICE / "edited.ods") as old, zipfile.ZipFile(path, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            if item.filename == "content.xml":  # ta2 is the connections sheet's table style
+                data, count = re.subn(
+                    rb'(<style:style style:name="ta2"[^>]*><style:table-properties '
+                    rb'table:display=")true',
+                    rb"\1false",
+                    data,
+                )
+                assert count == 1
+            new.writestr(item, data)
+    with pytest.raises(InputError, match='the sheet "connections" is hidden'):
+        read_tables(path)
