@@ -126,6 +126,9 @@ def import_section(figures: dict[str, Any] | None) -> list[str]:
             f"({loop['accepted_per_s']}/s, {loop['elapsed_s']} s) | {loop['throttled']} | 1.00x "
             f"| | {loop['load_before']}/{loop['load_after']} | |"
         )
+    met = sum(row[case]["meets_target"] for row in figures["runs"].values() for case in CASE_LABELS)
+    cases = len(figures["runs"]) * len(CASE_LABELS)
+    lines += ["", f"Targets met: **{met} of {cases}** cases (each: its rate and its 429 share)."]
     lines += ["", *_stage_lines(figures), "", *_over_time(figures)]
     return lines
 
@@ -139,8 +142,9 @@ def _stage_lines(figures: dict[str, Any]) -> list[str]:
     shown = ", ".join(f"{key}: {gap} s gap, {idle} s idle" for key, gap, idle in gaps)
     return [
         "Barriers (`--rate auto` runs): seconds from the last connector's answer to the first "
-        "connection's send (negative: the stages overlapped) and seconds with no request in "
-        f"flight during the apply, pauses for Retry-After included: {shown}.",
+        "connection's send (negative: the stages overlapped), and seconds during the apply "
+        "with no request in flight or waiting for its turn (the pipe empty: a request held "
+        f"back by a Retry-After pause is waiting, not idle): {shown}.",
     ]
 
 
