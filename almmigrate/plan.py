@@ -30,6 +30,7 @@ from almmigrate.problems import warning
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
+from almmigrate.tabular.cells import value_text
 
 
 def build_plan(
@@ -137,9 +138,17 @@ def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
     if checkbox and isinstance(a, str) and isinstance(b, str):
         return split_checkbox(a) == split_checkbox(b)
     if isinstance(a, str) != isinstance(b, str):
-        number, text = (b, a) if isinstance(a, str) else (a, b)
-        return _number_text(number) == text
+        value, text = (b, a) if isinstance(a, str) else (a, b)
+        # A file that lost the type (CSV; a list or dict in a workbook) holds the text
+        # it writes for the value: reading it back is no change.
+        return value is not None and text in (_number_text(value), value_text(value))
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)  # 2.0 reads back from a workbook as 2: the same JSON number
     return type(a) is type(b) and a == b
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _number_text(value: Any) -> str | None:

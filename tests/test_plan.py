@@ -284,6 +284,21 @@ def test_match_id_renames_and_skip_unmapped(target: Snapshot) -> None:
         ("alm_validate_cert", True, 1, False),
         ("alm_phases", "requirements, development", "requirements,development", True),
         ("alm_server", "a ", "a", False),
+        # A param the schema does not list, read back from a spreadsheet: the text a
+        # file writes for the target's value is that value (an unedited export is a no-op).
+        ("custom_undocumented", False, "FALSE", True),
+        ("custom_undocumented", True, "TRUE", True),
+        ("custom_undocumented", True, "FALSE", False),
+        ("custom_undocumented", True, "true", False),
+        ("custom_undocumented", 2.0, 2, True),
+        ("custom_undocumented", 2.0, "2.0", True),
+        ("custom_undocumented", 2.5, 2, False),
+        ("custom_undocumented", 1, True, False),
+        ("custom_undocumented", ["a", "b"], "a,b", True),
+        ("custom_undocumented", ["a", "b"], "b,a", False),
+        ("custom_undocumented", {"k": "v"}, '{"k": "v"}', True),
+        ("custom_undocumented", {"k": "v"}, '{"k": "w"}', False),
+        ("custom_undocumented", None, "null", False),
     ],
 )
 def test_values_equal(field: str, a: object, b: object, equal: bool) -> None:

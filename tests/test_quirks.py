@@ -105,6 +105,31 @@ def test_an_unedited_export_plans_and_imports_as_a_no_op(
     assert "verify: 9 objects, 0 differences (3 secrets checked as present only)" in out
 
 
+@pytest.mark.parametrize("name", ["export.xlsx", "export.json", "export-csv"])
+def test_params_the_schema_does_not_list_keep_their_json_types_through_a_file(
+    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path, name: str
+) -> None:
+    # Params from older versions, of every JSON type: a spreadsheet holds a boolean as
+    # TRUE/FALSE text (CSV), 2.0 as 2, a list as "a,b" and an object as JSON text. The
+    # unedited export plans as unchanged: nothing is rewritten with another type.
+    data = make_quirks()
+    kept = {"old_flag": False, "old_ratio": 2.0, "old_labels": ["a", "b"], "old_map": {"k": "v"}}
+    data["connectors"][0]["params"].update(kept)
+    data["connections"][0]["params"].update({"old_flag": True, "old_ratio": 7.0})
+    instance = make_sim(data)
+    path = tmp_path / name
+    assert run(capsys, "export", *login(instance), "--out", str(path))[0] == 0
+    plan = tmp_path / "plan.json"
+    code, out, err = run(capsys, "plan", str(path), *login(instance), "--out", str(plan))
+    assert code == 0, err
+    summary = json.loads(plan.read_text(encoding="utf-8"))["summary"]
+    assert (summary["update"], summary["unchanged"]) == (0, 9), out
+    before = instance.state.snapshot()
+    assert run(capsys, "import", str(path), *login(instance))[0] == 0
+    assert instance.stats.writes == 0
+    assert instance.state.snapshot() == before
+
+
 def test_doubts_are_warnings_that_name_row_column_and_why(
     capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path
 ) -> None:

@@ -290,10 +290,16 @@ def test_unwritable_paths_are_input_errors(tmp_path: Path) -> None:
         write_tables(tmp_path / "one.csv", two, meta={})
 
 
-def test_a_cell_too_long_for_excel_is_refused_on_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["t.xlsx", "folder", "one.csv"])
+def test_a_cell_too_long_for_excel_is_refused_on_write(tmp_path: Path, name: str) -> None:
+    # A CSV cell that long is refused when read back (check_cell_length): an export
+    # must not write a file that plan and import then refuse.
     with pytest.raises(InputError, match=r"connectors row 2, params.x: 40000 characters"):
-        write_tables(tmp_path / "t.xlsx", [connectors([typed_row("a" * 40_000)])], meta={})
+        write_tables(tmp_path / name, [connectors([typed_row("a" * 40_000)])], meta={})
     assert list(tmp_path.iterdir()) == []
+    longest = "a" * table.MAX_CELL_CHARS
+    back = write_read(tmp_path / name, [connectors([typed_row(longest)])])
+    assert back["connectors"].rows[0]["params.x"] == longest
 
 
 def test_a_nul_character_is_refused_by_csv_and_kept_by_xlsx_and_json(tmp_path: Path) -> None:

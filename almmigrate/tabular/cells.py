@@ -45,6 +45,21 @@ def scalar_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+def value_text(value: Any) -> str:
+    """The text a file holds for a value where its type is lost (a CSV cell, before its
+    escape; a list or dict in a workbook): TRUE/FALSE, a number's digits, a list of texts
+    comma-separated, anything else as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return number_text(value)
+    if is_text_list(value):
+        return list_text(value)
+    return scalar_text(value)
+
+
 def number_text(value: int | float) -> str:
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value)

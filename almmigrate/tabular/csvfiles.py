@@ -30,6 +30,15 @@ def write_csv(stream: IO[str], table: Table) -> None:
     for number, row in enumerate(table.rows, start=2):
         cells_out = [csv_cell(row.get(column)) for column in table.columns]
         for column, text in zip(table.columns, cells_out, strict=True):
+            if len(text) > limits.MAX_CELL_CHARS:
+                raise InputError(
+                    f"{len(text)} characters do not fit in one cell (at most "
+                    f"{limits.MAX_CELL_CHARS}, as the CSV reader and Excel allow); "
+                    "export to .json instead",
+                    sheet=table.name,
+                    row=number,
+                    column=column,
+                )
             if "\x00" in text:
                 raise InputError(
                     "a value holds a NUL character, which a CSV file cannot carry; "
@@ -45,15 +54,9 @@ def csv_cell(value: Any) -> str:
     """The text of one CSV cell: TRUE/FALSE, numbers, escaped text, empty for None."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int | float):
-        return cells.number_text(value)
-    if cells.is_text_list(value):
-        value = cells.list_text(value)
-    elif not isinstance(value, str):
-        value = cells.scalar_text(value)
-    return cells.csv_escape(value)
+    if isinstance(value, int | float):  # bool too: TRUE/FALSE, never escaped
+        return cells.value_text(value)
+    return cells.csv_escape(cells.value_text(value))
 
 
 # ---------------------------------------------------------------- reading

@@ -106,7 +106,7 @@ def _write_sheet(sheet: Any, table: Table, styles: _Styles) -> None:
             elif kind is float and math.isfinite(value):
                 write_number(last_row, index, exact_float(value))
             else:
-                text = value if kind is str else _text(value)
+                text = value if kind is str else cells.value_text(value)  # no cell type holds it
                 if not text:
                     continue
                 if len(text) > limits.MAX_CELL_CHARS:
@@ -129,15 +129,6 @@ class _ExactFloat(float):
 def exact_float(value: float) -> float:
     """value, or the same double marked to be written with every digit it needs."""
     return value if float(f"{value:.16G}") == value else _ExactFloat(value)
-
-
-def _text(value: Any) -> str:
-    """A value no cell type holds exactly, as the text a person reads."""
-    if isinstance(value, int | float):
-        return str(value)  # too big for a double, or NaN / infinity
-    if cells.is_text_list(value):
-        return cells.list_text(value)
-    return cells.scalar_text(value)
 
 
 def _too_long(table: Table, row: int, column: str, text: str) -> None:
