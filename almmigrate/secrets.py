@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from almmigrate.redaction import Redactor
@@ -43,9 +45,36 @@ def name_is_secret(name: str) -> bool:
     return any(p.replace("_", "") in squashed for p in _SECRET_PHRASES)
 
 
-# One CLI run is one process: the values it learns are hidden from everything it prints.
-# Library users and tests that want their own scope make a Redactor of their own.
-REDACTOR = Redactor(MASK, name_is_secret)
+class _Scope:
+    """The Redactor of the run under way: one per CLI invocation (see redaction_scope)."""
+
+    redactor = Redactor(MASK, name_is_secret)
+
+
+@contextmanager
+def redaction_scope() -> Iterator[Redactor]:
+    """A run's own secrets: registered inside, forgotten when it ends.
+
+    The CLI runs every command in one, so nothing learnt by a run outlives it,
+    and tests get one each without resetting anything. An attribute, not a
+    context variable: the run's worker threads must share it.
+    """
+    previous = _Scope.redactor
+    _Scope.redactor = Redactor(MASK, name_is_secret)
+    try:
+        yield _Scope.redactor
+    finally:
+        _Scope.redactor = previous
+
+
+def start_redaction() -> Redactor:
+    """Begin a run with nothing learnt (the CLI, at each invocation); kept until the next.
+
+    Not restored at the end, unlike redaction_scope: a worker still in a request as
+    the process exits must keep hiding what the run learnt.
+    """
+    _Scope.redactor = Redactor(MASK, name_is_secret)
+    return _Scope.redactor
 
 
 def register_secret(value: object, field: str | None = None) -> None:
@@ -54,19 +83,19 @@ def register_secret(value: object, field: str | None = None) -> None:
     field: the param that carries it; a very short value is hidden only there
     (and in any field whose name says it is secret), in every encoded form.
     """
-    REDACTOR.add(value, field)
+    _Scope.redactor.add(value, field)
 
 
 def forget_secrets() -> None:
-    """Forget every registered value (between two runs in one process)."""
-    REDACTOR.clear()
+    """Forget every value the current scope registered (a new run in the same scope)."""
+    _Scope.redactor.clear()
 
 
 def scrub(text: str) -> str:
     """Text with every registered secret, in any encoding, and any `Token xyz` value hidden."""
     if not text:
         return text
-    return _TOKEN_HEADER.sub(r"\1" + MASK, REDACTOR.scrub(text))
+    return _TOKEN_HEADER.sub(r"\1" + MASK, _Scope.redactor.scrub(text))
 
 
 # `Token <value>` as in the Authorization header. The value must look like a token (8+

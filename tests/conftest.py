@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from almmigrate.secrets import forget_secrets
+from almmigrate.secrets import redaction_scope
 from almmigrate.sim import Faults, SimServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,10 +167,10 @@ def canaries() -> Canaries:
 
 
 @pytest.fixture(autouse=True)
-def _forget_registered_secrets() -> Iterator[None]:
-    # The redaction registry is process-wide; one test's secrets must not hide another's output.
-    yield
-    forget_secrets()
+def _own_redaction_scope() -> Iterator[None]:
+    # Each test is a run of its own: the secrets it registers hide nothing in another test.
+    with redaction_scope():
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.cli import main
 from almmigrate.dataset import CONNECTION_COLUMNS, CONNECTOR_COLUMNS, PROJECT_COLUMNS
 from almmigrate.progress import progress
-from almmigrate.secrets import MASK, forget_secrets
+from almmigrate.secrets import MASK
 from almmigrate.tabular.cells import csv_unescape
 
 FORMATS = ["xlsx", "json", "csv"]
@@ -47,9 +47,6 @@ def sim():
 def _env(monkeypatch):
     monkeypatch.setenv("SDE_TOKEN", TOKEN)
     monkeypatch.delenv("SDE_URL", raising=False)
-    forget_secrets()
-    yield
-    forget_secrets()
 
 
 def run(capsys, *args: str) -> tuple[int, str, str]:

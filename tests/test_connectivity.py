@@ -26,7 +26,7 @@ from almmigrate.connectivity import (
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.mapping import ProjectMap
 from almmigrate.schema import bundled_plugins
-from almmigrate.secrets import MASK, forget_secrets
+from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import SimServer
@@ -64,7 +64,6 @@ def instance_data() -> dict[str, Any]:
 
 @pytest.fixture
 def instance():
-    forget_secrets()
     with SimServer(data=instance_data()) as server:
         yield server
 

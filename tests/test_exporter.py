@@ -17,7 +17,7 @@ from export_data import (
 from almmigrate.errors import InputError
 from almmigrate.exporter import fetch_snapshot, mask_params, snapshot_to_dataset
 from almmigrate.schema import bundled_plugins
-from almmigrate.secrets import MASK, forget_secrets, scrub
+from almmigrate.secrets import MASK, scrub
 from almmigrate.settings import ConnectionSettings
 
 
@@ -36,13 +36,6 @@ def client(sim):
     settings = ConnectionSettings(url=sim.url, token=TOKEN, page_size=2, concurrency=3)
     with SDEClient(settings) as api:
         yield api
-
-
-@pytest.fixture(autouse=True)
-def _fresh_secrets():
-    forget_secrets()
-    yield
-    forget_secrets()
 
 
 def test_fetch_snapshot_reads_every_object_across_many_pages(client):

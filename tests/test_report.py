@@ -14,14 +14,9 @@ from almmigrate.errors import InputError
 from almmigrate.plan_types import Change, Outcome, PlanItem
 from almmigrate.problems import warning
 from almmigrate.report import COLUMNS, report_rows, summary_csv_path, write_report
-from almmigrate.secrets import forget_secrets, register_secret
+from almmigrate.secrets import register_secret
 
 CANARY = "canary-report-secret-4417"
-
-
-@pytest.fixture(autouse=True)
-def _forget() -> None:
-    forget_secrets()
 
 
 def _result() -> ApplyResult:

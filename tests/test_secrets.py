@@ -3,12 +3,9 @@ from __future__ import annotations
 import io
 import logging
 
-import pytest
-
 from almmigrate.secrets import (
     MASK,
     ScrubFilter,
-    forget_secrets,
     redact_url,
     register_secret,
     scrub,
@@ -16,13 +13,6 @@ from almmigrate.secrets import (
 from almmigrate.settings import ConnectionSettings
 
 CANARY = "canary-Zq9-7731-secret"
-
-
-@pytest.fixture(autouse=True)
-def _clean():
-    forget_secrets()
-    yield
-    forget_secrets()
 
 
 def test_scrub_hides_registered_values_and_token_headers():
@@ -88,3 +78,20 @@ def test_log_filter_scrubs_a_logged_traceback():
     text = stream.getvalue()
     assert "ValueError" in text and MASK in text
     assert CANARY not in text
+
+
+def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh():
+    from click.testing import CliRunner
+
+    from almmigrate.cli import cli
+    from almmigrate.secrets import redaction_scope
+
+    register_secret(CANARY)
+    with redaction_scope():
+        assert scrub(CANARY) == CANARY  # the outer run's secret is not this one's
+        register_secret("inner-secret-value-1")
+        assert scrub("inner-secret-value-1") == MASK
+    assert scrub("inner-secret-value-1") == "inner-secret-value-1"
+    assert scrub(CANARY) == MASK
+    assert CliRunner().invoke(cli, ["validate", "--help"]).exit_code == 0
+    assert scrub(CANARY) == CANARY  # an invocation starts with nothing learnt

@@ -8,15 +8,10 @@ import pytest
 
 from almmigrate.errors import InputError
 from almmigrate.plan_types import PlanItem
-from almmigrate.secrets import forget_secrets, scrub
+from almmigrate.secrets import scrub
 from almmigrate.secretsfile import SecretValues, load_secrets
 
 CANARY = "canary-S3cret-7f3a"
-
-
-@pytest.fixture(autouse=True)
-def _forget() -> None:
-    forget_secrets()
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:

@@ -20,7 +20,7 @@ import click
 
 from almmigrate import __version__
 from almmigrate.errors import AlmMigrateError, ValidationFailed
-from almmigrate.secrets import ScrubFilter, scrub
+from almmigrate.secrets import ScrubFilter, scrub, start_redaction
 
 # command name -> module under almmigrate.cli holding a click command of that name.
 COMMANDS = {
@@ -99,6 +99,7 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
+    start_redaction()  # what an earlier run in this process learnt is not this run's
     configure_logging(verbose)
 
 
