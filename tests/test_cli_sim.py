@@ -133,6 +133,18 @@ def test_a_revoked_token_and_html_answers_from_options() -> None:
     assert "creates committed, then answered with an HTML page" in banner
 
 
+def test_echoed_rejects_from_the_option() -> None:
+    port = free_port()
+    with serving("--port", str(port), "--echo-rejects") as (process, lines):
+        headers = {"Authorization": "Token sim-source-token"}
+        url = f"http://127.0.0.1:{port}/api/v2/connectors/alm/"
+        body = {"name": "Echoed", "system": "jira", "params": {"alm_pass": 'Pa\\ss"1'}}
+        refused = httpx.post(url, headers=headers, json=body, timeout=10)
+    assert refused.status_code == 400
+    assert refused.text == "Invalid request: " + repr(body)
+    assert "every write refused 400, the request echoed back as a Python repr" in "".join(lines)
+
+
 def test_refuses_a_host_that_is_not_loopback() -> None:
     result = CliRunner().invoke(cli, ["sim", "--host", "0.0.0.0", "--port", "0"])
     assert result.exit_code == 2

@@ -41,6 +41,8 @@ def _describe_faults(faults: Faults) -> str:
         parts.append(f"every write answered 500 with a {faults.write_error_bytes}-byte body")
     if faults.html_create_answer:
         parts.append("creates committed, then answered with an HTML page")
+    if faults.echo_rejects:
+        parts.append("every write refused 400, the request echoed back as a Python repr")
     if parts and faults.seed is not None:
         parts.append(f"seed {faults.seed}")
     return "; ".join(parts) or "none"
@@ -162,6 +164,11 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     is_flag=True,
     help="Commit each create, then answer it with an HTML page instead of JSON (a proxy).",
 )
+@click.option(
+    "--echo-rejects",
+    is_flag=True,
+    help="Refuse every write 400 echoing the request as a Python repr (secrets escaped in it).",
+)
 @click.option("--seed", type=int, help="Seed for reproducible failures and drops.")
 @click.option(
     "--api",
@@ -191,6 +198,7 @@ def command(
     revoke_after_writes: int | None,
     write_error_bytes: int,
     html_create_answer: bool,
+    echo_rejects: bool,
     seed: int | None,
     api: str,
 ) -> None:
@@ -231,6 +239,7 @@ def command(
         revoke_after_writes=revoke_after_writes,
         write_error_bytes=write_error_bytes,
         html_create_answer=html_create_answer,
+        echo_rejects=echo_rejects,
     )
     sim = SimServer(path, token=token, faults=faults, host=host, port=port, api=api).start()
     gen = sim.state.generation
