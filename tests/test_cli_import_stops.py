@@ -49,7 +49,10 @@ def test_a_token_revoked_mid_run_stops_it_at_once_with_exit_3(
     empty_target.set_faults(Faults(revoke_after_writes=30))
     report = tmp_path / "report.json"
     code, out, err = cli(
-        capsys, *import_args(exported, empty_target, secrets_csv, "--report", str(report))
+        capsys,
+        *import_args(
+            exported, empty_target, secrets_csv, "--report", str(report), "--concurrency", "4"
+        ),
     )
     assert code == 3, err
     no_traceback(err)
