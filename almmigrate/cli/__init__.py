@@ -143,14 +143,15 @@ def main(argv: list[str] | None = None) -> Any:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        stop_at_next_interrupt()
+        if argv is None:
+            stop_at_next_interrupt()
         click.echo("Interrupted (Ctrl-C).", err=True)
         sys.exit(130)
     except click.ClickException as error:
         error.show()
         sys.exit(2 if error.exit_code == 2 else error.exit_code)
     except click.exceptions.Exit as done:
-        if done.exit_code == 130:
+        if done.exit_code == 130 and argv is None:
             stop_at_next_interrupt()
         sys.exit(done.exit_code)
     except AlmMigrateError as error:
@@ -164,7 +165,8 @@ def stop_at_next_interrupt() -> None:
 
     Python joins worker threads still in a request before it exits; a second Ctrl-C
     there would print a traceback from the threading module. Everything worth keeping
-    (journal, report) is written by then.
+    (journal, report) is written by then. Only for the console script (main() without
+    argv): a process calling main() itself keeps its own Ctrl-C handling.
     """
     if threading.current_thread() is not threading.main_thread():
         return
