@@ -46,6 +46,11 @@ def import_args(file: Path, target: Any, secrets: Path, tmp_path: Path) -> list[
     ]  # fmt: skip
 
 
+# A Ctrl-C that lands after Python has put back the default handler, in the last moments
+# of its exit, ends the process by the signal: a shell shows that as 130 too.
+INTERRUPTED = (130, -signal.SIGINT)
+
+
 def clean(stderr: str) -> None:
     assert "Traceback" not in stderr and "Exception ignored" not in stderr, stderr
 
@@ -60,7 +65,7 @@ def test_ctrl_c_during_an_import_writes_the_report_of_what_was_done(
     for _ in range(presses):
         process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    assert process.returncode in (INTERRUPTED if presses > 1 else (130,)), err
     clean(err)
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     actions = [o["action"] for o in report["objects"]]
@@ -88,7 +93,7 @@ def test_ctrl_c_twice_during_an_export_is_quiet(
     process.send_signal(signal.SIGINT)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err
+    assert process.returncode in INTERRUPTED, err
     clean(err)
     assert "Interrupted (Ctrl-C)." in err or "Stopped." in err
     assert not (tmp_path / "out.xlsx").exists()
