@@ -103,10 +103,10 @@ class _Checker:
         self.connector_names = ConnectorNames(dataset, target if self._identity() else None)
 
     def run(self) -> list[Problem]:
-        seen: dict[str, int | None] = {}
+        seen: dict[str, ConnectorRecord] = {}
         for record in self.dataset.connectors:
             self._connector(record, seen)
-        keys: dict[tuple[int | None, str], int | None] = {}
+        keys: dict[tuple[int | None, str], ConnectionRecord] = {}
         for connection in self.dataset.connections:
             self._connection(connection, keys)
         return self.problems
@@ -129,16 +129,18 @@ class _Checker:
 
     # ------------------------------------------------------------ connectors
 
-    def _connector(self, record: ConnectorRecord, seen: dict[str, int | None]) -> None:
+    def _connector(self, record: ConnectorRecord, seen: dict[str, ConnectorRecord]) -> None:
         row = record.row
         name = name_key(record.name)
         self.item = name
         if not name:
             self._add(CONNECTORS, row, "name", "name is empty")
         elif name in seen:
-            self._add(CONNECTORS, row, "name", f'"{name}" is also on row {seen[name]}')
+            other = seen[name]
+            where = _also(other.row, "name of the connector", other.id, other.name)
+            self._add(CONNECTORS, row, "name", f'"{name}" is also {where}')
         else:
-            seen[name] = row
+            seen[name] = record
             self.file_connectors[name] = record
         plugin = self._plugin(CONNECTORS, row, record.system)
         if plugin is None:
@@ -194,7 +196,7 @@ class _Checker:
     # ------------------------------------------------------------ connections
 
     def _connection(
-        self, record: ConnectionRecord, keys: dict[tuple[int | None, str], int | None]
+        self, record: ConnectionRecord, keys: dict[tuple[int | None, str], ConnectionRecord]
     ) -> None:
         row = record.row
         alias = name_key(record.alias)
@@ -252,7 +254,7 @@ class _Checker:
         record: ConnectionRecord,
         alias: str,
         target_project: int | None,
-        keys: dict[tuple[int | None, str], int | None],
+        keys: dict[tuple[int | None, str], ConnectionRecord],
     ) -> None:
         """An empty alias, or the same (project, alias) twice in the file."""
         if not alias:
@@ -262,11 +264,12 @@ class _Checker:
         if project is None:
             return
         if (project, alias) in keys:
-            where = keys[(project, alias)]
-            message = f'"{alias}" in project {project} is also on row {where}'
+            other = keys[(project, alias)]
+            where = _also(other.row, "alias of the connection", other.id, other.alias)
+            message = f'"{alias}" in project {project} is also {where}'
             self._add(CONNECTIONS, record.row, "alias", message)
         else:
-            keys[(project, alias)] = record.row
+            keys[(project, alias)] = record
 
     def _connection_columns(self, record: ConnectionRecord) -> None:
         if record.frequency is not None and record.frequency not in FREQUENCIES:
@@ -433,3 +436,11 @@ class _Checker:
 def _as_set(names: list[str] | None) -> set[str] | None:
     """fields_editable_on_project as a set; None (not given) stays None."""
     return set(names) if names is not None else None
+
+
+def _also(row: int | None, what: str, ident: int | None, raw: str) -> str:
+    """Where the other object of a key is: its row in a file, or (an instance read by
+    migrate has no rows) its id and its name as the source holds it."""
+    if row is not None:
+        return f"on row {row}"
+    return f"the {what} with id {ident} ({raw!r})"

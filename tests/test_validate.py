@@ -100,6 +100,27 @@ def test_every_problem_at_once_with_sheet_row_and_column() -> None:
     ]
 
 
+def test_the_same_key_twice_in_an_instance_names_the_other_object_not_a_row() -> None:
+    # migrate reads an instance, not a file: no rows. An older instance may hold
+    # " spaced name " and "spaced name", one name once SD Elements trims it.
+    dataset = Dataset(
+        connectors=[
+            ConnectorRecord(" Jira New ", "jira", params=jira().params, id=1),
+            ConnectorRecord("Jira New", "jira", params=jira().params, id=7),
+        ],
+        connections=[
+            ConnectionRecord("A ", project=1, connector_name="Jira New", id=3),
+            ConnectionRecord("A", project=1, connector_name="Jira New", id=9),
+        ],
+    )
+    assert texts(validate_dataset(dataset, PLUGINS)) == [
+        "error: connectors 'Jira New', name: \"Jira New\" is also the name of the connector "
+        "with id 1 (' Jira New ')",
+        "error: connections 'project 1 / A', alias: \"A\" in project 1 is also the alias of "
+        "the connection with id 3 ('A ')",
+    ]
+
+
 def test_create_mode_checks_required_params_by_scope_and_masked_secrets() -> None:
     dataset = Dataset(
         connectors=[
