@@ -135,8 +135,10 @@ def report_error(error: BaseException, verbose: int) -> None:
 
 def main(argv: list[str] | None = None) -> Any:
     """Console entry point: run the CLI and turn every outcome into an exit code."""
-    if hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        # `| head` ends quietly. Only for the console script: in a process that calls
+        # main() itself (a test, a server) a peer closing a socket would kill it.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
     verbose += (argv or sys.argv[1:]).count("--verbose")
     try:
