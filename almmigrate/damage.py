@@ -36,6 +36,8 @@ from almmigrate.mapping import TargetIndex
 from almmigrate.schema import CHOICE_TYPES, Plugin
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# Thousands grouped with commas, as a spreadsheet writes (or reads and drops) them.
+_GROUPED = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 # Doubles hold 15-17 significant digits; spreadsheets show 15.
 _EXACT_DIGITS = 15
 _DATE_FORMATS = (
@@ -56,6 +58,11 @@ _DATE_FORMATS = (
     "%m/%d/%Y %H:%M",
     "%m/%d/%y %H:%M",
     "%d/%m/%Y %H:%M",
+    # A time of day: LibreOffice turns "00:30" into "12:30:00 AM".
+    "%H:%M",
+    "%H:%M:%S",
+    "%I:%M %p",
+    "%I:%M:%S %p",
 )
 # Fixed connection columns that hold text a spreadsheet may reformat.
 _TEXT_COLUMNS = ("frequency",)
@@ -75,8 +82,9 @@ def spreadsheet_damage(found: Any, original: Any) -> bool:
     """True when found is original reformatted the way spreadsheet programs do.
 
     Leading zeros dropped, a number written another way (`1e5` -> `100000` or
-    `1.00E+05`, `7` -> `7.0`), a long digit string cut to 15 digits or put in
-    scientific notation, a number too big for a double, a date in another format.
+    `1.00E+05`, `7` -> `7.0`, `1,000` -> `1000`, `50%` -> `50.00%`), a long digit
+    string cut to 15 digits or put in scientific notation, a number too big for a
+    double, a date or time of day in another format (`00:30` -> `12:30:00 AM`).
     """
     text, before = cell_text(found), cell_text(original)
     if text is None or before is None or not isinstance(original, str):
@@ -91,7 +99,15 @@ def damage_message(found: Any, original: Any) -> str:
     return f"looks like a spreadsheet turned '{original}' into '{cell_text(found)}'"
 
 
+def _plain(number: str) -> str:
+    """A number's text without its thousands separators."""
+    return number.replace(",", "") if _GROUPED.fullmatch(number) else number
+
+
 def _same_number(text: str, before: str) -> bool:
+    if text.endswith("%") and before.endswith("%"):  # "50%" -> "50.00%"
+        text, before = text[:-1].strip(), before[:-1].strip()
+    text, before = _plain(text), _plain(before)
     if not (_NUMBER.fullmatch(text) and _NUMBER.fullmatch(before)):
         return False
     now, then = float(text), float(before)

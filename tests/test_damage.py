@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from cli_runs import cli
 
-from almmigrate.damage import check_dataset, spreadsheet_damage
-from almmigrate.dataset import ConnectorRecord, Dataset
+from almmigrate.damage import check_dataset, repair_keys, spreadsheet_damage
+from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.models import Connection
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
 
@@ -37,6 +38,12 @@ ROUNDTRIP = str(LIBREOFFICE / "csv_roundtrip")
         ("7.0", "7"),
         ("01/02/2026", "2026-01-02"),
         ("2026-01-02 00:00:00", "2026-01-02"),
+        # LibreOffice's CSV import with "detect special numbers" (as saved in tests/fixtures)
+        ("1000", "1,000"),
+        ("1234567.5", "1,234,567.5"),
+        ("50.00%", "50%"),
+        ("12:30:00 AM", "00:30"),
+        ("14:05:00", "14:05"),
     ],
 )
 def test_reformatting_a_spreadsheet_does_is_damage(found: Any, original: str) -> None:
@@ -54,6 +61,11 @@ def test_reformatting_a_spreadsheet_does_is_damage(found: Any, original: str) ->
         ("Jira", "jira"),
         (True, "TRUE"),
         ("7", 7),  # the target holds a number: nothing a spreadsheet did
+        ("1001", "1,000"),
+        ("1000", "1,00"),  # not a grouped number
+        ("51%", "50%"),
+        ("00:31:00", "00:30"),
+        ("1", "100%"),  # a percent is not its fraction's text
     ],
 )
 def test_an_edit_is_not_damage(found: Any, original: Any) -> None:
@@ -72,6 +84,20 @@ def test_a_choice_the_schema_allows_is_named_offline() -> None:
     assert [str(p) for p in check_dataset(dataset, plugins)] == [
         "connectors row 2, params.sde_min_priority: looks like a spreadsheet turned '7' into "
         "'7.0' (the schema allows '7')"
+    ]
+
+
+@pytest.mark.parametrize(("damaged", "original"), [("1000", "1,000"), ("12:30:00 AM", "00:30")])
+def test_an_alias_a_spreadsheet_regrouped_or_retimed_keeps_its_connection(
+    damaged: str, original: str
+) -> None:
+    target = Snapshot(connections=[Connection(alias=original, connector=1, project=6, id=19)])
+    dataset = Dataset(connections=[ConnectionRecord(alias=damaged, project=6, row=20)])
+    warnings = repair_keys(dataset, target)
+    assert dataset.connections[0].alias == original
+    assert [str(w) for w in warnings] == [
+        f"connections row 20, alias: looks like a spreadsheet turned '{original}' into "
+        f"'{damaged}': matched to the connection '{original}' on the target, which keeps its name"
     ]
 
 
