@@ -127,16 +127,19 @@ def _value(value: Any) -> Any:
 
 def write_frames(frames: Frames, path: str | Path) -> Path:
     """Write the frames to any format `export` writes (.xlsx, .json, .csv folder or file)."""
+    from almmigrate.exporter import check_output_path
     from almmigrate.tabular import write_tables
 
+    tables = frames_to_tables(frames)
+    sheets = [n for n in DATA_SHEETS if n in tables]
+    check_output_path(Path(path), sheets)  # refuses what `export` refuses (.ods, .xls, ...)
     meta = {
         "tool": "almmigrate",
         "tool_version": __version__,
         "format_version": FORMAT_VERSION,
         "written_from": "pandas frames",
     }
-    tables = frames_to_tables(frames)
-    write_tables(path, [tables[n] for n in DATA_SHEETS if n in tables], meta=meta)
+    write_tables(path, [tables[n] for n in sheets], meta=meta)
     return Path(path)
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import almmigrate
-from almmigrate.errors import ValidationFailed
+from almmigrate.errors import InputError, ValidationFailed
 from almmigrate.secrets import MASK
 from almmigrate.sim import SimServer
 
@@ -88,6 +88,22 @@ def test_frames_written_to_every_format_read_back_equal(
         almmigrate.plan_frames(f, source_sim.url, source_sim.token).plan for f in (frames, back)
     ]
     assert [p.counts() for p in plans] == [plans[0].counts()] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("edited.ods", "almmigrate writes workbooks as .xlsx"),
+        ("edited.xls", ".xls is not a format almmigrate writes"),
+        ("all.csv", "a .csv file holds one sheet"),
+    ],
+)
+def test_write_frames_refuses_what_export_refuses(tmp_path: Path, name: str, message: str) -> None:
+    """A path export refuses is not written as a folder of CSV files named like a workbook."""
+    frames = almmigrate.read_frames(LIBREOFFICE / "edited.ods")
+    with pytest.raises(InputError, match=message):
+        almmigrate.write_frames(frames, tmp_path / name)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_cell_in_a_frame_is_refused_naming_its_row(source_sim: SimServer) -> None:
