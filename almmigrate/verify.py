@@ -19,15 +19,16 @@ from typing import Any
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.generation import generation
 from almmigrate.mapping import ProjectMap
-from almmigrate.plan import build_plan
+from almmigrate.naturalkey import name_key
+from almmigrate.plan import build_plan, values_equal
 from almmigrate.plan_types import PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
 from almmigrate.problems import settle
-from almmigrate.schema import Plugin, is_secret
+from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
-from almmigrate.vocabulary import to_generation
+from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,13 @@ def verify_dataset(
         found.differences += [
             _difference(item, c.field, c.new, c.old) for c in item.changes if not c.secret
         ]
+        if isinstance(record, ConnectionRecord) and item.target_id in connections:
+            shown = {c.field for c in item.changes}
+            found.differences += [
+                d
+                for d in _effective_differences(record, item, dataset, target, plugins)
+                if d.field not in shown
+            ]
         if item.kind == "connector":
             held = by_id[item.target_id].params if item.target_id in by_id else {}
         else:
@@ -181,6 +189,46 @@ class _EverySecret(SecretValues):
 def _difference(item: PlanItem, name: str, file: Any, target: Any) -> Difference:
     label = item.key if item.kind == "connector" else (item.alias or item.key)
     return Difference(item.kind, label, item.project, name, file, target, item.row)
+
+
+def _effective_differences(
+    record: ConnectionRecord,
+    item: PlanItem,
+    dataset: Dataset,
+    target: Snapshot,
+    plugins: Mapping[str, Plugin],
+) -> list[Difference]:
+    """A connection's merged params on the target against what the file implies.
+
+    The plan compares only the params a row gives, so a target connection that
+    holds its own value where the file's inherits from its connector would pass
+    unseen. The file implies: its connection's params over its connector's from
+    the file, over the target connector's for what the file does not give (an
+    empty cell keeps it). Secrets (checked as present), derived and read-only
+    params are left out.
+    """
+    held = next(c for c in target.connections if c.id == item.target_id)
+    parent = next((c for c in target.connectors if c.id == held.connector), None)
+    plugin = plugins.get(parent.system if parent else (record.system or "").strip())
+    key = name_key(item.connector_name)
+    in_file = next((c for c in dataset.connectors if name_key(c.name) == key), None)
+    implied: dict[str, Any] = dict(parent.params if parent else {})
+    for given in (in_file.params if in_file else {}), record.params:
+        implied.update({k: v for k, v in given.items() if v is not None})
+
+    def compared(name: str) -> bool:
+        spec = plugin.field(name) if plugin else None
+        readonly = name in READ_ONLY_PARAMS or (spec is not None and spec.readonly)
+        return not (name in DERIVED_PARAMS or readonly or is_secret(name, plugin))
+
+    differences = []
+    for name in sorted(n for n in {*implied, *held.params} if compared(n)):
+        wanted, current = implied.get(name), held.params.get(name)
+        both = name in implied and name in held.params
+        if both and values_equal(plugin, name, wanted, current):
+            continue
+        differences.append(_difference(item, f"params.{name}", wanted, current))
+    return differences
 
 
 def _secret_names(

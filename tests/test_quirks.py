@@ -364,3 +364,31 @@ def test_verify_lists_what_the_target_holds_otherwise(
     else:
         text = report.read_text(encoding="utf-8")
         assert "<h2>Differences (2)</h2>" in text and "trac own priority" in text
+
+
+def test_verify_finds_an_own_value_where_the_file_inherits_from_the_connector(
+    capsys: pytest.CaptureFixture[str],
+    quirks: SimServer,
+    empty_target: SimServer,
+    tmp_path: Path,
+) -> None:
+    from almmigrate.client import SDEClient
+    from almmigrate.settings import ConnectionSettings
+
+    assert run(capsys, "migrate", *both(quirks, empty_target))[0] == 0
+    export = tmp_path / "source.json"
+    assert run(capsys, "export", *login(quirks), "--out", str(export))[0] == 0
+    # The file's "Doubled  spaces  " gives no sde_min_priority: it inherits "7" from its connector.
+    held = {c["alias"]: c["id"] for c in empty_target.state.snapshot()["connections"]}
+    settings = ConnectionSettings(empty_target.url, empty_target.token)
+    with SDEClient(settings) as client:
+        client.update_connection(held["Doubled  spaces"], {"params": {"sde_min_priority": 9}})
+    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    assert (code, out.splitlines()) == (
+        1,
+        [
+            "verify: 9 objects, 1 difference (3 secrets checked as present only)",
+            '  connection "Doubled  spaces" in project 103: params.sde_min_priority '
+            "file '7', target 9",
+        ],
+    )

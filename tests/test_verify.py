@@ -83,3 +83,15 @@ def test_a_missing_object_is_a_difference() -> None:
     assert [d.describe() for d in found.differences] == [
         'connection "Sync 12" in project 44: not on the target'
     ]
+
+
+def test_an_own_value_where_the_file_inherits_is_a_difference() -> None:
+    snapshot = target()
+    snapshot.connections[0].params["sde_min_priority"] = 9  # its own, over the connector's "7"
+    found = verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot))
+    assert [d.describe() for d in found.differences] == [
+        "connection \"Sync 12\" in project 44: params.sde_min_priority file '7', target 9"
+    ]
+    snapshot.connections[0].params["sde_min_priority"] = "7"
+    snapshot.connections[0].params["last_successful_run"] = "2026-01-01"  # read-only: not compared
+    assert verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot)).differences == []
