@@ -326,11 +326,15 @@ class AdaptiveRate:
         for since in (self._began, self._resumed_at):
             if since is not None:
                 start = max(start, since)
-        span = refused.at - start
-        if span < MEASURE_S / 4:
+        if refused.at - start < MEASURE_S / 4:
             return None
-        accepted = sum(1 for s in self._sent if start <= s.at < refused.at and not s.refused)
-        return max(MIN_RATE, accepted / span)
+        # Counted over the whole second the server counts, not extrapolated from the part
+        # since we began (or resumed): 15 accepted in our first 0.7 s is a limit of 15 a
+        # second, not 21 (a guess that high makes the next refusal look like a burst ran
+        # out, and the rate collapses to half the limit).
+        window = refused.at - MEASURE_S
+        accepted = sum(1 for s in self._sent if window <= s.at < refused.at and not s.refused)
+        return max(MIN_RATE, accepted / MEASURE_S)
 
     def _in_flight(self, now: float) -> int:
         if self._fixed_in_flight is not None:

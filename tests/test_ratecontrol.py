@@ -191,6 +191,20 @@ def test_a_sliding_window_limit_is_found_from_what_the_server_accepted() -> None
     assert floor < LIMIT
 
 
+@pytest.mark.parametrize("limit", [8, 15])
+def test_a_limit_under_the_start_rate_is_counted_over_a_whole_second(limit: int) -> None:
+    # The slow start meets a low limit in its first second: the server accepted `limit`
+    # in that second, not `limit` over the part of it we had been sending. Extrapolated
+    # (15 in 0.7 s read as 21/s), the next refusal looked like a burst running out and
+    # the rate settled near half the limit (`sim --throttle sliding-window --rate-limit 15`).
+    loop = Loop(SlidingWindow(limit=limit), latency=0.06, jitter=0.02)
+    run = loop.send(40 * limit)
+    status = loop.controller.status()
+    assert status.limit is not None and 0.85 * limit <= status.limit <= limit
+    assert 0.8 * limit <= achieved(run, since=run.starts[-1] - 15) <= limit
+    assert len(run.refusals) <= 8
+
+
 @pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
 def test_a_rate_ceiling_is_never_passed(server: type) -> None:
     loop = Loop(server(), ceiling=25)
