@@ -20,6 +20,9 @@ How a README block is marked for checking (other sections may add their own):
   simulator started as job N, as bash numbers jobs.
 - ``<!-- readme: do COMMAND -->`` runs COMMAND, unshown, where it stands: a step
   the prose asks of the reader (an edit in a spreadsheet program).
+- A block that shows commands (``$ ``) and cannot be checked says why on the
+  line above it: ``<!-- readme: not run: WHY -->`` (output that depends on a
+  terminal or on timing, a block another test runs).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MARK = "<!-- readme: run -->"
+NOT_RUN = "<!-- readme: not run: "
 DO = re.compile(r"^<!-- readme: do (?P<command>.+) -->$")
 SIM = re.compile(r"^almmigrate sim (?P<args>.*)&\s*(?:#.*)?$")
 KILL = re.compile(r"^kill (?P<jobs>(?:%\d+\s*)+)(?:#.*)?$")
@@ -70,6 +74,29 @@ def steps(text: str) -> list[Step]:
                     found[-1].expected.append(lines[index])
                 index += 1
         index += 1
+    return found
+
+
+def unexplained_blocks(text: str) -> list[int]:
+    """README lines of fenced blocks showing commands, neither run nor saying why not."""
+    lines = text.splitlines()
+    found = []
+    inside = False
+    for index, line in enumerate(lines):
+        if not line.startswith("```"):
+            continue
+        inside = not inside
+        if not inside:
+            continue
+        body = []
+        for after in lines[index + 1 :]:
+            if after.startswith("```"):
+                break
+            body.append(after)
+        above = lines[index - 1].strip() if index else ""
+        explained = above == MARK or above.startswith(NOT_RUN)
+        if any(b.startswith("$ ") for b in body) and not explained:
+            found.append(index + 1)
     return found
 
 

@@ -108,6 +108,20 @@ def test_every_marked_readme_block_runs_as_written_and_prints_what_it_shows(tmp_
         session.close()
 
 
+def test_every_readme_block_of_commands_is_run_or_says_why_not():
+    assert readme_run.unexplained_blocks(README.read_text(encoding="utf-8")) == []
+
+
+def test_the_readme_runner_finds_a_block_neither_run_nor_explained():
+    text = (
+        "<!-- readme: run -->\n```\n$ echo run\n```\n"
+        "<!-- readme: not run: timing -->\n```\n$ echo timed\n```\n"
+        "```\nno command here\n```\n"
+        "text\n```\n$ echo forgotten\n```\n"
+    )
+    assert readme_run.unexplained_blocks(text) == [13]
+
+
 def test_the_readme_runner_finds_a_missing_line_and_accepts_elisions():
     shown = ["import finished: 145 objects", "...", "requests    143", "│ ...  │   │"]
     printed = "journal: x\nimport finished: 99 objects\ncreated 1\nrequests    7\n"
