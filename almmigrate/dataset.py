@@ -9,7 +9,9 @@ Export turns a Snapshot into a Dataset and writes it; import reads a Dataset,
 validates it, maps it, plans it against the target's Snapshot and applies it;
 migrate goes Snapshot -> Dataset -> target without touching the disk.
 
-In a record, ``None`` means "not given" (an empty cell): the field is not sent.
+In a record, ``None`` means "not given" (an empty cell): the field is not sent,
+except for a param named in the record's ``nulls``: the source (an instance, or
+a JSON file) held it as null, so it is sent as null.
 A param whose value is :data:`almmigrate.secrets.MASK` is a masked secret.
 """
 
@@ -57,6 +59,7 @@ class ConnectorRecord:
     fields_editable_on_project: list[str] | None = None
     id: int | None = None
     row: int | None = None  # the sheet row (header is row 1), or JSON item number
+    nulls: frozenset[str] = frozenset()  # params the source held as null (never a cell)
 
 
 @dataclass
@@ -76,6 +79,12 @@ class ConnectionRecord:
     in_progress: bool | None = None
     id: int | None = None
     row: int | None = None
+    nulls: frozenset[str] = frozenset()  # params the source held as null (never a cell)
+
+
+def explicit_nulls(params: Mapping[str, Any]) -> frozenset[str]:
+    """The params an instance or a JSON file holds as null (a key with no value)."""
+    return frozenset(name for name, value in params.items() if value is None)
 
 
 @dataclass

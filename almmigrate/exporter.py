@@ -35,6 +35,7 @@ from almmigrate.dataset import (
     Dataset,
     ProjectRecord,
     Snapshot,
+    explicit_nulls,
 )
 from almmigrate.errors import InputError
 from almmigrate.generation import (
@@ -280,6 +281,7 @@ class RecordShaper:
             inaccessible=connector.inaccessible,
             fields_editable_on_project=connector.fields_editable_on_project,
             params=self.mask(connector.params, connector.system),
+            nulls=explicit_nulls(connector.params),
         )
 
     def connection(self, connection: Connection) -> ConnectionRecord:
@@ -299,6 +301,7 @@ class RecordShaper:
             debug_mode=connection.debug_mode,
             inaccessible=connection.inaccessible,
             params=self.mask(own, system),
+            nulls=explicit_nulls(own),
             last_job=dict(connection.last_job) if connection.last_job is not None else None,
             command=connection.command or None,
             in_progress=connection.in_progress,

@@ -100,14 +100,14 @@ def _connector_rows(records: list[ConnectorRecord]) -> Iterator[dict[str, Any]]:
             "inaccessible": record.inaccessible,
             "fields_editable_on_project": record.fields_editable_on_project,
         }
-        row.update(_prefixed(PARAM_PREFIX, record.params))
+        row.update(_prefixed(PARAM_PREFIX, _written(record)))
         yield row
 
 
 def _connection_rows(records: list[ConnectionRecord]) -> Iterator[dict[str, Any]]:
     for record in records:
         row: dict[str, Any] = {column: getattr(record, column) for column in CONNECTION_COLUMNS}
-        row.update(_prefixed(PARAM_PREFIX, record.params))
+        row.update(_prefixed(PARAM_PREFIX, _written(record)))
         row.update(_prefixed(LAST_JOB_PREFIX, record.last_job or {}))
         yield row
 
@@ -115,6 +115,11 @@ def _connection_rows(records: list[ConnectionRecord]) -> Iterator[dict[str, Any]
 def _project_rows(records: list[ProjectRecord]) -> Iterator[dict[str, Any]]:
     for record in records:
         yield {column: getattr(record, column) for column in PROJECT_COLUMNS}
+
+
+def _written(record: ConnectorRecord | ConnectionRecord) -> dict[str, Any]:
+    """The params a row holds: a null only where the source held one (JSON writes it)."""
+    return {k: v for k, v in record.params.items() if v is not None or k in record.nulls}
 
 
 def _prefixed(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -210,6 +215,7 @@ class _Reader:
                     fields_editable_on_project=cell.names("fields_editable_on_project"),
                     params=cell.params(self.plugins.get(system)),
                     row=number,
+                    nulls=cell.nulls(),
                 )
             )
         return records
@@ -250,6 +256,7 @@ class _Reader:
                     command=cell.text("command"),
                     in_progress=cell.boolean("in_progress"),
                     row=number,
+                    nulls=cell.nulls(),
                 )
             )
         return records
@@ -373,17 +380,27 @@ class _Cell:
     def params(self, plugin: Plugin | None) -> dict[str, Any]:
         params: dict[str, Any] = {}
         for column, value in self.row.items():
-            if value is None or not column.startswith(PARAM_PREFIX):
+            if not column.startswith(PARAM_PREFIX) or (value is None and not self.typed):
                 continue
             name = column[len(PARAM_PREFIX) :]
             if self.typed:
-                params[name] = value  # JSON keeps the API's types exactly
+                params[name] = value  # JSON keeps the API's types exactly, null included
                 continue
             try:
                 params[name] = coerce_cell(plugin.field(name) if plugin else None, value)
             except CoercionError as error:
                 self._fail(column, str(error))
         return params
+
+    def nulls(self) -> frozenset[str]:
+        """The params a JSON item holds as null; a spreadsheet's empty cell is "not given"."""
+        if not self.typed:
+            return frozenset()
+        return frozenset(
+            column[len(PARAM_PREFIX) :]
+            for column, value in self.row.items()
+            if value is None and column.startswith(PARAM_PREFIX)
+        )
 
     def last_job(self) -> dict[str, Any] | None:
         job = {

@@ -131,6 +131,8 @@ def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
     Instances hold `7` on one object and `"7"` on another; a CSV file cannot
     tell them apart, and neither means another value. Booleans stay booleans.
     """
+    if a is None or b is None:
+        return a is None and b is None  # a null the source held, against the target's
     spec = plugin.field(name) if plugin else None
     if spec is not None and spec.field_type in CHOICE_TYPES:
         return a is not None and b is not None and str(a) == str(b)
@@ -163,7 +165,9 @@ def _number_text(value: Any) -> str | None:
 def typed_like(plugin: Plugin | None, name: str, value: Any, current: Any) -> Any:
     """A choice value in the JSON type the target keeps it in (a spreadsheet may give 8 for "8")."""
     spec = plugin.field(name) if plugin else None
-    if spec is None or spec.field_type not in CHOICE_TYPES or isinstance(value, bool):
+    if spec is None or spec.field_type not in CHOICE_TYPES or value is None:
+        return value
+    if isinstance(value, bool):
         return value
     text = str(value)
     if isinstance(current, int) and not isinstance(current, bool) and text.lstrip("-").isdigit():
@@ -230,7 +234,7 @@ class _Planner:
     ) -> PlanItem:
         if self.mode == "update":
             return _fail(item, "not on the target (--mode update creates nothing)")
-        params, missing = self._filled(record.params, "connector", item.key)
+        params, missing = self._filled(record.params, "connector", item.key, record.nulls)
         if missing:
             return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
         body: dict[str, Any] = {
@@ -271,7 +275,7 @@ class _Planner:
                 list(wanted),
             )
         params = self._param_changes(
-            changes, plugin, record.params, existing.params, {}, "connector", item.key
+            changes, plugin, record, existing.params, {}, "connector", item.key
         )
         if params:
             body["params"] = params
@@ -340,13 +344,11 @@ class _Planner:
             connector = found[0]
             params: dict[str, Any] = dict(connector.params)
             if in_file is not None:
-                params.update(
-                    {k: v for k, v in in_file.params.items() if v is not None and v != MASK}
-                )
+                params.update({k: v for k, v in given_params(in_file).items() if v != MASK})
             plugin = self.plugins.get(connector.system)
             system = connector.system
         elif in_file is not None:
-            params = {k: v for k, v in in_file.params.items() if v is not None}
+            params = given_params(in_file)
             system = (in_file.system or "").strip()
             plugin = self.plugins.get(system)
         else:
@@ -384,7 +386,7 @@ class _Planner:
         if self.mode == "update":
             return _fail(item, "not on the target (--mode update creates nothing)")
         own = {k: v for k, v in record.params.items() if k not in DERIVED_PARAMS}
-        params, missing = self._filled(own, "connection", item.alias or "")
+        params, missing = self._filled(own, "connection", item.alias or "", record.nulls)
         if missing:
             return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
         item.action = "create"
@@ -430,7 +432,7 @@ class _Planner:
         params = self._param_changes(
             changes,
             plugin,
-            record.params,
+            record,
             own,
             inherited,
             "connection",
@@ -444,13 +446,18 @@ class _Planner:
     # ------------------------------------------------------------ params
 
     def _filled(
-        self, params: Mapping[str, Any], kind: str, name: str
+        self, params: Mapping[str, Any], kind: str, name: str, nulls: frozenset[str]
     ) -> tuple[dict[str, Any], list[str]]:
-        """Given params with masked secrets replaced by supplied values; names still missing."""
+        """Given params with masked secrets replaced by supplied values; names still missing.
+
+        A null the source held is sent as null: the target decides what it means.
+        """
         filled: dict[str, Any] = {}
         missing = []
         for param, value in params.items():
             if value is None:
+                if param in nulls:
+                    filled[param] = None
                 continue
             if value == MASK:
                 supplied = self.secrets.lookup(kind, name, param)
@@ -465,18 +472,22 @@ class _Planner:
         self,
         changes: list[Change],
         plugin: Plugin,
-        wanted: Mapping[str, Any],
+        record: ConnectorRecord | ConnectionRecord,
         current: Mapping[str, Any],
         inherited: Mapping[str, Any],
         kind: str,
         name: str,
         merged: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The params to send, recording one Change each."""
+        """The params to send, recording one Change each.
+
+        A null the source held (record.nulls) equals a null on the target; an
+        absent param or another value there is a change to null.
+        """
         send: dict[str, Any] = {}
         shown = merged if merged is not None else current
-        for param, value in wanted.items():
-            if value is None or param in DERIVED_PARAMS:
+        for param, value in record.params.items():
+            if param in DERIVED_PARAMS or (value is None and param not in record.nulls):
                 continue
             secret = is_secret(param, plugin)
             if value == MASK:
@@ -496,6 +507,11 @@ class _Planner:
             else:
                 changes.append(Change(f"params.{param}", shown.get(param), value))
         return send
+
+
+def given_params(record: ConnectorRecord | ConnectionRecord) -> dict[str, Any]:
+    """The params a record gives: its values, and the nulls its source held."""
+    return {k: v for k, v in record.params.items() if v is not None or k in record.nulls}
 
 
 def _change(changes: list[Change], body: dict[str, Any], name: str, old: Any, new: Any) -> None:

@@ -20,7 +20,7 @@ from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snaps
 from almmigrate.generation import generation
 from almmigrate.mapping import ProjectMap
 from almmigrate.naturalkey import name_key
-from almmigrate.plan import build_plan, values_equal
+from almmigrate.plan import build_plan, given_params, values_equal
 from almmigrate.plan_types import PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
 from almmigrate.problems import settle
@@ -133,8 +133,11 @@ def verify_dataset(
             )
             found.differences.append(_difference(item, "(object)", why, None))
             continue
+        nulls = {f"params.{n}" for n in record.nulls}
         found.differences += [
-            _difference(item, c.field, c.new, c.old) for c in item.changes if not c.secret
+            _difference(item, c.field, NULL if c.field in nulls and c.new is None else c.new, c.old)
+            for c in item.changes
+            if not c.secret
         ]
         if isinstance(record, ConnectionRecord) and item.target_id in connections:
             shown = {c.field for c in item.changes}
@@ -213,8 +216,8 @@ def _effective_differences(
     key = name_key(item.connector_name)
     in_file = next((c for c in dataset.connectors if name_key(c.name) == key), None)
     implied: dict[str, Any] = dict(parent.params if parent else {})
-    for given in (in_file.params if in_file else {}), record.params:
-        implied.update({k: v for k, v in given.items() if v is not None})
+    for given in ([in_file] if in_file else []) + [record]:
+        implied.update(given_params(given))
 
     def compared(name: str) -> bool:
         spec = plugin.field(name) if plugin else None
@@ -223,12 +226,26 @@ def _effective_differences(
 
     differences = []
     for name in sorted(n for n in {*implied, *held.params} if compared(n)):
-        wanted, current = implied.get(name), held.params.get(name)
+        wanted, current = (_held(where, name) for where in (implied, held.params))
         both = name in implied and name in held.params
         if both and values_equal(plugin, name, wanted, current):
             continue
         differences.append(_difference(item, f"params.{name}", wanted, current))
     return differences
+
+
+class _Null:
+    """A null the file or the target holds, shown as such (None shows as "(absent)")."""
+
+    def __repr__(self) -> str:
+        return "null"
+
+
+NULL = _Null()
+
+
+def _held(params: Mapping[str, Any], name: str) -> Any:
+    return NULL if name in params and params[name] is None else params.get(name)
 
 
 def _secret_names(
@@ -257,4 +274,6 @@ def _secrets_masked(dataset: Dataset, plugins: Mapping[str, Plugin]) -> Dataset:
 
 
 def _shown(value: Any) -> str:
-    return "(absent)" if value is None else repr(value) if isinstance(value, str) else str(value)
+    if value is None:
+        return "(absent)"
+    return repr(value) if isinstance(value, str | _Null) else str(value)

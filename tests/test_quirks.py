@@ -190,8 +190,7 @@ def test_migrate_twice_then_verify(
     assert sorted(connectors) == sorted(c["name"].strip() for c in source["connectors"])
     for mine in source["connectors"]:
         theirs = connectors[mine["name"].strip()]
-        held = {k: v for k, v in mine["params"].items() if v is not None}
-        assert theirs["params"] == held
+        assert theirs["params"] == mine["params"]  # a null the source holds included
         assert theirs["fields_editable_on_project"] == mine["fields_editable_on_project"]
     connections = {c["alias"]: c for c in target["connections"]}
     assert sorted(connections) == sorted(c["alias"].strip() for c in source["connections"])
@@ -392,3 +391,42 @@ def test_verify_finds_an_own_value_where_the_file_inherits_from_the_connector(
             "file '7', target 9",
         ],
     )
+
+
+def test_a_null_the_source_holds_travels_as_null_and_verify_sees_it_dropped(
+    capsys: pytest.CaptureFixture[str],
+    quirks: SimServer,
+    empty_target: SimServer,
+    tmp_path: Path,
+) -> None:
+    export = tmp_path / "source.json"
+    exported = run(capsys, "export", *login(quirks), "--out", str(export), "--include-secrets")
+    assert exported[0] == 0
+    document = json.loads(export.read_text(encoding="utf-8"))
+    spaced = next(c for c in document["connectors"] if c["name"] == " spaced name ")
+    assert spaced["params"]["alm_context_root"] is None  # the file holds the null, not nothing
+    code, out, err = run(capsys, "import", str(export), *login(empty_target), "--auto-map-projects")
+    assert code == 0, err
+    held = {c["name"]: c for c in empty_target.state.snapshot()["connectors"]}
+    assert held["spaced name"]["params"]["alm_context_root"] is None
+    # A target that dropped the null: the connector, and each connection inheriting it.
+    del empty_target.state.tables["connectors"].rows[held["spaced name"]["id"]]["params"][
+        "alm_context_root"
+    ]
+    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    dropped = "params.alm_context_root file null, target (absent)"
+    assert (code, out.splitlines()) == (
+        1,
+        [
+            "verify: 9 objects, 4 differences (3 secrets checked as present only)",
+            f'  connector "spaced name": {dropped}',
+            f'  connection "leading space #108" in project 101: {dropped}',
+            f'  connection "tab\tinside" in project 102: {dropped}',
+            f'  connection "Doubled  spaces" in project 103: {dropped}',
+        ],
+    )
+    # The plan sends the null again, and the target holds it once more.
+    code, out, err = run(capsys, "import", str(export), *login(empty_target), "--auto-map-projects")
+    assert code == 0, err
+    held = {c["name"]: c for c in empty_target.state.snapshot()["connectors"]}
+    assert held["spaced name"]["params"]["alm_context_root"] is None

@@ -95,3 +95,19 @@ def test_an_own_value_where_the_file_inherits_is_a_difference() -> None:
     snapshot.connections[0].params["sde_min_priority"] = "7"
     snapshot.connections[0].params["last_successful_run"] = "2026-01-01"  # read-only: not compared
     assert verify_dataset(dataset(), snapshot, project_map=identity_map(snapshot)).differences == []
+
+
+def test_a_null_is_equal_to_a_null_and_differs_from_absent_only_when_the_file_holds_it() -> None:
+    file = dataset()
+    file.connectors[0].params["alm_context_root"] = None
+    snapshot = target(alm_context_root=None)
+    assert verify_dataset(file, snapshot, project_map=identity_map(snapshot)).differences == []
+    snapshot = target()
+    # A spreadsheet's empty cell (None, not in nulls) is "not given": nothing to compare.
+    assert verify_dataset(file, snapshot, project_map=identity_map(snapshot)).differences == []
+    file.connectors[0].nulls = frozenset({"alm_context_root"})  # a JSON file's or API's null
+    found = verify_dataset(file, snapshot, project_map=identity_map(snapshot))
+    assert [d.describe() for d in found.differences] == [
+        'connector "spaced name": params.alm_context_root file null, target (absent)',
+        'connection "Sync 12" in project 44: params.alm_context_root file null, target (absent)',
+    ]

@@ -45,7 +45,8 @@ def _nest(columns: list[str], row: dict[str, Any]) -> dict[str, Any]:
         value = row.get(column)
         prefix, dot, rest = column.partition(".")
         if dot and prefix in NESTED:
-            if value is not None:  # an absent param means "not given"
+            # An absent param means "not given"; a row holding None holds the source's null.
+            if value is not None or (prefix == "params" and column in row):
                 item.setdefault(prefix, {})[rest] = value
         else:
             item[column] = value
