@@ -103,8 +103,13 @@ def frames_to_tables(frames: Frames) -> dict[str, Table]:
     tables = {}
     for name, frame in frames.items():
         columns = [str(c) for c in frame.columns]
+        # An empty cell is left out of its row: a row holding None is a null to a JSON writer.
         rows = [
-            {c: _value(v) for c, v in zip(columns, values, strict=True)}
+            {
+                c: cell
+                for c, v in zip(columns, values, strict=True)
+                if (cell := _value(v)) is not None
+            }
             for values in frame.itertuples(index=False, name=None)
         ]
         numbers = list(range(2, len(rows) + 2))

@@ -203,11 +203,19 @@ def test_big_integers_and_exact_floats_in_xlsx(tmp_path: Path) -> None:
 
 
 def test_json_nests_params_and_last_job_and_keeps_the_meta(tmp_path: Path) -> None:
-    rows = [{"alias": "a", "params.x": 1, "params.y": None, "last_job.ok": True}]
+    # A param the row leaves out is not given; one it holds as None is the source's null.
+    rows = [
+        {"alias": "a", "params.x": 1, "params.y": None, "last_job.ok": True},
+        {"alias": "b", "params.x": 2},
+    ]
     path = tmp_path / "t.json"
     back = write_read(path, [Table("connections", list(rows[0]), rows)], source_url="u")
-    assert '"params": {"x": 1}' in path.read_text(encoding="utf-8")
-    assert back["connections"].rows == [{"alias": "a", "params.x": 1, "last_job.ok": True}]
+    text = path.read_text(encoding="utf-8")
+    assert '"params": {"x": 1, "y": null}' in text and '"params": {"x": 2}' in text
+    assert back["connections"].rows == [
+        {"alias": "a", "params.x": 1, "params.y": None, "last_job.ok": True},
+        {"alias": "b", "params.x": 2},
+    ]
     assert back["_meta"].rows == [{"key": "source_url", "value": "u"}]
 
 
