@@ -226,6 +226,11 @@ def check_dataset(
         current = _target_connector(index, connector)
         held = current.params if current is not None else {}
         warnings += _check(CONNECTORS, connector.row, connector.params, held, plugin)
+        if current is not None:  # found by id (--match id): a damaged name is a rename
+            name = {"name": current.name}
+            warnings += _check(
+                CONNECTORS, connector.row, {"name": connector.name}, name, None, prefix=""
+            )
     for connection in dataset.connections:
         named = systems.get((connection.connector_name or "").strip(), "")
         system = (connection.system or named).strip()
@@ -236,6 +241,10 @@ def check_dataset(
         given = {c: getattr(connection, c) for c in _TEXT_COLUMNS}
         warnings += _check(CONNECTIONS, connection.row, connection.params, held, plugin)
         warnings += _check(CONNECTIONS, connection.row, given, fixed, None, prefix="")
+        if existing is not None:  # found by id (--match id): a damaged alias is a rename
+            alias = {"alias": existing.alias}
+            given = {"alias": connection.alias}
+            warnings += _check(CONNECTIONS, connection.row, given, alias, None, prefix="")
     return warnings
 
 
@@ -254,8 +263,14 @@ def _target_connection(
 ) -> Any:
     if index is None:
         return None
-    found = index.connections_keyed(project_of(record.project), record.alias)
-    return found[0] if len(found) == 1 else None
+    project = project_of(record.project)
+    found = index.connections_keyed(project, record.alias)
+    if found:
+        return found[0] if len(found) == 1 else None
+    # Nothing of that alias: with --match id the row is this id's connection (renamed,
+    # or its alias damaged), when it is in the same project.
+    by_id = index.connections_by_id.get(record.id) if record.id is not None else None
+    return by_id if by_id is not None and by_id.project == project else None
 
 
 def _check(

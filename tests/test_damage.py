@@ -16,7 +16,7 @@ from cli_runs import cli
 
 from almmigrate.damage import check_dataset, repair_keys, spreadsheet_damage
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
-from almmigrate.models import Connection
+from almmigrate.models import Connection, Connector
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
 
@@ -98,6 +98,33 @@ def test_an_alias_a_spreadsheet_regrouped_or_retimed_keeps_its_connection(
     assert [str(w) for w in warnings] == [
         f"connections row 20, alias: looks like a spreadsheet turned '{original}' into "
         f"'{damaged}': matched to the connection '{original}' on the target, which keeps its name"
+    ]
+
+
+def test_a_damaged_name_or_alias_found_by_id_warns_as_a_rename() -> None:
+    """With --match id a damaged alias is not repaired but planned as a rename: it warns,
+    and so do the params of its row, found on the target by id."""
+    target = Snapshot(
+        connectors=[Connector(name="1e5", system="jira", id=4)],
+        connections=[
+            Connection(alias="007", connector=4, project=1, params={"alm_project": "0042"}, id=1),
+            Connection(alias="1,000", connector=4, project=2, id=2),  # another project
+        ],
+    )
+    dataset = Dataset(
+        connectors=[ConnectorRecord(name="1.00E+05", system="jira", id=4, row=5)],
+        connections=[
+            ConnectionRecord(alias="7", project=1, params={"alm_project": "42"}, id=1, row=2),
+            ConnectionRecord(alias="1000", project=3, id=2, row=3),  # not the same object
+        ],
+    )
+    assert [str(p) for p in check_dataset(dataset, {}, target)] == [
+        "connectors row 5, name: looks like a spreadsheet turned '1e5' into '1.00E+05' "
+        "(the target holds '1e5')",
+        "connections row 2, params.alm_project: looks like a spreadsheet turned '0042' into "
+        "'42' (the target holds '0042')",
+        "connections row 2, alias: looks like a spreadsheet turned '007' into '7' "
+        "(the target holds '007')",
     ]
 
 
