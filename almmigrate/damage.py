@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -172,7 +173,13 @@ def repair_keys(
         if original is not None:
             warnings.append(_kept(CONNECTORS, connector.row, "name", found, original))
             renamed[found] = connector.name = original
-    aliases = {(project_of(c.project), c.alias.strip()) for c in dataset.connections}
+    # Grouped by project once: a lookup per connection must not scan every connection.
+    taken_in: dict[Any, set[str]] = defaultdict(set)
+    for c in dataset.connections:
+        taken_in[project_of(c.project)].add(c.alias.strip())
+    aliases_in: dict[Any, list[str]] = defaultdict(list)
+    for held in target.connections:
+        aliases_in[held.project].append(held.alias)
     for connection in dataset.connections:
         if connection.connector_name and connection.connector_name.strip() in renamed:
             connection.connector_name = renamed[connection.connector_name.strip()]
@@ -180,9 +187,7 @@ def repair_keys(
         found = connection.alias.strip()
         if project is None or not found or index.connections_keyed(project, found):
             continue
-        in_project = [c.alias for c in target.connections if c.project == project]
-        taken = {a for p, a in aliases if p == project}
-        original = _one(found, in_project, taken)
+        original = _one(found, aliases_in.get(project, ()), taken_in[project])
         if original is not None:
             warnings.append(_kept(CONNECTIONS, connection.row, "alias", found, original))
             connection.alias = original
