@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from cli_runs import cli
+from cli_runs import import_args as _args
 from instances import assert_same_objects
 
 from almmigrate.exporter import export
@@ -16,13 +17,6 @@ from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults
 
 LONG = "x" * 300  # the server refuses an alias over 255 characters
-
-
-def _args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:
-    return [
-        "import", str(file), "--url", target.url, "--token", target.token,
-        "--auto-map-projects", "--secrets", str(secrets), "--rate", "200", *extra,
-    ]  # fmt: skip
 
 
 def test_import_applies_the_file_reports_and_a_rerun_writes_nothing(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import cli_runs
 import httpx
 import pytest
 from cli_runs import cli
@@ -24,10 +25,7 @@ from almmigrate.sim import Faults
 
 
 def import_args(file: Path, target: Any, secrets: Path, *extra: str) -> list[str]:
-    return [
-        "import", str(file), "--url", target.url, "--token", target.token,
-        "--auto-map-projects", "--secrets", str(secrets), "--rate", "500", *extra,
-    ]  # fmt: skip
+    return cli_runs.import_args(file, target, secrets, *extra, rate="500")
 
 
 def no_traceback(err: str) -> None:
