@@ -31,12 +31,12 @@ from almmigrate.errors import (
     NotAvailable,
     parse_error_body,
 )
+from almmigrate.files.cells import csv_escape
 from almmigrate.mapping import ConnectorNames, ProjectMap
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, register_secret, scrub
 from almmigrate.secretsfile import SecretValues
-from almmigrate.tabular.cells import csv_escape
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 
 PASSED = "passed"
@@ -474,7 +474,7 @@ def write_results(path: str | os.PathLike[str], results: list[TestResult]) -> Pa
     rows = [{k: asdict(r)[k] for k in REPORT_COLUMNS} for r in results]
     found = counts(results)
     if suffix == ".xlsx":
-        from almmigrate.tabular import Table, write_tables
+        from almmigrate.files import Table, write_tables
 
         meta = {name: str(count) for name, count in found.items()}
         write_tables(target, [Table("results", REPORT_COLUMNS, rows)], meta=meta)

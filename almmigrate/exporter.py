@@ -417,8 +417,8 @@ def export(
     cannot be reached. With include_secrets the file is created mode 0600.
     """
     from almmigrate.client import SDEClient  # the network layer, only when exporting
+    from almmigrate.files import output_format
     from almmigrate.progress import progress as progress_bar
-    from almmigrate.tabular import output_format
 
     if only is not None and only not in ONLY_CHOICES:
         raise InputError(f"--only must be one of {', '.join(ONLY_CHOICES)}, not {only!r}")
@@ -544,9 +544,9 @@ def _shape_alongside(
 
 
 def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:
-    """Lay the dataset out as SPEC's sheets and write them (atomically, by tabular)."""
+    """Lay the dataset out as SPEC's sheets and write them (atomically, by files)."""
+    from almmigrate.files import write_tables
     from almmigrate.layout import dataset_to_tables
-    from almmigrate.tabular import write_tables
 
     tables = [t for t in dataset_to_tables(dataset) if t.name in sheets]
     if bar.shown:
@@ -644,7 +644,7 @@ _FILE_SUFFIXES = frozenset(
 
 def check_output_path(path: Path, sheets: list[str]) -> None:
     """Fail early (before reading an instance) when `path` cannot take these sheets."""
-    from almmigrate.tabular import output_format
+    from almmigrate.files import output_format
 
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():

@@ -27,12 +27,12 @@ import pandas as pd
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import Dataset
 from almmigrate.errors import Problem
+from almmigrate.files import Table
+from almmigrate.files.table import DATA_SHEETS
 from almmigrate.importer import ImportRun, RunOptions, import_read
 from almmigrate.prepare import ImportOptions, PreparedImport
 from almmigrate.schema import Plugin
 from almmigrate.settings import ConnectionSettings
-from almmigrate.tabular import Table
-from almmigrate.tabular.table import DATA_SHEETS
 
 __all__ = [
     "dataset_to_frames",
@@ -133,7 +133,7 @@ def _value(value: Any) -> Any:
 def write_frames(frames: Frames, path: str | Path) -> Path:
     """Write the frames to any format `export` writes (.xlsx, .json, .csv folder or file)."""
     from almmigrate.exporter import check_output_path
-    from almmigrate.tabular import write_tables
+    from almmigrate.files import write_tables
 
     tables = frames_to_tables(frames)
     sheets = [n for n in DATA_SHEETS if n in tables]

@@ -28,9 +28,9 @@ from almmigrate.dataset import (
     ProjectRecord,
 )
 from almmigrate.errors import Problem
+from almmigrate.files import Table
 from almmigrate.schema import CoercionError, Field, Plugin, coerce_cell
 from almmigrate.secrets import MASK
-from almmigrate.tabular import Table
 from almmigrate.vocabulary import META_KEY, file_generation, translate_plugins
 
 # Columns a reader may find that are not written by export but are understood.

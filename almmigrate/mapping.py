@@ -21,9 +21,9 @@ from pathlib import Path
 
 from almmigrate.dataset import ConnectionRecord, Dataset, Snapshot
 from almmigrate.errors import InputError
+from almmigrate.files.cells import csv_escape
 from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import connection_key, name_key
-from almmigrate.tabular.cells import csv_escape
 
 EXACT = "exact"
 AMBIGUOUS = "ambiguous"

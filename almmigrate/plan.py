@@ -22,6 +22,7 @@ from almmigrate.dataset import (
     Snapshot,
 )
 from almmigrate.errors import Problem
+from almmigrate.files.cells import value_text
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import connection_label, name_key, same_name, trimmed_on_write
@@ -30,7 +31,6 @@ from almmigrate.problems import warning
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
-from almmigrate.tabular.cells import value_text
 
 
 def build_plan(

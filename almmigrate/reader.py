@@ -1,6 +1,6 @@
 """Reading a file a person edited into a Dataset, or refusing it with every problem.
 
-`tabular` reads the format (xlsx, JSON, a CSV folder or a single CSV) with its
+`files` reads the format (xlsx, JSON, a CSV folder or a single CSV) with its
 limits and XML-bomb protection; `layout` turns the tables into typed records.
 This module joins the two and makes sure a bad file ends in one
 :class:`~almmigrate.errors.InputError` (a single reason) or
@@ -50,8 +50,8 @@ def read_dataset_with_problems(
     Raises InputError when the file cannot be read at all (format, encoding,
     size, an XML bomb): there is then no dataset to speak of.
     """
+    from almmigrate.files import read_tables
     from almmigrate.layout import tables_to_dataset
-    from almmigrate.tabular import read_tables
 
     label = str(path)
     if not Path(path).exists():
@@ -86,7 +86,7 @@ def refuse_xml_declarations(path: Path) -> None:
                         file=str(path),
                     )
     except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError):
-        return  # not readable as a zip: tabular gives the precise reason
+        return  # not readable as a zip: files gives the precise reason
 
 
 def _reason(error: BaseException) -> str:

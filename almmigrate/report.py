@@ -27,12 +27,12 @@ from typing import IO, Any
 from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, Problem
+from almmigrate.files.cells import csv_escape, looks_like_formula
 from almmigrate.naturalkey import connection_key, name_key
 from almmigrate.plan_types import Outcome
 from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
-from almmigrate.tabular.cells import csv_escape, looks_like_formula
 from almmigrate.verify import DIFFERENCE_COLUMNS, Verification
 
 COLUMNS = [
@@ -319,8 +319,8 @@ _TABLE_WIDTHS = {"severity": 9, "sheet": 13, "row": 6, "object": 30, "column": 3
 def _write_xlsx(path: Path, report: _Report) -> None:
     import tempfile
 
-    from almmigrate.tabular.printing import set_print_layout, wrap_format
-    from almmigrate.tabular.xlsx import FONT, new_workbook
+    from almmigrate.files.printing import set_print_layout, wrap_format
+    from almmigrate.files.xlsx import FONT, new_workbook
 
     with (
         tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir,
@@ -622,8 +622,8 @@ def write_errors_files(
 ) -> tuple[int, list[Path]]:
     """As :func:`write_errors`, and the files written (a .csv path may become two files)."""
     from almmigrate import FORMAT_VERSION, __version__
+    from almmigrate.files import write_tables
     from almmigrate.layout import dataset_to_tables
-    from almmigrate.tabular import write_tables
 
     errors = failed_dataset(outcomes, dataset, plugins)
     meta = {**errors.meta, "tool_version": __version__, "format_version": FORMAT_VERSION}

@@ -36,10 +36,10 @@ from almmigrate.dataset import (
     ProjectRecord,
 )
 from almmigrate.errors import InputError
+from almmigrate.files.printing import set_print_layout, wrap_format
+from almmigrate.files.xlsx import FONT, WORKBOOK_OPTIONS
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
 from almmigrate.secrets import MASK
-from almmigrate.tabular.printing import set_print_layout, wrap_format
-from almmigrate.tabular.xlsx import FONT, WORKBOOK_OPTIONS
 from almmigrate.vocabulary import META_KEY, plugin_generation
 
 HELP = "help"

@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 READ = r"""
 import json, sys, time
-from almmigrate.tabular import read_tables
+from almmigrate.files import read_tables
 out = {}
 for path in sys.argv[1:]:
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 Each case runs in a fresh child process so that its peak memory (getrusage
 maxrss) is its own: writing .xlsx / .json / a CSV folder from a Dataset, and
-reading each back into a typed Dataset (tabular + layout). Target: writing
+reading each back into a typed Dataset (files + layout). Target: writing
 50,000 connections to xlsx stays well under 400 MB peak.
 
 Usage: .venv/bin/python bench/bench_tabular.py [--connections 50000]
@@ -53,9 +53,9 @@ def dataset(connections: int):  # type: ignore[no-untyped-def]
 
 
 def child(action: str, path: str, connections: int) -> None:
+    from almmigrate.files import read_tables, write_tables
     from almmigrate.layout import dataset_to_tables, tables_to_dataset
     from almmigrate.schema import bundled_plugins
-    from almmigrate.tabular import read_tables, write_tables
 
     if action == "write":
         data = dataset(connections)

@@ -63,7 +63,7 @@ def test_import_refuses_each_bad_file_and_writes_nothing(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import almmigrate.tabular.table as limits
+    import almmigrate.files.table as limits
 
     monkeypatch.setattr(limits, "MAX_ROWS", 100)  # as the corpus's too-many-rows.csv expects
     monkeypatch.setenv("SDE_TOKEN", target.token)

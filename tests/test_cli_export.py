@@ -28,9 +28,9 @@ from export_data import (
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.cli import main
 from almmigrate.dataset import CONNECTION_COLUMNS, CONNECTOR_COLUMNS, PROJECT_COLUMNS
+from almmigrate.files.cells import csv_unescape
 from almmigrate.progress import progress
 from almmigrate.secrets import MASK
-from almmigrate.tabular.cells import csv_unescape
 
 FORMATS = ["xlsx", "json", "csv"]
 
@@ -312,7 +312,7 @@ def test_formula_like_text_is_escaped_in_csv_and_reads_back(capsys, sim, tmp_pat
     connections = {r["alias"]: r for r in read_csv_folder(out)["connections"]}
     assert connections[FORMULAS[4]]["params.alm_project"] == FORMULAS[5]
     # and through the project's own reader, every formula-like text exactly as it was
-    from almmigrate.tabular import read_tables
+    from almmigrate.files import read_tables
 
     tables = read_tables(out)
     texts = {
@@ -683,15 +683,13 @@ def _records(records: list[Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "json"])
-def test_the_sample_instance_reads_back_through_tabular_and_layout(
-    capsys, source_sim, tmp_path, fmt
-):
+def test_the_sample_instance_reads_back_through_files_and_layout(capsys, source_sim, tmp_path, fmt):
     """Export, then read with the project's own reader: exactly the dataset exported."""
     from almmigrate.client import SDEClient
     from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+    from almmigrate.files import read_tables
     from almmigrate.layout import tables_to_dataset
     from almmigrate.settings import ConnectionSettings
-    from almmigrate.tabular import read_tables
 
     out = out_path(tmp_path, fmt)
     code, _, stderr = run(
@@ -717,7 +715,7 @@ def test_the_sample_instance_reads_back_through_tabular_and_layout(
 
 KILLED_MID_WRITE = """
 import os, signal, sys
-from almmigrate.tabular import Table, write_tables
+from almmigrate.files import Table, write_tables
 
 def rows():
     for number in range(5000):  # enough to reach the disk before the kill

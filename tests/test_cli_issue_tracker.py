@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from almmigrate.cli import main
-from almmigrate.tabular import read_tables
+from almmigrate.files import read_tables
 
 SECRET = "S3cret-jira-montreal-1"  # a sample secret (samples/source.json)
 

@@ -44,7 +44,7 @@ def test_every_bad_file_is_refused_with_exit_2_and_nothing_written(
     monkeypatch: pytest.MonkeyPatch,
     shared_target: SimServer,
 ) -> None:
-    import almmigrate.tabular.table as limits
+    import almmigrate.files.table as limits
 
     target_sim = shared_target
 

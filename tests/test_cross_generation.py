@@ -17,13 +17,13 @@ import pytest
 from instances import assert_same_objects, instances
 
 from almmigrate.exporter import export
+from almmigrate.files import read_tables
 from almmigrate.generation import GENERATIONS
 from almmigrate.importer import RunOptions, import_file, migrate
 from almmigrate.prepare import ImportOptions
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim.generate import secret_rows
 from almmigrate.sim.translate import data_in
-from almmigrate.tabular import read_tables
 from almmigrate.verify import verify_file
 from almmigrate.vocabulary import counterpart
 

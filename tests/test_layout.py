@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, ProjectRecord
+from almmigrate.files import Table, read_tables, write_tables
 from almmigrate.layout import dataset_to_tables, tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK
-from almmigrate.tabular import Table, read_tables, write_tables
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
 PLUGINS = bundled_plugins()

@@ -8,8 +8,8 @@ import pytest
 from openpyxl import load_workbook
 
 from almmigrate.cli import main
+from almmigrate.files import Table, write_tables
 from almmigrate.schema import bundled_plugins
-from almmigrate.tabular import Table, write_tables
 from almmigrate.template import write_template
 
 

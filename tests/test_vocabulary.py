@@ -8,13 +8,13 @@ import pytest
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, ValidationFailed
+from almmigrate.files import Table, write_tables
 from almmigrate.generation import ALM_GENERATION as ALM
 from almmigrate.generation import ISSUE_TRACKER_GENERATION as IT
 from almmigrate.generation import generation
 from almmigrate.reader import read_dataset, read_dataset_with_problems
 from almmigrate.schema import bundled_plugins
 from almmigrate.secretsfile import load_secrets
-from almmigrate.tabular import Table, write_tables
 from almmigrate.vocabulary import (
     auth_mode_for,
     columns_as_in_file,

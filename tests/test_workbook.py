@@ -17,10 +17,10 @@ import pytest
 from cli_runs import cli
 
 from almmigrate.errors import InputError
+from almmigrate.files import read_tables, table
 from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
-from almmigrate.tabular import read_tables, table
 
 LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
 EDITED = ["edited.xlsx", "edited.ods", "edited.xls"]

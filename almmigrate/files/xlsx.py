@@ -21,11 +21,11 @@ from typing import IO, Any
 import xlsxwriter
 
 from almmigrate.errors import InputError
+from almmigrate.files import cells
+from almmigrate.files import table as limits
+from almmigrate.files.printing import set_print_layout
+from almmigrate.files.table import Table
 from almmigrate.secrets import MASK
-from almmigrate.tabular import cells
-from almmigrate.tabular import table as limits
-from almmigrate.tabular.printing import set_print_layout
-from almmigrate.tabular.table import Table
 
 # A font with only "bold" set has no face or size: LibreOffice then draws it in its
 # own default (a serif), unlike the Calibri 11 of every other cell. Name them.

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from almmigrate.errors import InputError
-from almmigrate.tabular import cells
-from almmigrate.tabular import table as limits
-from almmigrate.tabular.table import Table
+from almmigrate.files import cells
+from almmigrate.files import table as limits
+from almmigrate.files.table import Table
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 

@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from almmigrate.errors import InputError
+from almmigrate.files import Table, output_format, read_tables, table, write_tables
+from almmigrate.files.cells import csv_escape, csv_unescape
 from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK
-from almmigrate.tabular import Table, output_format, read_tables, table, write_tables
-from almmigrate.tabular.cells import csv_escape, csv_unescape
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
 COLUMNS = ["id", "name", "system", "inaccessible", "fields_editable_on_project", "params.x"]

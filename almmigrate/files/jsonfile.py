@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from almmigrate.errors import InputError
-from almmigrate.tabular import table as limits
-from almmigrate.tabular.table import DATA_SHEETS, META_SHEET, Table
+from almmigrate.files import table as limits
+from almmigrate.files.table import DATA_SHEETS, META_SHEET, Table
 
 FORMAT_VERSION = "1"
 NESTED = ("params", "last_job")

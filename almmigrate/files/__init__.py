@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import IO
 
 from almmigrate.errors import InputError
-from almmigrate.tabular import csvfiles, jsonfile, workbook, xlsx
-from almmigrate.tabular.container import OLE_MAGIC, ZIP_MAGIC
-from almmigrate.tabular.table import ALL_SHEETS, META_SHEET, Table
+from almmigrate.files import csvfiles, jsonfile, workbook, xlsx
+from almmigrate.files.container import OLE_MAGIC, ZIP_MAGIC
+from almmigrate.files.table import ALL_SHEETS, META_SHEET, Table
 
 __all__ = ["Table", "output_format", "read_tables", "write_tables"]
 

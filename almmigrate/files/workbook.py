@@ -24,10 +24,10 @@ import python_calamine
 from xlsxwriter.utility import xl_col_to_name, xl_range
 
 from almmigrate.errors import InputError, Problem
-from almmigrate.tabular import table as limits
-from almmigrate.tabular.container import BOMB, Container, check_workbook
-from almmigrate.tabular.formulas import ForbiddenXML, first_unreadable_cell, sheet_members
-from almmigrate.tabular.table import ALL_SHEETS, DATA_SHEETS, Table
+from almmigrate.files import table as limits
+from almmigrate.files.container import BOMB, Container, check_workbook
+from almmigrate.files.formulas import ForbiddenXML, first_unreadable_cell, sheet_members
+from almmigrate.files.table import ALL_SHEETS, DATA_SHEETS, Table
 
 SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 _MAX_EXACT = 2**53
