@@ -29,14 +29,13 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
-from almmigrate.generation import Generation
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.naturalkey import name_key, same_name
 from almmigrate.plan_types import (
@@ -50,6 +49,9 @@ from almmigrate.plan_types import (
 from almmigrate.ratelimit import Slots
 from almmigrate.secrets import scrub
 
+if TYPE_CHECKING:
+    from almmigrate.instance import Client
+
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
@@ -57,23 +59,6 @@ OutcomeCallback = Callable[[Outcome], None]  # each outcome as it is known
 ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed", "pending")
 # Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
 INTERRUPT_POLL = 0.2
-
-
-class WritingClient(Protocol):
-    """What apply needs of :class:`almmigrate.client.SDEClient`."""
-
-    stats: Any
-
-    @property
-    def generation(self) -> Generation: ...
-    def iter_list(
-        self, path: str, params: dict[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]: ...
-    def create_connector(self, body: dict[str, Any]) -> dict[str, Any]: ...
-    def update_connector(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
-    def create_connection(self, body: dict[str, Any]) -> dict[str, Any]: ...
-    def update_connection(self, id: int, body: dict[str, Any]) -> dict[str, Any]: ...
-    def writes_sent(self) -> int: ...
 
 
 @dataclass
@@ -181,7 +166,7 @@ class _Stop:
 
 
 def apply_plan(
-    client: WritingClient,
+    client: Client,
     plan: Plan,
     *,
     concurrency: int = 4,
@@ -248,12 +233,12 @@ def _journal_failed(journal: Journal, error: OSError) -> OutputFailed:
     )
 
 
-def _stats(client: WritingClient) -> dict[str, int]:
+def _stats(client: Client) -> dict[str, int]:
     snapshot = client.stats.snapshot()
     return {k: int(snapshot.get(k, 0) or 0) for k in ("requests", "retries", "throttled")}
 
 
-def _idle(client: WritingClient) -> float | None:
+def _idle(client: Client) -> float | None:
     limiter = getattr(client, "limiter", None)
     return float(limiter.stats().idle) if limiter is not None else None
 
@@ -455,7 +440,7 @@ class _Applier:
     """Turns one PlanItem into an Outcome, sending what it needs to."""
 
     def __init__(
-        self, client: WritingClient, journal: Journal | None, max_sends: int, stop: _Stop
+        self, client: Client, journal: Journal | None, max_sends: int, stop: _Stop
     ) -> None:
         self.client = client
         self.journal = journal

@@ -15,7 +15,6 @@ waiting. A POST (create) is retried only when the server certainly did not act
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import random
@@ -43,17 +42,20 @@ from almmigrate.errors import (
     Unreachable,
 )
 from almmigrate.generation import (
+    API_PATH,
     APPLICATIONS_PATH,
     BUSINESS_UNITS_PATH,
     PROJECTS_PATH,
+    ROOT_HINT,
     Generation,
+    api_base,
     generation,
+    is_loopback,
 )
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.ratecontrol import MAX_IN_FLIGHT, AdaptiveRate, RateStatus
 from almmigrate.ratelimit import RateLimiter
 from almmigrate.responses import (
-    ROOT_HINT,
     Attempt,
     Retryable,
     decode,
@@ -69,7 +71,6 @@ from almmigrate.settings import ConnectionSettings
 
 logger = logging.getLogger("almmigrate.client")
 
-API_PATH = "/api/v2/"
 USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
 BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
 # Pages read from a list whose size is not known (no `count`) before it is taken for a
@@ -77,51 +78,6 @@ BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
 MAX_PAGES = 2000
 
 T = TypeVar("T")
-
-
-# ---------------------------------------------------------------- addresses
-
-
-def api_base(url: str) -> str:
-    """The API base (ending in `/api/v2/`) of an instance URL given with or without `/api/v2`.
-
-    A URL without a scheme is taken as https. User info, query and fragment are dropped.
-    Raises InputError when the URL is not an http(s) address.
-    """
-    text = url.strip()
-    if "://" not in text:
-        text = f"https://{text}"
-    try:
-        parts = urlsplit(text)
-        host = parts.hostname
-        parts.port  # noqa: B018  (raises ValueError on a bad port)
-    except ValueError:
-        host = None
-    if parts.scheme.lower() not in ("http", "https") or not host or _not_a_host_name(host):
-        shown = "" if "@" in url else f" {scrub(url.strip())!r}"  # user info may hold a password
-        raise InputError(f"--url{shown} is not an http(s) address: {ROOT_HINT}")
-    path = parts.path.rstrip("/")
-    if path.endswith("/api/v2"):
-        path = path[: -len("/api/v2")]
-    netloc = parts.netloc.rpartition("@")[2]  # never send user info: the token is the credential
-    return urlunsplit((parts.scheme.lower(), netloc, path + API_PATH, "", ""))
-
-
-def _not_a_host_name(host: str) -> bool:
-    """A host no DNS can hold (spaces, quotes): a mistyped --url, not an unreachable one."""
-    return any(c.isspace() or c in '"<>\\^`{|}' for c in host)
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1."""
-    if not host:
-        return False
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 # ---------------------------------------------------------------- statistics

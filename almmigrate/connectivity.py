@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import (
@@ -32,6 +32,7 @@ from almmigrate.errors import (
     parse_error_body,
 )
 from almmigrate.files.cells import csv_escape
+from almmigrate.instance import Client, client_generation
 from almmigrate.mapping import ConnectorNames, ProjectMap
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
@@ -45,17 +46,6 @@ SKIPPED = "skipped"
 NOT_AVAILABLE = "not available"
 NOT_AVAILABLE_MESSAGE = "not available on this instance"
 REPORT_COLUMNS = ["kind", "row", "name", "system", "result", "message"]
-
-
-class TestClient(Protocol):
-    """What connectivity needs of :class:`almmigrate.client.SDEClient`."""
-
-    def list_connectors(self) -> Any: ...
-    def list_connections(
-        self, project: int | None = None, include_last_job: bool = False
-    ) -> Any: ...
-    def test_connector(self, body: dict[str, Any]) -> Any: ...
-    def test_connection(self, body: dict[str, Any]) -> Any: ...
 
 
 @dataclass
@@ -85,7 +75,7 @@ class _Job:
 
 
 def run_for_dataset(
-    client: TestClient,
+    client: Client,
     dataset: Dataset,
     *,
     plugins: Mapping[str, Plugin],
@@ -102,8 +92,6 @@ def run_for_dataset(
     Raises ConnectionProblem when the instance cannot be reached or refuses the token,
     TestsInterrupted (with the results so far) on Ctrl-C.
     """
-    from almmigrate.exporter import client_generation
-
     # The file's names become the instance's before anything is resolved or sent.
     dataset, _ = to_generation(dataset, client_generation(client))
     instance = _Instance(client.list_connectors(), client.list_connections())
@@ -121,7 +109,7 @@ def run_for_dataset(
 
 
 def run_for_instance(
-    client: TestClient,
+    client: Client,
     *,
     plugins: Mapping[str, Plugin],
     concurrency: int = 4,
@@ -187,7 +175,7 @@ NOT_RUN = "not run: interrupted (Ctrl-C)"
 
 
 def _run(
-    client: TestClient,
+    client: Client,
     jobs: list[_Job],
     concurrency: int,
     on_progress: Callable[[int, int], None] | None,

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 from almmigrate.dataset import Snapshot
 from almmigrate.errors import InputError
-from almmigrate.exporter import ExportSummary, export, fetch_snapshot
+from almmigrate.exporter import ExportSummary, export
 from almmigrate.generation import ALM_GENERATION, ISSUE_TRACKER_GENERATION
 from almmigrate.importer import ImportRun, RunOptions, import_file
+from almmigrate.instance import read_instance
 from almmigrate.mapping import (
     AMBIGUOUS,
     EXACT,
@@ -176,8 +177,8 @@ def run_demo(
         exported = export(source, files.export)
 
         step("Matching source projects to target projects by name")
-        source_snapshot = _snapshot(source)
-        target_snapshot = _snapshot(target)
+        source_snapshot = read_instance(source)
+        target_snapshot = read_instance(target)
         rows = match_projects(
             projects_of_snapshot(source_snapshot), projects_of_snapshot(target_snapshot)
         )
@@ -205,7 +206,7 @@ def run_demo(
             files.errors.unlink(missing_ok=True)  # nothing failed: no file to fix
 
         step("Planning the same file again: a re-run must change nothing")
-        rerun_plan = _plan(files.export, _snapshot(target), options)
+        rerun_plan = _plan(files.export, read_instance(target), options)
         after = _counts(target_sim)
 
     return DemoResult(
@@ -222,14 +223,6 @@ def run_demo(
         elapsed=time.monotonic() - started,
         steps=steps,
     )
-
-
-def _snapshot(settings: ConnectionSettings) -> Snapshot:
-    from almmigrate.client import SDEClient
-
-    with SDEClient(settings) as client:
-        client.check()
-        return fetch_snapshot(client)
 
 
 def _plan(path: Path, target: Snapshot, options: ImportOptions) -> Plan:

@@ -1,29 +1,25 @@
-"""Export: read an instance, mask its secrets, write it to xlsx, JSON or a CSV folder.
+"""Export: shape an instance's objects into file records, mask their secrets, write the file.
 
-Three steps, each usable alone:
+Reading is :mod:`almmigrate.instance`'s; this module only shapes and writes:
 
-- :func:`fetch_snapshot` reads an instance through an :class:`~almmigrate.client.SDEClient`
-  (import and migrate reuse it to read a target);
-- :func:`snapshot_to_dataset` turns it into the file layout: connections keep only
-  their own params, names are filled in, secrets are masked (and registered so no
-  log line or message can show them);
-- :func:`export` does both and writes the file atomically. It shapes each
-  connection as its page arrives, so it never holds the instance's full
-  connection objects (memory stays flat on 50,000 connections).
+- :func:`snapshot_to_dataset` turns a Snapshot into the file layout: connections
+  keep only their own params, names are filled in, secrets are masked (and
+  registered so no log line or message can show them);
+- :func:`export` reads the instance (shaping each connection as its page
+  arrives, so it never holds the instance's full connection objects: memory
+  stays flat on 50,000 connections) and writes the file atomically.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
@@ -38,205 +34,15 @@ from almmigrate.dataset import (
     explicit_nulls,
 )
 from almmigrate.errors import InputError
-from almmigrate.generation import (
-    ALM_GENERATION,
-    APPLICATIONS_PATH,
-    BUSINESS_UNITS_PATH,
-    PROJECTS_PATH,
-    Generation,
-)
-from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
-from almmigrate.schema import Plugin, bundled_plugins
+from almmigrate.generation import ALM_GENERATION
+from almmigrate.instance import ShapedRead, read_instance_shaped, unique_ids
+from almmigrate.models import Connection, Connector
+from almmigrate.schema import Plugin
 from almmigrate.secrets import MASK, name_is_secret, redact_url, register_secret
 from almmigrate.settings import ConnectionSettings
-from almmigrate.vocabulary import META_KEY, translate_plugins
-
-log = logging.getLogger(__name__)
-
-_Model = TypeVar("_Model")
+from almmigrate.vocabulary import META_KEY
 
 ONLY_CHOICES: tuple[str, ...] = (CONNECTORS, CONNECTIONS)
-
-# on_progress(what, objects read so far, total or None while unknown)
-ProgressCallback = Callable[[str, int, int | None], None]
-
-_SHARED_PATHS = {
-    "projects": PROJECTS_PATH,
-    "applications": APPLICATIONS_PATH,
-    "business units": BUSINESS_UNITS_PATH,
-}
-
-
-def _path(client: Any, what: str) -> str:
-    """The list path of `what` on the client's instance (connectors and connections by generation)."""
-    if what == CONNECTORS:
-        return str(client.generation.connectors)
-    if what == CONNECTIONS:
-        return str(client.generation.connections)
-    return _SHARED_PATHS[what]
-
-
-# ---------------------------------------------------------------- reading
-
-
-def fetch_snapshot(
-    client: Any,
-    *,
-    only: str | None = None,
-    projects: Iterable[int] | None = None,
-    with_last_job: bool = False,
-    on_progress: ProgressCallback | None = None,
-) -> Snapshot:
-    """Read what an instance holds.
-
-    only: "connectors" skips connections (and projects unless `projects` is given);
-        "connections" still reads connectors, which a connection's own params and
-        connector name are computed from.
-    projects: project ids; connections and projects are limited to them. An id the
-        instance does not have raises InputError before any connection is read.
-    with_last_job: read connections with `include=last_job`.
-    on_progress: called as pages arrive, with (what, objects so far, total or None).
-    """
-    wanted = _unique_ids(projects)
-    snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
-    if needs_connections(only, wanted):
-        snapshot.connections = list(
-            iter_connections(
-                client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
-            )
-        )
-    return snapshot
-
-
-def needs_connections(only: str | None, projects: list[int]) -> bool:
-    """Connections are read unless only connectors are wanted from the whole instance."""
-    return only != CONNECTORS or bool(projects)
-
-
-def read_context(
-    client: Any,
-    *,
-    only: str | None = None,
-    projects: list[int] | None = None,
-    on_progress: ProgressCallback | None = None,
-) -> Snapshot:
-    """Everything but the connections: connectors, plugins and the project tree.
-
-    The lists are read at the same time (the client's pool bounds the requests
-    in flight), so their first pages do not queue up one behind another.
-    """
-    wanted = projects or []
-    readers: dict[str, Callable[[], Any]] = {
-        "connectors": lambda: list(_read(client, "connectors", Connector.from_api, on_progress)),
-        # No fallback when the instance refuses: its schema says which fields are secret.
-        "plugins": client.list_plugins,
-    }
-    if needs_connections(only, wanted):
-        readers["business units"] = lambda: list(
-            _read(client, "business units", BusinessUnit.from_api, on_progress)
-        )
-        readers["applications"] = lambda: list(
-            _read(client, "applications", Application.from_api, on_progress)
-        )
-        readers["projects"] = lambda: list(_read(client, "projects", Project.from_api, on_progress))
-    with ThreadPoolExecutor(len(readers), thread_name_prefix="almmigrate-export") as pool:
-        futures = {what: pool.submit(read) for what, read in readers.items()}
-        found = {what: future.result() for what, future in futures.items()}
-    gen = client_generation(client)
-    snapshot = Snapshot(
-        connectors=found["connectors"],
-        projects=found.get("projects", []),
-        applications=found.get("applications", []),
-        business_units=found.get("business units", []),
-        url=_client_url(client),
-        api=gen.api,
-    )
-    snapshot.plugins = _with_bundled(found["plugins"], {c.system for c in snapshot.connectors}, gen)
-    if wanted:
-        snapshot.projects = _only_projects(snapshot.projects, wanted, snapshot.url)
-    return snapshot
-
-
-def iter_connections(
-    client: Any,
-    *,
-    projects: list[int] | None = None,
-    with_last_job: bool = False,
-    on_progress: ProgressCallback | None = None,
-) -> Iterator[Connection]:
-    """Connections as their pages arrive: of the given projects, or all of them."""
-    params: dict[str, Any] = {"include": "last_job"} if with_last_job else {}
-    for scope in [{"project": p} for p in projects] if projects else [{}]:
-        yield from _read(
-            client, "connections", Connection.from_api, on_progress, {**params, **scope}
-        )
-
-
-def _read(
-    client: Any,
-    what: str,
-    parse: Callable[[dict[str, Any]], _Model],
-    on_progress: ProgressCallback | None,
-    params: Mapping[str, Any] | None = None,
-) -> Iterator[_Model]:
-    """Every object of one list endpoint as a model, reporting progress as pages arrive."""
-
-    def on_page(done: int, total: int | None) -> None:
-        if on_progress is not None:
-            on_progress(what, done, total)
-
-    log.debug("reading %s", what)
-    result: Iterator[_Model] = client.iter_objects(
-        _path(client, what), parse, dict(params or {}), on_page=on_page
-    )
-    return result
-
-
-def _unique_ids(projects: Iterable[int] | None) -> list[int]:
-    return list(dict.fromkeys(int(p) for p in projects or ()))
-
-
-def _only_projects(found: list[Project], wanted: list[int], url: str) -> list[Project]:
-    by_id = {p.id: p for p in found}
-    missing = [p for p in wanted if p not in by_id]
-    if missing:
-        ids = ", ".join(str(p) for p in missing)
-        noun = "project" if len(missing) == 1 else "projects"
-        raise InputError(f"no {noun} with id {ids} on {url or 'the instance'} (see --project)")
-    return [by_id[p] for p in wanted]
-
-
-def plugins_of(client: Any) -> dict[str, Plugin]:
-    """The instance's plugin schemas; the bundled ones, in its names, for every system it lacks."""
-    plugins = translate_plugins(bundled_plugins(), client_generation(client))
-    plugins.update(client.list_plugins())
-    return plugins
-
-
-def client_generation(client: Any) -> Generation:
-    """The generation a client's instance serves (a stand-in without one speaks ALM)."""
-    found = getattr(client, "generation", None)
-    return found if isinstance(found, Generation) else ALM_GENERATION
-
-
-def _with_bundled(
-    plugins: Mapping[str, Plugin], systems: set[str], gen: Generation
-) -> dict[str, Plugin]:
-    """The instance's plugin schemas, plus bundled ones (in its names) for systems it does not list."""
-    found = dict(plugins)
-    bundled = translate_plugins(bundled_plugins(), gen)
-    for system in sorted(s for s in systems if s and s not in found):
-        if system in bundled:
-            log.info("the instance lists no plugin %r: using the bundled schema", system)
-            found[system] = bundled[system]
-    return found
-
-
-def _client_url(client: Any) -> str:
-    settings = getattr(client, "settings", None)
-    url = getattr(settings, "url", "") if settings is not None else ""
-    return redact_url(url) if url else ""
-
 
 # ---------------------------------------------------------------- shaping
 
@@ -416,7 +222,6 @@ def export(
     or a project id the instance does not have; ConnectionProblem when the instance
     cannot be reached. With include_secrets the file is created mode 0600.
     """
-    from almmigrate.client import SDEClient  # the network layer, only when exporting
     from almmigrate.files import output_format
     from almmigrate.progress import progress as progress_bar
 
@@ -426,7 +231,7 @@ def export(
     path = Path(out)
     sheets = _sheets(only, path)
     check_output_path(path, sheets)
-    wanted = _unique_ids(projects)
+    wanted = unique_ids(projects)
     with progress_bar("Reading", enabled=progress) as bar:
         reading: set[str] = set()
 
@@ -437,12 +242,16 @@ def export(
             if what == CONNECTIONS or CONNECTIONS not in reading:
                 bar.update(done, total, description=f"Reading {what}")
 
-        with SDEClient(settings) as client:
-            client.check()
-            dataset = _read_dataset(
-                client, only, wanted, with_last_job, include_secrets, on_progress
-            )
-            requests = _request_count(client)
+        read = read_instance_shaped(
+            settings,
+            connection_shaper(include_secrets),
+            only=only,
+            projects=wanted,
+            with_last_job=with_last_job,
+            on_progress=on_progress,
+        )
+        dataset = shaped_dataset(read, include_secrets=include_secrets, projects=wanted)
+        requests = read.requests
         dataset.meta = export_meta(
             settings.url,
             only=only,
@@ -465,82 +274,30 @@ def export(
     )
 
 
-def _read_dataset(
-    client: Any,
-    only: str | None,
-    wanted: list[int],
-    with_last_job: bool,
+def connection_shaper(
     include_secrets: bool,
-    on_progress: ProgressCallback,
-) -> Dataset:
-    """Read and shape at once: each connection becomes a record as its page arrives.
+) -> Callable[[Snapshot], Callable[[Connection], ConnectionRecord]]:
+    """For :func:`~almmigrate.instance.read_instance_shaped`: each connection to its record."""
+    return lambda context: RecordShaper(context, include_secrets=include_secrets).connection
 
-    Holding only records (own params) rather than every Connection as the API
-    returned it keeps memory flat on large instances. With --project, only the
-    connectors those connections use are kept.
-    """
-    connections: list[ConnectionRecord] = []
-    if wanted or not needs_connections(only, wanted):
-        # --project ids are checked against the instance before any connection is read.
-        snapshot = read_context(client, only=only, projects=wanted, on_progress=on_progress)
-        shaper = RecordShaper(snapshot, include_secrets=include_secrets)
-        if needs_connections(only, wanted):
-            found = iter_connections(
-                client, projects=wanted, with_last_job=with_last_job, on_progress=on_progress
-            )
-            connections = [shaper.connection(c) for c in found]
-    else:
-        # The connection pages are the long part: start them while the small lists load.
-        with ThreadPoolExecutor(1, thread_name_prefix="almmigrate-context") as pool:
-            context = pool.submit(read_context, client, only=only, on_progress=on_progress)
-            found = iter_connections(client, with_last_job=with_last_job, on_progress=on_progress)
-            shaper, connections = _shape_alongside(context, found, include_secrets)
-        snapshot = shaper.snapshot
+
+def shaped_dataset(
+    read: ShapedRead[ConnectionRecord], *, include_secrets: bool, projects: list[int]
+) -> Dataset:
+    """The file form of an instance read shaped: with --project, only the connectors used."""
+    snapshot = read.snapshot
+    shaper = RecordShaper(snapshot, include_secrets=include_secrets)
     connectors = snapshot.connectors
-    if wanted:
-        used = {c.connector for c in connections}
+    if projects:
+        used = {c.connector for c in read.connections}
         connectors = [c for c in connectors if c.id in used]
     return Dataset(
         connectors=[shaper.connector(c) for c in connectors],
-        connections=connections,
+        connections=read.connections,
         projects=shaper.projects(),
         meta={META_KEY: snapshot.api},
         source=snapshot.url or None,
     )
-
-
-_MAX_WAITING = 5_000
-
-
-def _shape_alongside(
-    context: Future[Snapshot], found: Iterator[Connection], include_secrets: bool
-) -> tuple[RecordShaper, list[ConnectionRecord]]:
-    """Shape connections as they arrive; those that come before the context is read wait.
-
-    At most _MAX_WAITING wait (as the API returned them, the heavy form); then the
-    connection pages pause until the context is there, so memory stays bounded.
-    """
-    waiting: list[Connection] = []
-    records: list[ConnectionRecord] = []
-    shaper: RecordShaper | None = None
-    try:
-        for connection in found:
-            if shaper is None and not context.done() and len(waiting) < _MAX_WAITING:
-                waiting.append(connection)
-                continue
-            if shaper is None:
-                shaper = RecordShaper(context.result(), include_secrets=include_secrets)
-                records.extend(shaper.connection(c) for c in waiting)
-                waiting.clear()
-            records.append(shaper.connection(connection))
-    finally:
-        close = getattr(found, "close", None)
-        if close is not None:
-            close()  # stop fetching pages when the context failed
-    if shaper is None:
-        shaper = RecordShaper(context.result(), include_secrets=include_secrets)
-        records.extend(shaper.connection(c) for c in waiting)
-    return shaper, records
 
 
 def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:
@@ -605,12 +362,6 @@ def _count_masked(dataset: Dataset, sheets: list[str]) -> int:
     if CONNECTIONS in sheets:
         count += sum(v == MASK for c in dataset.connections for v in c.params.values())
     return count
-
-
-def _request_count(client: Any) -> int | None:
-    stats = getattr(client, "stats", None)
-    count = getattr(stats, "requests", None)
-    return count if isinstance(count, int) else None
 
 
 # Paths other than .xlsx/.json/.csv are CSV folders (SPEC), but not ones named like a

@@ -83,15 +83,13 @@ def export_frames(
 
     connection: other ConnectionSettings fields (verify, timeout, rate, ...).
     """
-    from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+    from almmigrate.exporter import snapshot_to_dataset
+    from almmigrate.instance import read_instance
     from almmigrate.secrets import register_secret
 
     settings = ConnectionSettings(url=url, token=token, **connection)
     register_secret(token)
-    with SDEClient(settings) as client:
-        client.check()
-        snapshot = fetch_snapshot(client, only=only, projects=projects, with_last_job=with_last_job)
+    snapshot = read_instance(settings, only=only, projects=projects, with_last_job=with_last_job)
     return dataset_to_frames(snapshot_to_dataset(snapshot, include_secrets=False))
 
 
@@ -180,8 +178,7 @@ def plan_frames(frames: Frames, url: str, token: str, **options: Any) -> Prepare
     import: `.plan` (the Plan `plan --out` writes) and `.warnings`. Raises
     ValidationFailed when a cell is bad, as `plan` exits 2.
     """
-    from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.instance import read_instance
     from almmigrate.prepare import plugins_for, prepare_import
     from almmigrate.secrets import register_secret
 
@@ -189,9 +186,7 @@ def plan_frames(frames: Frames, url: str, token: str, **options: Any) -> Prepare
     if run:
         raise TypeError(f"plan takes no run options: {', '.join(sorted(run))}")
     register_secret(token)
-    with SDEClient(ConnectionSettings(url=url, token=token, **connection)) as client:
-        client.check()
-        target = fetch_snapshot(client)
+    target = read_instance(ConnectionSettings(url=url, token=token, **connection))
     dataset, problems = _reader(frames)(plugins_for(target))
     return prepare_import(dataset, target, ImportOptions(**chosen), reading_problems=problems)
 

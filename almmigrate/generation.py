@@ -14,13 +14,20 @@ order, and a path that answers 404 or 405 is reported as not there.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from almmigrate.errors import InputError
+from almmigrate.secrets import scrub
 
 ALM = "alm"
 ISSUE_TRACKER = "issue-tracker"
 API_CHOICES = (ALM, ISSUE_TRACKER)
+
+# Where the API is under an instance's root, and what to tell a person who gave another URL.
+API_PATH = "/api/v2/"
+ROOT_HINT = "--url should be the instance root, e.g. https://sde.example.com"
 
 # Paths both generations share.
 PROJECTS_PATH = "projects/"
@@ -54,6 +61,22 @@ class Generation:
 
     def plugin(self, plugin_path: str, system: str) -> str:
         return f"{plugin_path}{system}/"
+
+    def list_path(self, what: str) -> str:
+        """The list path of "connectors", "connections", "projects", "applications" or "business units"."""
+        if what == "connectors":
+            return self.connectors
+        if what == "connections":
+            return self.connections
+        return SHARED_LISTS[what]
+
+
+# The lists both generations serve at the same path, by the name reading reports them under.
+SHARED_LISTS = {
+    "projects": PROJECTS_PATH,
+    "applications": APPLICATIONS_PATH,
+    "business units": BUSINESS_UNITS_PATH,
+}
 
 
 ALM_GENERATION = Generation(
@@ -97,3 +120,48 @@ def generation(api: str | None) -> Generation:
     if found is None:
         raise InputError(f'--api "{api}" is not one of {", ".join(API_CHOICES)}')
     return found
+
+
+# ---------------------------------------------------------------- addresses
+
+
+def api_base(url: str) -> str:
+    """The API base (ending in `/api/v2/`) of an instance URL given with or without `/api/v2`.
+
+    A URL without a scheme is taken as https. User info, query and fragment are dropped.
+    Raises InputError when the URL is not an http(s) address.
+    """
+    text = url.strip()
+    if "://" not in text:
+        text = f"https://{text}"
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018  (raises ValueError on a bad port)
+    except ValueError:
+        host = None
+    if parts.scheme.lower() not in ("http", "https") or not host or _not_a_host_name(host):
+        shown = "" if "@" in url else f" {scrub(url.strip())!r}"  # user info may hold a password
+        raise InputError(f"--url{shown} is not an http(s) address: {ROOT_HINT}")
+    path = parts.path.rstrip("/")
+    if path.endswith(API_PATH.rstrip("/")):
+        path = path[: -len(API_PATH.rstrip("/"))]
+    netloc = parts.netloc.rpartition("@")[2]  # never send user info: the token is the credential
+    return urlunsplit((parts.scheme.lower(), netloc, path + API_PATH, "", ""))
+
+
+def _not_a_host_name(host: str) -> bool:
+    """A host no DNS can hold (spaces, quotes): a mistyped --url, not an unreachable one."""
+    return any(c.isspace() or c in '"<>\\^`{|}' for c in host)
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1."""
+    if not host:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -18,22 +18,27 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from almmigrate import __version__
 from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped, apply_plan
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
+from almmigrate.instance import Client
 from almmigrate.journal import Journal
 from almmigrate.plan_types import Outcome, Plan
 from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
 from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, redact_url, register_secret
+from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.verify import Verification, verify_dataset
 from almmigrate.vocabulary import META_KEY
+
+if TYPE_CHECKING:
+    from almmigrate.ratecontrol import RateStatus
 
 
 @dataclass
@@ -157,7 +162,7 @@ def _check_writable(label: str, path: Path) -> None:
 
 
 @contextmanager
-def _writing_to(client: Any, run: RunOptions) -> Iterator[None]:
+def _writing_to(client: Client, run: RunOptions) -> Iterator[None]:
     """Hold the target's run lock (see almmigrate.runlock) for a run that writes."""
     from almmigrate.runlock import target_lock
 
@@ -225,7 +230,6 @@ def import_read(
     context = {"command": "almmigrate import", "file": label}
     with SDEClient(settings) as client, _writing_to(client, run):
         try:
-            client.check()
             target = _read(client, "the target", run.progress)
         except ApiError as error:
             return _stopped_early(error, run, context, redact_url(settings.url))
@@ -252,7 +256,7 @@ def migrate(
     """
     from almmigrate.client import SDEClient
     from almmigrate.exporter import snapshot_to_dataset
-    from almmigrate.secretsfile import SecretValues, load_secrets
+    from almmigrate.secretsfile import load_secrets
 
     check_outputs(run)
     register_secret(source.token)
@@ -264,9 +268,7 @@ def migrate(
     with SDEClient(target) as client, _writing_to(client, run):
         try:
             client.check()  # a wrong target url or token fails before the source is read
-            with SDEClient(source) as source_client:
-                source_client.check()
-                snapshot = _read(source_client, "the source", run.progress)
+            snapshot = _read(source, "the source", run.progress)
             target_snapshot = _read(client, "the target", run.progress)
         except ApiError as error:
             return _stopped_early(error, run, context, redact_url(target.url))
@@ -285,9 +287,12 @@ def _api_shown(dataset: Dataset, target: Snapshot) -> str:
     return f"{file_api} -> {target.api}" if file_api and file_api != target.api else target.api
 
 
-def _read(client: Any, instance: str, shown: bool) -> Snapshot:
-    """An instance's snapshot, with a bar on stderr: a big instance takes a while to read."""
-    from almmigrate.exporter import fetch_snapshot
+def _read(where: Client | ConnectionSettings, instance: str, shown: bool) -> Snapshot:
+    """An instance's snapshot (an open client's, or read from settings), with a bar on stderr.
+
+    A big instance takes a while to read.
+    """
+    from almmigrate.instance import fetch_snapshot, read_instance
     from almmigrate.progress import progress
 
     with progress(f"Reading {instance}", enabled=shown) as bar:
@@ -295,11 +300,13 @@ def _read(client: Any, instance: str, shown: bool) -> Snapshot:
         def on_progress(what: str, done: int, total: int | None) -> None:
             bar.update(done, total, description=f"Reading {instance}: {what}")
 
-        return fetch_snapshot(client, on_progress=on_progress)
+        if isinstance(where, ConnectionSettings):
+            return read_instance(where, on_progress=on_progress)
+        return fetch_snapshot(where, on_progress=on_progress)
 
 
 def _prepare_and_apply(
-    client: Any,
+    client: Client,
     dataset: Dataset,
     target: Snapshot,
     options: ImportOptions,
@@ -423,7 +430,7 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _apply(client: Any, plan: Plan, run: RunOptions, journal: Journal | None) -> ApplyResult:
+def _apply(client: Client, plan: Plan, run: RunOptions, journal: Journal | None) -> ApplyResult:
     from almmigrate.apply import writes
     from almmigrate.progress import progress
 
@@ -458,7 +465,7 @@ class ProgressLine:
     """
 
     def __init__(
-        self, client: Any, to_send: int, clock: Callable[[], float] = time.monotonic
+        self, client: Client, to_send: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.client = client
         self.to_send = to_send
@@ -496,7 +503,7 @@ class ProgressLine:
 
 
 def progress_label(
-    rate: float | None, status: Any, *, throttled: int, retries: int, left: int
+    rate: float | None, status: RateStatus | None, *, throttled: int, retries: int, left: int
 ) -> str:
     """ "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 12 s" (parts when known)."""
     parts = []
@@ -521,7 +528,9 @@ def _register_dataset_secrets(dataset: Dataset, plugins: dict[str, Plugin]) -> N
                 register_secret(value, name)
 
 
-def override_secrets(dataset: Dataset, secrets: Any, plugins: dict[str, Plugin]) -> Dataset:
+def override_secrets(
+    dataset: Dataset, secrets: SecretValues, plugins: dict[str, Plugin]
+) -> Dataset:
     """A dataset whose secret params take the supplied values where `secrets` has one."""
 
     def fill(kind: str, name: str, params: dict[str, Any], system: str) -> dict[str, Any]:

@@ -226,14 +226,12 @@ def _secrets(secrets: str | Path | SecretValues | None) -> SecretValues:
 
 
 def _fetch(client: Any) -> Snapshot:
-    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.instance import fetch_snapshot
 
     return fetch_snapshot(client)
 
 
 def _fetch_settings(settings: ConnectionSettings) -> Snapshot:
-    from almmigrate.client import SDEClient
+    from almmigrate.instance import read_instance
 
-    with SDEClient(settings) as client:
-        client.check()
-        return _fetch(client)
+    return read_instance(settings)

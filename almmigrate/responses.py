@@ -34,9 +34,9 @@ from almmigrate.errors import (
     Unreachable,
     parse_error_body,
 )
+from almmigrate.generation import ROOT_HINT
 from almmigrate.secrets import redact_url, scrub
 
-ROOT_HINT = "--url should be the instance root, e.g. https://sde.example.com"
 # How much of an answer is read. An error needs a few lines; a page of 1000 objects
 # with their last jobs is a few MB. A server sending more is stopped, not buffered.
 ERROR_BODY_LIMIT = 256 * 1024

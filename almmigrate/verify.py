@@ -165,14 +165,11 @@ def verify_file(
     options: the import's mapping options (project map, --auto-map-projects, --match).
     Raises InputError / ValidationFailed for a file that cannot be read.
     """
-    from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.instance import read_instance
     from almmigrate.reader import read_dataset_with_problems
 
     options = options or ImportOptions()
-    with SDEClient(settings) as client:
-        client.check()
-        target = fetch_snapshot(client)
+    target = read_instance(settings)
     plugins = plugins_for(target)
     dataset, problems = read_dataset_with_problems(Path(path), plugins)
     settle(problems, file=str(path))

@@ -85,7 +85,7 @@ def time_fetches(url: str, args: argparse.Namespace) -> tuple[float, int]:
 def time_all_fetches(url: str, args: argparse.Namespace) -> float:
     """Seconds to read every list an export reads (no shaping, no writing)."""
     from almmigrate.client import SDEClient
-    from almmigrate.exporter import iter_connections, read_context
+    from almmigrate.instance import iter_connections, read_context
 
     with SDEClient(settings_for(url, args)) as client:
         started = time.perf_counter()

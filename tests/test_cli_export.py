@@ -686,8 +686,9 @@ def _records(records: list[Any]) -> list[dict[str, Any]]:
 def test_the_sample_instance_reads_back_through_files_and_layout(capsys, source_sim, tmp_path, fmt):
     """Export, then read with the project's own reader: exactly the dataset exported."""
     from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+    from almmigrate.exporter import snapshot_to_dataset
     from almmigrate.files import read_tables
+    from almmigrate.instance import fetch_snapshot
     from almmigrate.layout import tables_to_dataset
     from almmigrate.settings import ConnectionSettings
 

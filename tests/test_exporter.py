@@ -15,7 +15,13 @@ from export_data import (
 )
 
 from almmigrate.errors import InputError
-from almmigrate.exporter import fetch_snapshot, mask_params, snapshot_to_dataset
+from almmigrate.exporter import (
+    connection_shaper,
+    mask_params,
+    shaped_dataset,
+    snapshot_to_dataset,
+)
+from almmigrate.instance import fetch_snapshot, read_shaped
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK, scrub
 from almmigrate.settings import ConnectionSettings
@@ -159,8 +165,6 @@ def test_mask_params_by_schema_and_by_name():
 
 def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):
     """Export starts the connection pages while the small lists load; none may be lost."""
-    from almmigrate.exporter import _read_dataset
-
     expected = snapshot_to_dataset(fetch_snapshot(client))
     every_connection_read = threading.Event()
     list_plugins = client.list_plugins
@@ -175,7 +179,7 @@ def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):
             every_connection_read.set()
 
     client.list_plugins = plugins_after_the_connections
-    dataset = _read_dataset(client, None, [], False, False, on_progress)
+    dataset = _read_dataset(client, on_progress)
     assert len(dataset.connections) == 15
     assert dataset.connections == expected.connections
     assert dataset.connectors == expected.connectors
@@ -184,22 +188,21 @@ def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):
 
 def test_a_context_that_fails_while_connections_are_read_is_the_error(client):
     from almmigrate.errors import NotAnInstance
-    from almmigrate.exporter import _read_dataset
 
     def refuse() -> Any:
         raise NotAnInstance("plugins answered nonsense")
 
     client.list_plugins = refuse
     with pytest.raises(NotAnInstance, match="plugins answered nonsense"):
-        _read_dataset(client, None, [], False, False, lambda *_: None)
+        _read_dataset(client, lambda *_: None)
 
 
 def test_at_most_a_bounded_number_of_connections_wait_for_the_context(client, monkeypatch):
     """Past the bound the pages pause until the context is read; nothing is lost or reordered."""
-    import almmigrate.exporter as exporter
+    import almmigrate.instance as instance
 
     expected = snapshot_to_dataset(fetch_snapshot(client))
-    monkeypatch.setattr(exporter, "_MAX_WAITING", 1)
+    monkeypatch.setattr(instance, "_MAX_WAITING", 1)
     first_page_read = threading.Event()
     list_plugins = client.list_plugins
 
@@ -212,5 +215,11 @@ def test_at_most_a_bounded_number_of_connections_wait_for_the_context(client, mo
             first_page_read.set()
 
     client.list_plugins = plugins_after_the_first_page
-    dataset = exporter._read_dataset(client, None, [], False, False, on_progress)
+    dataset = _read_dataset(client, on_progress)
     assert dataset.connections == expected.connections
+
+
+def _read_dataset(client: Any, on_progress: Any) -> Any:
+    """What export reads and shapes from the whole instance, secrets masked (no file written)."""
+    read = read_shaped(client, connection_shaper(False), on_progress=on_progress)
+    return shaped_dataset(read, include_secrets=False, projects=[])

@@ -10,7 +10,8 @@ import pytest
 
 from almmigrate.client import SDEClient
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
-from almmigrate.exporter import fetch_snapshot, snapshot_to_dataset
+from almmigrate.exporter import snapshot_to_dataset
+from almmigrate.instance import fetch_snapshot
 from almmigrate.mapping import (
     ProjectMap,
     identity_map,

@@ -9,7 +9,7 @@ import pytest
 
 from almmigrate.client import SDEClient
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
-from almmigrate.exporter import fetch_snapshot
+from almmigrate.instance import fetch_snapshot
 from almmigrate.mapping import ProjectMap, identity_map
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK

@@ -24,7 +24,7 @@ from almmigrate.connectivity import (
     run_for_instance,
     write_results,
 )
-from almmigrate.exporter import plugins_of
+from almmigrate.instance import plugins_of
 from almmigrate.mapping import read_map
 from almmigrate.schema import Plugin
 from almmigrate.secretsfile import load_secrets

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import settings_from, two_instance_options
-from almmigrate.dataset import Snapshot
+from almmigrate.dataset import PROJECTS
 from almmigrate.mapping import (
     AMBIGUOUS,
     EXACT,
@@ -16,7 +16,6 @@ from almmigrate.mapping import (
     projects_of_snapshot,
     write_map,
 )
-from almmigrate.settings import ConnectionSettings
 
 
 @click.command("map-projects")
@@ -47,8 +46,14 @@ def command(
       almmigrate map-projects --source-url https://old.example.com \\
           --target-url https://new.example.com --out map.csv
     """
-    source = read_projects(settings_from(source_url, source_token, which="source", **tls))
-    target = read_projects(settings_from(target_url, target_token, which="target", **tls))
+    from almmigrate.instance import read_instance
+
+    source = read_instance(
+        settings_from(source_url, source_token, which="source", **tls), only=PROJECTS
+    )
+    target = read_instance(
+        settings_from(target_url, target_token, which="target", **tls), only=PROJECTS
+    )
     rows = match_projects(projects_of_snapshot(source), projects_of_snapshot(target))
     write_map(out, rows)
     counts = {
@@ -62,17 +67,4 @@ def command(
         click.echo(
             "Review the rows without a target_project before importing (or use --skip-unmapped).",
             err=True,
-        )
-
-
-def read_projects(settings: ConnectionSettings) -> Snapshot:
-    """An instance's projects with their applications and business units (read only)."""
-    from almmigrate.client import SDEClient
-
-    with SDEClient(settings) as client:
-        client.check()
-        return Snapshot(
-            projects=client.list_projects(),
-            applications=client.list_applications(),
-            business_units=client.list_business_units(),
         )

@@ -72,8 +72,7 @@ def command(
       almmigrate plan export.xlsx --url https://target.example.com \\
           --project-map map.csv --secrets secrets.csv --out plan.json
     """
-    from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot
+    from almmigrate.instance import read_instance
     from almmigrate.prepare import plugins_for, prepare_import
     from almmigrate.reader import read_dataset_with_problems
 
@@ -82,9 +81,7 @@ def command(
     if choices.get("auto_map_projects") and source_url:
         source = settings_from(source_url, source_token, which="source", **tls)
     options = import_options_from(source=source, **choices)
-    with SDEClient(settings) as client:
-        client.check()
-        target = fetch_snapshot(client)
+    target = read_instance(settings)
     dataset, found = read_dataset_with_problems(file, plugins_for(target))
     prepared = prepare_import(dataset, target, options, reading_problems=found)
     echo_warnings(prepared.warnings, out or "--out PLAN.json")

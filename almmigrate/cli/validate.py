@@ -7,12 +7,11 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import STRICT_OPTION, connection_options, settings_from
-from almmigrate.dataset import Snapshot
+from almmigrate.instance import read_instance
 from almmigrate.prepare import merge_problems, plugins_for, validate_for_target
 from almmigrate.problems import settle, summary_text
 from almmigrate.reader import read_dataset_with_problems
 from almmigrate.secrets import scrub
-from almmigrate.settings import ConnectionSettings
 
 
 @click.command("validate")
@@ -57,7 +56,7 @@ def command(
     """
     target = None
     if url:
-        target = _read_instance(settings_from(url, token, **tls))
+        target = read_instance(settings_from(url, token, **tls))
     plugins = plugins_for(target)
     dataset, found = read_dataset_with_problems(file, plugins)
     values = None
@@ -76,15 +75,6 @@ def command(
     counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"
     extra = f" ({summary_text(problems)})" if problems else ""
     click.echo(f"{counts}: no problems{extra}")
-
-
-def _read_instance(settings: ConnectionSettings) -> Snapshot:
-    from almmigrate.client import SDEClient
-    from almmigrate.exporter import fetch_snapshot
-
-    with SDEClient(settings) as client:
-        client.check()
-        return fetch_snapshot(client)
 
 
 def _plural(count: int, noun: str) -> str:
