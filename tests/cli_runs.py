@@ -1,21 +1,59 @@
-"""Running the CLI in the test's process: exit code, stdout and stderr."""
+"""Running the CLI in the test's process: exit code, stdout and stderr.
+
+Tests use the `cli` fixture (tests/conftest.py), built on `run_cli` here:
+
+    def test_x(cli):
+        code, out, err = cli("export", "--url", sim.url, "--out", str(path))
+
+The exit code follows the interpreter's rule for `sys.exit(code)`: None is 0, an
+int is itself, anything else is printed to stderr and exits 1. Without -v, stderr
+must hold no traceback (the CLI promises one clear line): every run checks it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
 from almmigrate.cli import main
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run `almmigrate ARGS`; (exit code, stdout, stderr)."""
+class CliResult(NamedTuple):
+    code: int
+    out: str
+    err: str
+
+
+Cli = Callable[..., CliResult]
+
+
+def exit_code(code: object) -> tuple[int, str]:
+    """(status, what the interpreter prints) for `sys.exit(code)`, as a console script ends."""
+    if code is None:
+        return 0, ""
+    if isinstance(code, int):
+        return code, ""
+    return 1, f"{code}\n"
+
+
+def verbose(args: tuple[str, ...]) -> bool:
+    """As main() counts it: -v, -vv ... or --verbose anywhere."""
+    return any(a == "--verbose" or (a.startswith("-v") and set(a[1:]) == {"v"}) for a in args)
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """Run `almmigrate ARGS` in this process; (exit code, stdout, stderr)."""
     with pytest.raises(SystemExit) as done:
         main(list(args))
     out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
+    code, message = exit_code(done.value.code)
+    err += message
+    if not verbose(args):
+        assert "Traceback" not in err and "Exception ignored" not in err, err
+    return CliResult(code, out, err)
 
 
 def import_args(

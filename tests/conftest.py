@@ -3,6 +3,8 @@
     def test_something(source_sim, target_sim): ...      # the bundled samples, fresh per test
     def test_other(make_sim):
         sim = make_sim({"token": "t", ...}, faults=Faults(rate_limit=5))
+    def test_cli(cli):
+        code, out, err = cli("validate", "file.xlsx")   # the CLI in this process
     def test_leak(canaries, tmp_path):
         secret = canaries.new("jira-pass")                # a unique, searchable value
         ...
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli, CliResult, run_cli
 
 from almmigrate.secrets import redaction_scope
 from almmigrate.sim import Faults, SimServer
@@ -34,6 +37,16 @@ SOURCE_TOKEN = "sim-source-token"
 TARGET_TOKEN = "sim-target-token"
 
 SimFactory = Callable[..., SimServer]
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Cli:
+    """`cli(*args) -> (code, out, err)`: `almmigrate ARGS` in this process (tests/cli_runs.py)."""
+
+    def run(*args: str) -> CliResult:
+        return run_cli(capsys, *args)
+
+    return run
 
 
 @pytest.fixture(scope="session")

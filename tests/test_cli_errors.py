@@ -12,11 +12,10 @@ from typing import Any
 
 import pytest
 import uvicorn
+from cli_runs import Cli
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
-
-from almmigrate.cli import main
 
 CANARY_TOKEN = "CANARY-cli-token-7a6b5c4d3e"
 
@@ -37,15 +36,6 @@ def _restore_logging() -> Iterator[None]:
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in this process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def error_lines(err: str) -> list[str]:
@@ -95,14 +85,14 @@ def serve(app: Starlette) -> Iterator[str]:
     sock.close()
 
 
-def export(capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str, token: str, *flags: str):
+def export(cli: Cli, tmp_path: Path, url: str, token: str, *flags: str):
     out = tmp_path / "out.xlsx"
-    return run(capsys, *flags, "export", "--url", url, "--token", token, "--out", str(out))
+    return cli(*flags, "export", "--url", url, "--token", token, "--out", str(out))
 
 
-def test_unreachable_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_unreachable_host(cli: Cli, tmp_path: Path) -> None:
     port = closed_port()
-    code, out, err = export(capsys, tmp_path, f"http://127.0.0.1:{port}", CANARY_TOKEN)
+    code, out, err = export(cli, tmp_path, f"http://127.0.0.1:{port}", CANARY_TOKEN)
     assert code == 3
     assert error_lines(err) == [
         f"Unreachable: 127.0.0.1:{port} refused the connection: check --url (host and port) and "
@@ -113,8 +103,8 @@ def test_unreachable_host(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert not (tmp_path / "out.xlsx").exists()
 
 
-def test_wrong_token(capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any) -> None:
-    code, _, err = export(capsys, tmp_path, source_sim.url, CANARY_TOKEN)
+def test_wrong_token(cli: Cli, tmp_path: Path, source_sim: Any) -> None:
+    code, _, err = export(cli, tmp_path, source_sim.url, CANARY_TOKEN)
     assert code == 3
     (line,) = error_lines(err)
     assert line.startswith(
@@ -124,19 +114,17 @@ def test_wrong_token(capsys: pytest.CaptureFixture[str], tmp_path: Path, source_
     assert CANARY_TOKEN not in err
 
 
-def test_tls_failure(capsys: pytest.CaptureFixture[str], tmp_path: Path, html_site: str) -> None:
+def test_tls_failure(cli: Cli, tmp_path: Path, html_site: str) -> None:
     url = html_site.replace("http://", "https://")  # https to a server speaking plain http
-    code, _, err = export(capsys, tmp_path, url, CANARY_TOKEN)
+    code, _, err = export(cli, tmp_path, url, CANARY_TOKEN)
     assert code == 3
     (line,) = error_lines(err)
     assert line.startswith("Unreachable: TLS handshake with 127.0.0.1 failed")
     assert "check the scheme and port in --url" in line
 
 
-def test_a_url_that_is_not_sd_elements(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, html_site: str
-) -> None:
-    code, _, err = export(capsys, tmp_path, html_site, CANARY_TOKEN)
+def test_a_url_that_is_not_sd_elements(cli: Cli, tmp_path: Path, html_site: str) -> None:
+    code, _, err = export(cli, tmp_path, html_site, CANARY_TOKEN)
     assert code == 3
     (line,) = error_lines(err)
     assert line.startswith(f"NotAnInstance: {html_site} does not look like an SD Elements instance")
@@ -144,9 +132,9 @@ def test_a_url_that_is_not_sd_elements(
 
 
 def test_another_rest_api_is_not_an_instance_and_no_traceback(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, foreign_api: str
+    cli: Cli, tmp_path: Path, foreign_api: str
 ) -> None:
-    code, out, err = export(capsys, tmp_path, foreign_api, CANARY_TOKEN)
+    code, out, err = export(cli, tmp_path, foreign_api, CANARY_TOKEN)
     assert code == 3
     (line,) = error_lines(err)
     assert line.startswith(
@@ -159,9 +147,9 @@ def test_another_rest_api_is_not_an_instance_and_no_traceback(
 
 @pytest.mark.parametrize("url", ["not a url", "https://sde example.com", 'https://"sde"'])
 def test_a_url_with_spaces_or_quotes_is_bad_input_not_an_unreachable_host(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, url: str
+    cli: Cli, tmp_path: Path, url: str
 ) -> None:
-    code, _, err = export(capsys, tmp_path, url, CANARY_TOKEN)
+    code, _, err = export(cli, tmp_path, url, CANARY_TOKEN)
     assert code == 2
     assert error_lines(err) == [
         f"InputError: --url {url!r} is not an http(s) address: "
@@ -170,9 +158,9 @@ def test_a_url_with_spaces_or_quotes_is_bad_input_not_an_unreachable_host(
 
 
 def test_plain_http_to_another_host_is_refused_before_anything_is_sent(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
-    code, _, err = export(capsys, tmp_path, "http://sde.example.com", CANARY_TOKEN)
+    code, _, err = export(cli, tmp_path, "http://sde.example.com", CANARY_TOKEN)
     assert code == 2
     assert error_lines(err) == [
         "InputError: refusing to send the token over plain http to sde.example.com: use an "
@@ -180,11 +168,11 @@ def test_plain_http_to_another_host_is_refused_before_anything_is_sent(
     ]
 
 
-def test_tracebacks_only_with_verbose(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_tracebacks_only_with_verbose(cli: Cli, tmp_path: Path) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
-    code, _, quiet = export(capsys, tmp_path, url, CANARY_TOKEN)
+    code, _, quiet = export(cli, tmp_path, url, CANARY_TOKEN)
     assert code == 3 and "Traceback" not in quiet
-    code, _, loud = export(capsys, tmp_path, url, CANARY_TOKEN, "-v")
+    code, _, loud = export(cli, tmp_path, url, CANARY_TOKEN, "-v")
     assert code == 3
     assert "Traceback (most recent call last)" in loud
     assert loud.rstrip().splitlines()[-1].startswith("Unreachable: 127.0.0.1:")
@@ -192,16 +180,16 @@ def test_tracebacks_only_with_verbose(capsys: pytest.CaptureFixture[str], tmp_pa
 
 @pytest.mark.parametrize("verbosity", ["-v", "-vv", "-vvv"])
 def test_the_token_never_shows_at_any_verbosity(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, make_sim: Any, verbosity: str
+    cli: Cli, tmp_path: Path, make_sim: Any, verbosity: str
 ) -> None:
     sim = make_sim(token=CANARY_TOKEN)
-    code, out, err = export(capsys, tmp_path, sim.url, CANARY_TOKEN, verbosity)
+    code, out, err = export(cli, tmp_path, sim.url, CANARY_TOKEN, verbosity)
     assert code == 0, err
     if verbosity != "-v":
         assert "DEBUG almmigrate.client: GET" in err  # the per-request lines are there...
     assert CANARY_TOKEN not in out + err  # ...without the token
     assert CANARY_TOKEN.encode() not in (tmp_path / "out.xlsx").read_bytes()
     # and when the token is refused
-    code, out, err = export(capsys, tmp_path, sim.url + "/api/v2/", CANARY_TOKEN + "x", verbosity)
+    code, out, err = export(cli, tmp_path, sim.url + "/api/v2/", CANARY_TOKEN + "x", verbosity)
     assert code == 3
     assert CANARY_TOKEN not in out + err

@@ -26,7 +26,6 @@ from export_data import (
 )
 
 from almmigrate import FORMAT_VERSION, __version__
-from almmigrate.cli import main
 from almmigrate.dataset import CONNECTION_COLUMNS, CONNECTOR_COLUMNS, PROJECT_COLUMNS
 from almmigrate.files.cells import csv_unescape
 from almmigrate.progress import progress
@@ -49,20 +48,11 @@ def _env(monkeypatch):
     monkeypatch.delenv("SDE_URL", raising=False)
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process the way the console script does: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
-def export(capsys, sim, out: Path, *extra: str, verbose: str = "") -> tuple[int, str, str]:
+def export(cli, sim, out: Path, *extra: str, verbose: str = "") -> tuple[int, str, str]:
     """Export from the simulator, two objects a page so that every list has many pages."""
     before = [verbose] if verbose else []
     args = ["export", "--url", sim.url, "--out", str(out), "--page-size", "2", *extra]
-    return run(capsys, *before, *args)
+    return cli(*before, *args)
 
 
 def out_path(tmp_path: Path, fmt: str) -> Path:
@@ -175,9 +165,9 @@ def typed(value: Any, fmt: str) -> Any:
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_every_object_of_a_multi_page_instance_reads_back_equal(capsys, sim, tmp_path, fmt):
+def test_every_object_of_a_multi_page_instance_reads_back_equal(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    code, stdout, stderr = export(capsys, sim, out, verbose="-vv" if fmt == "xlsx" else "-v")
+    code, stdout, stderr = export(cli, sim, out, verbose="-vv" if fmt == "xlsx" else "-v")
     assert code == 0, stderr
     # The summary is the command's answer: stdout, as in every command; stderr only logs.
     assert stdout.startswith(f"Exported 5 connectors, 15 connections, 5 projects to {out}")
@@ -236,9 +226,9 @@ def test_every_object_of_a_multi_page_instance_reads_back_equal(capsys, sim, tmp
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
-def test_columns_follow_the_spec_layout(capsys, sim, tmp_path, fmt):
+def test_columns_follow_the_spec_layout(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    assert export(capsys, sim, out)[0] == 0
+    assert export(cli, sim, out)[0] == 0
     if fmt == "xlsx":
         book = openpyxl.load_workbook(out)
         headers = {
@@ -263,9 +253,9 @@ def test_columns_follow_the_spec_layout(capsys, sim, tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_meta_names_the_source_time_and_versions(capsys, sim, tmp_path, fmt):
+def test_meta_names_the_source_time_and_versions(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    assert export(capsys, sim, out)[0] == 0
+    assert export(cli, sim, out)[0] == 0
     if fmt == "json":
         meta = read_json(out)["_meta"]
     else:
@@ -278,9 +268,9 @@ def test_meta_names_the_source_time_and_versions(capsys, sim, tmp_path, fmt):
     assert exported.utcoffset() is not None and exported.utcoffset().total_seconds() == 0
 
 
-def test_formula_like_text_is_an_inert_text_cell_in_xlsx(capsys, sim, tmp_path):
+def test_formula_like_text_is_an_inert_text_cell_in_xlsx(cli, sim, tmp_path):
     out = tmp_path / "f.xlsx"
-    assert export(capsys, sim, out, "--with-last-job")[0] == 0
+    assert export(cli, sim, out, "--with-last-job")[0] == 0
     with zipfile.ZipFile(out) as archive:
         for name in archive.namelist():
             if name.startswith("xl/worksheets/"):
@@ -299,9 +289,9 @@ def test_formula_like_text_is_an_inert_text_cell_in_xlsx(capsys, sim, tmp_path):
     assert "=ERROR(1)" in seen  # last_job.result_message
 
 
-def test_formula_like_text_is_escaped_in_csv_and_reads_back(capsys, sim, tmp_path):
+def test_formula_like_text_is_escaped_in_csv_and_reads_back(cli, sim, tmp_path):
     out = tmp_path / "folder"
-    assert export(capsys, sim, out)[0] == 0
+    assert export(cli, sim, out)[0] == 0
     raw = (out / "connectors.csv").read_text(encoding="utf-8-sig")
     cells = [cell for row in csv.reader(io.StringIO(raw, newline="")) for cell in row]
     assert "'" + FORMULAS[1] in cells  # github_repo_owner "+1 555 0100"
@@ -326,9 +316,9 @@ def test_formula_like_text_is_escaped_in_csv_and_reads_back(capsys, sim, tmp_pat
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "json"])
-def test_json_types_survive(capsys, sim, tmp_path, fmt):
+def test_json_types_survive(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    assert export(capsys, sim, out)[0] == 0
+    assert export(cli, sim, out)[0] == 0
     sheets = read_back(out, fmt)
     jira = next(r for r in sheets["connectors"] if r["name"] == "Jira Prod")["params"]
     github = next(r for r in sheets["connectors"] if r["name"].startswith("GitHub"))["params"]
@@ -350,9 +340,9 @@ def test_json_types_survive(capsys, sim, tmp_path, fmt):
     assert connections['API, "quoted" Équipe 🚀']["alm_parent_issue"] == "null"
 
 
-def test_masked_cells_hold_the_mask(capsys, sim, tmp_path):
+def test_masked_cells_hold_the_mask(cli, sim, tmp_path):
     out = tmp_path / "m.json"
-    assert export(capsys, sim, out)[0] == 0
+    assert export(cli, sim, out)[0] == 0
     connections = {r["alias"]: r["params"] for r in read_json(out)["connections"]}
     assert connections["Checkout Jira"]["alm_pass"] == MASK
     assert connections['API, "quoted" Équipe 🚀']["custom_token"] == MASK
@@ -360,9 +350,9 @@ def test_masked_cells_hold_the_mask(capsys, sim, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_include_secrets_warns_and_writes_a_private_file(capsys, sim, tmp_path, fmt):
+def test_include_secrets_warns_and_writes_a_private_file(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    code, stdout, stderr = export(capsys, sim, out, "--include-secrets", verbose="-vv")
+    code, stdout, stderr = export(cli, sim, out, "--include-secrets", verbose="-vv")
     assert code == 0, stderr
     assert "WARNING" in stderr and "IN CLEAR TEXT" in stderr
     assert stdout.startswith("Exported")
@@ -379,9 +369,9 @@ def test_include_secrets_warns_and_writes_a_private_file(capsys, sim, tmp_path, 
     assert jira["alm_pass"] == CANARIES["jira_pass"]
 
 
-def test_masked_export_is_not_private(capsys, sim, tmp_path):
+def test_masked_export_is_not_private(cli, sim, tmp_path):
     out = tmp_path / "public.xlsx"
-    code, stdout, stderr = export(capsys, sim, out)
+    code, stdout, stderr = export(cli, sim, out)
     assert code == 0
     assert "WARNING" not in stderr
     assert "(xlsx, 9 secrets masked)" in stdout
@@ -390,9 +380,9 @@ def test_masked_export_is_not_private(capsys, sim, tmp_path):
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask  # an ordinary file
 
 
-def test_only_connectors(capsys, sim, tmp_path):
+def test_only_connectors(cli, sim, tmp_path):
     out = tmp_path / "c.json"
-    code, stdout, stderr = export(capsys, sim, out, "--only", "connectors")
+    code, stdout, stderr = export(cli, sim, out, "--only", "connectors")
     assert code == 0, stderr
     assert "Exported 5 connectors to" in stdout
     doc = read_json(out)
@@ -400,9 +390,9 @@ def test_only_connectors(capsys, sim, tmp_path):
     assert not doc.get("connections") and not doc.get("projects")
 
 
-def test_only_connections_with_their_projects(capsys, sim, tmp_path):
+def test_only_connections_with_their_projects(cli, sim, tmp_path):
     out = tmp_path / "c.xlsx"
-    code, stdout, stderr = export(capsys, sim, out, "--only", "connections")
+    code, stdout, stderr = export(cli, sim, out, "--only", "connections")
     assert code == 0, stderr
     assert "Exported 15 connections, 5 projects to" in stdout
     sheets = read_xlsx(out)
@@ -411,9 +401,9 @@ def test_only_connections_with_their_projects(capsys, sim, tmp_path):
     assert len(sheets["projects"]) == 5
 
 
-def test_project_filter(capsys, sim, tmp_path):
+def test_project_filter(cli, sim, tmp_path):
     out = tmp_path / "p.json"
-    code, _, stderr = export(capsys, sim, out, "--project", "103", "--project", "101")
+    code, _, stderr = export(cli, sim, out, "--project", "103", "--project", "101")
     assert code == 0, stderr
     doc = read_json(out)
     data = instance_data()
@@ -428,9 +418,9 @@ def test_project_filter(capsys, sim, tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "json"])
-def test_with_last_job(capsys, sim, tmp_path, fmt):
+def test_with_last_job(cli, sim, tmp_path, fmt):
     out = out_path(tmp_path, fmt)
-    assert export(capsys, sim, out, "--with-last-job")[0] == 0
+    assert export(cli, sim, out, "--with-last-job")[0] == 0
     if fmt == "json":
         rows = {r["alias"]: r.get("last_job") for r in read_json(out)["connections"]}
     else:
@@ -451,33 +441,30 @@ def assert_nothing_written(tmp_path: Path, allowed: set[str] | None = None) -> N
     assert left == set(), left
 
 
-def test_unknown_only_is_a_usage_error(capsys, sim, tmp_path):
-    code, _, stderr = export(capsys, sim, tmp_path / "x.xlsx", "--only", "projects")
+def test_unknown_only_is_a_usage_error(cli, sim, tmp_path):
+    code, _, stderr = export(cli, sim, tmp_path / "x.xlsx", "--only", "projects")
     assert code == 2
     assert "'projects' is not one of 'connectors', 'connections'" in stderr
     assert_nothing_written(tmp_path)
 
 
-def test_unknown_project_writes_nothing(capsys, sim, tmp_path):
-    code, _, stderr = export(
-        capsys, sim, tmp_path / "x.xlsx", "--project", "100", "--project", "999"
-    )
+def test_unknown_project_writes_nothing(cli, sim, tmp_path):
+    code, _, stderr = export(cli, sim, tmp_path / "x.xlsx", "--project", "100", "--project", "999")
     assert code == 2
-    assert "InputError: no project with id 999 on " in stderr
-    assert "Traceback" not in stderr
+    assert "InputError: no project with id 999 on " in stderr  # no traceback: the cli fixture
     assert_nothing_written(tmp_path)
 
 
-def test_folder_that_does_not_exist(capsys, sim, tmp_path):
-    code, _, stderr = export(capsys, sim, tmp_path / "missing" / "x.xlsx")
+def test_folder_that_does_not_exist(cli, sim, tmp_path):
+    code, _, stderr = export(cli, sim, tmp_path / "missing" / "x.xlsx")
     assert code == 2
     assert "does not exist" in stderr
     assert_nothing_written(tmp_path)
 
 
-def test_parent_is_a_file(capsys, sim, tmp_path):
+def test_parent_is_a_file(cli, sim, tmp_path):
     (tmp_path / "afile").write_text("keep me")
-    code, _, stderr = export(capsys, sim, tmp_path / "afile" / "x.json")
+    code, _, stderr = export(cli, sim, tmp_path / "afile" / "x.json")
     assert code == 2
     assert "cannot write" in stderr
     assert_nothing_written(tmp_path, {"afile"})
@@ -485,12 +472,12 @@ def test_parent_is_a_file(capsys, sim, tmp_path):
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_read_only_folder(capsys, sim, tmp_path):
+def test_read_only_folder(cli, sim, tmp_path):
     folder = tmp_path / "ro"
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        code, _, stderr = export(capsys, sim, folder / "x.xlsx")
+        code, _, stderr = export(cli, sim, folder / "x.xlsx")
     finally:
         folder.chmod(0o700)
     assert code == 2
@@ -498,18 +485,18 @@ def test_read_only_folder(capsys, sim, tmp_path):
     assert list(folder.iterdir()) == []
 
 
-def test_extensionless_path_that_is_a_file(capsys, sim, tmp_path):
+def test_extensionless_path_that_is_a_file(cli, sim, tmp_path):
     existing = tmp_path / "report"
     existing.write_text("keep me")
-    code, _, stderr = export(capsys, sim, existing)
+    code, _, stderr = export(cli, sim, existing)
     assert code == 2
     assert "folder of CSV files" in stderr
     assert existing.read_text() == "keep me"
 
 
 @pytest.mark.parametrize("name", ["audit.xls", "audit.xlsm", "audit.txt"])
-def test_a_file_name_of_another_format_is_refused_not_made_a_folder(capsys, sim, tmp_path, name):
-    code, out, stderr = export(capsys, sim, tmp_path / name)
+def test_a_file_name_of_another_format_is_refused_not_made_a_folder(cli, sim, tmp_path, name):
+    code, out, stderr = export(cli, sim, tmp_path / name)
     assert code == 2
     suffix = name[name.index(".") :].lower()
     assert stderr.strip() == (
@@ -521,8 +508,8 @@ def test_a_file_name_of_another_format_is_refused_not_made_a_folder(capsys, sim,
     assert sim.stats.requests == 0  # refused before the instance was read
 
 
-def test_a_folder_name_with_dots_is_still_a_csv_folder(capsys, sim, tmp_path):
-    code, _, _ = export(capsys, sim, tmp_path / "backup-2026.11.22")
+def test_a_folder_name_with_dots_is_still_a_csv_folder(cli, sim, tmp_path):
+    code, _, _ = export(cli, sim, tmp_path / "backup-2026.11.22")
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "backup-2026.11.22").iterdir()) == [
         "_meta.csv",
@@ -532,26 +519,26 @@ def test_a_folder_name_with_dots_is_still_a_csv_folder(capsys, sim, tmp_path):
     ]
 
 
-def test_xlsx_path_that_is_a_folder(capsys, sim, tmp_path):
+def test_xlsx_path_that_is_a_folder(cli, sim, tmp_path):
     (tmp_path / "x.xlsx").mkdir()
-    code, _, stderr = export(capsys, sim, tmp_path / "x.xlsx")
+    code, _, stderr = export(cli, sim, tmp_path / "x.xlsx")
     assert code == 2
     assert "it is a folder" in stderr
 
 
-def test_missing_token_is_a_usage_error(capsys, monkeypatch, tmp_path):
+def test_missing_token_is_a_usage_error(cli, monkeypatch, tmp_path):
     monkeypatch.delenv("SDE_TOKEN")
-    code, _, stderr = run(
-        capsys, "export", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "x.xlsx")
+    code, _, stderr = cli(
+        "export", "--url", "http://127.0.0.1:9", "--out", str(tmp_path / "x.xlsx")
     )
     assert code == 2
     assert "Missing --token" in stderr
     assert_nothing_written(tmp_path)
 
 
-def test_wrong_token_exits_3_and_writes_nothing(capsys, sim, tmp_path, monkeypatch):
+def test_wrong_token_exits_3_and_writes_nothing(cli, sim, tmp_path, monkeypatch):
     monkeypatch.setenv("SDE_TOKEN", "wrong-token-canary-8d2e")
-    code, _, stderr = export(capsys, sim, tmp_path / "x.xlsx")
+    code, _, stderr = export(cli, sim, tmp_path / "x.xlsx")
     assert code == 3
     assert "wrong-token-canary-8d2e" not in stderr
     assert len(stderr.strip().splitlines()) == 1
@@ -561,8 +548,8 @@ def test_wrong_token_exits_3_and_writes_nothing(capsys, sim, tmp_path, monkeypat
 # ---------------------------------------------------------------- terminal behaviour
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(capsys, sim, tmp_path):
-    code, stdout, stderr = export(capsys, sim, tmp_path / "q.json")
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cli, sim, tmp_path):
+    code, stdout, stderr = export(cli, sim, tmp_path / "q.json")
     assert code == 0
     assert stderr == ""  # no bar, and the summary line goes to stdout
     assert stdout.startswith("Exported ") and len(stdout.splitlines()) == 1
@@ -627,45 +614,45 @@ def test_progress_draws_only_on_a_terminal():
     assert "Reading pages" in terminal.getvalue()
 
 
-def test_help_has_an_example(capsys):
-    code, stdout, _ = run(capsys, "export", "--help")
+def test_help_has_an_example(cli):
+    code, stdout, _ = cli("export", "--help")
     assert code == 0
     assert "Example:" in stdout
     assert "almmigrate export --out" in stdout
 
 
-def test_debug_log_is_there_and_holds_no_secret(capsys, sim, tmp_path):
-    code, _, stderr = export(capsys, sim, tmp_path / "v.json", "--with-last-job", verbose="-vv")
+def test_debug_log_is_there_and_holds_no_secret(cli, sim, tmp_path):
+    code, _, stderr = export(cli, sim, tmp_path / "v.json", "--with-last-job", verbose="-vv")
     assert code == 0
     assert "connections/alm/" in stderr  # the requests are logged at -vv ...
     for canary in CANARIES.values():  # ... and no secret with them
         assert canary not in stderr
 
 
-def test_a_single_csv_file_takes_one_sheet(capsys, sim, tmp_path):
+def test_a_single_csv_file_takes_one_sheet(cli, sim, tmp_path):
     out = tmp_path / "connectors.csv"
-    code, _, stderr = export(capsys, sim, out, "--only", "connectors")
+    code, _, stderr = export(cli, sim, out, "--only", "connectors")
     assert code == 0, stderr
     with out.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["name"] for r in rows] == [c["name"] for c in instance_data()["connectors"]]
     connections = tmp_path / "connections.csv"
-    assert export(capsys, sim, connections, "--only", "connections")[0] == 0
+    assert export(cli, sim, connections, "--only", "connections")[0] == 0
     with connections.open(encoding="utf-8-sig", newline="") as handle:
         assert len(list(csv.DictReader(handle))) == 15
 
 
-def test_a_single_csv_file_cannot_take_every_sheet(capsys, sim, tmp_path):
-    code, _, stderr = export(capsys, sim, tmp_path / "all.csv")
+def test_a_single_csv_file_cannot_take_every_sheet(cli, sim, tmp_path):
+    code, _, stderr = export(cli, sim, tmp_path / "all.csv")
     assert code == 2
     assert "a .csv file holds one sheet" in stderr
     assert sim.stats.requests == 0  # refused before reading the instance
     assert_nothing_written(tmp_path)
 
 
-def test_only_connectors_of_some_projects(capsys, sim, tmp_path):
+def test_only_connectors_of_some_projects(cli, sim, tmp_path):
     out = tmp_path / "used.json"
-    code, _, stderr = export(capsys, sim, out, "--only", "connectors", "--project", "103")
+    code, _, stderr = export(cli, sim, out, "--only", "connectors", "--project", "103")
     assert code == 0, stderr
     doc = read_json(out)
     data = instance_data()
@@ -683,7 +670,7 @@ def _records(records: list[Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "json"])
-def test_the_sample_instance_reads_back_through_files_and_layout(capsys, source_sim, tmp_path, fmt):
+def test_the_sample_instance_reads_back_through_files_and_layout(cli, source_sim, tmp_path, fmt):
     """Export, then read with the project's own reader: exactly the dataset exported."""
     from almmigrate.client import SDEClient
     from almmigrate.exporter import snapshot_to_dataset
@@ -693,8 +680,8 @@ def test_the_sample_instance_reads_back_through_files_and_layout(capsys, source_
     from almmigrate.settings import ConnectionSettings
 
     out = out_path(tmp_path, fmt)
-    code, _, stderr = run(
-        capsys, "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
+    code, _, stderr = cli(
+        "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
     )
     assert code == 0, stderr
     settings = ConnectionSettings(url=source_sim.url, token=source_sim.token)
@@ -730,7 +717,7 @@ write_tables(sys.argv[1], [Table("connectors", ["id", "name", "params.alm_pass"]
 
 @pytest.mark.parametrize("name", ["secrets.json", "secrets-folder"])
 def test_a_partial_file_left_by_a_killed_include_secrets_export_is_named_then_removed(
-    capsys, sim, tmp_path, name
+    cli, sim, tmp_path, name
 ):
     import subprocess
     import sys
@@ -746,18 +733,18 @@ def test_a_partial_file_left_by_a_killed_include_secrets_export_is_named_then_re
     # Visible, and named for what it is: the user can find it and knows what made it.
     assert partial.name.startswith(f"{name}.almmigrate-partial-"), partial.name
     assert canary.encode() in every_byte(partial)
-    code, _, stderr = export(capsys, sim, out, "--include-secrets")
+    code, _, stderr = export(cli, sim, out, "--include-secrets")
     assert code == 0, stderr
     assert f"removed {partial}: a partial file left by an interrupted run" in stderr
     assert sorted(tmp_path.iterdir()) == [out]
 
 
 def test_an_ods_path_is_refused_before_any_request_saying_how_to_get_one(
-    capsys, source_sim, tmp_path: Path
+    cli, source_sim, tmp_path: Path
 ) -> None:
     out = tmp_path / "audit.ODS"
-    code, stdout, stderr = run(
-        capsys, "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
+    code, stdout, stderr = cli(
+        "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
     )
     assert (code, stdout) == (2, "")
     assert stderr == (

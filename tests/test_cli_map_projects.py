@@ -7,25 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 
-from almmigrate.cli import main
 from almmigrate.mapping import read_map
 from almmigrate.sim import SimServer
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
-def map_projects(
-    capsys: Any, source: SimServer, target: SimServer, out: Path
-) -> tuple[int, str, str]:
-    return run(
-        capsys,
+def map_projects(cli: Cli, source: SimServer, target: SimServer, out: Path) -> tuple[int, str, str]:
+    return cli(
         "map-projects",
         "--source-url",
         source.url,
@@ -46,10 +35,10 @@ def rows_of(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_samples_match_where_project_names_repeat_across_applications(
-    capsys: pytest.CaptureFixture[str], source_sim: SimServer, target_sim: SimServer, tmp_path: Path
+    cli: Cli, source_sim: SimServer, target_sim: SimServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "map.csv"
-    code, stdout, err = map_projects(capsys, source_sim, target_sim, out)
+    code, stdout, err = map_projects(cli, source_sim, target_sim, out)
     assert (code, stdout, err) == (
         0,
         f"44 source projects: 44 exact, 0 ambiguous, 0 missing. Map written to {out}\n",
@@ -77,7 +66,7 @@ def test_samples_match_where_project_names_repeat_across_applications(
 
 
 def test_ambiguous_and_missing_are_left_for_review(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     make_sim: Any,
     source_data: dict,
     target_data: dict,
@@ -93,7 +82,7 @@ def test_ambiguous_and_missing_are_left_for_review(
     target_data["connections"] = [c for c in target_data["connections"] if c["project"] != 827]
     source, target = make_sim(source_data), make_sim(target_data)
     out = tmp_path / "map.csv"
-    code, stdout, err = map_projects(capsys, source, target, out)
+    code, stdout, err = map_projects(cli, source, target, out)
     assert code == 0
     assert stdout == f"44 source projects: 42 exact, 1 ambiguous, 1 missing. Map written to {out}\n"
     assert "Review the rows without a target_project" in err
@@ -108,17 +97,17 @@ def test_ambiguous_and_missing_are_left_for_review(
 
 
 def test_missing_options_are_a_usage_error(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name in ("SDE_SOURCE_URL", "SDE_SOURCE_TOKEN", "SDE_TARGET_URL", "SDE_TARGET_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    code, _, err = run(capsys, "map-projects", "--out", str(tmp_path / "m.csv"))
+    code, _, err = cli("map-projects", "--out", str(tmp_path / "m.csv"))
     assert code == 2
     assert "Missing --source-url (or the SDE_SOURCE_URL environment variable)." in err
     assert not (tmp_path / "m.csv").exists()
 
 
-def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "map-projects", "--help")
+def test_help_has_an_example(cli: Cli) -> None:
+    code, out, _ = cli("map-projects", "--help")
     assert code == 0
     assert "  Example:\n    almmigrate map-projects --source-url" in out

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 from click.testing import CliRunner
 
-from almmigrate.cli import cli, main
+from almmigrate.cli import cli as group
 
 TLS = ("--insecure", "--ca-bundle", "--timeout", "--allow-http")
 # Commands that talk to one instance, and those whose instance is a target.
@@ -28,13 +29,13 @@ REPORTING = {"import", "migrate", "test"}
 
 
 def commands() -> list[str]:
-    result = CliRunner().invoke(cli, ["--help"])
+    result = CliRunner().invoke(group, ["--help"])
     return re.findall(r"^  ([a-z][a-z-]*)\s", result.output.split("Commands:", 1)[1], re.M)
 
 
 def options_of(name: str) -> dict[str, str]:
     """Each option name of a command -> the help line it is listed on."""
-    result = CliRunner().invoke(cli, [name, "--help"], terminal_width=200)
+    result = CliRunner().invoke(group, [name, "--help"], terminal_width=200)
     assert result.exit_code == 0, result.output
     found: dict[str, str] = {}
     for line in result.output.split("Options:", 1)[1].splitlines():
@@ -83,22 +84,14 @@ def test_report_takes_the_same_formats_everywhere(name: str) -> None:
     assert all(suffix in report for suffix in (".xlsx", ".csv", ".json", ".html")), report
 
 
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    return int(done.value.code or 0), captured.out, captured.err
-
-
 def test_verbose_after_the_command_is_verbose_before_it(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any
+    cli: Cli, tmp_path: Path, source_sim: Any
 ) -> None:
     missing = str(tmp_path / "nope.xlsx")
-    before = _run(capsys, "-v", "validate", missing)
-    after = _run(capsys, "validate", missing, "-v")
+    before = cli("-v", "validate", missing)
+    after = cli("validate", missing, "-v")
     assert after == before and after[0] == 2 and "Traceback" in after[2]
-    code, _, err = _run(
-        capsys, "export", "--url", source_sim.url, "--token", source_sim.token,
+    code, _, err = cli("export", "--url", source_sim.url, "--token", source_sim.token,
         "--out", str(tmp_path / "x.json"), "-vv",
     )  # fmt: skip
     assert code == 0, err
@@ -106,19 +99,17 @@ def test_verbose_after_the_command_is_verbose_before_it(
 
 
 def test_a_target_given_as_target_url_or_url_is_the_same_target(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, source_sim: Any, target_sim: Any
+    cli: Cli, tmp_path: Path, source_sim: Any, target_sim: Any
 ) -> None:
     exported = tmp_path / "export.json"
     at_source = ["--url", source_sim.url, "--token", source_sim.token]
-    assert _run(capsys, "export", *at_source, "--out", str(exported))[0] == 0
-    as_url = _run(capsys, "plan", str(exported), *at_source)
-    as_target = _run(
-        capsys, "plan", str(exported), "--target-url", source_sim.url,
+    assert cli("export", *at_source, "--out", str(exported))[0] == 0
+    as_url = cli("plan", str(exported), *at_source)
+    as_target = cli("plan", str(exported), "--target-url", source_sim.url,
         "--target-token", source_sim.token,
     )  # fmt: skip
     assert as_url == as_target and as_url[0] == 0 and "145 unchanged" in as_url[1]
-    code, out, err = _run(
-        capsys, "map-projects", "--source-url", source_sim.url, "--source-token",
+    code, out, err = cli("map-projects", "--source-url", source_sim.url, "--source-token",
         source_sim.token, "--url", target_sim.url, "--token", target_sim.token,
         "--out", str(tmp_path / "map.csv"),
     )  # fmt: skip

@@ -8,21 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 
-from almmigrate.cli import main
 from almmigrate.sim import SimServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 LIBREOFFICE = FIXTURES / "libreoffice"
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 def changes(plan_json: Path) -> list[tuple[Any, ...]]:
@@ -46,11 +38,10 @@ def lo_sim(make_sim: Any) -> SimServer:
 
 
 def test_a_libreoffice_roundtrip_plans_all_unchanged(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
+    cli: Cli, lo_sim: SimServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
-    code, stdout, err = run(
-        capsys,
+    code, stdout, err = cli(
         "plan",
         str(LIBREOFFICE / "roundtrip.xlsx"),
         "--url",
@@ -67,11 +58,10 @@ def test_a_libreoffice_roundtrip_plans_all_unchanged(
 
 
 def test_a_libreoffice_edit_plans_exactly_the_edited_fields(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
+    cli: Cli, lo_sim: SimServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
-    code, stdout, err = run(
-        capsys,
+    code, stdout, err = cli(
         "plan",
         str(LIBREOFFICE / "edited.xlsx"),
         "--url",
@@ -115,7 +105,7 @@ def test_a_libreoffice_edit_plans_exactly_the_edited_fields(
 
 @pytest.mark.parametrize("name", ["x.xlsx", "x.json", "csv"])
 def test_an_export_plans_back_as_all_unchanged(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     source_sim: SimServer,
     tmp_path: Path,
     name: str,
@@ -123,8 +113,8 @@ def test_an_export_plans_back_as_all_unchanged(
 ) -> None:
     monkeypatch.setenv("SDE_TOKEN", source_sim.token)
     path = str(tmp_path / name)
-    assert run(capsys, "export", "--url", source_sim.url, "--out", path)[0] == 0
-    code, stdout, err = run(capsys, "plan", path, "--url", source_sim.url)
+    assert cli("export", "--url", source_sim.url, "--out", path)[0] == 0
+    code, stdout, err = cli("plan", path, "--url", source_sim.url)
     assert (code, stdout.splitlines()[-1]) == (
         0,
         "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error",
@@ -133,7 +123,7 @@ def test_an_export_plans_back_as_all_unchanged(
 
 
 def test_a_migration_plan_shows_secrets_only_as_changed(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     source_sim: SimServer,
     target_sim: SimServer,
     tmp_path: Path,
@@ -146,8 +136,7 @@ def test_a_migration_plan_shows_secrets_only_as_changed(
     monkeypatch.setenv("SDE_TOKEN", target_sim.token)
     exported, project_map = tmp_path / "x.xlsx", tmp_path / "map.csv"
     assert (
-        run(
-            capsys,
+        cli(
             "export",
             "--url",
             source_sim.url,
@@ -159,8 +148,7 @@ def test_a_migration_plan_shows_secrets_only_as_changed(
         == 0
     )
     assert (
-        run(
-            capsys,
+        cli(
             "map-projects",
             "--source-url",
             source_sim.url,
@@ -188,8 +176,7 @@ def test_a_migration_plan_shows_secrets_only_as_changed(
         writer.writerows(rows)
     canaries.add(*(r["value"] for r in sample_secrets), source_sim.token, target_sim.token)
     out = tmp_path / "plan.json"
-    code, stdout, err = run(
-        capsys,
+    code, stdout, err = cli(
         "plan",
         str(exported),
         "--url",
@@ -215,8 +202,7 @@ def test_a_migration_plan_shows_secrets_only_as_changed(
     assert created["body"]["params"]["alm_pass"] == "********"
     canaries.assert_absent(stdout, err, out)
     # The same with the projects matched in memory from the source instance.
-    code, stdout, err = run(
-        capsys,
+    code, stdout, err = cli(
         "plan",
         str(exported),
         "--url",
@@ -237,7 +223,7 @@ def test_a_migration_plan_shows_secrets_only_as_changed(
 
 
 def test_rows_that_would_fail_exit_1(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     target_sim: SimServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -250,7 +236,7 @@ def test_rows_that_would_fail_exit_1(
         "Jira Nowhere,jira,9\r\n",
         encoding="utf-8",
     )
-    code, stdout, err = run(capsys, "plan", str(path), "--url", target_sim.url, "--mode", "update")
+    code, stdout, err = cli("plan", str(path), "--url", target_sim.url, "--mode", "update")
     assert code == 1, err
     assert stdout.splitlines()[-1] == "Plan: 0 create, 1 update, 0 unchanged, 0 skipped, 1 error"
     assert "not on the target (--mode update creates nothing)" in stdout
@@ -258,12 +244,11 @@ def test_rows_that_would_fail_exit_1(
 
 
 def test_map_and_auto_map_together_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], target_sim: SimServer, tmp_path: Path
+    cli: Cli, target_sim: SimServer, tmp_path: Path
 ) -> None:
     project_map = tmp_path / "map.csv"
     project_map.write_text("source_project,target_project\n1,722\n", encoding="utf-8")
-    code, _, err = run(
-        capsys,
+    code, _, err = cli(
         "plan",
         str(LIBREOFFICE / "roundtrip.xlsx"),
         "--url",
@@ -278,14 +263,14 @@ def test_map_and_auto_map_together_is_a_usage_error(
     assert "Give --project-map or --auto-map-projects, not both." in err
 
 
-def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "plan", "--help")
+def test_help_has_an_example(cli: Cli) -> None:
+    code, out, _ = cli("plan", "--help")
     assert code == 0
     assert "  Example:\n    almmigrate plan edited.xlsx --url https://sde.example.com\n" in out
 
 
 def test_a_bad_secrets_file_or_map_is_refused_before_anything(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path, canaries: Any
+    cli: Cli, lo_sim: SimServer, tmp_path: Path, canaries: Any
 ) -> None:
     secret = canaries.new("pass")
     secrets = tmp_path / "secrets.csv"
@@ -295,12 +280,12 @@ def test_a_bad_secrets_file_or_map_is_refused_before_anything(
     project_map = tmp_path / "map.csv"
     project_map.write_text("source_project,target_project\n1,one\n", encoding="utf-8")
     common = [str(LIBREOFFICE / "roundtrip.xlsx"), "--url", lo_sim.url, "--token", lo_sim.token]
-    code, stdout, err = run(capsys, "plan", *common, "--secrets", str(secrets))
+    code, stdout, err = cli("plan", *common, "--secrets", str(secrets))
     assert (code, stdout) == (2, "")
     assert err == (
         f'InputError: {secrets}: row 2, kind: kind "project" is not one of connector, connection\n'
     )
-    code, stdout, err = run(capsys, "plan", *common, "--project-map", str(project_map))
+    code, stdout, err = cli("plan", *common, "--project-map", str(project_map))
     assert (code, stdout) == (2, "")
     assert err == f'InputError: {project_map}: row 2, target_project: "one" is not a project id\n'
     canaries.assert_absent(err)
@@ -308,12 +293,12 @@ def test_a_bad_secrets_file_or_map_is_refused_before_anything(
 
 
 def test_the_table_lists_what_changes_and_only_counts_the_unchanged(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
+    cli: Cli, lo_sim: SimServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
     edited = str(LIBREOFFICE / "edited.xlsx")
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, stdout, err = run(capsys, "plan", edited, *login, "--out", str(out))
+    code, stdout, err = cli("plan", edited, *login, "--out", str(out))
     assert code == 0, err
     rows = [line for line in stdout.splitlines() if line.startswith("│ conn")]
     assert [row.split("│")[4].strip() for row in rows] == ["update"] * 4
@@ -323,16 +308,13 @@ def test_the_table_lists_what_changes_and_only_counts_the_unchanged(
     ]
     assert len(json.loads(out.read_text(encoding="utf-8"))["items"]) == 145
 
-    code, stdout, err = run(capsys, "plan", edited, *login, "--all")
+    code, stdout, err = cli("plan", edited, *login, "--all")
     rows = [line for line in stdout.splitlines() if line.startswith("│ conn")]
     assert code == 0 and len(rows) == 145 and "not listed" not in stdout
 
 
-def test_a_plan_with_nothing_to_change_says_so(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
-) -> None:
-    code, stdout, err = run(
-        capsys,
+def test_a_plan_with_nothing_to_change_says_so(cli: Cli, lo_sim: SimServer) -> None:
+    code, stdout, err = cli(
         "plan",
         str(LIBREOFFICE / "roundtrip.xlsx"),
         "--url",
@@ -348,15 +330,15 @@ def test_a_plan_with_nothing_to_change_says_so(
 
 
 def test_a_blanked_cell_is_kept_and_the_plan_says_so(
-    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+    cli: Cli, source_sim: SimServer, tmp_path: Path
 ) -> None:
     # A person blanks cells to clear them; an empty cell is "not given", so say what stays.
     import openpyxl
 
     login = ("--url", source_sim.url, "--token", source_sim.token)
     path = tmp_path / "x.xlsx"
-    assert run(capsys, "export", *login, "--out", str(path))[0] == 0
-    code, _, err = run(capsys, "plan", str(path), *login)
+    assert cli("export", *login, "--out", str(path))[0] == 0
+    code, _, err = cli("plan", str(path), *login)
     assert (code, err) == (0, "")  # an untouched export: no such warning
     book = openpyxl.load_workbook(path)
     for sheet, row, column in (
@@ -367,7 +349,7 @@ def test_a_blanked_cell_is_kept_and_the_plan_says_so(
         header = [cell.value for cell in book[sheet][1]]
         book[sheet].cell(row, header.index(column) + 1).value = None
     book.save(path)
-    code, stdout, err = run(capsys, "plan", str(path), *login)
+    code, stdout, err = cli("plan", str(path), *login)
     assert code == 0
     warned = err.splitlines()
     assert warned == [
@@ -382,7 +364,7 @@ def test_a_blanked_cell_is_kept_and_the_plan_says_so(
         "Plan: 0 create, 0 update, 145 unchanged, 0 skipped, 0 error; 3 warnings"
     )
     # --strict: the same warnings are errors, every one listed, and the file is refused.
-    code, stdout, err = run(capsys, "plan", str(path), *login, "--strict")
+    code, stdout, err = cli("plan", str(path), *login, "--strict")
     assert (code, stdout) == (2, "")
     assert [line for line in err.splitlines() if line.startswith("  ")] == [
         f"  error: {line.removeprefix('  warning: ')} (a warning; --strict makes it an error)"
@@ -392,7 +374,7 @@ def test_a_blanked_cell_is_kept_and_the_plan_says_so(
 
 
 def test_a_rename_matched_by_name_says_how_to_rename(
-    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+    cli: Cli, source_sim: SimServer, tmp_path: Path
 ) -> None:
     # Matched by name, a renamed alias is a new connection beside the old one: say so,
     # and that --match id renames it.
@@ -400,13 +382,13 @@ def test_a_rename_matched_by_name_says_how_to_rename(
 
     login = ("--url", source_sim.url, "--token", source_sim.token)
     path = tmp_path / "x.xlsx"
-    assert run(capsys, "export", *login, "--out", str(path))[0] == 0
+    assert cli("export", *login, "--out", str(path))[0] == 0
     book = openpyxl.load_workbook(path)
     header = [cell.value for cell in book["connections"][1]]
     book["connections"].cell(3, header.index("alias") + 1).value = "Renamed"
     book.save(path)
     out = tmp_path / "plan.json"
-    code, stdout, err = run(capsys, "plan", str(path), *login, "--out", str(out))
+    code, stdout, err = cli("plan", str(path), *login, "--out", str(out))
     assert code == 0
     assert json.loads(out.read_text(encoding="utf-8"))["warnings"] == [
         {
@@ -426,6 +408,6 @@ def test_a_rename_matched_by_name_says_how_to_rename(
     assert stdout.splitlines()[-1] == (
         "Plan: 1 create, 0 update, 144 unchanged, 0 skipped, 0 error; 1 warning"
     )
-    code, stdout, err = run(capsys, "plan", str(path), *login, "--match", "id")
+    code, stdout, err = cli("plan", str(path), *login, "--match", "id")
     assert (code, err) == (0, "")
     assert "alias: 'Backend · GitHub +1 555' -> 'Renamed'" in stdout

@@ -12,10 +12,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import httpx
-import pytest
-from click.testing import CliRunner
-
-from almmigrate.cli import cli, main
+from cli_runs import Cli
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -145,34 +142,32 @@ def test_echoed_rejects_from_the_option() -> None:
     assert "every write refused 400, the request echoed back as a Python repr" in "".join(lines)
 
 
-def test_refuses_a_host_that_is_not_loopback() -> None:
-    result = CliRunner().invoke(cli, ["sim", "--host", "0.0.0.0", "--port", "0"])
-    assert result.exit_code == 2
-    assert "refusing to listen on 0.0.0.0" in result.output
-    assert "--allow-remote" in result.output
+def test_refuses_a_host_that_is_not_loopback(cli: Cli) -> None:
+    code, out, err = cli("sim", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2 and out == ""
+    assert "refusing to listen on 0.0.0.0" in err
+    assert "--allow-remote" in err
 
 
-def test_busy_port_and_bad_data_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_busy_port_and_bad_data_exit_2(tmp_path: Path, cli: Cli) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        with pytest.raises(SystemExit) as busy:
-            main(["sim", "--port", str(port)])
-    assert busy.value.code == 2
-    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+        code, _, err = cli("sim", "--port", str(port))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in err
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]", encoding="utf-8")
-    with pytest.raises(SystemExit) as broken:
-        main(["sim", "--data", str(bad), "--port", "0"])
-    assert broken.value.code == 2
-    assert "a data file holds one JSON object" in capsys.readouterr().err
+    code, _, err = cli("sim", "--data", str(bad), "--port", "0")
+    assert code == 2
+    assert "a data file holds one JSON object" in err
 
 
-def test_help_has_an_example() -> None:
-    result = CliRunner().invoke(cli, ["sim", "--help"])
-    assert result.exit_code == 0
-    assert "Example:" in result.output
-    assert "almmigrate sim --data samples/source.json" in result.output
+def test_help_has_an_example(cli: Cli) -> None:
+    code, out, _ = cli("sim", "--help")
+    assert code == 0
+    assert "Example:" in out
+    assert "almmigrate sim --data samples/source.json" in out
     for option in ("--latency-ms", "--rate-limit", "--fail-rate", "--drop-rate", "--seed"):
-        assert option in result.output
+        assert option in out

@@ -8,8 +8,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from bad_corpus import BAD, CORPUS, DRY_RUN, DRY_RUN_TOO, VALIDATE
+from cli_runs import Cli
 
-from almmigrate.cli import main
 from almmigrate.sim import SimServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -22,15 +22,6 @@ def shared_target() -> Iterator[SimServer]:
         yield sim
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process as the console script does: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
-
-
 def test_the_corpus_is_complete() -> None:
     on_disk = {p.name for p in BAD.iterdir() if p.suffix != ".py"}
     assert on_disk == set(CORPUS)
@@ -40,7 +31,7 @@ def test_the_corpus_is_complete() -> None:
 @pytest.mark.parametrize("name", sorted(CORPUS))
 def test_every_bad_file_is_refused_with_exit_2_and_nothing_written(
     name: str,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     monkeypatch: pytest.MonkeyPatch,
     shared_target: SimServer,
 ) -> None:
@@ -59,9 +50,8 @@ def test_every_bad_file_is_refused_with_exit_2_and_nothing_written(
         extra = (
             ["--url", target_sim.url] if command != VALIDATE and "validate" not in command else []
         )
-        code, out, err = run(capsys, *command.split(), path, *extra)
-        assert code == 2, f"{command}: {err}"
-        assert "Traceback" not in err
+        code, out, err = cli(*command.split(), path, *extra)
+        assert code == 2, f"{command}: {err}"  # no traceback: the cli fixture checks
         if expected.startswith("InputError"):
             assert err.splitlines()[0] == expected, command
         else:
@@ -71,34 +61,30 @@ def test_every_bad_file_is_refused_with_exit_2_and_nothing_written(
     assert target_sim.stats.writes == 0
 
 
-def test_a_clean_export_validates(
-    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
-) -> None:
+def test_a_clean_export_validates(cli: Cli, source_sim: SimServer, tmp_path: Path) -> None:
     for out in ("x.xlsx", "x.json", "csv"):
         path = str(tmp_path / out)
-        code, _, err = run(
-            capsys, "export", "--url", source_sim.url, "--token", source_sim.token, "--out", path
+        code, _, err = cli(
+            "export", "--url", source_sim.url, "--token", source_sim.token, "--out", path
         )
         assert code == 0, err
-        code, out_text, err = run(capsys, "validate", path)
+        code, out_text, err = cli("validate", path)
         assert (code, out_text, err) == (0, "12 connectors, 133 connections: no problems\n", "")
 
 
-def test_warnings_are_listed_and_do_not_fail(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_warnings_are_listed_and_do_not_fail(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "connectors.csv"
     path.write_text(
         "name,system,params.alm_method,params.colour\r\nJira A,jira,https,blue\r\n",
         encoding="utf-8",
     )
-    code, out, err = run(capsys, "validate", str(path))
+    code, out, err = cli("validate", str(path))
     assert code == 0, err
     assert out.splitlines() == [
         "  warning: connectors row 2, params.colour: not a param of jira; it will be sent as is",
         "1 connector, 0 connections: no problems (1 warning)",
     ]
-    code, out, err = run(capsys, "validate", str(path), "--strict")
+    code, out, err = cli("validate", str(path), "--strict")
     assert (code, out) == (2, "")
     assert err.splitlines() == [
         f"ValidationFailed: {path}: 1 problem found, nothing was written",
@@ -108,7 +94,7 @@ def test_warnings_are_listed_and_do_not_fail(
 
 
 def test_with_url_the_instance_is_checked(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     target_sim: SimServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -121,8 +107,8 @@ def test_with_url_the_instance_is_checked(
         "B,722,Not There,Y\r\n",
         encoding="utf-8",
     )
-    assert run(capsys, "validate", str(path))[0] == 0  # offline: the connector may exist
-    code, _, err = run(capsys, "validate", str(path), "--url", target_sim.url)
+    assert cli("validate", str(path))[0] == 0  # offline: the connector may exist
+    code, _, err = cli("validate", str(path), "--url", target_sim.url)
     assert code == 2
     assert err.splitlines()[1:] == [
         '  error: connections row 3, connector_name: connector "Not There" is neither in the file '
@@ -131,27 +117,25 @@ def test_with_url_the_instance_is_checked(
     assert target_sim.stats.writes == 0
 
 
-def test_help_has_an_example(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "validate", "--help")
+def test_help_has_an_example(cli: Cli) -> None:
+    code, out, _ = cli("validate", "--help")
     assert code == 0
     assert "  Example:\n    almmigrate validate connectors.xlsx\n" in out
 
 
 def test_an_exported_connections_sheet_alone_validates_offline(
-    capsys: pytest.CaptureFixture[str], source_sim: SimServer, tmp_path: Path
+    cli: Cli, source_sim: SimServer, tmp_path: Path
 ) -> None:
     # "Jira, Data & HR" lets its connections set alm_user (fields_editable_on_project); offline
     # the connector is not in the file, so what it allows is unknown and must not be an error.
     folder = tmp_path / "csv"
     login = ("--url", source_sim.url, "--token", source_sim.token)
-    assert run(capsys, "export", *login, "--out", str(folder), "--only", "connections")[0] == 0
-    code, out, err = run(capsys, "validate", str(folder / "connections.csv"))
+    assert cli("export", *login, "--out", str(folder), "--only", "connections")[0] == 0
+    code, out, err = cli("validate", str(folder / "connections.csv"))
     assert (code, out, err) == (0, "0 connectors, 133 connections: no problems\n", "")
 
 
-def test_problems_are_listed_top_to_bottom_without_echoes(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_problems_are_listed_top_to_bottom_without_echoes(cli: Cli, tmp_path: Path) -> None:
     # A cell the reader cannot type (row 3 of connections) and checks that run later
     # (connectors): listed in file order. The connector's unknown system is said once,
     # not again on each connection that uses it.
@@ -168,7 +152,7 @@ def test_problems_are_listed_top_to_bottom_without_echoes(
     connections.append([3, "C", 1, 2, "Bugs", True])
     path = tmp_path / "book.xlsx"
     book.save(path)
-    code, _, err = run(capsys, "validate", str(path))
+    code, _, err = cli("validate", str(path))
     assert code == 2
     assert err.splitlines()[1:] == [
         '  error: connectors row 2, params.alm_method: "htps" is not one of https, http',

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import cli
+from cli_runs import Cli
 
 from almmigrate.damage import check_dataset, repair_keys, spreadsheet_damage
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
@@ -146,17 +146,15 @@ EXPECTED_WARNINGS = [
 ]
 
 
-def test_validate_and_plan_warn_on_each_damaged_cell(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
-) -> None:
+def test_validate_and_plan_warn_on_each_damaged_cell(cli: Cli, lo_sim: SimServer) -> None:
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = cli(capsys, "validate", ROUNDTRIP, *login)
+    code, out, err = cli("validate", ROUNDTRIP, *login)
     assert code == 0, err
     lines = [line.removeprefix("  warning: ") for line in out.splitlines()]
     assert set(EXPECTED_WARNINGS) <= set(lines)
     assert out.splitlines()[-1] == "12 connectors, 133 connections: no problems (17 warnings)"
 
-    code, out, err = cli(capsys, "plan", ROUNDTRIP, *login)
+    code, out, err = cli("plan", ROUNDTRIP, *login)
     assert code == 0, err
     assert set(EXPECTED_WARNINGS) <= {line.removeprefix("  warning: ") for line in err.splitlines()}
     # The damaged aliases are the connections they were: nothing is created.
@@ -166,23 +164,21 @@ def test_validate_and_plan_warn_on_each_damaged_cell(
     assert lo_sim.stats.writes == 0
 
 
-def test_strict_refuses_a_damaged_file(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer
-) -> None:
+def test_strict_refuses_a_damaged_file(cli: Cli, lo_sim: SimServer) -> None:
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, out, err = cli(capsys, "plan", ROUNDTRIP, *login, "--strict")
+    code, out, err = cli("plan", ROUNDTRIP, *login, "--strict")
     assert code == 2
     assert "17 problems found, nothing was written" in err
     assert lo_sim.stats.writes == 0
 
 
 def test_an_import_of_the_damaged_csv_creates_no_connection_anew(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path
+    cli: Cli, lo_sim: SimServer, tmp_path: Path
 ) -> None:
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
     journal = ("--journal", str(tmp_path / "import.journal"))  # not beside the fixture
-    code, out, err = cli(capsys, "import", ROUNDTRIP, *login, *journal)
+    code, out, err = cli("import", ROUNDTRIP, *login, *journal)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     assert len(after["connections"]) == len(before["connections"])

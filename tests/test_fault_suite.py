@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 from instances import assert_same_objects, instances
 from starlette.requests import ClientDisconnect
 
-from almmigrate.cli import main
 from almmigrate.exporter import export
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults, SimServer
@@ -102,7 +102,7 @@ def _quiet_abandoned_requests() -> Iterator[None]:
 
 
 def run_import(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     exported: Path,
     target: SimServer,
     secrets: Path,
@@ -117,17 +117,14 @@ def run_import(
         "--auto-map-projects", "--secrets", str(secrets), "--report", str(report),
         "--concurrency", "8", "--rate", "1000", "--no-adapt", *extra,
     ]  # fmt: skip
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    err = capsys.readouterr().err
-    code = done.value.code if isinstance(done.value.code, int) else 0
+    code, _, err = cli(*args)
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"] if report.exists() else {}
     return code, err, summary
 
 
 @pytest.mark.parametrize("as_date", [False, True], ids=["retry-after-seconds", "retry-after-date"])
 def test_429_with_retry_after_is_waited_out_and_every_object_lands_once(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     migration: tuple[SimServer, Path, Path],
     empty_target: SimServer,
     tmp_path: Path,
@@ -137,7 +134,7 @@ def test_429_with_retry_after_is_waited_out_and_every_object_lands_once(
     faults = Faults(rate_limit=40, retry_after_date=as_date)
     with FaultsAtFirstWrite(empty_target, faults) as switch:
         code, err, summary = run_import(
-            capsys, exported, empty_target, secrets, tmp_path / "report.json"
+            cli, exported, empty_target, secrets, tmp_path / "report.json"
         )
     assert switch.switched.is_set()
     assert code == 0, err
@@ -151,7 +148,7 @@ def test_429_with_retry_after_is_waited_out_and_every_object_lands_once(
 
 
 def test_503s_are_retried_one_for_one_and_every_object_lands_once(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     migration: tuple[SimServer, Path, Path],
     empty_target: SimServer,
     tmp_path: Path,
@@ -159,7 +156,7 @@ def test_503s_are_retried_one_for_one_and_every_object_lands_once(
     source, exported, secrets = migration
     with FaultsAtFirstWrite(empty_target, Faults(fail_rate=0.15, seed=11)):
         code, err, summary = run_import(
-            capsys, exported, empty_target, secrets, tmp_path / "report.json", "--retries", "10"
+            cli, exported, empty_target, secrets, tmp_path / "report.json", "--retries", "10"
         )
     assert code == 0, err
     failed = empty_target.stats.failed
@@ -170,7 +167,7 @@ def test_503s_are_retried_one_for_one_and_every_object_lands_once(
 
 
 def test_creates_committed_then_dropped_are_adopted_not_sent_again(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     migration: tuple[SimServer, Path, Path],
     empty_target: SimServer,
     tmp_path: Path,
@@ -178,7 +175,7 @@ def test_creates_committed_then_dropped_are_adopted_not_sent_again(
     source, exported, secrets = migration
     with FaultsAtFirstWrite(empty_target, Faults(drop_rate=0.2, seed=5)):
         code, err, summary = run_import(
-            capsys, exported, empty_target, secrets, tmp_path / "report.json"
+            cli, exported, empty_target, secrets, tmp_path / "report.json"
         )
     assert code == 0, err
     dropped = empty_target.stats.dropped
@@ -191,7 +188,7 @@ def test_creates_committed_then_dropped_are_adopted_not_sent_again(
 
 
 def test_responses_slower_than_timeout_are_retried_without_duplicates(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     migration: tuple[SimServer, Path, Path],
     empty_target: SimServer,
     tmp_path: Path,
@@ -200,7 +197,7 @@ def test_responses_slower_than_timeout_are_retried_without_duplicates(
     slow = Faults(latency_ms=1200)
     with FaultsAtFirstWrite(empty_target, slow, off_after=12) as switch:
         code, err, summary = run_import(
-            capsys, exported, empty_target, secrets, tmp_path / "report.json",
+            cli, exported, empty_target, secrets, tmp_path / "report.json",
             "--timeout", "0.4", "--retries", "8",
         )  # fmt: skip
     assert code == 0, err

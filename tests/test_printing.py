@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
+from cli_runs import Cli
 from openpyxl import load_workbook
 
-from almmigrate.cli import main
 from almmigrate.files import Table, write_tables
 from almmigrate.schema import bundled_plugins
 from almmigrate.template import write_template
@@ -48,30 +47,21 @@ def test_a_template_prints_well_and_wraps_its_help_text(tmp_path: Path) -> None:
 
 
 def test_a_report_prints_well_and_wraps_errors(
-    tmp_path: Path, source_sim, target_sim, secrets_csv
+    cli: Cli, tmp_path: Path, source_sim, target_sim, secrets_csv
 ) -> None:
     out = tmp_path / "export.xlsx"
-    with pytest.raises(SystemExit):
-        main(["export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)])
+    code, _, err = cli(
+        "export", "--url", source_sim.url, "--token", source_sim.token, "--out", str(out)
+    )
+    assert code == 0, err
     assert_prints_well(out)
     report = tmp_path / "r.xlsx"
-    with pytest.raises(SystemExit):
-        main(
-            [
-                "import",
-                str(out),
-                "--url",
-                target_sim.url,
-                "--token",
-                target_sim.token,
-                "--auto-map-projects",
-                "--skip-unmapped",
-                "--secrets",
-                str(secrets_csv),
-                "--report",
-                str(report),
-            ]
-        )
+    code, _, err = cli(
+        "import", str(out), "--url", target_sim.url, "--token", target_sim.token,
+        "--auto-map-projects", "--skip-unmapped", "--secrets", str(secrets_csv),
+        "--report", str(report),
+    )  # fmt: skip
+    assert code == 0, err
     assert_prints_well(report)
     objects = load_workbook(report)["objects"]
     for name in ("error", "note", "changed_fields"):

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from almmigrate.cli import main
 from almmigrate.sim import SimServer
 
 PASSWORD = "prop-secret-value"
@@ -122,12 +122,6 @@ def secrets(tmp_path: Path) -> Path:
     return path
 
 
-def cli(*args: str) -> None:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    assert done.value.code == 0, args
-
-
 @pytest.mark.parametrize("name", FORMATS)
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -138,7 +132,7 @@ def test_values_survive_export_and_import_exactly(
     target: SimServer,
     secrets: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     text: str,
     required: str,
     flag: bool,
@@ -148,12 +142,15 @@ def test_values_survive_export_and_import_exactly(
     data = source_data(text, required, flag, number if typed else int(number), typed)
     out = tmp_path / name
     with SimServer(data) as source:
-        cli("export", "--url", source.url, "--token", source.token, "--out", str(out))
-        cli(
+        code, _, err = cli(
+            "export", "--url", source.url, "--token", source.token, "--out", str(out)
+        )
+        assert code == 0, err
+        code, _, err = cli(
             "import", str(out), "--url", target.url, "--token", target.token,
             "--secrets", str(secrets), "--rate", "1000",
         )  # fmt: skip
-        capsys.readouterr()
+        assert code == 0, err
         want = held(source.state.snapshot())
     got = held(target.state.snapshot())
     assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)

@@ -15,21 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 
-from almmigrate.cli import main
 from almmigrate.sim import SimServer
 from almmigrate.sim.quirks import make_quirks, make_quirks_target
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 STRICT = " (a warning; --strict makes it an error)"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    captured = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
 
 
 @pytest.fixture
@@ -68,14 +60,14 @@ def test_the_sample_file_is_the_generators() -> None:
 
 @pytest.mark.parametrize("name", ["export.xlsx", "export.json", "export-csv"])
 def test_an_unedited_export_plans_and_imports_as_a_no_op(
-    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path, name: str
+    cli: Cli, quirks: SimServer, tmp_path: Path, name: str
 ) -> None:
     path = tmp_path / name
-    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    assert cli("export", *login(quirks), "--out", str(path))[0] == 0
     for match in ("name", "id"):  # by id, a trimmed name would have been a rename
         plan = tmp_path / "plan.json"
-        code, out, err = run(
-            capsys, "plan", str(path), *login(quirks), "--match", match, "--out", str(plan)
+        code, out, err = cli(
+            "plan", str(path), *login(quirks), "--match", match, "--out", str(plan)
         )
         assert code == 0, err
         data = json.loads(plan.read_text(encoding="utf-8"))
@@ -92,13 +84,13 @@ def test_an_unedited_export_plans_and_imports_as_a_no_op(
         )
     # --strict: the same file is refused, every warning listed as an error, nothing written.
     for command in ("plan", "import"):
-        code, out, err = run(capsys, command, str(path), *login(quirks), "--strict")
+        code, out, err = cli(command, str(path), *login(quirks), "--strict")
         errors = [line for line in err.splitlines() if line.startswith("  error: ")]
         assert (code, out, len(errors)) == (2, "", 7), err
         assert all(line.endswith(STRICT) for line in errors)
     assert quirks.stats.writes == 0
     before = quirks.state.snapshot()
-    code, out, err = run(capsys, "import", str(path), *login(quirks), "--verify")
+    code, out, err = cli("import", str(path), *login(quirks), "--verify")
     assert code == 0, err
     assert quirks.stats.writes == 0
     assert quirks.state.snapshot() == before
@@ -107,7 +99,7 @@ def test_an_unedited_export_plans_and_imports_as_a_no_op(
 
 @pytest.mark.parametrize("name", ["export.xlsx", "export.json", "export-csv"])
 def test_params_the_schema_does_not_list_keep_their_json_types_through_a_file(
-    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path, name: str
+    cli: Cli, make_sim: Any, tmp_path: Path, name: str
 ) -> None:
     # Params from older versions, of every JSON type: a spreadsheet holds a boolean as
     # TRUE/FALSE text (CSV), 2.0 as 2, a list as "a,b" and an object as JSON text. The
@@ -118,24 +110,24 @@ def test_params_the_schema_does_not_list_keep_their_json_types_through_a_file(
     data["connections"][0]["params"].update({"old_flag": True, "old_ratio": 7.0})
     instance = make_sim(data)
     path = tmp_path / name
-    assert run(capsys, "export", *login(instance), "--out", str(path))[0] == 0
+    assert cli("export", *login(instance), "--out", str(path))[0] == 0
     plan = tmp_path / "plan.json"
-    code, out, err = run(capsys, "plan", str(path), *login(instance), "--out", str(plan))
+    code, out, err = cli("plan", str(path), *login(instance), "--out", str(plan))
     assert code == 0, err
     summary = json.loads(plan.read_text(encoding="utf-8"))["summary"]
     assert (summary["update"], summary["unchanged"]) == (0, 9), out
     before = instance.state.snapshot()
-    assert run(capsys, "import", str(path), *login(instance))[0] == 0
+    assert cli("import", str(path), *login(instance))[0] == 0
     assert instance.stats.writes == 0
     assert instance.state.snapshot() == before
 
 
 def test_doubts_are_warnings_that_name_row_column_and_why(
-    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path
+    cli: Cli, quirks: SimServer, tmp_path: Path
 ) -> None:
     path = tmp_path / "export.xlsx"
-    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
-    code, out, err = run(capsys, "validate", str(path), *login(quirks))
+    assert cli("export", *login(quirks), "--out", str(path))[0] == 0
+    code, out, err = cli("validate", str(path), *login(quirks))
     assert code == 0, err
     scope = (
         "the plugin schema sets this param on the connector, not on a connection; "
@@ -157,7 +149,7 @@ def test_doubts_are_warnings_that_name_row_column_and_why(
         *(f"  warning: {w}" for w in warned),
         "3 connectors, 6 connections: no problems (7 warnings)",
     ]
-    code, out, err = run(capsys, "validate", str(path), *login(quirks), "--strict")
+    code, out, err = cli("validate", str(path), *login(quirks), "--strict")
     assert (code, out) == (2, "")
     assert err.splitlines() == [
         f"ValidationFailed: {path}: 7 problems found, nothing was written",
@@ -166,13 +158,13 @@ def test_doubts_are_warnings_that_name_row_column_and_why(
 
 
 def test_migrate_twice_then_verify(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     quirks: SimServer,
     empty_target: SimServer,
     tmp_path: Path,
 ) -> None:
     report = tmp_path / "report.json"
-    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--report", str(report))
+    code, out, err = cli("migrate", *both(quirks, empty_target), "--report", str(report))
     assert code == 0, err
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["summary"]["created"] == 9 and data["summary"]["warnings"] == 11
@@ -206,9 +198,7 @@ def test_migrate_twice_then_verify(
     assert (typed, type(typed)) == (7, int)  # its connector holds "7"
     writes = empty_target.stats.writes
     again = tmp_path / "again.json"
-    code, out, err = run(
-        capsys, "migrate", *both(quirks, empty_target), "--verify", "--report", str(again)
-    )
+    code, out, err = cli("migrate", *both(quirks, empty_target), "--verify", "--report", str(again))
     assert code == 0, err
     assert empty_target.stats.writes == writes
     data = json.loads(again.read_text(encoding="utf-8"))
@@ -220,8 +210,8 @@ def test_migrate_twice_then_verify(
     assert "every row done, 7 warnings;" in out
     assert "verify: 9 objects, 0 differences (3 secrets checked as present only)" in out
     export = tmp_path / "source.xlsx"
-    assert run(capsys, "export", *login(quirks), "--out", str(export))[0] == 0
-    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    assert cli("export", *login(quirks), "--out", str(export))[0] == 0
+    code, out, err = cli("verify", str(export), *login(empty_target), "--auto-map-projects")
     assert (code, out) == (
         0,
         "verify: 9 objects, 0 differences (3 secrets checked as present only)\n",
@@ -229,9 +219,9 @@ def test_migrate_twice_then_verify(
 
 
 def test_strict_migrate_refuses_and_lists_every_warning(
-    capsys: pytest.CaptureFixture[str], quirks: SimServer, empty_target: SimServer
+    cli: Cli, quirks: SimServer, empty_target: SimServer
 ) -> None:
-    code, out, err = run(capsys, "migrate", *both(quirks, empty_target), "--strict")
+    code, out, err = cli("migrate", *both(quirks, empty_target), "--strict")
     assert (code, out, empty_target.stats.writes) == (2, "", 0)
     listed = [line for line in err.splitlines() if line.startswith("  error: ")]
     assert len(listed) == 11 and all(line.endswith(STRICT) for line in listed)
@@ -239,19 +229,19 @@ def test_strict_migrate_refuses_and_lists_every_warning(
 
 
 def test_a_bulk_edit_changes_only_the_edited_cell(
-    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path
+    cli: Cli, quirks: SimServer, tmp_path: Path
 ) -> None:
     import openpyxl
 
     path = tmp_path / "export.xlsx"
-    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    assert cli("export", *login(quirks), "--out", str(path))[0] == 0
     book = openpyxl.load_workbook(path)
     sheet = book["connections"]
     header = [cell.value for cell in sheet[1]]
     assert sheet.cell(5, header.index("alias") + 1).value == "trac own priority"
     sheet.cell(5, header.index("params.sde_min_priority") + 1).value = 3
     book.save(path)
-    code, out, err = run(capsys, "import", str(path), *login(quirks), "--verify")
+    code, out, err = cli("import", str(path), *login(quirks), "--verify")
     assert code == 0, err
     assert quirks.stats.writes == 1
     stored = quirks.state.snapshot()["connections"][3]
@@ -264,7 +254,7 @@ def test_a_bulk_edit_changes_only_the_edited_cell(
 
 
 def test_the_target_decides_a_refused_row_fails_and_the_others_go_on(
-    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path
+    cli: Cli, make_sim: Any, tmp_path: Path
 ) -> None:
     # A target whose schema makes a param read-only refuses it; the tool only warned.
     data = make_quirks()
@@ -276,9 +266,7 @@ def test_the_target_decides_a_refused_row_fails_and_the_others_go_on(
     parent["readonly"] = True
     source, sink = make_sim(data), make_sim(target)
     errors = tmp_path / "failed.json"
-    code, out, err = run(
-        capsys, "migrate", *both(source, sink), "--errors", str(errors), "--verify"
-    )
+    code, out, err = cli("migrate", *both(source, sink), "--errors", str(errors), "--verify")
     assert code == 1
     failed = [line for line in err.splitlines() if line.startswith("failed: ")]
     assert failed == [
@@ -294,7 +282,7 @@ def test_the_target_decides_a_refused_row_fails_and_the_others_go_on(
 
 
 def test_creates_whose_answers_are_lost_are_found_under_their_trimmed_names(
-    capsys: pytest.CaptureFixture[str], make_sim: Any, tmp_path: Path
+    cli: Cli, make_sim: Any, tmp_path: Path
 ) -> None:
     # Every write is committed and its answer dropped: each create is looked up by its
     # natural key, which must find " spaced name " stored as "spaced name".
@@ -304,7 +292,7 @@ def test_creates_whose_answers_are_lost_are_found_under_their_trimmed_names(
     source = make_sim(data)
     sink = make_sim(make_quirks_target(data), faults=Faults(drop_rate=1.0, seed=3))
     report = tmp_path / "report.json"
-    code, out, err = run(capsys, "migrate", *both(source, sink), "--report", str(report))
+    code, out, err = cli("migrate", *both(source, sink), "--report", str(report))
     assert code == 0, err
     summary = json.loads(report.read_text(encoding="utf-8"))["summary"]
     assert (summary["adopted"], summary["created"], summary["failed"]) == (9, 0, 0)
@@ -314,16 +302,16 @@ def test_creates_whose_answers_are_lost_are_found_under_their_trimmed_names(
 
 @pytest.mark.parametrize("suffix", [".json", ".csv", ".xlsx", ".html"])
 def test_verify_lists_what_the_target_holds_otherwise(
-    capsys: pytest.CaptureFixture[str], quirks: SimServer, tmp_path: Path, suffix: str
+    cli: Cli, quirks: SimServer, tmp_path: Path, suffix: str
 ) -> None:
     path = tmp_path / "export.json"
-    assert run(capsys, "export", *login(quirks), "--out", str(path))[0] == 0
+    assert cli("export", *login(quirks), "--out", str(path))[0] == 0
     # The server kept another value than it was sent, and someone renamed a connection.
     rows = quirks.state.tables["connections"].rows
     rows[4]["params"]["sde_min_priority"] = "9"
     rows[6]["alias"] = "renamed"
     report = tmp_path / f"verify{suffix}"
-    code, out, err = run(capsys, "verify", str(path), *login(quirks), "--report", str(report))
+    code, out, err = cli("verify", str(path), *login(quirks), "--report", str(report))
     lines = [
         "verify: 9 objects, 2 differences (3 secrets checked as present only)",
         "  connection \"trac own priority\" in project 1: params.sde_min_priority file '5', "
@@ -366,7 +354,7 @@ def test_verify_lists_what_the_target_holds_otherwise(
 
 
 def test_verify_finds_an_own_value_where_the_file_inherits_from_the_connector(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     quirks: SimServer,
     empty_target: SimServer,
     tmp_path: Path,
@@ -374,15 +362,15 @@ def test_verify_finds_an_own_value_where_the_file_inherits_from_the_connector(
     from almmigrate.client import SDEClient
     from almmigrate.settings import ConnectionSettings
 
-    assert run(capsys, "migrate", *both(quirks, empty_target))[0] == 0
+    assert cli("migrate", *both(quirks, empty_target))[0] == 0
     export = tmp_path / "source.json"
-    assert run(capsys, "export", *login(quirks), "--out", str(export))[0] == 0
+    assert cli("export", *login(quirks), "--out", str(export))[0] == 0
     # The file's "Doubled  spaces  " gives no sde_min_priority: it inherits "7" from its connector.
     held = {c["alias"]: c["id"] for c in empty_target.state.snapshot()["connections"]}
     settings = ConnectionSettings(empty_target.url, empty_target.token)
     with SDEClient(settings) as client:
         client.update_connection(held["Doubled  spaces"], {"params": {"sde_min_priority": 9}})
-    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    code, out, err = cli("verify", str(export), *login(empty_target), "--auto-map-projects")
     assert (code, out.splitlines()) == (
         1,
         [
@@ -394,18 +382,18 @@ def test_verify_finds_an_own_value_where_the_file_inherits_from_the_connector(
 
 
 def test_a_null_the_source_holds_travels_as_null_and_verify_sees_it_dropped(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     quirks: SimServer,
     empty_target: SimServer,
     tmp_path: Path,
 ) -> None:
     export = tmp_path / "source.json"
-    exported = run(capsys, "export", *login(quirks), "--out", str(export), "--include-secrets")
+    exported = cli("export", *login(quirks), "--out", str(export), "--include-secrets")
     assert exported[0] == 0
     document = json.loads(export.read_text(encoding="utf-8"))
     spaced = next(c for c in document["connectors"] if c["name"] == " spaced name ")
     assert spaced["params"]["alm_context_root"] is None  # the file holds the null, not nothing
-    code, out, err = run(capsys, "import", str(export), *login(empty_target), "--auto-map-projects")
+    code, out, err = cli("import", str(export), *login(empty_target), "--auto-map-projects")
     assert code == 0, err
     held = {c["name"]: c for c in empty_target.state.snapshot()["connectors"]}
     assert held["spaced name"]["params"]["alm_context_root"] is None
@@ -413,7 +401,7 @@ def test_a_null_the_source_holds_travels_as_null_and_verify_sees_it_dropped(
     del empty_target.state.tables["connectors"].rows[held["spaced name"]["id"]]["params"][
         "alm_context_root"
     ]
-    code, out, err = run(capsys, "verify", str(export), *login(empty_target), "--auto-map-projects")
+    code, out, err = cli("verify", str(export), *login(empty_target), "--auto-map-projects")
     dropped = "params.alm_context_root file null, target (absent)"
     assert (code, out.splitlines()) == (
         1,
@@ -426,7 +414,7 @@ def test_a_null_the_source_holds_travels_as_null_and_verify_sees_it_dropped(
         ],
     )
     # The plan sends the null again, and the target holds it once more.
-    code, out, err = run(capsys, "import", str(export), *login(empty_target), "--auto-map-projects")
+    code, out, err = cli("import", str(export), *login(empty_target), "--auto-map-projects")
     assert code == 0, err
     held = {c["name"]: c for c in empty_target.state.snapshot()["connectors"]}
     assert held["spaced name"]["params"]["alm_context_root"] is None

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_runs import Cli
 
-from almmigrate.cli import main
 from almmigrate.client import api_base
 from almmigrate.exporter import export
 from almmigrate.runlock import TargetBusy, lock_dir, lock_path, target_lock
@@ -44,6 +44,7 @@ class _Waiting(logging.Handler):
 
 
 def test_wait_lock_waits_for_the_first_run_then_writes_each_object_once(
+    cli: Cli,
     make_sim: Any,
     source_sim: Any,
     target_data: dict[str, Any],
@@ -69,18 +70,15 @@ def test_wait_lock_waits_for_the_first_run_then_writes_each_object_once(
     holder.start()
     assert held.wait(30)
     try:
-        with pytest.raises(SystemExit) as done:
-            main(
-                [
-                    "import", str(exported), "--url", target.url, "--token", target.token,
-                    "--auto-map-projects", "--secrets", str(secrets_csv), "--rate", "500",
-                    "--wait-lock",
-                ]
-            )  # fmt: skip
+        code, _, err = cli(
+            "import", str(exported), "--url", target.url, "--token", target.token,
+            "--auto-map-projects", "--secrets", str(secrets_csv), "--rate", "500",
+            "--wait-lock",
+        )  # fmt: skip
     finally:
         holder.join(60)
         logging.getLogger("almmigrate.runlock").removeHandler(waiting)
     assert waiting.seen.is_set() and requests_while_held == [0]  # it waited before any request
-    assert done.value.code == 0
+    assert code == 0, err
     state = target.state.snapshot()
     assert len(state["connectors"]) == 12 and len(state["connections"]) == 133

@@ -21,8 +21,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from cli_runs import Cli, CliResult
 
-from almmigrate.cli import main
 from almmigrate.schema import bundled_plugins, is_secret
 from almmigrate.secrets import MASK
 from almmigrate.sim import Faults, SimServer
@@ -121,14 +121,11 @@ def world(
     return World(source, target, secrets, out, credentials, tokens, [])
 
 
-def run(capsys: pytest.CaptureFixture[str], world: World, *args: str) -> tuple[int, str, str]:
+def run(cli: Cli, world: World, *args: str) -> CliResult:
     """The CLI in-process at -vv: (exit code, stdout, stderr); both streams kept for the search."""
-    with pytest.raises(SystemExit) as done:
-        main(["-vv", *args])
-    captured = capsys.readouterr()
-    world.streams += [captured.out, captured.err]
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), captured.out, captured.err
+    result = cli("-vv", *args)
+    world.streams += [result.out, result.err]
+    return result
 
 
 def assert_no_leak(canaries: Any, world: World) -> None:
@@ -144,11 +141,11 @@ def test_the_canaries_are_planted_where_secrets_live(world: World) -> None:
 
 @pytest.mark.parametrize("out", ["export.xlsx", "export.json", "export-csv"])
 def test_export_masks_every_credential_in_each_format(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World, out: str
+    cli: Cli, canaries: Any, world: World, out: str
 ) -> None:
     path = world.out / out
     code, _, err = run(
-        capsys, world, "export", *world.at_source,
+        cli, world, "export", *world.at_source,
         "--out", str(path), "--with-last-job",
     )  # fmt: skip
     assert code == 0, err
@@ -170,13 +167,13 @@ def _contents(path: Path) -> bytes:
 
 
 def test_include_secrets_writes_the_credentials_and_never_a_token(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+    cli: Cli, canaries: Any, world: World
 ) -> None:
     source_credentials = [v for v in world.credentials if v.startswith("CANARY-src-")]
     for name in ("clear.json", "clear.xlsx"):
         path = world.out / name
         code, _, err = run(
-            capsys, world, "export", *world.at_source, "--include-secrets", "--out", str(path)
+            cli, world, "export", *world.at_source, "--include-secrets", "--out", str(path)
         )
         assert code == 0, err
         written = _contents(path).decode("utf-8")
@@ -188,17 +185,17 @@ def test_include_secrets_writes_the_credentials_and_never_a_token(
 
 
 def test_validate_map_plan_and_import_with_every_report_format(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+    cli: Cli, canaries: Any, world: World
 ) -> None:
     out, target = world.out, world.target.url
     exported = out / "export.xlsx"
-    assert run(capsys, world, "export", *world.at_source, "--out", str(exported))[0] == 0
+    assert run(cli, world, "export", *world.at_source, "--out", str(exported))[0] == 0
     code, _, err = run(
-        capsys, world, "validate", str(exported), "--url", target, "--secrets", str(world.secrets)
+        cli, world, "validate", str(exported), "--url", target, "--secrets", str(world.secrets)
     )
     assert code == 0, err
     code, _, err = run(
-        capsys, world, "map-projects", "--source-url", world.source.url,
+        cli, world, "map-projects", "--source-url", world.source.url,
         "--target-url", target, "--out", str(out / "map.csv"),
     )  # fmt: skip
     assert code == 0, err
@@ -210,12 +207,10 @@ def test_validate_map_plan_and_import_with_every_report_format(
         "--secrets",
         str(world.secrets),
     ]
-    code, _, err = run(
-        capsys, world, "plan", str(exported), *common, "--out", str(out / "plan.json")
-    )
+    code, _, err = run(cli, world, "plan", str(exported), *common, "--out", str(out / "plan.json"))
     assert code in (0, 1), err
     code, _, err = run(
-        capsys, world, "import", str(exported), *common, "--rate", "1000",
+        cli, world, "import", str(exported), *common, "--rate", "1000",
         "--report", str(out / "report.xlsx"), "--errors", str(out / "errors.xlsx"),
         "--journal", str(out / "import.journal"),
     )  # fmt: skip
@@ -223,7 +218,7 @@ def test_validate_map_plan_and_import_with_every_report_format(
     assert "failed: connector" in err
     for report in ("report.csv", "report.json", "report.html"):
         code, _, err = run(
-            capsys, world, "import", str(exported), *common, "--rate", "1000",
+            cli, world, "import", str(exported), *common, "--rate", "1000",
             "--report", str(out / report), "--errors", str(out / f"errors-{report}.csv"),
         )  # fmt: skip
         assert code == 1, err
@@ -234,12 +229,10 @@ def test_validate_map_plan_and_import_with_every_report_format(
     assert_no_leak(canaries, world)
 
 
-def test_migrate_keeps_clear_secrets_in_memory_only(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
-) -> None:
+def test_migrate_keeps_clear_secrets_in_memory_only(cli: Cli, canaries: Any, world: World) -> None:
     out = world.out
     code, _, err = run(
-        capsys, world, "migrate", "--source-url", world.source.url,
+        cli, world, "migrate", "--source-url", world.source.url,
         "--target-url", world.target.url, "--rate", "1000",
         "--report", str(out / "migrate.json"), "--errors", str(out / "errors.json"),
         "--journal", str(out / "migrate.journal"),
@@ -252,43 +245,41 @@ def test_migrate_keeps_clear_secrets_in_memory_only(
     assert_no_leak(canaries, world)
 
 
-def test_connectivity_tests_and_templates(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
-) -> None:
+def test_connectivity_tests_and_templates(cli: Cli, canaries: Any, world: World) -> None:
     out = world.out
     exported = out / "export.json"
-    assert run(capsys, world, "export", *world.at_source, "--out", str(exported))[0] == 0
+    assert run(cli, world, "export", *world.at_source, "--out", str(exported))[0] == 0
     code, _, err = run(
-        capsys, world, "test", "--all", *world.at_source, "--report", str(out / "all.json")
+        cli, world, "test", "--all", *world.at_source, "--report", str(out / "all.json")
     )
     assert code in (0, 1), err
     code, _, err = run(
-        capsys, world, "test", str(exported), *world.at_source,
+        cli, world, "test", str(exported), *world.at_source,
         "--secrets", str(world.secrets), "--report", str(out / "file.csv"),
     )  # fmt: skip
     assert code in (0, 1), err
     assert (out / "all.json").stat().st_size > 0 and (out / "file.csv").stat().st_size > 0
     code, _, err = run(
-        capsys, world, "template", "--system", "jira", "--url", world.target.url,
+        cli, world, "template", "--system", "jira", "--url", world.target.url,
         "--out", str(out / "jira.xlsx"),
     )  # fmt: skip
     assert code == 0, err
-    code, _, err = run(capsys, world, "template", "--all", "--out", str(out / "templates"))
+    code, _, err = run(cli, world, "template", "--all", "--out", str(out / "templates"))
     assert code == 0, err
     assert_no_leak(canaries, world)
 
 
 def test_a_refused_token_and_an_unreachable_url_are_reported_without_it(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World
+    cli: Cli, canaries: Any, world: World
 ) -> None:
     wrong = canaries.new("wrong-token")
     code, _, err = run(
-        capsys, world, "export", "--url", world.source.url, "--token", wrong,
+        cli, world, "export", "--url", world.source.url, "--token", wrong,
         "--out", str(world.out / "x.json"),
     )  # fmt: skip
     assert code == 3, err
     code, _, err = run(
-        capsys, world, "export", "--url", "http://127.0.0.1:9/", "--token", wrong,
+        cli, world, "export", "--url", "http://127.0.0.1:9/", "--token", wrong,
         "--out", str(world.out / "y.json"), "--timeout", "2",
     )  # fmt: skip
     assert code == 3, err
@@ -297,7 +288,7 @@ def test_a_refused_token_and_an_unreachable_url_are_reported_without_it(
 
 
 def test_demo_writes_no_sample_secret_and_no_token(
-    capsys: pytest.CaptureFixture[str],
+    cli: Cli,
     canaries: Any,
     world: World,
     sample_secrets: list[dict[str, str]],
@@ -308,7 +299,7 @@ def test_demo_writes_no_sample_secret_and_no_token(
         data = json.loads((SAMPLES / name).read_text(encoding="utf-8"))
         canaries.add(data["token"])
         canaries.add(*(str(item["params"][n]) for _, item, n in _secret_params(data)))
-    code, _, err = run(capsys, world, "demo", "--out", str(world.out / "demo"))
+    code, _, err = run(cli, world, "demo", "--out", str(world.out / "demo"))
     assert code == 0, err
     assert len(list((world.out / "demo").rglob("*"))) >= 5
     assert_no_leak(canaries, world)
@@ -332,14 +323,14 @@ def _escaped_forms(value: str) -> list[str]:
 
 
 def test_a_400_echoing_the_request_as_a_repr_shows_no_secret_in_any_form(
-    capsys: pytest.CaptureFixture[str], make_sim: Any, source_data: dict[str, Any],
+    cli: Cli, make_sim: Any, source_data: dict[str, Any],
     target_data: dict[str, Any], sample_secrets: list[dict[str, str]], tmp_path: Path,
 ) -> None:  # fmt: skip
     source = make_sim(source_data, token="source-token-1")
     target = make_sim(target_data, token="target-token-1", faults=Faults(echo_rejects=True))
     exported = tmp_path / "export.json"
-    main_code = _run_main(["export", "--url", source.url, "--token", "source-token-1", "--out", str(exported)])  # fmt: skip
-    assert main_code == 0
+    code, _, err = cli("export", "--url", source.url, "--token", "source-token-1", "--out", str(exported))  # fmt: skip
+    assert code == 0, err
     for row in sample_secrets:
         if row["name"] == "Jira Cloud – Montréal" and row["field"] == "alm_pass":
             row["value"] = ESCAPED_SECRET
@@ -350,14 +341,12 @@ def test_a_400_echoing_the_request_as_a_repr_shows_no_secret_in_any_form(
         writer = csv.DictWriter(handle, ["kind", "name", "field", "value"])
         writer.writeheader()
         writer.writerows(sample_secrets)
-    capsys.readouterr()
     report = tmp_path / "report.html"
-    code = _run_main(
-        ["-vv", "import", str(exported), "--url", target.url, "--token", "target-token-1",
-         "--auto-map-projects", "--source-url", source.url, "--source-token", "source-token-1",
-         "--secrets", str(secrets), "--rate", "1000", "--report", str(report)]
+    code, _, err = cli(
+        "-vv", "import", str(exported), "--url", target.url, "--token", "target-token-1",
+        "--auto-map-projects", "--source-url", source.url, "--source-token", "source-token-1",
+        "--secrets", str(secrets), "--rate", "1000", "--report", str(report),
     )  # fmt: skip
-    err = capsys.readouterr().err
     assert code == 1, err
     html_text = report.read_text(encoding="utf-8")
     # The server did echo both secrets (so the test can fail) ...
@@ -370,21 +359,14 @@ def test_a_400_echoing_the_request_as_a_repr_shows_no_secret_in_any_form(
     assert "Invalid request" in html_text  # the server's message is still there, redacted
 
 
-def _run_main(args: list[str]) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    code = done.value.code
-    return code if isinstance(code, int) else 0
-
-
 def test_verify_and_an_issue_tracker_target_show_no_secret(
-    capsys: pytest.CaptureFixture[str], canaries: Any, world: World, make_sim: Any
+    cli: Cli, canaries: Any, world: World, make_sim: Any
 ) -> None:
     """Cross-generation migrate with --verify, then verify of the new target's export."""
     out = world.out
     target = make_sim(world.target.state.snapshot(), token=world.tokens[1], api="issue-tracker")
     code, _, err = run(
-        capsys, world, "migrate", "--source-url", world.source.url,
+        cli, world, "migrate", "--source-url", world.source.url,
         "--target-url", target.url, "--rate", "1000", "--verify",
         "--report", str(out / "migrate.html"), "--errors", str(out / "errors.csv"),
         "--journal", str(out / "migrate.journal"),
@@ -392,10 +374,10 @@ def test_verify_and_an_issue_tracker_target_show_no_secret(
     assert code == 1, err  # the ambiguous connector's rows fail
     assert "verify:" in err + world.streams[-2]
     exported = out / "issue-tracker.xlsx"
-    code, _, err = run(capsys, world, "export", "--url", target.url, "--out", str(exported))
+    code, _, err = run(cli, world, "export", "--url", target.url, "--out", str(exported))
     assert code == 0, err
     code, said, _ = run(
-        capsys, world, "verify", str(exported), "--url", target.url,
+        cli, world, "verify", str(exported), "--url", target.url,
         "--report", str(out / "verify.html"),
     )  # fmt: skip
     # Only the connector this world holds three times on the target cannot be compared.

@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cli_runs import Cli
 from openpyxl import load_workbook
 
-from almmigrate.cli import main
 from almmigrate.resources import templates_dir
 from almmigrate.schema import bundled_plugins
 from almmigrate.template import (
@@ -20,12 +20,6 @@ from almmigrate.template import (
     stale_templates,
     template_filename,
 )
-
-
-def run_cli(*args: str) -> int:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    return int(done.value.code or 0)
 
 
 def headers(sheet) -> list[str]:
@@ -42,10 +36,10 @@ def validation_for(sheet, column_name: str):
     return found[0] if found else None
 
 
-@pytest.fixture(scope="module")
-def jira_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("template") / "jira.xlsx"
-    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
+@pytest.fixture
+def jira_book(cli: Cli, tmp_path):
+    out = tmp_path / "jira.xlsx"
+    assert cli("template", "--system", "jira", "--out", str(out)).code == 0
     return load_workbook(out)
 
 
@@ -148,9 +142,9 @@ def test_prebuilt_templates_are_current():
     assert stale_templates(plugins, folder) == [], "run `make templates`"
 
 
-def test_a_changed_template_is_reported_stale(tmp_path):
+def test_a_changed_template_is_reported_stale(cli: Cli, tmp_path):
     plugins = bundled_plugins()
-    assert run_cli("template", "--all", "--out", str(tmp_path)) == 0
+    assert cli("template", "--all", "--out", str(tmp_path)).code == 0
     book = load_workbook(tmp_path / "trac.xlsx")
     book["connectors"]["F1"].comment.text = "edited"
     book.save(tmp_path / "trac.xlsx")
@@ -160,10 +154,10 @@ def test_a_changed_template_is_reported_stale(tmp_path):
     )
 
 
-def test_unknown_system_is_bad_input(tmp_path, capsys):
+def test_unknown_system_is_bad_input(cli: Cli, tmp_path):
     out = tmp_path / "x.xlsx"
-    assert run_cli("template", "--system", "gopher", "--out", str(out)) == 2
-    err = capsys.readouterr().err
+    code, _, err = cli("template", "--system", "gopher", "--out", str(out))
+    assert code == 2
     assert "unknown system 'gopher'; known systems: github, jira, rally, trac" in err
     assert not out.exists()
 
@@ -175,14 +169,16 @@ def test_unknown_system_is_bad_input(tmp_path, capsys):
         ["--system", "jira", "--all", "--out", "x.xlsx"],
     ],
 )
-def test_system_or_all_is_required(tmp_path, args, capsys):
-    assert run_cli("template", *args) == 2
-    assert "Give either --system ID or --all." in capsys.readouterr().err
+def test_system_or_all_is_required(cli: Cli, tmp_path, args):
+    code, _, err = cli("template", *args)
+    assert code == 2
+    assert "Give either --system ID or --all." in err
 
 
-def test_an_output_that_is_not_xlsx_is_refused(tmp_path, capsys):
-    assert run_cli("template", "--system", "trac", "--out", str(tmp_path / "t.csv")) == 2
-    assert "a template is an .xlsx workbook" in capsys.readouterr().err
+def test_an_output_that_is_not_xlsx_is_refused(cli: Cli, tmp_path):
+    code, _, err = cli("template", "--system", "trac", "--out", str(tmp_path / "t.csv"))
+    assert code == 2
+    assert "a template is an .xlsx workbook" in err
     assert list(Path(tmp_path).iterdir()) == []
 
 
@@ -192,10 +188,10 @@ def fill(sheet, row: int, values: dict) -> None:
         sheet.cell(row=row, column=names.index(name) + 1, value=value)
 
 
-def test_a_filled_template_imports_cleanly(tmp_path, target_sim, canaries):
+def test_a_filled_template_imports_cleanly(cli: Cli, tmp_path, target_sim, canaries):
     """Two connectors and a connection typed into the jira template, imported as they are."""
     out = tmp_path / "jira.xlsx"
-    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
+    assert cli("template", "--system", "jira", "--out", str(out)).code == 0
     book = load_workbook(out)
     common = {"system": "jira", "params.alm_method": "https", "params.alm_user": "svc",
               "params.alm_pass": "********"}  # fmt: skip
@@ -218,7 +214,7 @@ def test_a_filled_template_imports_cleanly(tmp_path, target_sim, canaries):
     report = tmp_path / "report.json"
     args = ["import", str(out), "--url", target_sim.url, "--token", target_sim.token,
             "--secrets", str(secrets), "--report", str(report)]  # fmt: skip
-    assert run_cli(*args) == 0
+    assert cli(*args).code == 0
     state = target_sim.state.snapshot()
     created = {c["name"]: c for c in state["connectors"] if c["name"] in ("Jira A", "Jira B")}
     assert created["Jira A"]["params"] == {
@@ -234,18 +230,19 @@ def test_a_filled_template_imports_cleanly(tmp_path, target_sim, canaries):
     assert connection["params"] == {"alm_project": "007"}
     canaries.assert_absent(report, out)
     writes = target_sim.stats.writes
-    assert run_cli(*args) == 0  # re-run: nothing left to do
+    assert cli(*args).code == 0  # re-run: nothing left to do
     assert target_sim.stats.writes == writes
 
 
-def test_the_next_step_it_prints_checks_a_filled_template_as_a_create(tmp_path, capsys):
+def test_the_next_step_it_prints_checks_a_filled_template_as_a_create(cli: Cli, tmp_path):
     """`template` says how to check the filled file; that command, run as shown, catches
     what would make the import fail: a required param left empty, a secret with no value.
     (Plain offline `validate` cannot tell a create from an update and skips both.)
     """
     out = tmp_path / "jira.xlsx"
-    assert run_cli("template", "--system", "jira", "--out", str(out)) == 0
-    shown = capsys.readouterr().err.split("Fill it in, then: ", 1)[1].strip()
+    code, _, err = cli("template", "--system", "jira", "--out", str(out))
+    assert code == 0
+    shown = err.split("Fill it in, then: ", 1)[1].strip()
     assert shown == f"almmigrate validate {out} --mode create --secrets SECRETS.csv"
     book = load_workbook(out)
     help_text = "\n".join(str(row[0].value) for row in book["help"].iter_rows(max_row=12))
@@ -261,24 +258,25 @@ def test_the_next_step_it_prints_checks_a_filled_template_as_a_create(tmp_path, 
     secrets = tmp_path / "secrets.csv"
     secrets.write_text("kind,name,field,value\nconnector,Jira A,alm_pass,x\n", encoding="utf-8")
     check = shown.replace("SECRETS.csv", str(secrets)).split()[1:]
-    assert run_cli(*check) == 0
-    capsys.readouterr()
+    assert cli(*check).code == 0
     book["connectors"].cell(
         row=2, column=column_of(book["connectors"], "params.alm_server")
     ).value = None
     book.save(out)
-    assert run_cli("validate", str(out)) == 0  # what it printed before: the gap goes unseen
-    assert run_cli(*check) == 2
-    assert "connectors row 2, params.alm_server: This field is required." in capsys.readouterr().err
+    assert cli("validate", str(out)).code == 0  # what it printed before: the gap goes unseen
+    code, _, err = cli(*check)
+    assert code == 2
+    assert "connectors row 2, params.alm_server: This field is required." in err
     no_secret = tmp_path / "none.csv"
     no_secret.write_text("kind,name,field,value\n", encoding="utf-8")
     fill(book["connectors"], 2, row)
     book.save(out)
-    assert run_cli(*shown.replace("SECRETS.csv", str(no_secret)).split()[1:]) == 2
-    assert 'masked secret and no value for connector "Jira A"' in capsys.readouterr().err
+    code, _, err = cli(*shown.replace("SECRETS.csv", str(no_secret)).split()[1:])
+    assert code == 2
+    assert 'masked secret and no value for connector "Jira A"' in err
 
 
-def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
+def test_with_url_the_instances_schema_is_used(cli: Cli, tmp_path, make_sim, target_data):
     plugin = json.loads(json.dumps(bundled_plugins()["trac"].to_api()))
     extra = {"name": "trac_keywords", "label": "Keywords", "field_type": "select",
              "required": True, "scope": ["system"], "help_text": "Instance-only field",
@@ -287,7 +285,7 @@ def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
     sim = make_sim({**target_data, "plugins": [plugin]})
     out = tmp_path / "trac.xlsx"
     args = ["template", "--system", "trac", "--out", str(out), "--url", sim.url]
-    assert run_cli(*args, "--token", sim.token) == 0
+    assert cli(*args, "--token", sim.token).code == 0
     book = load_workbook(out)
     sheet = book["connectors"]
     assert "params.trac_keywords" in headers(sheet)
@@ -296,15 +294,17 @@ def test_with_url_the_instances_schema_is_used(tmp_path, make_sim, target_data):
     assert "REQUIRED" in note and "sec (Security)" in note and "Instance-only field" in note
     meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(min_row=2)}
     assert meta["schema source"] == sim.url
-    assert run_cli("template", "--system", "jira", "--out", str(out), "--url", sim.url,
-                   "--token", sim.token) == 2  # fmt: skip
+    assert cli("template", "--system", "jira", "--out", str(out), "--url", sim.url,
+                   "--token", sim.token).code == 2  # fmt: skip
 
 
-def test_with_url_the_projects_sheet_lists_the_instances_projects(tmp_path, target_sim, canaries):
+def test_with_url_the_projects_sheet_lists_the_instances_projects(
+    cli: Cli, tmp_path, target_sim, canaries
+):
     """Where a person finds the id to type in a connection's project column."""
     out = tmp_path / "jira.xlsx"
     args = ["--url", target_sim.url, "--token", target_sim.token]
-    assert run_cli("template", "--system", "jira", "--out", str(out), *args) == 0
+    assert cli("template", "--system", "jira", "--out", str(out), *args).code == 0
     state = target_sim.state.snapshot()
     apps = {a["id"]: a for a in state["applications"]}
     units = {u["id"]: u["name"] for u in state["business_units"]}
@@ -329,7 +329,7 @@ def test_with_url_the_projects_sheet_lists_the_instances_projects(tmp_path, targ
     secret = canaries.new("jira-p")
     secrets = tmp_path / "secrets.csv"
     secrets.write_text(f"kind,name,field,value\nconnector,Jira P,alm_pass,{secret}\n")
-    assert run_cli("import", str(out), "--secrets", str(secrets), *args) == 0
+    assert cli("import", str(out), "--secrets", str(secrets), *args).code == 0
     [made] = [c for c in target_sim.state.snapshot()["connections"] if c["alias"] == "Listed"]
     assert made["project"] == project
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import cli
+from cli_runs import Cli
 
 from almmigrate.errors import InputError
 from almmigrate.files import read_tables, table
@@ -56,11 +56,11 @@ def test_every_libreoffice_format_reads_with_the_schema_types(name: str) -> None
 
 @pytest.mark.parametrize("name", EDITED)
 def test_a_libreoffice_edit_in_any_format_plans_exactly_the_edited_cells(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path, name: str
+    cli: Cli, lo_sim: SimServer, tmp_path: Path, name: str
 ) -> None:
     out = tmp_path / "plan.json"
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
-    code, stdout, err = cli(capsys, "plan", str(LIBREOFFICE / name), *login, "--out", str(out))
+    code, stdout, err = cli("plan", str(LIBREOFFICE / name), *login, "--out", str(out))
     assert code == 0, err
     assert stdout.splitlines()[-1] == "Plan: 0 create, 4 update, 141 unchanged, 0 skipped, 0 error"
     items = json.loads(out.read_text(encoding="utf-8"))["items"]
@@ -92,12 +92,12 @@ def _expected_state(before: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("name", ["edited.ods", "edited.xls"])
 def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
-    capsys: pytest.CaptureFixture[str], lo_sim: SimServer, tmp_path: Path, name: str
+    cli: Cli, lo_sim: SimServer, tmp_path: Path, name: str
 ) -> None:
     before = lo_sim.state.snapshot()
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
     journal = ("--journal", str(tmp_path / "import.journal"))  # not beside the fixture
-    code, stdout, err = cli(capsys, "import", str(LIBREOFFICE / name), *login, *journal)
+    code, stdout, err = cli("import", str(LIBREOFFICE / name), *login, *journal)
     assert code == 0, err
     after = lo_sim.state.snapshot()
     want = _expected_state(before)
