@@ -10,7 +10,7 @@ from importlib.metadata import version
 
 import click
 import pytest
-from cli_runs import Cli
+from cli_runs import Cli, exit_code
 
 from almmigrate.cli import COMMANDS
 from almmigrate.cli import cli as group
@@ -91,3 +91,12 @@ def test_version_is_the_installed_package_version() -> None:
         f"almmigrate, version {version('almmigrate')}\n",
         "",
     )
+
+
+@pytest.mark.parametrize("code", [None, 0, 3, "a message"])
+def test_the_cli_fixture_reads_an_exit_code_as_the_interpreter_does(code: object) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.exit({code!r})"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert exit_code(code) == (done.returncode, done.stderr)
