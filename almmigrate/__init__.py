@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "1"  # of every file the tool writes (the JSON document, workbook _meta, templates)
 
 # The pandas interface (almmigrate.frames), loaded on first use: the CLI never pays for pandas.
 _FRAMES = (

@@ -43,7 +43,9 @@ from almmigrate.plan_types import (
     EARLIER_UNKNOWN,
     THIS_RUN,
     Outcome,
+    OutcomeAction,
     Plan,
+    PlanAction,
     PlanItem,
 )
 from almmigrate.ratelimit import Slots
@@ -56,7 +58,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
 OutcomeCallback = Callable[[Outcome], None]  # each outcome as it is known
-ACTIONS = ("created", "updated", "adopted", "unchanged", "skipped", "failed", "pending")
 # Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
 INTERRUPT_POLL = 0.2
 
@@ -87,12 +88,16 @@ class ApplySummary:
 
     @property
     def failed(self) -> int:
-        return self.counts.get("failed", 0)
+        return self.counts.get(OutcomeAction.FAILED, 0)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             # "pending" only when a run stopped early: a finished run has none to show.
-            **{a: self.counts.get(a, 0) for a in ACTIONS if a != "pending" or self.counts.get(a)},
+            **{
+                a: self.counts.get(a, 0)
+                for a in OutcomeAction
+                if a != OutcomeAction.PENDING or self.counts.get(a)
+            },
             "total": sum(self.counts.values()),
             "by_earlier": self.earlier,
             "requests": self.requests,
@@ -137,11 +142,11 @@ class ApplyResult:
 
     @property
     def failed(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.action == "failed"]
+        return [o for o in self.outcomes if o.action == OutcomeAction.FAILED]
 
     @property
     def pending(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.action == "pending"]
+        return [o for o in self.outcomes if o.action == OutcomeAction.PENDING]
 
 
 def stops_run(error: ApiError) -> bool:
@@ -252,7 +257,7 @@ def _count(outcomes: Sequence[Outcome]) -> dict[str, int]:
 
 def writes(item: PlanItem) -> bool:
     """True when applying the item sends a write."""
-    return item.action in ("create", "update")
+    return item.action in (PlanAction.CREATE, PlanAction.UPDATE)
 
 
 # Batches queued beyond the one awaited: one slow item (a retry backing off) must
@@ -374,7 +379,7 @@ class _BatchRunner:
             note = f"in flight when the run stopped ({why}): the next run looks it up"
         else:
             note = f"not sent: the run stopped before it ({why})"
-        return Outcome(item, "pending", target_id=item.target_id, note=note)
+        return Outcome(item, OutcomeAction.PENDING, target_id=item.target_id, note=note)
 
     def _may_send(self, item: PlanItem) -> bool:
         """True when the item may send a write in this run (an update done earlier does not)."""
@@ -398,9 +403,9 @@ class _BatchRunner:
                 with self._lock:
                     self._last_connector = time.monotonic()
                 self._connectors[_connector_name(item)].set()
-        if self.on_outcome is not None and outcome.action != "pending":
+        if self.on_outcome is not None and outcome.action != OutcomeAction.PENDING:
             self.on_outcome(outcome)
-        if self.on_progress is not None and outcome.action != "pending":
+        if self.on_progress is not None and outcome.action != OutcomeAction.PENDING:
             with self._lock:
                 self.done += 1
                 done = self.done
@@ -414,7 +419,7 @@ class _BatchRunner:
                 self.journal.recorded(
                     JournalEntry(o.item.kind, o.item.key, o.action, o.target_id)
                     for o in outcomes
-                    if self._may_send(o.item) and o.action != "pending"
+                    if self._may_send(o.item) and o.action != OutcomeAction.PENDING
                 )
             except OSError as error:
                 self.stop.set(_journal_failed(self.journal, error))
@@ -429,7 +434,7 @@ def done_earlier(journal: Journal | None, item: PlanItem) -> JournalEntry | None
     is sent. Only changes it cannot confirm, to secrets a target may not show,
     are taken as done on the journal's word.
     """
-    if journal is None or item.action != "update":
+    if journal is None or item.action != PlanAction.UPDATE:
         return None
     if not item.changes or not all(change.secret for change in item.changes):
         return None
@@ -465,40 +470,42 @@ class _Applier:
                 self.stop.set(RunStopped(error.message, error))
         except Exception as error:  # a bug must fail one row, not the run
             log.debug("unexpected error applying %s %s", item.kind, item.key, exc_info=True)
-            outcome = Outcome(item, "failed", error=scrub(f"{type(error).__name__}: {error}"))
+            outcome = Outcome(
+                item, OutcomeAction.FAILED, error=scrub(f"{type(error).__name__}: {error}")
+            )
         # Every write this object cost, the client's own retries of 429/503 included.
         outcome.attempts = self.client.writes_sent() - sent_before
         if (
             item.kind == "connector"
             and outcome.target_id is not None
-            and outcome.action != "failed"
+            and outcome.action != OutcomeAction.FAILED
         ):
             with self._lock:
                 self.connector_ids[_connector_name(item)] = outcome.target_id
         return outcome
 
     def _apply(self, item: PlanItem) -> Outcome:
-        if item.action == "unchanged":
+        if item.action == PlanAction.UNCHANGED:
             return self._unchanged(item)
-        if item.action == "skipped":
-            return Outcome(item, "skipped", target_id=item.target_id, note=item.error)
-        if item.action == "error":
-            return Outcome(item, "failed", target_id=item.target_id, error=item.error)
+        if item.action == PlanAction.SKIPPED:
+            return Outcome(item, OutcomeAction.SKIPPED, target_id=item.target_id, note=item.error)
+        if item.action == PlanAction.ERROR:
+            return Outcome(item, OutcomeAction.FAILED, target_id=item.target_id, error=item.error)
         earlier = self.journal.done(item.kind, item.key) if self.journal else None
         sent_earlier = done_earlier(self.journal, item)
         if sent_earlier is not None:
             return Outcome(
                 item,
-                "updated",
+                OutcomeAction.UPDATED,
                 target_id=sent_earlier.target_id,
                 note="updated by an earlier run (journal)",
                 done_by=EARLIER_RUN,
             )
-        if item.action == "update":
+        if item.action == PlanAction.UPDATE:
             return self._update(item)
-        if item.action == "create":
+        if item.action == PlanAction.CREATE:
             return self._create(item, check_first=earlier is not None or self._was_in_flight(item))
-        return Outcome(item, "failed", error=f"unknown plan action {item.action!r}")
+        return Outcome(item, OutcomeAction.FAILED, error=f"unknown plan action {item.action!r}")
 
     def _unchanged(self, item: PlanItem) -> Outcome:
         """Nothing to send; on a resumed job, the earlier run's action when it made it so.
@@ -507,7 +514,11 @@ class _Applier:
         created or updated plans as unchanged: the report of the job says what was done.
         """
         entry = self.journal.done(item.kind, item.key) if self.journal else None
-        if entry is not None and entry.action in ("created", "updated", "adopted"):
+        if entry is not None and entry.action in (
+            OutcomeAction.CREATED,
+            OutcomeAction.UPDATED,
+            OutcomeAction.ADOPTED,
+        ):
             return Outcome(
                 item,
                 entry.action,
@@ -518,20 +529,22 @@ class _Applier:
         if self._was_in_flight(item):
             return Outcome(
                 item,
-                "adopted",
+                OutcomeAction.ADOPTED,
                 target_id=item.target_id,
                 note="sent by an earlier run that stopped before the answer; "
                 "the target holds it as the file wants",
                 done_by=EARLIER_UNKNOWN,
             )
-        return Outcome(item, "unchanged", target_id=item.target_id)
+        return Outcome(item, OutcomeAction.UNCHANGED, target_id=item.target_id)
 
     def _was_in_flight(self, item: PlanItem) -> bool:
         return self.journal is not None and self.journal.was_in_flight(item.kind, item.key)
 
     def _update(self, item: PlanItem) -> Outcome:
         if item.target_id is None:
-            return Outcome(item, "failed", error="the plan has no target id for this update")
+            return Outcome(
+                item, OutcomeAction.FAILED, error="the plan has no target id for this update"
+            )
         body = dict(item.body)
         if item.kind == "connection" and "connector" in body and body["connector"] is None:
             body["connector"] = self._connector_id(item)
@@ -539,7 +552,7 @@ class _Applier:
             self.client.update_connector(item.target_id, body)
         else:
             self.client.update_connection(item.target_id, body)
-        return Outcome(item, "updated", target_id=item.target_id, status=200)
+        return Outcome(item, OutcomeAction.UPDATED, target_id=item.target_id, status=200)
 
     def _create(self, item: PlanItem, *, check_first: bool) -> Outcome:
         body = dict(item.body)
@@ -548,7 +561,7 @@ class _Applier:
         if check_first:
             found = self._adopt(item, fresh=False)
             if found is not None:
-                if found.action == "adopted":
+                if found.action == OutcomeAction.ADOPTED:
                     found.done_by = EARLIER_UNKNOWN
                 return found
         # Outcome.attempts is set by apply(): every write this thread sent for the item.
@@ -559,7 +572,7 @@ class _Applier:
                 log.info("%s %s: outcome unknown (%s), looking it up", item.kind, item.key, error)
                 found = self._adopt(item, fresh=True)
                 if found is not None:
-                    if found.action == "adopted":
+                    if found.action == OutcomeAction.ADOPTED:
                         found.note = "outcome unknown, looked up: found on the target"
                     return found
                 continue  # certainly absent: sending again cannot duplicate
@@ -567,10 +580,10 @@ class _Applier:
                 if stops_run(error):
                     raise
                 return _failed(item, error)
-            return Outcome(item, "created", target_id=_id(created), status=201)
+            return Outcome(item, OutcomeAction.CREATED, target_id=_id(created), status=201)
         return Outcome(
             item,
-            "failed",
+            OutcomeAction.FAILED,
             error=f"no answer to {self.max_sends} attempts to create it, and it is not on the target",
         )
 
@@ -590,8 +603,10 @@ class _Applier:
             return None
         if len(ids) > 1:
             listed = ", ".join(str(i) for i in ids)
-            return Outcome(item, "failed", error=f"ambiguous: the target holds ids {listed}")
-        return Outcome(item, "adopted", target_id=ids[0], status=200)
+            return Outcome(
+                item, OutcomeAction.FAILED, error=f"ambiguous: the target holds ids {listed}"
+            )
+        return Outcome(item, OutcomeAction.ADOPTED, target_id=ids[0], status=200)
 
     def _lookup(self, item: PlanItem, *, fresh: bool) -> list[int]:
         """Target ids holding the item's natural key.
@@ -665,7 +680,7 @@ def _failed(item: PlanItem, error: ApiError) -> Outcome:
     message = error.server_message or error.message
     if error.fields and not error.server_message:
         message = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.fields.items())
-    return Outcome(item, "failed", status=error.status, error=scrub(str(message)))
+    return Outcome(item, OutcomeAction.FAILED, status=error.status, error=scrub(str(message)))
 
 
 def _connector_name(item: PlanItem) -> str:

@@ -34,6 +34,7 @@ from almmigrate.dataset import (
 )
 from almmigrate.errors import Problem
 from almmigrate.mapping import TargetIndex
+from almmigrate.plan_types import Match
 from almmigrate.schema import CHOICE_TYPES, Plugin
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
@@ -151,7 +152,7 @@ def repair_keys(
     target: Snapshot,
     project_of: ProjectOf = lambda project: project,
     *,
-    match: str = "name",
+    match: Match = Match.NAME,
 ) -> list[Problem]:
     """Give a damaged connector name or connection alias back its original text from the target.
 
@@ -159,7 +160,7 @@ def repair_keys(
     one object there that nothing else in the file names, is repaired. Connections
     naming a repaired connector follow it. Returns a warning for each repair.
     """
-    if match != "name":
+    if match != Match.NAME:
         return []  # --match id finds objects by id: a damaged name is a rename, and planned as one
     index = TargetIndex(target)
     warnings = []

@@ -27,7 +27,7 @@ from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snaps
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
 from almmigrate.instance import Client
 from almmigrate.journal import Journal
-from almmigrate.plan_types import Outcome, Plan
+from almmigrate.plan_types import Outcome, Plan, PlanAction
 from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
 from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
@@ -478,7 +478,7 @@ class ProgressLine:
 
     def outcome(self, outcome: Outcome) -> None:
         """One object done; those the plan had to send (counted in to_send) shorten the ETA."""
-        if outcome.item.action in ("create", "update"):
+        if outcome.item.action in (PlanAction.CREATE, PlanAction.UPDATE):
             with self._lock:
                 self._sent += 1
 

@@ -33,11 +33,14 @@ from typing import IO, Any
 import filelock
 
 from almmigrate.errors import InputError
+from almmigrate.plan_types import OutcomeAction
 from almmigrate.secrets import redact_url
 
 FORMAT = 1
 # Actions that mean "the target holds this object as the file wants it".
-DONE_ACTIONS = frozenset({"created", "updated", "unchanged", "adopted"})
+DONE_ACTIONS = frozenset(
+    {OutcomeAction.CREATED, OutcomeAction.UPDATED, OutcomeAction.UNCHANGED, OutcomeAction.ADOPTED}
+)
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class JournalEntry:
 
     kind: str
     key: str
-    action: str | None = None  # None while in flight
+    action: OutcomeAction | None = None  # None while in flight
     target_id: int | None = None
 
 
@@ -112,7 +115,7 @@ def _apply_event(state: JournalState, event: dict[str, Any]) -> None:
         target_id = event.get("target_id")
         target_id = target_id if isinstance(target_id, int) else None
         if action in DONE_ACTIONS:
-            state.done[(kind, key)] = JournalEntry(kind, key, action, target_id)
+            state.done[(kind, key)] = JournalEntry(kind, key, OutcomeAction(action), target_id)
         else:
             state.done.pop((kind, key), None)
 

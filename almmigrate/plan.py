@@ -26,7 +26,7 @@ from almmigrate.files.cells import value_text
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import connection_label, name_key, same_name, trimmed_on_write
-from almmigrate.plan_types import Change, Plan, PlanItem
+from almmigrate.plan_types import Change, Match, Mode, Plan, PlanAction, PlanItem
 from almmigrate.problems import warning
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
 from almmigrate.secrets import MASK
@@ -40,8 +40,8 @@ def build_plan(
     plugins: Mapping[str, Plugin],
     project_map: ProjectMap,
     secrets: SecretValues | None = None,
-    mode: str = "upsert",
-    match: str = "name",
+    mode: Mode = Mode.UPSERT,
+    match: Match = Match.NAME,
     skip_unmapped: bool = False,
 ) -> Plan:
     """What an import of `dataset` would do on `target`, object by object."""
@@ -73,7 +73,7 @@ def kept_by_empty_cells(
     records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
     warnings = []
     for record, item in zip(records, plan.items, strict=False):
-        if item.target_id is None or item.action not in ("update", "unchanged"):
+        if item.target_id is None or item.action not in (PlanAction.UPDATE, PlanAction.UNCHANGED):
             continue
         sheet, current, system = _current_params(index, item)
         given = {k for k, v in record.params.items() if v is not None}
@@ -102,7 +102,7 @@ def trimmed_names(dataset: Dataset, plan: Plan) -> list[Problem]:
     for record, item in zip(records, plan.items, strict=False):
         column = "name" if item.kind == "connector" else "alias"
         sent = item.body.get(column)
-        if item.action in ("create", "update") and trimmed_on_write(sent):
+        if item.action in (PlanAction.CREATE, PlanAction.UPDATE) and trimmed_on_write(sent):
             sheet = CONNECTORS if item.kind == "connector" else CONNECTIONS
             message = (
                 f"{sent!r} has surrounding whitespace; SD Elements trims it, so the target "
@@ -183,8 +183,8 @@ class _Planner:
         plugins: Mapping[str, Plugin],
         project_map: ProjectMap,
         secrets: SecretValues,
-        mode: str,
-        match: str,
+        mode: Mode,
+        match: Match,
     ) -> None:
         self.dataset = dataset
         self.target = target
@@ -205,7 +205,9 @@ class _Planner:
 
     def connector(self, record: ConnectorRecord) -> PlanItem:
         name = name_key(record.name)
-        item = PlanItem("connector", "unchanged", name, row=record.row, source_id=record.id)
+        item = PlanItem(
+            "connector", PlanAction.UNCHANGED, name, row=record.row, source_id=record.id
+        )
         self.connector_items.setdefault(name, item)
         plugin = self.plugins.get((record.system or "").strip())
         if plugin is None:
@@ -219,7 +221,7 @@ class _Planner:
         return self._update_connector(item, record, plugin, existing)
 
     def _existing_connector(self, record: ConnectorRecord) -> tuple[Connector | None, str | None]:
-        if self.match == "id":
+        if self.match == Match.ID:
             if record.id is None:
                 return None, None
             return self.index.connectors_by_id.get(record.id), None
@@ -232,7 +234,7 @@ class _Planner:
     def _create_connector(
         self, item: PlanItem, record: ConnectorRecord, plugin: Plugin
     ) -> PlanItem:
-        if self.mode == "update":
+        if self.mode == Mode.UPDATE:
             return _fail(item, "not on the target (--mode update creates nothing)")
         params, missing = self._filled(record.params, "connector", item.key, record.nulls)
         if missing:
@@ -245,7 +247,7 @@ class _Planner:
         }
         if record.fields_editable_on_project is not None:
             body["fields_editable_on_project"] = list(record.fields_editable_on_project)
-        item.action = "create"
+        item.action = PlanAction.CREATE
         item.body = body
         item.secret_fields = frozenset(n for n in params if is_secret(n, plugin))
         return item
@@ -253,13 +255,13 @@ class _Planner:
     def _update_connector(
         self, item: PlanItem, record: ConnectorRecord, plugin: Plugin, existing: Connector
     ) -> PlanItem:
-        if self.mode == "create":
+        if self.mode == Mode.CREATE:
             return _leave(item, existing.id)
         if existing.system != plugin.id:
             return _fail(item, f"is a {existing.system} connector on the target, not {plugin.id}")
         changes: list[Change] = []
         body: dict[str, Any] = {}
-        if self.match == "id" and item.key and not same_name(record.name, existing.name):
+        if self.match == Match.ID and item.key and not same_name(record.name, existing.name):
             _change(changes, body, "name", existing.name, record.name)
         if record.inaccessible is not None and record.inaccessible != existing.inaccessible:
             _change(changes, body, "inaccessible", existing.inaccessible, record.inaccessible)
@@ -288,7 +290,7 @@ class _Planner:
         project = self.project_map.lookup(record.project)
         item = PlanItem(
             "connection",
-            "unchanged",
+            PlanAction.UNCHANGED,
             connection_label(project or record.project, alias),
             row=record.row,
             source_id=record.id,
@@ -298,7 +300,7 @@ class _Planner:
         )
         if project is None:
             if skip_unmapped:
-                item.action = "skipped"
+                item.action = PlanAction.SKIPPED
                 item.error = f"project {record.project} is not mapped (--skip-unmapped)"
                 return item
             return _fail(item, f"project {record.project} is not mapped to a target project")
@@ -327,7 +329,7 @@ class _Planner:
         item.connector_name = name
         planned = self.connector_items.get(name)
         # A connector --mode create leaves alone is "skipped", and its new connections use it.
-        if planned is not None and planned.action == "error":
+        if planned is not None and planned.action == PlanAction.ERROR:
             _fail(item, f'its connector "{name}" cannot be imported: {planned.error}')
             return None
         if planned is not None and planned.target_id is not None:
@@ -362,7 +364,7 @@ class _Planner:
     def _existing_connection(
         self, record: ConnectionRecord, project: int
     ) -> tuple[Connection | None, str | None]:
-        if self.match == "id":
+        if self.match == Match.ID:
             if record.id is None:
                 return None, None
             return self.index.connections_by_id.get(record.id), None
@@ -383,13 +385,13 @@ class _Planner:
         connector_id: int | None,
         project: int,
     ) -> PlanItem:
-        if self.mode == "update":
+        if self.mode == Mode.UPDATE:
             return _fail(item, "not on the target (--mode update creates nothing)")
         own = {k: v for k, v in record.params.items() if k not in DERIVED_PARAMS}
         params, missing = self._filled(own, "connection", item.alias or "", record.nulls)
         if missing:
             return _fail(item, f"masked secret {', '.join(missing)} has no value in --secrets")
-        item.action = "create"
+        item.action = PlanAction.CREATE
         item.body = {
             "alias": record.alias,  # as the source holds it: the target decides how to store it
             "project": project,
@@ -412,11 +414,11 @@ class _Planner:
         project: int,
         inherited: Mapping[str, Any],
     ) -> PlanItem:
-        if self.mode == "create":
+        if self.mode == Mode.CREATE:
             return _leave(item, existing.id)
         changes: list[Change] = []
         body: dict[str, Any] = {}
-        if self.match == "id":
+        if self.match == Match.ID:
             if item.alias and not same_name(record.alias, existing.alias):
                 _change(changes, body, "alias", existing.alias, record.alias)
             if project != existing.project:
@@ -524,14 +526,14 @@ def _finish(
 ) -> PlanItem:
     item.changes = changes
     item.body = body
-    item.action = "update" if changes else "unchanged"
+    item.action = PlanAction.UPDATE if changes else PlanAction.UNCHANGED
     item.secret_fields = frozenset(n for n in body.get("params", {}) if is_secret(n, plugin))
     return item
 
 
 def _leave(item: PlanItem, target_id: int | None) -> PlanItem:
     """--mode create: an object already on the target is left as it is (so a re-run is clean)."""
-    item.action = "skipped"
+    item.action = PlanAction.SKIPPED
     item.target_id = target_id
     item.error = f"already on the target (id {target_id}); --mode create leaves it as it is"
     item.body = {}
@@ -540,7 +542,7 @@ def _leave(item: PlanItem, target_id: int | None) -> PlanItem:
 
 
 def _fail(item: PlanItem, message: str) -> PlanItem:
-    item.action = "error"
+    item.action = PlanAction.ERROR
     item.error = message
     item.body = {}
     item.changes = []

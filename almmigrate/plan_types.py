@@ -4,17 +4,59 @@
 sending a write; `apply` carries it out and turns each :class:`PlanItem` into an
 :class:`Outcome`. Neither holds a secret in a form that reaches a report: a
 :class:`Change` on a secret field says only that it changed.
+
+The import's vocabulary is defined here, once: :class:`Mode` (--mode),
+:class:`Match` (--match), :class:`PlanAction` (what the plan will do) and
+:class:`OutcomeAction` (what was done). They are str enums: a member is its
+value in every file, report, JSON document and CLI choice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 from almmigrate.secrets import MASK
 
 Kind = Literal["connector", "connection"]
-Action = Literal["create", "update", "unchanged", "error", "skipped"]
+
+
+class Mode(StrEnum):
+    """--mode: which writes an import may make."""
+
+    UPSERT = "upsert"  # create what is missing, update what differs
+    CREATE = "create"  # only create: objects already there are skipped
+    UPDATE = "update"  # only update: missing ones fail
+
+
+class Match(StrEnum):
+    """--match: how a file's object finds its target object."""
+
+    NAME = "name"  # natural key: connector name; project + alias
+    ID = "id"  # the id column
+
+
+class PlanAction(StrEnum):
+    """What the plan will do with one object (in the order the plan's summary lists them)."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    ERROR = "error"
+
+
+class OutcomeAction(StrEnum):
+    """What applying one PlanItem did (in the order the run's summary lists them)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    ADOPTED = "adopted"  # its write got no answer, and the object was found on the target
+    UNCHANGED = "unchanged"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    PENDING = "pending"  # not sent: the run stopped before it
 
 
 @dataclass(frozen=True)
@@ -35,7 +77,7 @@ class Change:
 @dataclass
 class PlanItem:
     kind: Kind
-    action: Action
+    action: PlanAction
     key: str  # human-readable natural key: connector name, or "project 12 / alias"
     row: int | None = None  # sheet row in the input file
     source_id: int | None = None  # the id in the file
@@ -75,7 +117,7 @@ class Plan:
 
     @property
     def has_errors(self) -> bool:
-        return any(item.action == "error" for item in self.items)
+        return any(item.action == PlanAction.ERROR for item in self.items)
 
 
 # Which run of a job did an object's action (a job resumed from its journal spans several).
@@ -90,7 +132,7 @@ class Outcome:
     """What happened to one PlanItem when it was applied."""
 
     item: PlanItem
-    action: str  # created, updated, unchanged, adopted, failed, skipped
+    action: OutcomeAction
     target_id: int | None = None
     attempts: int = 0
     status: int | None = None  # last HTTP status

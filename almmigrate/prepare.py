@@ -9,6 +9,7 @@ before anything is sent that writes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,13 @@ from almmigrate.mapping import (
     same_projects,
 )
 from almmigrate.plan import build_plan, kept_by_empty_cells, trimmed_names
-from almmigrate.plan_types import Plan
+from almmigrate.plan_types import Match, Mode, Plan
 from almmigrate.problems import settle, warnings_in
 from almmigrate.schema import Plugin, bundled_plugins
 from almmigrate.secretsfile import SecretValues, load_secrets
 from almmigrate.settings import ConnectionSettings
-from almmigrate.validate import MODES, validate_dataset
+from almmigrate.validate import validate_dataset
 from almmigrate.vocabulary import META_KEY, columns_as_in_file, to_generation, translate_plugins
-
-MATCHES = ("name", "id")
 
 
 @dataclass
@@ -48,8 +47,8 @@ class ImportOptions:
     or SecretValues.
     """
 
-    mode: str = "upsert"
-    match: str = "name"
+    mode: Mode = Mode.UPSERT
+    match: Match = Match.NAME
     project_map: str | Path | ProjectMap | None = None
     auto_map_projects: bool = False
     source: Snapshot | ConnectionSettings | None = None
@@ -189,7 +188,7 @@ def resolve_project_map(dataset: Dataset, target: Snapshot, options: ImportOptio
         return read_map(options.project_map)
     if options.auto_map_projects:
         return _auto_map(dataset, target, options.source)
-    if options.match == "id" or same_projects(dataset, target):
+    if options.match == Match.ID or same_projects(dataset, target):
         return identity_map(target)
     return ProjectMap({}, "none", _no_map_notes(dataset))
 
@@ -211,10 +210,15 @@ def _no_map_notes(dataset: Dataset) -> dict[int, str]:
 
 
 def _check_options(options: ImportOptions) -> None:
-    if options.mode not in MODES:
-        raise InputError(f'--mode "{options.mode}" is not one of {", ".join(MODES)}')
-    if options.match not in MATCHES:
-        raise InputError(f'--match "{options.match}" is not one of {", ".join(MATCHES)}')
+    if options.mode not in _values(Mode):
+        raise InputError(f'--mode "{options.mode}" is not one of {", ".join(Mode)}')
+    if options.match not in _values(Match):
+        raise InputError(f'--match "{options.match}" is not one of {", ".join(Match)}')
+
+
+def _values(vocabulary: type[StrEnum]) -> set[str]:
+    # A library caller may pass a plain string: compare by value.
+    return {member.value for member in vocabulary}
 
 
 def _secrets(secrets: str | Path | SecretValues | None) -> SecretValues:

@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
-from almmigrate.apply import ACTIONS, ApplyResult, ApplySummary
+from almmigrate.apply import ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, Problem
 from almmigrate.files.cells import csv_escape, looks_like_formula
 from almmigrate.naturalkey import connection_key, name_key
-from almmigrate.plan_types import Outcome
+from almmigrate.plan_types import Outcome, OutcomeAction
 from almmigrate.problems import ROW_KEYS, as_rows
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, scrub
@@ -79,14 +79,14 @@ def summary_rows(summary: ApplySummary) -> list[tuple[str, Any]]:
 
 # What each summary line means, for the person who signs the migration off.
 MEANINGS = {
-    "created": "new on the target",
-    "updated": "already there; only the changed fields were sent (PATCH)",
-    "adopted": "its write got no answer (or its run stopped first), and the target was found "
+    OutcomeAction.CREATED: "new on the target",
+    OutcomeAction.UPDATED: "already there; only the changed fields were sent (PATCH)",
+    OutcomeAction.ADOPTED: "its write got no answer (or its run stopped first), and the target was found "
     "holding it: not sent twice",
-    "unchanged": "already on the target as the file wants it; nothing sent by any run",
-    "skipped": "not applied, as asked (unmapped project, --mode): see its note",
-    "failed": "not applied: see the error on its row",
-    "pending": "not sent: the run stopped before it (see stopped); run the same command again",
+    OutcomeAction.UNCHANGED: "already on the target as the file wants it; nothing sent by any run",
+    OutcomeAction.SKIPPED: "not applied, as asked (unmapped project, --mode): see its note",
+    OutcomeAction.FAILED: "not applied: see the error on its row",
+    OutcomeAction.PENDING: "not sent: the run stopped before it (see stopped); run the same command again",
     "total": "objects in the file",
     "by_earlier": "of these, done by an earlier, interrupted run of this job (journal); "
     "done_by on each row says which run",
@@ -110,22 +110,24 @@ def verdict(summary: ApplySummary, stopped: str | None = None) -> str:
     stopped: why the run stopped before its end, if it did.
     """
     counts = summary.as_dict()
-    total, failed = counts["total"], counts["failed"]
+    total, failed = counts["total"], counts[OutcomeAction.FAILED]
     done = ", ".join(
-        f"{counts[a]} {a}" for a in ACTIONS if a not in ("failed", "pending") and counts.get(a)
+        f"{counts[a]} {a}"
+        for a in OutcomeAction
+        if a not in (OutcomeAction.FAILED, OutcomeAction.PENDING) and counts.get(a)
     )
     if counts["by_earlier"]:
         done += f" ({counts['by_earlier']} of them by earlier runs of this job)"
     if stopped is not None:
         return scrub(
-            f"The run STOPPED before the end: {stopped}. {counts.get('pending', 0)} of {total} "
+            f"The run STOPPED before the end: {stopped}. {counts.get(OutcomeAction.PENDING, 0)} of {total} "
             f"objects were not sent, {failed} failed; {done or 'nothing else was done'}"
         )
     if failed:
         return f"{failed} of {total} objects FAILED and were not applied; {done or 'nothing else'}"
-    if counts["skipped"]:
+    if counts[OutcomeAction.SKIPPED]:
         # Skipped is not migrated (an unmapped project, --mode): earlier runs' work is not skipped.
-        return f"No object failed, but {counts['skipped']} of {total} were skipped (see their note): {done}"
+        return f"No object failed, but {counts[OutcomeAction.SKIPPED]} of {total} were skipped (see their note): {done}"
     return f"All {total} objects done: {done or 'nothing to do'}"
 
 
@@ -366,7 +368,7 @@ def _write_xlsx(path: Path, report: _Report) -> None:
             head.write_string(3, position, name, bold)
         row = 4
         for key, value in report.summary:
-            red = key == "failed" and bool(value)
+            red = key == OutcomeAction.FAILED and bool(value)
             put(head, row, 0, key, "failed plain" if red else "plain")
             put(head, row, 1, value, "failed number" if red else "number")
             put(head, row, 2, MEANINGS.get(key), "wrap")
@@ -390,7 +392,7 @@ def _write_xlsx(path: Path, report: _Report) -> None:
                 objects.set_column(index, index, _WIDTHS.get(column, 12), style)
                 objects.write_string(0, index, column, bold)
             for number, item in enumerate(report.rows, start=1):
-                red = item["action"] == "failed"
+                red = item["action"] == OutcomeAction.FAILED
                 for index, column in enumerate(COLUMNS):
                     style = "wrap" if column in wrapped else "plain"
                     put(objects, number, index, item[column], f"failed {style}" if red else style)
@@ -446,7 +448,7 @@ def _write_html(path: Path, report: _Report) -> None:
     def object_rows(rows: list[dict[str, Any]]) -> list[str]:
         lines = []
         for row in rows:
-            cls = " class='failed'" if row["action"] == "failed" else ""
+            cls = " class='failed'" if row["action"] == OutcomeAction.FAILED else ""
             cells = []
             for column in COLUMNS:
                 value = text(row[column])
@@ -458,7 +460,7 @@ def _write_html(path: Path, report: _Report) -> None:
         return lines
 
     header = "<tr>" + "".join(f"<th>{text(c)}</th>" for c in COLUMNS) + "</tr>"
-    failed = [r for r in report.rows or [] if r["action"] == "failed"]
+    failed = [r for r in report.rows or [] if r["action"] == OutcomeAction.FAILED]
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>{text(report.title)}</title>",
@@ -554,7 +556,7 @@ def failed_dataset(
     by natural key.
     """
     plugins = plugins or {}
-    failed = [o.item for o in outcomes if o.action == "failed"]
+    failed = [o.item for o in outcomes if o.action == OutcomeAction.FAILED]
     wanted: set[tuple[str, str, Any]] = {
         (i.kind, "row", i.row) for i in failed if i.row is not None
     }

@@ -22,7 +22,7 @@ from typing import IO, Any
 import xlsxwriter
 from xlsxwriter.utility import quote_sheetname
 
-from almmigrate import __version__
+from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
     CONNECTION_COLUMNS,
     CONNECTIONS,
@@ -43,7 +43,6 @@ from almmigrate.secrets import MASK
 from almmigrate.vocabulary import META_KEY, plugin_generation
 
 HELP = "help"
-FORMAT_VERSION = "1"
 # Data validations cover the whole column below the header.
 LAST_ROW = 1048576
 # How far down the connectors sheet the connector_name dropdown looks.

@@ -29,6 +29,7 @@ from almmigrate.dataset import (
 from almmigrate.errors import Problem
 from almmigrate.mapping import ConnectorNames, ProjectMap, TargetIndex
 from almmigrate.naturalkey import connection_label, name_key, same_name
+from almmigrate.plan_types import Match, Mode
 from almmigrate.schema import (
     DERIVED_PARAMS,
     PROJECT,
@@ -39,8 +40,6 @@ from almmigrate.schema import (
 )
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
-
-MODES = ("upsert", "create", "update")
 
 
 @dataclass
@@ -61,8 +60,8 @@ def validate_dataset(
     target: Snapshot | None = None,
     project_map: ProjectMap | None = None,
     secrets: SecretValues | None = None,
-    mode: str = "upsert",
-    match: str = "name",
+    mode: Mode = Mode.UPSERT,
+    match: Match = Match.NAME,
     skip_unmapped: bool = False,
 ) -> list[Problem]:
     """Every problem with a file, errors and warnings, in sheet and row order.
@@ -82,8 +81,8 @@ class _Checker:
         target: Snapshot | None,
         project_map: ProjectMap | None,
         secrets: SecretValues | None,
-        mode: str,
-        match: str,
+        mode: Mode,
+        match: Match,
         skip_unmapped: bool,
     ) -> None:
         self.dataset = dataset
@@ -165,9 +164,9 @@ class _Checker:
                     self._rename_hint(CONNECTORS, row, "name", record.id, existing.name)
 
     def _connector_creating(self, record: ConnectorRecord) -> bool:
-        if self.mode != "upsert" or self.index is None:
-            return self.mode == "create"
-        if self.match == "id":
+        if self.mode != Mode.UPSERT or self.index is None:
+            return self.mode == Mode.CREATE
+        if self.match == Match.ID:
             return record.id is None or record.id not in self.index.connectors_by_id
         return not self.index.connectors_named(record.name or "")
 
@@ -235,7 +234,7 @@ class _Checker:
 
     def _same_instance(self) -> bool:
         """The file came from the target itself (its projects are the target's own)."""
-        return self.match == "name" and self._identity()
+        return self.match == Match.NAME and self._identity()
 
     def _identity(self) -> bool:
         return self.project_map is not None and self.project_map.how == "identity"
@@ -364,9 +363,9 @@ class _Checker:
         return ConnectorInfo(name, connector.system, connector.params, editable)
 
     def _connection_creating(self, record: ConnectionRecord, target_project: int | None) -> bool:
-        if self.mode != "upsert" or self.index is None:
-            return self.mode == "create"
-        if self.match == "id":
+        if self.mode != Mode.UPSERT or self.index is None:
+            return self.mode == Mode.CREATE
+        if self.match == Match.ID:
             return record.id is None or record.id not in self.index.connections_by_id
         if target_project is None:
             return False  # unmapped: already reported

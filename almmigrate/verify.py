@@ -21,7 +21,7 @@ from almmigrate.generation import generation
 from almmigrate.mapping import ProjectMap
 from almmigrate.naturalkey import name_key
 from almmigrate.plan import build_plan, given_params, values_equal
-from almmigrate.plan_types import PlanItem
+from almmigrate.plan_types import Match, PlanAction, PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
 from almmigrate.problems import settle
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
@@ -99,7 +99,7 @@ def verify_dataset(
     *,
     project_map: ProjectMap,
     plugins: Mapping[str, Plugin] | None = None,
-    match: str = "name",
+    match: Match = Match.NAME,
 ) -> Verification:
     """Compare the file's objects with what `target` holds (pure: no network).
 
@@ -123,13 +123,15 @@ def verify_dataset(
     by_id = {c.id: c for c in target.connectors}
     connections = {c.id: c for c in target.connections}
     for record, item in zip(records, plan.items, strict=True):
-        if item.action == "skipped":
+        if item.action == PlanAction.SKIPPED:
             found.skipped += 1
             continue
         found.objects += 1
-        if item.action in ("create", "error"):
+        if item.action in (PlanAction.CREATE, PlanAction.ERROR):
             why = (
-                "not on the target" if item.action == "create" else f"cannot compare: {item.error}"
+                "not on the target"
+                if item.action == PlanAction.CREATE
+                else f"cannot compare: {item.error}"
             )
             found.differences.append(_difference(item, "(object)", why, None))
             continue

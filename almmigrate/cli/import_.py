@@ -18,6 +18,7 @@ from almmigrate.cli.options import (
     source_options,
     target_connection_options,
 )
+from almmigrate.plan_types import OutcomeAction
 
 MAX_FAILURES_SHOWN = 20
 
@@ -244,7 +245,7 @@ def print_verification(verification: Any) -> None:
 
 def _verdict(summary: dict[str, Any]) -> str:
     """ "every row done" only when it is true: skipped rows were not done by this command."""
-    failed, skipped = summary["failed"], summary["skipped"]
+    failed, skipped = summary[OutcomeAction.FAILED], summary[OutcomeAction.SKIPPED]
     if failed:
         also = f" and {skipped} skipped" if skipped else ""
         return f"{failed} failed{also} (exit 1)"

@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from almmigrate.generation import API_CHOICES
+from almmigrate.plan_types import Match, Mode
 from almmigrate.settings import ConnectionSettings
 
 F = Callable[..., Any]
@@ -233,8 +234,8 @@ _PROJECT_MAP = [
 ]
 _MATCH = click.option(
     "--match",
-    type=click.Choice(["name", "id"]),
-    default="name",
+    type=click.Choice([m.value for m in Match]),
+    default=Match.NAME.value,
     show_default=True,
     help="Find target objects by natural key (name; project + alias) or by the id column.",
 )
@@ -255,8 +256,8 @@ _IMPORT_PLAN: list[Decorator] = [
     ),
     click.option(
         "--mode",
-        type=click.Choice(["upsert", "create", "update"]),
-        default="upsert",
+        type=click.Choice([m.value for m in Mode]),
+        default=Mode.UPSERT.value,
         show_default=True,
         help=(
             "upsert: create what is missing, update what differs. create: only create"
@@ -308,8 +309,8 @@ def import_options_from(
     if project_map and auto_map_projects:
         raise click.UsageError("Give --project-map or --auto-map-projects, not both.")
     return ImportOptions(
-        mode=mode,
-        match=match,
+        mode=Mode(mode),
+        match=Match(match),
         project_map=project_map,
         auto_map_projects=auto_map_projects,
         source=source,

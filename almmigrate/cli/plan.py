@@ -18,11 +18,9 @@ from almmigrate.cli.options import (
     target_connection_options,
 )
 from almmigrate.errors import Problem
-from almmigrate.plan_types import Plan, PlanItem
+from almmigrate.plan_types import Plan, PlanAction, PlanItem
 from almmigrate.problems import as_rows, summary_text
 from almmigrate.secrets import scrub
-
-ACTIONS = ("create", "update", "unchanged", "skipped", "error")
 
 
 @click.command("plan")
@@ -117,7 +115,7 @@ def print_plan(plan: Plan, show_all: bool = False, warnings: Sequence[Problem] =
 
     terminal = sys.stdout.isatty()
     console = Console(highlight=False, width=None if terminal else 200, no_color=not terminal)
-    shown = [item for item in plan.items if show_all or item.action != "unchanged"]
+    shown = [item for item in plan.items if show_all or item.action != PlanAction.UNCHANGED]
     if shown:
         table = Table(show_lines=False, expand=terminal)
         for column in ("kind", "row"):
@@ -145,15 +143,15 @@ def print_plan(plan: Plan, show_all: bool = False, warnings: Sequence[Problem] =
 def summary_line(plan: Plan, warnings: Sequence[Problem] = ()) -> str:
     """ "Plan: 1 create, 2 update, 5 unchanged, 0 skipped, 0 error; 3 warnings"."""
     counts = plan.counts()
-    line = "Plan: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in ACTIONS)
+    line = "Plan: " + ", ".join(f"{counts.get(a, 0)} {a}" for a in PlanAction)
     return f"{line}; {summary_text(warnings)}" if warnings else line
 
 
 def item_details(item: PlanItem) -> str:
     """What a person needs to see about one item: changes, or why it fails."""
-    if item.action in ("error", "skipped"):
+    if item.action in (PlanAction.ERROR, PlanAction.SKIPPED):
         return item.error or ""
-    if item.action == "create":
+    if item.action == PlanAction.CREATE:
         where = ""
         if item.kind == "connection":
             connector = (
@@ -168,10 +166,16 @@ def item_details(item: PlanItem) -> str:
     return "\n".join(change.describe() for change in item.changes)
 
 
-def _styled(action: str) -> str:
-    style = {"create": "green", "update": "yellow", "error": "bold red", "skipped": "dim"}.get(
-        action
-    )
+_STYLES = {
+    PlanAction.CREATE: "green",
+    PlanAction.UPDATE: "yellow",
+    PlanAction.ERROR: "bold red",
+    PlanAction.SKIPPED: "dim",
+}
+
+
+def _styled(action: PlanAction) -> str:
+    style = _STYLES.get(action)
     return f"[{style}]{action}[/{style}]" if style else action
 
 
@@ -179,7 +183,7 @@ def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]
     """The plan as JSON-ready data, with the file's warnings: never a secret value."""
     return {
         "summary": {
-            **{action: plan.counts().get(action, 0) for action in ACTIONS},
+            **{action: plan.counts().get(action, 0) for action in PlanAction},
             "warnings": len(warnings),
         },
         "warnings": as_rows(warnings),
@@ -200,7 +204,7 @@ def _item_json(item: PlanItem) -> dict[str, Any]:
         data.update(project=item.project, alias=item.alias, connector_name=item.connector_name)
     if item.error:
         data["error"] = item.error
-    if item.action == "create":
+    if item.action == PlanAction.CREATE:
         data["body"] = item.redacted_body()
     data["changes"] = [
         {"field": c.field, "secret": True, "change": "(secret changed)"}

@@ -8,6 +8,7 @@ import click
 
 from almmigrate.cli.options import STRICT_OPTION, connection_options, settings_from
 from almmigrate.instance import read_instance
+from almmigrate.plan_types import Mode
 from almmigrate.prepare import merge_problems, plugins_for, validate_for_target
 from almmigrate.problems import settle, summary_text
 from almmigrate.reader import read_dataset_with_problems
@@ -18,8 +19,8 @@ from almmigrate.secrets import scrub
 @click.argument("file", type=click.Path(dir_okay=True, file_okay=True))
 @click.option(
     "--mode",
-    type=click.Choice(["upsert", "create", "update"]),
-    default="upsert",
+    type=click.Choice([m.value for m in Mode]),
+    default=Mode.UPSERT.value,
     show_default=True,
     help="With create, every row is checked as a create (required params, secrets).",
 )
@@ -67,7 +68,9 @@ def command(
     from almmigrate.damage import check_dataset, repair_keys
 
     repaired = repair_keys(dataset, target) if target is not None else []
-    dataset, checked = validate_for_target(dataset, plugins, target, secrets=values, mode=mode)
+    dataset, checked = validate_for_target(
+        dataset, plugins, target, secrets=values, mode=Mode(mode)
+    )
     damaged = repaired + check_dataset(dataset, plugins, target)
     problems = settle(merge_problems(found, checked + damaged), strict=strict, file=file)
     for problem in problems:

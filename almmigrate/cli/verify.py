@@ -13,6 +13,7 @@ from almmigrate.cli.options import (
     source_options,
     target_connection_options,
 )
+from almmigrate.plan_types import Mode
 
 
 @click.command("verify")
@@ -68,7 +69,7 @@ def command(
         project_map=project_map,
         auto_map_projects=auto_map_projects,
         secrets=None,
-        mode="upsert",
+        mode=Mode.UPSERT.value,
         match=match,
         skip_unmapped=skip_unmapped,
         source=source,

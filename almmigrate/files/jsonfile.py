@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 from typing import IO, Any
 
+from almmigrate import FORMAT_VERSION
 from almmigrate.errors import InputError
 from almmigrate.files import table as limits
 from almmigrate.files.table import DATA_SHEETS, META_SHEET, Table
 
-FORMAT_VERSION = "1"
 NESTED = ("params", "last_job")
 
 # ---------------------------------------------------------------- writing
