@@ -94,7 +94,7 @@ class ApplySummary:
         return {
             # "pending" only when a run stopped early: a finished run has none to show.
             **{
-                a: self.counts.get(a, 0)
+                a.value: self.counts.get(a, 0)
                 for a in OutcomeAction
                 if a != OutcomeAction.PENDING or self.counts.get(a)
             },
@@ -251,7 +251,8 @@ def _idle(client: Client) -> float | None:
 def _count(outcomes: Sequence[Outcome]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for outcome in outcomes:
-        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+        action = str(outcome.action)  # plain strings, as the report and as_dict show them
+        counts[action] = counts.get(action, 0) + 1
     return counts
 
 

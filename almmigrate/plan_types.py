@@ -110,9 +110,11 @@ class Plan:
     items: list[PlanItem] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
+        """Items by action, keyed by plain strings (as the plan's JSON and summary show them)."""
         counts: dict[str, int] = {}
         for item in self.items:
-            counts[item.action] = counts.get(item.action, 0) + 1
+            action = str(item.action)
+            counts[action] = counts.get(action, 0) + 1
         return counts
 
     @property

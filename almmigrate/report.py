@@ -59,7 +59,7 @@ def report_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
             "kind": o.item.kind,
             "row": o.item.row,
             "key": scrub(o.item.key),
-            "action": o.action,
+            "action": str(o.action),
             "done_by": o.done_by,
             "source_id": o.item.source_id,
             "target_id": o.target_id,

@@ -183,7 +183,7 @@ def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]
     """The plan as JSON-ready data, with the file's warnings: never a secret value."""
     return {
         "summary": {
-            **{action: plan.counts().get(action, 0) for action in PlanAction},
+            **{action.value: plan.counts().get(action, 0) for action in PlanAction},
             "warnings": len(warnings),
         },
         "warnings": as_rows(warnings),
@@ -194,7 +194,7 @@ def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]
 def _item_json(item: PlanItem) -> dict[str, Any]:
     data: dict[str, Any] = {
         "kind": item.kind,
-        "action": item.action,
+        "action": str(item.action),
         "key": item.key,
         "row": item.row,
         "source_id": item.source_id,
