@@ -6,11 +6,18 @@ import csv
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
+import pytest
+from instances import by_key
 from openpyxl import load_workbook
 
+import almmigrate.sim
 from almmigrate.demo import OUTPUTS, run_demo
+from almmigrate.generation import GENERATIONS
+from almmigrate.sim import SimServer
+from almmigrate.sim.translate import data_in
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -53,8 +60,36 @@ def test_demo_migrates_everything_and_says_where_the_files_are(tmp_path, canarie
     export = load_workbook(folder / "source-export.xlsx")
     assert export.sheetnames[:3] == ["connectors", "connections", "projects"]
     assert sum(1 for _ in export["connectors"].iter_rows(min_row=2)) == 12
+    # The report says what the import did, in exact figures, object by object.
     report = load_workbook(folder / "import-report.xlsx")
-    assert report.sheetnames
+    assert report.sheetnames == ["summary", "objects"]
+    summary = {row[0]: row[1] for row in report["summary"].iter_rows(min_row=5, values_only=True)}
+    assert report["summary"]["A2"].value == (
+        "All 145 objects done: 140 created, 3 updated, 2 unchanged"
+    )
+    assert {k: summary[k] for k in ("created", "updated", "adopted", "unchanged", "skipped",
+                                    "failed", "total", "retries", "warnings")} == {
+        "created": 140, "updated": 3, "adopted": 0, "unchanged": 2, "skipped": 0,
+        "failed": 0, "total": 145, "retries": 0, "warnings": 0,
+    }  # fmt: skip
+    assert summary["api"] == "alm -> issue-tracker"
+    objects = list(report["objects"].iter_rows(values_only=True))
+    action = objects[0].index("action")
+    assert Counter(row[action] for row in objects[1:]) == {
+        "created": 140,
+        "updated": 3,
+        "unchanged": 2,
+    }
+    # The plan it wrote is the one it applied; every project matched by name.
+    plan = json.loads((folder / "plan.json").read_text(encoding="utf-8"))
+    assert Counter(item["action"] for item in plan["items"]) == {
+        "create": 140,
+        "update": 3,
+        "unchanged": 2,
+    }
+    with (folder / "project-map.csv").open(encoding="utf-8-sig", newline="") as handle:
+        matches = [row["match"] for row in csv.DictReader(handle)]
+    assert Counter(matches) == {"exact": 44}
     canaries.add(*sample_secret_values(), *sample_tokens())
     canaries.assert_absent(folder, out, result.stderr)
 
@@ -76,6 +111,39 @@ def test_demo_library_call_and_a_second_run_in_the_same_folder(tmp_path):
     )
     assert len(steps) == 6
     assert not (tmp_path / "d" / "plan.json").exists()  # no writer given: no plan file
+
+
+def test_afterwards_the_target_holds_every_source_object_in_its_own_generation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not only counts: each connector and connection, every field (secrets from
+    samples/secrets.csv included), as the Issue Tracker generation names it; the
+    target's own connection is still there, untouched."""
+    started: list[SimServer] = []
+
+    class Watched(SimServer):
+        def start(self) -> Watched:
+            started.append(self)
+            super().start()
+            return self
+
+    monkeypatch.setattr(almmigrate.sim, "SimServer", Watched)
+    result = run_demo(tmp_path / "d")
+    assert result.ok and len(started) == 2
+    source, target = started
+    want_connectors, want_connections = by_key(
+        data_in(source.state.snapshot(), GENERATIONS["issue-tracker"])
+    )
+    got_connectors, got_connections = by_key(target.state.snapshot())
+    assert got_connectors == want_connectors  # 12, each once
+    own = {key: got_connections.pop(key) for key in set(got_connections) - set(want_connections)}
+    assert got_connections == want_connections  # 133, each once
+    _, before = by_key(SimServer(SAMPLES / "target.json", api="issue-tracker").state.snapshot())
+    assert own == {key: before[key] for key in own}
+    assert [key[1] for key in own] == ["Only on target"]
+    # The source was only read.
+    assert source.stats.writes == 0
+    assert result.rerun_plan.counts() == {"unchanged": 145}
 
 
 def test_demo_out_must_be_a_folder(tmp_path):
