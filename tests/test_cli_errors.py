@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from cli_runs import Cli
 from starlette.applications import Starlette
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
+
+from almmigrate.sim import LoopbackServer
 
 CANARY_TOKEN = "CANARY-cli-token-7a6b5c4d3e"
 
@@ -69,20 +68,8 @@ def foreign_api() -> Iterator[str]:
 
 
 def serve(app: Starlette) -> Iterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="error", lifespan="off", http="h11"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "test server did not start"
-        time.sleep(0.005)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with LoopbackServer(app, log_level="error") as server:
+        yield server.url
 
 
 def export(cli: Cli, tmp_path: Path, url: str, token: str, *flags: str):

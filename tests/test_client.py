@@ -1,6 +1,6 @@
 """SDEClient over real HTTP: the simulator, plus small servers for what the simulator cannot do.
 
-The scripted server (Starlette on uvicorn, in a thread) answers each request with
+The scripted server (Starlette on the simulator's LoopbackServer) answers each request with
 whatever the test's handler returns and records what it saw, so tests can
 produce every error shape (DRF `detail`/`error`/`message`/field maps, raw
 text, HTML) and check exactly what the client sent. The raw server reads a
@@ -26,7 +26,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -51,7 +50,7 @@ from almmigrate.errors import (
 from almmigrate.models import Connection, Connector
 from almmigrate.responses import parse_retry_after
 from almmigrate.settings import ConnectionSettings
-from almmigrate.sim import Faults
+from almmigrate.sim import Faults, LoopbackServer
 
 TOKEN = "CANARY-token-5f1e2d3c4b"
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
@@ -82,33 +81,6 @@ class Scripted:
         return [s.path for s in self.seen]
 
 
-def _serve(app: Any, **ssl: Any) -> tuple[str, Callable[[], None]]:
-    """Serve an ASGI app on 127.0.0.1 in a thread; (url root, stop)."""
-    # IPPROTO_TCP so asyncio turns Nagle off (else keep-alive answers wait for delayed ACKs).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(64)
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app, log_level="error", lifespan="off", loop="asyncio", http="h11", **ssl
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "test server did not start"
-        time.sleep(0.005)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
-
-    scheme = "https" if ssl else "http"
-    return f"{scheme}://127.0.0.1:{port}", stop
-
-
 def _scripted_app(script: Scripted) -> Starlette:
     async def endpoint(request: Request) -> Response:
         seen = Seen(
@@ -131,9 +103,9 @@ def _scripted_app(script: Scripted) -> Starlette:
 @pytest.fixture
 def scripted() -> Iterator[Scripted]:
     script = Scripted()
-    script.url, stop = _serve(_scripted_app(script))
-    yield script
-    stop()
+    with LoopbackServer(_scripted_app(script), log_level="error") as server:
+        script.url = server.url
+        yield script
 
 
 class RawServer:
@@ -976,9 +948,11 @@ def tls_scripted(self_signed: tuple[Path, Path]) -> Iterator[Scripted]:
     script.handler = lambda request, seen: json_answer(
         200, {"count": 0, "next": None, "results": []}
     )
-    script.url, stop = _serve(_scripted_app(script), ssl_certfile=str(cert), ssl_keyfile=str(key))
-    yield script
-    stop()
+    app = _scripted_app(script)
+    tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    with LoopbackServer(app, log_level="error", **tls) as server:
+        script.url = server.url
+        yield script
 
 
 def test_an_untrusted_certificate_fails_with_a_hint(tls_scripted: Scripted) -> None:

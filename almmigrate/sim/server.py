@@ -1,28 +1,17 @@
-"""`SimServer`: the simulator served by uvicorn from a background thread.
-
-The socket is bound here (port 0 gives a free port) before uvicorn starts,
-so `url` is known at once and two servers never race for a port.
-"""
+"""`SimServer`: the simulator served on loopback (a `LoopbackServer` in a background thread)."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import uvicorn
-
 from almmigrate.errors import InputError
 from almmigrate.sim.app import create_app
 from almmigrate.sim.faults import FaultMiddleware, Faults, SimStats
+from almmigrate.sim.loopback import LoopbackServer
 from almmigrate.sim.store import SimStore
-
-START_TIMEOUT = 10.0
 
 
 class SimServer:
@@ -52,23 +41,27 @@ class SimServer:
             raise InputError('the simulator needs a token: pass one, or put "token" in the data')
         self.token: str = token
         self._faults_layer = FaultMiddleware(create_app(self.state, token), self.stats, faults)
-        self.host = host
-        self.port = port
-        self._socket: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
+        self._server = LoopbackServer(
+            self._faults_layer, host=host, port=port, name="almmigrate-sim"
+        )
 
     @property
     def faults(self) -> Faults:
         return self._faults_layer.faults
 
     @property
+    def host(self) -> str:
+        return self._server.host
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (known once started when asked for port 0)."""
+        return self._server.port
+
+    @property
     def url(self) -> str:
         """The instance root, e.g. http://127.0.0.1:53211 (the API is under /api/v2/)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self._server.url
 
     @property
     def api_url(self) -> str:
@@ -82,88 +75,19 @@ class SimServer:
 
     def start(self) -> SimServer:
         """Bind, start serving in a background thread, and return once it answers."""
-        if self._thread is not None:
-            return self
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        # proto must say TCP: asyncio turns Nagle off only for sockets that do, and with
-        # Nagle on, every keep-alive response waits 40 ms for a delayed ACK.
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((self.host, self.port))
-        except OSError as error:
-            sock.close()
-            raise InputError(
-                f"cannot listen on {self.host}:{self.port}: {error.strerror}"
-            ) from None
-        sock.listen(128)
-        self._socket = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._faults_layer,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            loop="asyncio",
-            http="h11",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._serve, name=f"almmigrate-sim-{self.port}", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the simulator did not start")
-            time.sleep(0.002)
+            self._server.start()
+        except RuntimeError:
+            raise RuntimeError("the simulator did not start") from None
         return self
-
-    def _serve(self) -> None:
-        asyncio.run(self._run())
-
-    async def _run(self) -> None:
-        # uvicorn's own serve() polls for exit every 0.1 s and sleeps 0.1 s more on
-        # shutdown; tests start and stop hundreds of servers, so stop on an event instead.
-        server, sock = self._server, self._socket
-        assert server is not None and sock is not None
-        server.config.load()
-        server.lifespan = server.config.lifespan_class(server.config)
-        self._loop = asyncio.get_running_loop()
-        self._stopping = asyncio.Event()
-        await server.startup(sockets=[sock])
-        await self._stopping.wait()
-        for listener in server.servers:
-            listener.close()
-        state = server.server_state
-        for connection in list(state.connections):
-            connection.shutdown()  # idle keep-alive connections close now, busy ones after replying
-        deadline = self._loop.time() + 2.0
-        while (state.connections or state.tasks) and self._loop.time() < deadline:
-            await asyncio.sleep(0.005)
-        for task in list(state.tasks):
-            task.cancel()
 
     def stop(self) -> None:
         """Stop serving and release the port."""
-        if self._loop is not None and self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._socket is not None:
-            self._socket.close()
-        self._thread = None
-        self._server = None
-        self._socket = None
-        self._loop = None
-        self._stopping = None
+        self._server.stop()
 
     def wait(self) -> None:
         """Block until the server stops (the CLI waits here until Ctrl-C)."""
-        while self._thread is not None and self._thread.is_alive():
-            self._thread.join(timeout=0.5)
+        self._server.wait()
 
     def __enter__(self) -> SimServer:
         return self.start()
