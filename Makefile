@@ -1,23 +1,30 @@
 # Two commands do all the set-up: `make demo` and `make test`.
+# `make demo` (and `make bench`, `make templates`) install only what the tool needs
+# (`pip install -e .`); `make test` and `make lint` add the test tools (`.[test]`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 
 .PHONY: demo test lint bench templates install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
+
+install: $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/almmigrate demo
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check almmigrate tests bench
 	$(BIN)/ruff format --check almmigrate tests bench
 	$(BIN)/mypy almmigrate

@@ -8,11 +8,15 @@ install stays out), and runs the console script from a temporary folder.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
 import subprocess
 import sys
 import sysconfig
+import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
@@ -78,3 +82,51 @@ def test_template_runs_from_any_folder(installed, tmp_path):
     assert (tmp_path / "r.xlsx").stat().st_size > 0
     listed = run(installed / "almmigrate", "--help", cwd=tmp_path)
     assert "demo" in listed.stdout and "template" in listed.stdout
+
+
+def _top_level_imports(folder: Path, pattern: str = "**/*.py") -> set[str]:
+    """Every top-level module the .py files under folder import (function-level imports too),
+    less the folder's own modules."""
+    names: set[str] = set()
+    paths = list(folder.glob(pattern))
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - {path.stem for path in paths}
+
+
+def _distributions(modules: set[str]) -> set[str]:
+    """The installed distributions those modules come from (the standard library's are none)."""
+    providers = packages_distributions()
+    return {
+        canonicalize(dist)
+        for module in modules - set(sys.stdlib_module_names) - {"almmigrate"}
+        for dist in providers.get(module, [f"(not installed: {module})"])
+    }
+
+
+def canonicalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_declared_dependencies_are_exactly_what_the_code_imports() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def declared(requirements: list[str]) -> set[str]:
+        return {canonicalize(re.split(r"[<>=!~ \[;]", r, maxsplit=1)[0]) for r in requirements}
+
+    assert _distributions(_top_level_imports(ROOT / "almmigrate")) == declared(
+        project["dependencies"]
+    )
+    # The test extras: what tests and bench import beyond the tool's own, plus the tools
+    # run by name (pytest plugins, ruff, mypy with pandas' stubs, hatchling for the wheel).
+    # The fixture generator (tests/fixtures) runs by hand and may need more (LibreOffice).
+    used_by_tests = _distributions(
+        _top_level_imports(ROOT / "tests", "*.py") | _top_level_imports(ROOT / "bench")
+    )
+    run_by_name = {"pytest-timeout", "pytest-xdist", "ruff", "mypy", "pandas-stubs", "hatchling"}
+    test_extras = declared(project["optional-dependencies"]["test"])
+    assert used_by_tests - declared(project["dependencies"]) | run_by_name == test_extras
