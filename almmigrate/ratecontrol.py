@@ -51,17 +51,24 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-START_RATE = 20.0  # requests/s before anything is known: moderate, below most API limits
-GROWTH_PER_S = 1.5  # slow start: the rate grows by half every second without a refusal
-BETA = 0.85  # multiplicative decrease: the rate falls to this share of the measured rate
-MARGIN = 0.05  # the plateau sits this far under the limit found...
-MAX_MARGIN = 0.1  # ...widened (doubled) by each event near it, up to this
-RECOVERY_S = 3.0  # seconds from the decrease back up to the plateau (CUBIC's K)
-PROBE_AFTER_S = 20.0  # seconds on the plateau before probing above the limit found...
-MAX_PROBE_AFTER_S = 320.0  # ...doubled by each event near the same limit, up to this
+START_RATE = 25.0  # requests/s before anything is known: moderate, below most API limits
+GROWTH_PER_S = 1.5  # slow start: the rate grows by half every second without a refusal...
+KNEE_RATE = 40.0  # ...up to this, then by ADDITIVE_PER_S each second (congestion avoidance):
+ADDITIVE_PER_S = 5.0  # a reserve (token bucket) hides the limit, the overshoot costs 429s
+TRUSTED_CEILING = KNEE_RATE  # a `--rate N` up to this is taken as the limit itself
+BETA = 0.85  # multiplicative decrease (a server that queues): this share of what it answered
+MARGIN = 0.05  # ...and the plateau then sits this far under it
+RECOVERY_S = 3.0  # seconds from that decrease back up to the plateau (CUBIC's K)
+JITTER_S = 0.025  # the window we count in is this much longer than the server's...
+MAX_JITTER_S = 0.1  # ...doubled by each refusal that agrees with the limit, up to this
+CONFIRM_S = 3.0  # a limit just found paces evenly this long after the pause...
+PROBE_AFTER_S = 20.0  # seconds without a refusal before probing above the limit found...
+MAX_PROBE_AFTER_S = 320.0  # ...doubled by each refusal that agrees with it, up to this
 PROBE_PER_S = 0.01  # then: share of the limit added per second
 MIN_RATE = 0.5  # never slower than this (a request every two seconds)
 MEASURE_S = 1.0  # the measuring window at the server
+SUSTAINED_S = 1.5  # the rate accepted since the last refusal is measured over at least this
+RESERVE_SHARE = 0.8  # sustained under this share of the limit: a burst reserve ran out
 LATENCY_RISE = 2.0  # smoothed latency over the lowest seen: the server queues our requests...
 LATENCY_SLACK_S = 0.05  # ...by more than this too (noise on a busy machine is not a queue)
 MIN_IN_FLIGHT = 2
@@ -74,10 +81,11 @@ class RateStatus:
     """What the controller knows, for the progress line and the report.
 
     rate: the pacing rate now (requests/s). limit: the limit found so far (the
-    server's measured rate at the last refusal, or from its headers), None
-    until one is known. throttled: 429s (and 503s with Retry-After) answered.
-    events: decreases (one per burst of refusals). latency: smoothed seconds per
-    request. in_flight: requests allowed in flight now.
+    server's measured rate at the last refusal, the `--rate N` trusted as the
+    limit, or from its headers), None until one is known. throttled: 429s (and
+    503s with Retry-After) answered. events: refusals that changed what we do
+    (one per burst of refusals). latency: smoothed seconds per request.
+    in_flight: requests allowed in flight now.
     """
 
     rate: float
@@ -88,21 +96,39 @@ class RateStatus:
     in_flight: int
 
 
+@dataclass(frozen=True)
+class Pacing:
+    """How the limiter spaces starts now.
+
+    spacing: starts evenly spaced at this many a second; None: not spaced (bursts
+    may catch up on a quiet spell, within the window). count, span: at most
+    `count` starts in any `span` seconds (the limit as a sliding window counts
+    it); count None: no window.
+    """
+
+    spacing: float | None
+    count: int | None = None
+    span: float = MEASURE_S
+    burst: int = 1  # with spacing: starts that may go at once after a quiet spell
+
+
 class Sent:
     """One request sent: when, and whether the server refused it (filled in by the answer)."""
 
-    __slots__ = ("at", "refused")
+    __slots__ = ("at", "number", "refused")
 
-    def __init__(self, at: float) -> None:
+    def __init__(self, at: float, number: int = 0) -> None:
         self.at = at
+        self.number = number  # how many were sent before it
         self.refused = False
 
 
 class AdaptiveRate:
     """Decides the request rate (and in-flight count) of one client from the answers it gets.
 
-    ceiling: `--rate N`, never passed; None for no ceiling.
-    start: the first rate (default START_RATE, or the ceiling when lower).
+    ceiling: `--rate N`, never passed; None for no ceiling. A ceiling up to
+    TRUSTED_CEILING is taken as the limit itself: the run starts at it.
+    start: the first rate of the slow start (default START_RATE).
     concurrency: a fixed in-flight count (`--concurrency N`); None to follow Little's law.
     clock: injectable for tests.
     """
@@ -120,24 +146,27 @@ class AdaptiveRate:
         self.ceiling = ceiling
         self._clock = clock
         self._lock = threading.Lock()
-        if start is None:
-            start = START_RATE
-            if ceiling is not None and ceiling <= 2 * START_RATE:
-                # A moderate number the user gave is a first guess worth trusting, just under.
-                start = ceiling * (1 - MARGIN)
+        start = START_RATE if start is None else start
         self._base = min(start, ceiling) if ceiling is not None else start
         self._fixed_in_flight = concurrency
         self._began: float | None = None  # first send: slow start counts from here
-        self._event_at: float | None = None  # time of the last decrease
+        self._event_at: float | None = None  # time of the last refusal that counted
         self._slow_start = True
-        self._limit: float | None = None  # limit found (measured at the last event)
-        self._margin = MARGIN
+        self._limit: float | None = None  # the limit believed, per second
+        self._window = MEASURE_S  # the server's window (seconds), from its headers
+        self._windowed = False  # pacing by the limit as a window (else by the curve)
+        self._smooth_until = 0.0  # a limit just found: evenly spaced until then...
+        self._catch_up = 1  # ...but this many may go at once after the pause
+        self._jitter = JITTER_S
         self._probe_after = PROBE_AFTER_S
-        self._floor = self._base  # the rate right after the last decrease
+        self._steady_since = 0.0  # when the limit was last confirmed or set: probing counts from
+        self._floor = self._base  # curve: the rate right after the last decrease
         self._sent: deque[Sent] = deque()
         self._accepted = 0  # answers that were not refusals, in all
         self._resumed_at: float | None = None  # when the last pause ended
-        self._accepted_at_event = 0
+        self._sent_count = 0  # requests sent, in all
+        self._sent_at_event = 0  # ...when the last refusal that counted was answered
+        self._refused_since_event = 0  # refusals of requests sent since then
         self._throttled = 0
         self._events = 0
         self._latency: float | None = None
@@ -146,13 +175,37 @@ class AdaptiveRate:
         self._quota_rate: float | None = None  # from RateLimit headers
         self._quota_until = 0.0
         self._history: list[tuple[float, float]] = []  # (time, rate) at each change, for plots
+        if ceiling is not None and ceiling <= TRUSTED_CEILING:
+            # A moderate number the user gave is the limit: start there, no slow start.
+            self._set_limit(ceiling, now=None)
 
     # ------------------------------------------------------------ reading
 
     def rate(self, now: float | None = None) -> float:
-        """The pacing rate at `now` (requests per second)."""
+        """The pacing rate at `now` (requests per second, averaged over the window)."""
         with self._lock:
             return self._rate(self._clock() if now is None else now)
+
+    def pacing(self, now: float | None = None) -> Pacing:
+        """How the limiter spaces starts at `now`: even spacing, a window, or both."""
+        with self._lock:
+            now = self._clock() if now is None else now
+            rate = self._rate(now)
+            windows: list[tuple[int, float]] = []
+            if self._windowed and self._limit is not None:
+                windows.append(self._limit_window(now))
+            if self.ceiling is not None:
+                count = max(1, math.floor(self.ceiling))
+                windows.append((count, count / self.ceiling))
+            quota = self._quota_rate is not None and now < self._quota_until
+            spaced = not self._windowed or now < self._smooth_until or quota
+            if not windows:
+                return Pacing(rate)
+            count, span = min(windows, key=lambda w: w[0] / w[1])
+            if not spaced:
+                return Pacing(None, count, span)
+            burst = self._catch_up if now < self._smooth_until and not quota else 1
+            return Pacing(rate, count, span, burst)
 
     def status(self) -> RateStatus:
         with self._lock:
@@ -172,7 +225,7 @@ class AdaptiveRate:
             return self._in_flight(self._clock())
 
     def history(self) -> list[tuple[float, float]]:
-        """(time, rate) at every decrease and after it, for a rate-over-time table."""
+        """(time, rate) before and after every refusal that counted, for a rate-over-time table."""
         with self._lock:
             return list(self._history)
 
@@ -184,7 +237,10 @@ class AdaptiveRate:
             now = self._clock() if now is None else now
             if self._began is None:
                 self._began = now
-            record = Sent(now)
+                if self._windowed:
+                    self._steady_since = now
+            record = Sent(now, self._sent_count)
+            self._sent_count += 1
             self._sent.append(record)
             horizon = now - 2 * MEASURE_S
             while self._sent and self._sent[0].at < horizon:
@@ -224,57 +280,150 @@ class AdaptiveRate:
             record.refused = True
             self._throttled += 1
             if self._event_at is not None and record.at <= self._event_at:
-                return  # sent before the last decrease: part of the same burst
-            self._decrease(record, now)
+                return  # sent before the last refusal was answered: part of the same burst
+            self._refused_since_event += 1
+            self._refused(record, now, 1.0 if retry_after is None else retry_after)
             if retry_after is not None:
                 self._resumed_at = now + retry_after
 
     # ------------------------------------------------------------ internals
 
     def _rate(self, now: float) -> float:
-        rate = self._curve(now)
+        if self._windowed and self._limit is not None:
+            count, span = self._limit_window(now)
+            rate = count / span
+        else:
+            rate = self._curve(now)
         if self._quota_rate is not None and now < self._quota_until:
             rate = min(rate, self._quota_rate)
         if self.ceiling is not None:
             rate = min(rate, self.ceiling)
         return max(MIN_RATE, rate)
 
+    def _limit_window(self, now: float) -> tuple[int, float]:
+        """The limit as the server counts it: (count, span), the span with our jitter allowance."""
+        limit = self._probed(now)
+        if limit * self._window >= 1:
+            return math.floor(limit * self._window), self._window + self._jitter
+        return 1, 1 / limit + self._jitter  # under one a window: one per its own interval
+
+    def _probed(self, now: float) -> float:
+        """The limit, raised slowly once it has held for a while (in case it was raised)."""
+        assert self._limit is not None
+        probing = now - self._steady_since - self._probe_after
+        if probing <= 0:
+            return self._limit
+        return self._limit * (1 + PROBE_PER_S * probing)
+
     def _curve(self, now: float) -> float:
         if self._slow_start or self._limit is None or self._event_at is None:
             since = 0.0 if self._began is None else max(0.0, now - self._began)
-            return self._base * GROWTH_PER_S ** min(since, 30.0)
-        plateau = self._limit * (1 - self._margin)
+            if self._base >= KNEE_RATE:
+                return self._base + ADDITIVE_PER_S * since
+            knee = math.log(KNEE_RATE / self._base) / math.log(GROWTH_PER_S)
+            if since <= knee:
+                return self._base * GROWTH_PER_S**since
+            return KNEE_RATE + ADDITIVE_PER_S * (since - knee)
+        plateau = self._limit * (1 - MARGIN)
         if self._floor >= plateau:
             return self._floor
         t = now - self._event_at
-        # CUBIC: concave up to the plateau at RECOVERY_S, flat there, then a slow probe.
+        # CUBIC: concave up to the plateau at RECOVERY_S, then flat (a queueing server
+        # says so again through its latency when we pass what it serves).
         if t < RECOVERY_S:
             return plateau - (plateau - self._floor) * ((RECOVERY_S - t) / RECOVERY_S) ** 3
-        probing = t - RECOVERY_S - self._probe_after
-        if probing <= 0:
-            return plateau
-        return plateau + self._limit * PROBE_PER_S * probing
+        return plateau
 
-    def _decrease(self, record: Sent, now: float) -> None:
+    def _set_limit(self, limit: float, now: float | None) -> None:
+        if self.ceiling is not None:
+            limit = min(limit, self.ceiling)
+        self._limit = max(MIN_RATE, limit)
+        self._windowed = True
+        self._slow_start = False
+        if now is not None:
+            self._steady_since = now
+
+    def _refused(self, record: Sent, now: float, pause: float) -> None:
+        """A refusal sent after the last one was answered: what it says about the limit.
+
+        The client pauses every worker for the Retry-After; here the limit is set.
+        Two measures: what the server accepted in the second before the refused
+        request was sent (its own count, for a sliding window), and what it
+        accepted since the last refusal, that pause included (its sustained rate,
+        for a token bucket whose reserve ran out).
+        """
+        before = self._rate(now)
         measured = self._measured(record)
-        current = self._rate(now)
-        previous = self._limit
+        # While a first limit is tried, the pause was caught up only in part: what was
+        # accepted since says nothing of a reserve yet.
+        sustained = self._sustained(record) if now >= self._smooth_until else None
         if measured is None:
-            # Refused before we had sent for long (right after a pause, or the very first
-            # request): nothing to measure; slow down and keep what was found before.
-            self._floor = max(MIN_RATE, BETA * current)
+            # Refused as a pause ended: the burst that catches up was too big for the
+            # server. What it took since the last refusal is what it has.
+            sustained = self._sustained(record, at_least=0.0)
+        if not self._windowed or self._limit is None:
+            if measured is not None:
+                # The first limit. A sliding window lets the pause be caught up in a burst
+                # right after it; a token bucket whose reserve let the slow start run over
+                # its rate would refuse that burst. Pace evenly for a while, and let go at
+                # once only what the lowest rate the server may have sustained refilled
+                # during the pause: everything it accepted, over our time plus the one
+                # second of reserve it may have had.
+                self._set_limit(measured, now)
+                began = self._began if self._began is not None else record.at
+                lowest = self._accepted / (now - began + MEASURE_S)
+                self._catch_up = max(1, math.floor(lowest * pause))
+                self._smooth_until = now + pause + CONFIRM_S
+            else:
+                # Refused before we had sent for long (right after a pause, or the very first
+                # requests): nothing to measure; slow down, start again from there.
+                self._base = max(MIN_RATE, BETA * before)
+                self._began = now
+                self._slow_start = True
         else:
-            self._limit = self._found(measured, previous, now)
-            self._floor = max(MIN_RATE, BETA * min(self._limit, current))
-        self._accepted_at_event = self._accepted
-        self._slow_start = self._limit is None
-        if self._slow_start:
-            self._base = self._floor
-            self._began = now
+            # One request less than the limit, per second: the edge of a count, not a change.
+            edge = (math.floor(self._limit * self._window) - 1) / self._window
+            if now - self._steady_since > self._probe_after:
+                # Refused while probing above the limit: it was not raised. Back to it,
+                # and probe less often.
+                self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
+                self._steady_since = now
+            elif sustained is not None and sustained < RESERVE_SHARE * edge:
+                # A reserve ran out (a token bucket): what it accepted since the last
+                # refusal, the pause included, is what it sustains.
+                self._set_limit(sustained, now)
+            elif measured is not None and measured < edge:
+                self._set_limit(measured, now)  # the limit fell
+            elif measured is None:
+                self._set_limit(BETA * self._limit if sustained is None else sustained, now)
+            else:
+                # Refused at the limit we pace by: the network moved requests into one
+                # window. Count over a longer
+                # window, and probe above the limit less often.
+                self._jitter = min(MAX_JITTER_S, 2 * self._jitter)
+                self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
+                self._steady_since = now
+        self._sent_at_event = self._sent_count
+        self._refused_since_event = 0
         self._event_at = now
         self._events += 1
-        self._history.append((now, current))
-        self._history.append((now, self._floor))
+        self._history.append((now, before))
+        self._history.append((now, self._rate(now)))
+
+    def _sustained(self, refused: Sent, at_least: float = SUSTAINED_S) -> float | None:
+        """Accepted a second, of those sent since the last refusal up to `refused`.
+
+        The pause that refusal caused is included: a bucket refills during it, a
+        window empties (and the burst that catches up is counted). None when the
+        last refusal is too recent to say.
+        """
+        if self._event_at is None or refused.at - self._event_at <= at_least:
+            return None
+        sent = refused.number + 1 - self._sent_at_event
+        accepted = sent - self._refused_since_event
+        if accepted <= 0:
+            return None  # nothing taken at all: unavailable (503s), not a count
+        return max(MIN_RATE, accepted / (refused.at - self._event_at))
 
     def _queueing(self, now: float) -> bool:
         """True when latency says the server queues our requests (and no event is recent)."""
@@ -289,33 +438,15 @@ class AdaptiveRate:
         """A decrease without a pause: to under what the server answered in the last second."""
         current = self._rate(now)
         answered = max(MIN_RATE, len(self._answers) / MEASURE_S)
-        if self._limit is None or self._slow_start:
+        if self._limit is None or self._slow_start or self._windowed:
             self._limit = answered
+        self._windowed = False  # a queue, not a count: pace evenly by the curve
         self._floor = max(MIN_RATE, BETA * min(answered, current))
         self._slow_start = False
         self._event_at = now
         self._events += 1
         self._history.append((now, current))
         self._history.append((now, self._floor))
-
-    def _found(self, measured: float, previous: float | None, now: float) -> float:
-        """The limit, from what the server accepted just now and what was found before."""
-        if previous is None or self._event_at is None or self._slow_start:
-            return measured
-        span = max(now - self._event_at, MEASURE_S)
-        if measured < previous * (1 - 2 * max(self._margin, MARGIN)):
-            # Refused well below the last limit: a burst allowance ran out (a token bucket's
-            # reserve). What the server accepted since the last refusal, its pause included,
-            # is its sustained rate: already under the limit, no jitter to stay clear of.
-            sustained = (self._accepted - self._accepted_at_event) / span
-            self._margin = 0.0
-            return max(MIN_RATE, min(measured, sustained))
-        # Refused again at about the same rate: the network's jitter finds the limit (a
-        # sliding window), or a reserve ran out a little above it. Take the new count, stay
-        # further under it, and probe above it less often.
-        self._margin = min(MAX_MARGIN, max(MARGIN, self._margin * 2))
-        self._probe_after = min(MAX_PROBE_AFTER_S, self._probe_after * 2)
-        return measured
 
     def _measured(self, refused: Sent) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
@@ -330,10 +461,11 @@ class AdaptiveRate:
             return None
         # Counted over the whole second the server counts, not extrapolated from the part
         # since we began (or resumed): 15 accepted in our first 0.7 s is a limit of 15 a
-        # second, not 21 (a guess that high makes the next refusal look like a burst ran
-        # out, and the rate collapses to half the limit).
+        # second, not 21.
+        # Those sent with it count too (a burst leaves at one instant); not yet answered
+        # counts as accepted.
         window = refused.at - MEASURE_S
-        accepted = sum(1 for s in self._sent if window <= s.at < refused.at and not s.refused)
+        accepted = sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
         return max(MIN_RATE, accepted / MEASURE_S)
 
     def _in_flight(self, now: float) -> int:
@@ -345,7 +477,7 @@ class AdaptiveRate:
         return max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, math.ceil(needed)))
 
     def _read_headers(self, headers: Mapping[str, str], now: float) -> None:
-        """RateLimit-* / X-RateLimit-*: cap the rate to the quota left until its reset."""
+        """RateLimit-* / X-RateLimit-*: the limit, and the quota left until its reset."""
         lowered = {k.lower(): v for k, v in headers.items()}
         limit = _number(lowered, "ratelimit-limit", "x-ratelimit-limit")
         remaining = _number(lowered, "ratelimit-remaining", "x-ratelimit-remaining")
@@ -354,7 +486,13 @@ class AdaptiveRate:
         if reset is not None and reset > 1e9:  # an epoch (GitHub style), not seconds
             reset = max(0.0, reset - time.time())
         if limit is not None and window:
-            self._limit = limit / window
+            self._window = window
+            if (
+                self._limit is None
+                or not self._windowed
+                or abs(limit / window - self._limit) > 1e-9
+            ):
+                self._set_limit(limit / window, now)
         if remaining is None or reset is None or reset <= 0:
             return
         self._quota_rate = max(MIN_RATE, remaining / reset)

@@ -23,11 +23,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from almmigrate.ratecontrol import AdaptiveRate
+from almmigrate.ratecontrol import AdaptiveRate, Pacing
+
+MAX_WINDOW = 4096  # starts remembered for a sliding window (a larger count is not enforced)
+
+
+class _Grant:
+    """One start handed out: its time (moved to when the caller really went)."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, at: float) -> None:
+        self.at = at
 
 
 @dataclass(frozen=True)
@@ -84,6 +96,7 @@ class RateLimiter:
         self._last: float | None = None
         self.controller = controller
         self._slots = Slots(self.allowance, clock=clock)
+        self._grants: deque[_Grant] = deque(maxlen=MAX_WINDOW)  # recent starts, in order
 
     def acquire(self) -> float:
         """Block until this caller may send; return the seconds it waited."""
@@ -91,33 +104,49 @@ class RateLimiter:
         while True:
             with self._lock:
                 now = self._clock()
-                start = self._schedule(now)
-            delay = start - now
+                grant = self._schedule(now)
+            delay = grant.at - now
             if delay > 0:
                 self._sleep(delay)
                 waited += delay
             with self._lock:
                 # A 429 that arrived while we slept holds us back too: ask again.
                 if self._paused_until > self._clock():
+                    self._grants.remove(grant)
                     continue
+                # The window counts when requests really leave: a late thread counts late.
+                grant.at = max(grant.at, self._clock())
+                start = grant.at
                 self._granted += 1
                 self._waited += waited
                 self._first = start if self._first is None else min(self._first, start)
                 self._last = start if self._last is None else max(self._last, start)
                 return waited
 
-    def _schedule(self, now: float) -> float:
+    def _schedule(self, now: float) -> _Grant:
         """Reserve the next start time (lock held)."""
         earliest = max(now, self._paused_until)
-        rate = self.current_rate(now)
-        if rate is None:
-            return earliest
-        interval = 1.0 / rate
-        tolerance = (self.burst - 1) * interval
-        tat = max(self._tat, earliest)
-        start = max(earliest, tat - tolerance)
-        self._tat = tat + interval
-        return start
+        if self.controller is not None:
+            pacing = self.controller.pacing(now)
+        else:
+            pacing = Pacing(self.rate)
+        start = earliest
+        if pacing.spacing is not None:
+            interval = 1.0 / pacing.spacing
+            tolerance = (self.burst - 1) * interval
+            tat = max(self._tat, earliest)
+            start = max(earliest, tat - tolerance)
+            self._tat = tat + interval
+        if pacing.count is not None:
+            # At most `count` starts in any `span`: a sliding window as the server counts,
+            # so a quiet spell (a pause, a slow stage) may be caught up in a burst.
+            if self._grants:
+                start = max(start, self._grants[-1].at)
+            if len(self._grants) >= pacing.count:
+                start = max(start, self._grants[-pacing.count].at + pacing.span)
+        grant = _Grant(start)
+        self._grants.append(grant)
+        return grant
 
     def pause_until(self, deadline: float) -> None:
         """Hold back every caller until `deadline` (a time of this limiter's clock)."""
@@ -125,6 +154,13 @@ class RateLimiter:
             if deadline > self._paused_until:
                 self._paused_until = deadline
                 self._pauses += 1
+            if self.controller is not None:
+                # The controller says how many may go at once when the pause ends (its
+                # pacing's burst: what the server refilled meanwhile), then evenly spaced.
+                pacing = self.controller.pacing(deadline)
+                ahead = (pacing.burst - 1) / pacing.spacing if pacing.spacing else 0.0
+                self._tat = deadline - ahead
+                return
             # After a pause, resume at the steady rate rather than in a burst: the server
             # has just said it is over its limit.
             rate = self.current_rate(deadline)
