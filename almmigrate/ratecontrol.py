@@ -62,6 +62,7 @@ RECOVERY_S = 3.0  # seconds from that decrease back up to the plateau (CUBIC's K
 JITTER_S = 0.025  # the window we count in is this much longer than the server's...
 MAX_JITTER_S = 0.1  # ...doubled by each refusal that agrees with the limit, up to this
 CONFIRM_S = 3.0  # a limit just found paces evenly this long after the pause...
+CATCH_UP = 2.0  # then a quiet spell is caught up at this many times the limit, not at once
 PROBE_AFTER_S = 20.0  # seconds without a refusal before probing above the limit found...
 MAX_PROBE_AFTER_S = 320.0  # ...doubled by each refusal that agrees with it, up to this
 PROBE_PER_S = 0.01  # then: share of the limit added per second
@@ -203,7 +204,8 @@ class AdaptiveRate:
                 return Pacing(rate)
             count, span = min(windows, key=lambda w: w[0] / w[1])
             if not spaced:
-                return Pacing(None, count, span)
+                # Within the window, but not all at once: a token bucket refills meanwhile.
+                return Pacing(CATCH_UP * count / span, count, span)
             burst = self._catch_up if now < self._smooth_until and not quota else 1
             return Pacing(rate, count, span, burst)
 
@@ -393,7 +395,8 @@ class AdaptiveRate:
                 # refusal, the pause included, is what it sustains.
                 self._set_limit(sustained, now)
             elif measured is not None and measured < edge:
-                self._set_limit(measured, now)  # the limit fell
+                # The limit fell (or a reserve ran out more slowly): the lower measure.
+                self._set_limit(measured if sustained is None else min(measured, sustained), now)
             elif measured is None:
                 self._set_limit(BETA * self._limit if sustained is None else sustained, now)
             else:

@@ -88,6 +88,7 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._tat = 0.0  # theoretical arrival time of the next request at the steady rate
+        self._credit = 0  # starts that may go at once when a pause ends (the controller's)
         self._paused_until = 0.0
         self._granted = 0
         self._waited = 0.0
@@ -131,7 +132,10 @@ class RateLimiter:
         else:
             pacing = Pacing(self.rate)
         start = earliest
-        if pacing.spacing is not None:
+        if pacing.spacing is not None and self._credit > 0:
+            self._credit -= 1  # part of the catch-up a pause ended with: at once
+            self._tat = max(self._tat, earliest)
+        elif pacing.spacing is not None:
             interval = 1.0 / pacing.spacing
             tolerance = (self.burst - 1) * interval
             tat = max(self._tat, earliest)
@@ -157,9 +161,8 @@ class RateLimiter:
             if self.controller is not None:
                 # The controller says how many may go at once when the pause ends (its
                 # pacing's burst: what the server refilled meanwhile), then evenly spaced.
-                pacing = self.controller.pacing(deadline)
-                ahead = (pacing.burst - 1) / pacing.spacing if pacing.spacing else 0.0
-                self._tat = deadline - ahead
+                self._credit = self.controller.pacing(deadline).burst - 1
+                self._tat = deadline
                 return
             # After a pause, resume at the steady rate rather than in a burst: the server
             # has just said it is over its limit.

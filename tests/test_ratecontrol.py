@@ -9,6 +9,7 @@ others wait for their turn holds them back, as it does with threads.
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import random
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from almmigrate.client import SDEClient
-from almmigrate.ratecontrol import AdaptiveRate, Sent
+from almmigrate.ratecontrol import JITTER_S, AdaptiveRate, Pacing, Sent
 from almmigrate.ratelimit import RateLimiter
 from almmigrate.settings import ConnectionSettings
 
@@ -158,6 +159,12 @@ class Loop:
         return self.run
 
 
+def most_in_any(starts: list[float], span: float) -> int:
+    """The most starts in any window of `span` seconds (both ends included)."""
+    ordered = sorted(starts)
+    return max(bisect.bisect_right(ordered, t + span) - i for i, t in enumerate(ordered))
+
+
 def achieved(run: Run, since: float) -> float:
     """Starts per second after `since` (the settled part of a run)."""
     later = [t for t in run.starts if t >= since]
@@ -210,15 +217,15 @@ def test_a_rate_ceiling_is_never_passed(server: type) -> None:
     loop = Loop(server(), ceiling=25)
     run = loop.send(600)
     assert max(rate for _, rate in loop.rates) <= 25
-    # No more than 25 starts (+ the one on the window's edge) in any one second.
-    starts = run.starts
-    assert max(len([s for s in starts[i:] if s < t + 1.0]) for i, t in enumerate(starts)) <= 26
+    # No more than 25 starts in any one second (the window's edge included).
+    assert most_in_any(run.starts, 1.0) == 25
     assert run.refusals == []  # under the limit: never refused
 
 
 def test_a_ceiling_over_the_limit_still_adapts_below_it() -> None:
     loop = Loop(SlidingWindow(), ceiling=100)
     run = loop.send(2000)
+    assert most_in_any(run.starts, 1.0) <= 100
     assert len(run.refusals) / len(run.starts) <= 0.01
     assert achieved(run, since=run.starts[-1] - 20) <= LIMIT
 
@@ -345,3 +352,150 @@ def test_the_client_pauses_every_worker_on_429_and_503_with_retry_after(
     assert (sent_at[1] >= 53.0) is pauses
     assert controller.status().throttled == (1 if pauses else 0)
     assert controller.rate() >= 10  # one refusal with nothing measured before it: no collapse
+
+
+# ---------------------------------------------------------------- pacing by the window
+
+
+def whole_run(run: Run) -> float:
+    """Accepted requests per second from the first start to the last answer's send."""
+    return run.accepted / run.starts[-1]
+
+
+@pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
+def test_a_known_limit_is_used_from_the_first_request(server: type) -> None:
+    # `--rate 40` against a limit of 40: no slow start, no refusal; the first second's
+    # 40 go at once (the window is empty), then never more than 40 in any 1 s + jitter.
+    loop = Loop(server(), ceiling=LIMIT)
+    run = loop.send(820)
+    assert run.refusals == []
+    # The first window's 40 go at twice the limit (a bucket refills meanwhile), not spaced.
+    assert run.starts[LIMIT - 1] == pytest.approx((LIMIT - 1) * (1 + JITTER_S) / (2 * LIMIT))
+    assert most_in_any(run.starts, 1.0 + JITTER_S - 1e-9) == LIMIT
+    # 820 in 20.5 windows: 19.5 s after the first burst, evenly spaced would take 20.5 s.
+    assert whole_run(run) >= 0.98 * LIMIT
+
+
+def test_a_moderate_ceiling_is_the_limit_a_high_one_only_a_cap() -> None:
+    trusted = AdaptiveRate(40, clock=lambda: 0.0)
+    assert trusted.status().limit == 40
+    # Caught up at twice the limit within the window, not evenly spaced at it.
+    assert trusted.pacing() == Pacing(80 / (1 + JITTER_S), 40, 1.0 + JITTER_S)
+    capped = AdaptiveRate(100, clock=lambda: 0.0)
+    assert capped.status().limit is None  # a guess over the knee: slow start below it
+    pacing = capped.pacing()
+    assert (pacing.spacing, pacing.count, pacing.span) == (25.0, 100, 1.0)
+
+
+def test_the_slow_start_grows_by_half_a_second_then_by_five() -> None:
+    now = [0.0]
+    controller = AdaptiveRate(clock=lambda: now[0])
+    controller.sent()
+    rates = []
+    for t in (0.0, 1.0, 2.0, 3.0, 4.0):
+        now[0] = t
+        rates.append(round(controller.rate(), 2))
+    knee = math.log(40 / 25) / math.log(1.5)
+    assert rates[:2] == [25.0, 37.5]
+    assert rates[2:] == [round(40 + 5 * (t - knee), 2) for t in (2.0, 3.0, 4.0)]
+
+
+@pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
+def test_a_whole_run_with_the_limit_unknown_reaches_it_with_a_handful_of_429s(
+    server: type,
+) -> None:
+    # The benchmark's run, on a fake clock: 830 requests, 100 ms latency, limit unknown
+    # (this loop has no in-flight limit: every request of a burst leaves at one instant).
+    loop = Loop(server())
+    run = loop.send(830)
+    assert len(run.refusals) <= 10
+    assert whole_run(run) >= 0.9 * LIMIT
+
+
+def test_a_refusal_at_the_limit_widens_the_window_and_keeps_the_limit() -> None:
+    # The network moved one request into the window of another: the server still
+    # counts 40, so the limit stays and the window we count in grows.
+    now = [0.0]
+    controller = AdaptiveRate(40, clock=lambda: now[0])
+    span = 1.0 + JITTER_S
+    for i in range(80):  # 40 in each window we count in
+        now[0] = i * span / 40
+        controller.answered(controller.sent(), 200)
+    now[0] = 80 * span / 40
+    controller.answered(controller.sent(), 429, retry_after=1.0)
+    assert controller.status().limit == 40
+    span = 1.0 + 2 * JITTER_S
+    assert controller.pacing() == Pacing(80 / span, 40, span)
+
+
+def test_a_reserve_running_out_lowers_the_limit_to_what_was_sustained() -> None:
+    # A token bucket let 60 a second through at first, then only its rate of 30: what it
+    # accepted since the last refusal, that refusal's pause included, is the new limit.
+    now = [0.0]
+    controller = AdaptiveRate(clock=lambda: now[0])
+    for i in range(150):  # 60/s for 2.5 s
+        now[0] = i / 60.0
+        controller.answered(controller.sent(), 200)
+    now[0] = 2.5
+    controller.answered(controller.sent(), 429, retry_after=1.0)
+    assert controller.status().limit == 59  # accepted in the second before: 1.5 s < t <= 2.5 s
+    # Paused 1 s, then 30/s accepted for 6 s (the first 3 s evenly spaced, then windowed).
+    for i in range(180):
+        now[0] = 3.5 + i / 30.0
+        controller.answered(controller.sent(), 200)
+    now[0] = 9.5
+    controller.answered(controller.sent(), 429, retry_after=1.0)
+    assert controller.status().limit == round(180 / 7.0, 2)  # 180 in 7 s since 2.5 s
+
+
+def test_the_first_limit_found_paces_evenly_with_a_catch_up_of_what_was_refilled() -> None:
+    now = [0.0]
+    controller = AdaptiveRate(clock=lambda: now[0])
+    for i in range(101):  # 50/s for 2 s, all accepted
+        now[0] = i / 50.0
+        controller.answered(controller.sent(), 200)
+    controller.answered(controller.sent(), 429, retry_after=1.0)
+    pacing = controller.pacing()
+    # 101 accepted over 2 s + 1 s of reserve: at least 33/s refilled during the 1 s pause.
+    assert (pacing.count, pacing.burst) == (50, 33)
+    assert pacing.spacing == pytest.approx(50 / (1 + JITTER_S))
+    now[0] = 6.1  # past the pause and 3 s more: caught up at twice the limit
+    assert controller.pacing() == Pacing(100 / (1 + JITTER_S), 50, 1 + JITTER_S)
+
+
+def test_the_catch_up_after_a_pause_goes_at_once_then_evenly() -> None:
+    now = [0.0]
+    controller = AdaptiveRate(clock=lambda: now[0])
+    for i in range(101):
+        now[0] = i / 50.0
+        controller.answered(controller.sent(), 200)
+    clock = FakeClock()
+    clock.now = 2.0
+    limiter = RateLimiter(None, clock=clock, sleep=clock.sleep, controller=controller)
+    controller._clock = clock  # one clock for both from here
+    controller.answered(controller.sent(), 429, retry_after=1.0)
+    limiter.pause_for(1.0)
+    starts = []
+    for _ in range(40):
+        limiter.acquire()
+        starts.append(round(clock.now, 6))
+    assert starts[:33] == [3.0] * 33  # what the server refilled during the pause, at once
+    assert starts[33] > 3.0 and starts[34] - starts[33] == pytest.approx((1 + JITTER_S) / 50)
+
+
+def test_a_late_start_is_counted_when_it_really_left() -> None:
+    # A worker that wakes 30 ms late (a busy machine) moves its start: the next window
+    # counts from when it really went, so the server never sees more than the limit.
+    clock = FakeClock()
+    late = 0.03
+
+    def oversleep(seconds: float) -> None:
+        clock.now += seconds + late
+
+    controller = AdaptiveRate(10, clock=clock)
+    limiter = RateLimiter(10, clock=clock, sleep=oversleep, controller=controller)
+    starts = []
+    for _ in range(60):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert most_in_any(starts, 1.0 + JITTER_S - 1e-9) == 10
