@@ -69,7 +69,6 @@ PROBE_PER_S = 0.01  # then: share of the limit added per second
 MIN_RATE = 0.5  # never slower than this (a request every two seconds)
 MEASURE_S = 1.0  # the measuring window at the server
 SUSTAINED_S = 1.5  # the rate accepted since the last refusal is measured over at least this
-RESERVE_SHARE = 0.8  # sustained under this share of the limit: a burst reserve ran out
 LATENCY_RISE = 2.0  # smoothed latency over the lowest seen: the server queues our requests...
 LATENCY_SLACK_S = 0.05  # ...by more than this too (noise on a busy machine is not a queue)
 MIN_IN_FLIGHT = 2
@@ -281,12 +280,12 @@ class AdaptiveRate:
                 return
             record.refused = True
             self._throttled += 1
-            if self._event_at is not None and record.at <= self._event_at:
-                return  # sent before the last refusal was answered: part of the same burst
+            if self._resumed_at is not None and record.at < self._resumed_at:
+                return  # sent before the last refusal's pause ended: part of the same burst
             self._refused_since_event += 1
-            self._refused(record, now, 1.0 if retry_after is None else retry_after)
-            if retry_after is not None:
-                self._resumed_at = now + retry_after
+            pause = 1.0 if retry_after is None else retry_after  # the client's pause
+            self._refused(record, now, pause)
+            self._resumed_at = now + pause
 
     # ------------------------------------------------------------ internals
 
@@ -356,13 +355,6 @@ class AdaptiveRate:
         """
         before = self._rate(now)
         measured = self._measured(record)
-        # While a first limit is tried, the pause was caught up only in part: what was
-        # accepted since says nothing of a reserve yet.
-        sustained = self._sustained(record) if now >= self._smooth_until else None
-        if measured is None:
-            # Refused as a pause ended: the burst that catches up was too big for the
-            # server. What it took since the last refusal is what it has.
-            sustained = self._sustained(record, at_least=0.0)
         if not self._windowed or self._limit is None:
             if measured is not None:
                 # The first limit. A sliding window lets the pause be caught up in a burst
@@ -382,27 +374,33 @@ class AdaptiveRate:
                 self._base = max(MIN_RATE, BETA * before)
                 self._began = now
                 self._slow_start = True
+        elif now - self._steady_since > self._probe_after:
+            # Refused while probing above the limit: it was not raised. Back to it, and
+            # probe less often.
+            self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
+            self._steady_since = now
+        elif measured is None:
+            # Refused as a pause ended: the burst that caught up was more than the server
+            # had (a token bucket refills only its rate during a pause). What it took
+            # since the last refusal, the pause included, is what it sustains.
+            sustained = self._sustained(record, at_least=0.0)
+            self._set_limit(BETA * self._limit if sustained is None else sustained, now)
         else:
-            # One request less than the limit, per second: the edge of a count, not a change.
-            edge = (math.floor(self._limit * self._window) - 1) / self._window
-            if now - self._steady_since > self._probe_after:
-                # Refused while probing above the limit: it was not raised. Back to it,
-                # and probe less often.
-                self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
-                self._steady_since = now
-            elif sustained is not None and sustained < RESERVE_SHARE * edge:
-                # A reserve ran out (a token bucket): what it accepted since the last
-                # refusal, the pause included, is what it sustains.
-                self._set_limit(sustained, now)
-            elif measured is not None and measured < edge:
-                # The limit fell (or a reserve ran out more slowly): the lower measure.
+            # The server refused with `measured` accepted in the second before: its
+            # count is at most that, give or take the one the network moved across the
+            # window's edge. Our count is at most `count` by construction.
+            count = math.floor(self._limit * self._window) / self._window
+            if measured < count - 1:
+                # Well under our count: the limit fell, or a reserve ran out (a token
+                # bucket): the lower of that and what it accepted since the last refusal,
+                # the pause included (the bucket refilled during it).
+                sustained = self._sustained(record)
                 self._set_limit(measured if sustained is None else min(measured, sustained), now)
-            elif measured is None:
-                self._set_limit(BETA * self._limit if sustained is None else sustained, now)
+            elif measured < count:
+                self._set_limit(measured, now)  # one under: we counted one more than it does
             else:
-                # Refused at the limit we pace by: the network moved requests into one
-                # window. Count over a longer
-                # window, and probe above the limit less often.
+                # Refused at our count: the network moved a request into another's
+                # window. Count over a longer window, and probe above the limit less often.
                 self._jitter = min(MAX_JITTER_S, 2 * self._jitter)
                 self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
                 self._steady_since = now

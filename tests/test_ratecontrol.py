@@ -412,20 +412,24 @@ def test_a_whole_run_with_the_limit_unknown_reaches_it_with_a_handful_of_429s(
     assert whole_run(run) >= 0.9 * LIMIT
 
 
-def test_a_refusal_at_the_limit_widens_the_window_and_keeps_the_limit() -> None:
-    # The network moved one request into the window of another: the server still
-    # counts 40, so the limit stays and the window we count in grows.
+@pytest.mark.parametrize(
+    ("counted", "limit", "span"), [(40, 40, 1 + 2 * JITTER_S), (39, 39, 1 + JITTER_S)]
+)
+def test_a_refusal_at_the_count_widens_the_window_one_under_it_lowers_the_limit(
+    counted: int, limit: int, span: float
+) -> None:
+    # 40 accepted in the second before, and refused: the server still counts 40, the
+    # network moved a request into another's window; the limit stays and the window we
+    # count in grows. 39 accepted: the server counts one less than we do.
     now = [0.0]
     controller = AdaptiveRate(40, clock=lambda: now[0])
-    span = 1.0 + JITTER_S
-    for i in range(80):  # 40 in each window we count in
-        now[0] = i * span / 40
+    for i in range(counted):  # caught up at twice the limit: all within half a second
+        now[0] = 0.5 + i / 80
         controller.answered(controller.sent(), 200)
-    now[0] = 80 * span / 40
+    now[0] = 1.2
     controller.answered(controller.sent(), 429, retry_after=1.0)
-    assert controller.status().limit == 40
-    span = 1.0 + 2 * JITTER_S
-    assert controller.pacing() == Pacing(80 / span, 40, span)
+    assert controller.status().limit == limit
+    assert controller.pacing() == Pacing(2 * limit / span, limit, span)
 
 
 def test_a_reserve_running_out_lowers_the_limit_to_what_was_sustained() -> None:
