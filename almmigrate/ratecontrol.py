@@ -1,38 +1,51 @@
-"""Adaptive rate control: find the request rate an instance sustains, and stay just under it.
+"""Adaptive rate control: find the limit an instance enforces, and never pass it.
 
 `--rate auto` (the default of `import` and `migrate`) gives the client an
 :class:`AdaptiveRate`. It follows the AIMD/CUBIC family (TCP congestion
-control, AWS's adaptive retry mode):
+control, AWS's adaptive retry mode), with the limit counted the way servers
+count it:
 
-- **Slow start.** Begin at a moderate rate and raise it by half every second
-  while every request succeeds.
-- **Multiplicative decrease.** A 429 (or a 503 with `Retry-After`) is one
-  *event*: every worker is paused for the `Retry-After` (the client does that
-  through its :class:`~almmigrate.ratelimit.RateLimiter`) and the rate is set
-  below the rate *measured at the server*: the requests it accepted in the
-  second before the refused one was sent. That is the server's own count for a
-  sliding-window limit (Django REST Framework's throttles), however fast we
-  were sending. A refusal well below the limit found before means the server
-  had let a burst through (a token bucket's reserve): then the measure is what
-  it accepted since the previous refusal, pause included, which is its
-  sustained rate. Answers to requests sent before the decrease belong to the
-  same event and change nothing.
-- **Slow probe.** After an event the rate climbs back along a cubic curve that
-  flattens just under the limit found (a margin of a few per cent, since even
-  evenly spaced requests drift into the same window once the network moves
-  them), stays there, and only then probes above it, slowly, in case the limit
-  was raised. Each event refused near the same limit widens the margin and
-  doubles the wait before the next probe, so a run ends with a handful of 429s
-  rather than one a second.
+- **Slow start.** Begin at START_RATE, grow by half each second up to
+  KNEE_RATE, then by ADDITIVE_PER_S each second: a server with a burst reserve
+  (a token bucket) accepts everything until the reserve is gone, and every
+  request sent over its rate meanwhile comes back as a 429, so the climb past
+  the usual limits is slow.
+- **The first refusal.** A 429 (or a 503 with `Retry-After`) is one *event*:
+  every worker is paused for the `Retry-After` (the client does that through
+  its :class:`~almmigrate.ratelimit.RateLimiter`) and the limit becomes what
+  the server accepted in the second before the refused request was sent: its
+  own count, for a sliding window (Django REST Framework's throttles), however
+  fast we were sending. Answers to requests sent before the pause ended belong
+  to the same event.
+- **Pacing by the window.** With a limit L known, at most L requests start in
+  any second plus a jitter allowance (JITTER_S): the server counts arrivals,
+  and the network moves them. Within that, requests are not evenly spaced: a
+  pause or a slow stage is caught up within the next window at up to CATCH_UP
+  times the limit, which a sliding window allows (evenly spaced requests never
+  get back what a pause cost). For CONFIRM_S after the first limit is found the
+  requests are evenly spaced, and only what the server can have refilled
+  during the pause goes at once: a token bucket whose reserve let the slow
+  start run over its rate would refuse the whole catch-up.
+- **Later refusals.** Refused with our whole count accepted in the second
+  before: the network moved a request into another's window, so the window we
+  count in grows (up to MAX_JITTER_S) and the limit stays. One under our count:
+  the server counts one less, the limit drops by one. Well under it, or as a
+  pause ended: the limit fell, or a token bucket's reserve ran out; the limit
+  becomes the lower of that count and what the server accepted since the last
+  refusal, the pause included (the bucket refilled during it: its sustained
+  rate). After PROBE_AFTER_S without a refusal the limit is raised slowly, in
+  case the server's was; a refusal while probing goes back to it.
 - **Headers.** `RateLimit-Limit/-Remaining/-Reset` (IETF draft, with
   `RateLimit-Policy: N;w=W`) and `X-RateLimit-*` are used when a server sends
-  them: the rate never exceeds what the remaining quota allows until its reset.
+  them: the limit and its window, and the rate never exceeds what the remaining
+  quota allows until its reset.
 - **Latency.** A server that queues instead of refusing (latency grows with
-  the requests in flight) ends the climb the same way, without a pause: when
-  the smoothed latency is twice the lowest seen (and 50 ms more), the rate
-  falls below what was answered in the last second.
-- **Ceiling.** A number given with `--rate N` is never passed; below it the
-  controller still adapts.
+  the requests in flight) ends the climb without a pause: when the smoothed
+  latency is twice the lowest seen (and 50 ms more), the rate falls below what
+  was answered in the last second and is evenly spaced from then on.
+- **Ceiling.** `--rate N` is never passed: at most N starts in any second. A
+  number up to TRUSTED_CEILING is taken as the limit from the first request
+  (no slow start); below it the controller still adapts.
 
 Concurrency follows Little's law: the requests in flight needed to keep the
 current rate at the observed latency, with headroom, within

@@ -11,8 +11,11 @@ The limiter keeps its own accounting (grants, time waited, pauses, first and
 last start time) so tests and benchmarks can check the achieved rate without
 timing anything themselves.
 
-With an :class:`~almmigrate.ratecontrol.AdaptiveRate` (`--rate auto`) the rate is
-the controller's, read at every grant, and the limiter also holds the in-flight
+With an :class:`~almmigrate.ratecontrol.AdaptiveRate` (`--rate auto`) the
+pacing is the controller's, read at every grant: evenly spaced at a rate, and/or
+at most `count` starts in any `span` seconds (a sliding window, counted from
+when each caller really left, so a thread that woke late counts late), and after
+a pause the number that may go at once. The limiter also holds the in-flight
 slots (:meth:`RateLimiter.slot`): a request takes one before its start time, so
 a scheduled start always has a free worker and requests never bunch up behind a
 slow one. It measures the time no request was in flight ("idle"), which shows

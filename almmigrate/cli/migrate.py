@@ -50,6 +50,10 @@ def command(
     What the source holds is carried over as it is: doubts are warnings
     (--strict refuses them); --verify re-reads the target afterwards.
 
+    The rate finds itself (--rate auto): the progress line shows the request rate
+    now, the limit found so far, the 429s and retries, and the time left; the
+    summary adds the rate it settled on.
+
     \b
     Example:
       SDE_SOURCE_TOKEN=... SDE_TARGET_TOKEN=... almmigrate migrate \\
