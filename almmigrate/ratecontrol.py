@@ -487,7 +487,11 @@ class AdaptiveRate:
             return self._fixed_in_flight
         if self._latency is None:
             return 4
-        needed = self._rate(now) * self._latency * HEADROOM + 1
+        # Paced by a window, a pause is caught up at CATCH_UP times the rate: as many
+        # more in flight.
+        catching_up = self._windowed and now >= self._smooth_until
+        headroom = max(HEADROOM, CATCH_UP) if catching_up else HEADROOM
+        needed = self._rate(now) * self._latency * headroom + 1
         return max(MIN_IN_FLIGHT, min(MAX_IN_FLIGHT, math.ceil(needed)))
 
     def _read_headers(self, headers: Mapping[str, str], now: float) -> None:

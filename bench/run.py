@@ -161,9 +161,13 @@ def _over_time(figures: dict[str, Any]) -> list[str]:
     lines = [
         "Rate over time, `--rate auto`: the requests the server accepted in each half-second, "
         "as a rate per second (429s in that half-second in brackets), from the start of the "
-        "run. The controller starts at 20/s and grows by half every second until refused; "
-        "each refusal pauses every worker for the Retry-After, then the rate settles under "
-        "the limit found.",
+        "run. The controller starts at 25/s, grows by half every second up to 40/s and then by "
+        "5/s each second until refused; the first 429 pauses every worker for its Retry-After "
+        "and sets the limit to what the server accepted in the second before; from then on no "
+        "more than that many requests start in any 1.025 s (evenly spaced for 3 s after the "
+        "first 429, then a pause is caught up within the next window: the alternating "
+        "half-seconds). Against the token bucket the slow start runs over its rate while the "
+        "reserve drains: the second 429 brings the limit down to what it sustained.",
         "",
         "| t (s) | " + " | ".join(keys) + " |",
         "|---" * (len(keys) + 1) + "|",
