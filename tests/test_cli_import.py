@@ -189,7 +189,8 @@ def test_help_has_an_example(cli: Cli) -> None:
         assert option in out
     text = " ".join(out.split())
     assert "--rate auto|N" in text and "[default: auto]" in text
-    assert "find the rate the target sustains" in text and "--no-adapt" in text
+    assert "find the limit the target enforces" in text and "--no-adapt" in text
+    assert "never more than N in any second" in text
     assert "the limit found so far, the 429s" in text  # what the progress line shows
 
 
