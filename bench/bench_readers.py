@@ -54,7 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default="e468c19", help="the revision to compare with")
     args = parser.parse_args()
-    folders = ["tests/fixtures/tabular", "tests/fixtures/bad", "tests/fixtures/libreoffice"]
+    folders = ["tests/fixtures"]
     files = sorted(
         str(p)
         for d in [*folders, "templates"]

@@ -1,10 +1,14 @@
-"""The bad-input corpus in tests/fixtures/bad/: each file, what refusing it says, and which commands must."""
+"""The bad-input corpus in tests/fixtures/: each file, what refusing it says, and which commands must.
+
+The folder holds every test file (one generator: tests/fixtures/make_fixtures.py);
+OTHERS names the ones that are not the corpus.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-BAD = Path(__file__).resolve().parent / "fixtures" / "bad"
+BAD = Path(__file__).resolve().parent / "fixtures"
 VALIDATE, PLAN, DRY_RUN = "validate", "plan", "import --dry-run"
 ALL = (VALIDATE, PLAN)
 # `import --dry-run` goes through the same reader and prepare_import as `plan`;
@@ -136,3 +140,20 @@ CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
         (PLAN,),
     ),
 }
+
+# The other files in tests/fixtures, and who reads them.
+OTHERS = {
+    "make_fixtures.py",  # the generator
+    "secrets-null-byte.csv",  # test_secretsfile
+    # test_files: what the file layer reads or refuses beyond the corpus
+    "old-excel.xlsx", "zip-bomb.xlsx", "unknown-kind.csv", "utf8-bom.csv", "utf8-plain.csv",
+    "windows-newlines.csv", "mac-newlines.csv", "semicolons.csv", "text-values.csv",
+    # made by LibreOffice: test_files, test_layout (sample_dataset re-saved or typed into)
+    "libreoffice-saved.xlsx", "libreoffice-csv", "libreoffice-typed.xlsx",
+    "libreoffice-resaved-connectors.csv", "libreoffice-formula-cached.xlsx",
+    "libreoffice-error-cell.ods",
+    # made by LibreOffice from libreoffice-instance.json's export: test_workbook, test_damage,
+    # test_frames, test_cli_plan (conftest's lo_sim serves the instance)
+    "libreoffice-instance.json", "libreoffice-roundtrip.xlsx", "libreoffice-edited.xlsx",
+    "libreoffice-edited.ods", "libreoffice-edited.xls", "libreoffice-csv-roundtrip",
+}  # fmt: skip

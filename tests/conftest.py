@@ -211,8 +211,8 @@ def empty_target(make_sim: SimFactory, target_data: dict[str, Any]) -> SimServer
 
 @pytest.fixture
 def lo_sim(make_sim: SimFactory) -> SimServer:
-    """The instance the LibreOffice fixtures (tests/fixtures/libreoffice) were exported from."""
-    return make_sim(FIXTURES / "libreoffice" / "instance.json")
+    """The instance the LibreOffice fixtures (tests/fixtures/libreoffice-*) were exported from."""
+    return make_sim(FIXTURES / "libreoffice-instance.json")
 
 
 @pytest.fixture(autouse=True)

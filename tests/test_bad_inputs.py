@@ -1,7 +1,7 @@
 """The bad-input corpus through a real `almmigrate import` (not a dry run): exit 2, one clear
 line, zero writes on the target and no report or journal written.
 
-tests/test_cli_validate.py owns the corpus (tests/fixtures/bad/ and the message each
+tests/test_cli_validate.py owns the corpus (tests/fixtures/ and the message each
 file must give) and runs it through validate, plan and import --dry-run; this
 runs every file through the command that would write.
 """

@@ -13,7 +13,7 @@ from cli_runs import Cli
 from almmigrate.sim import SimServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-LIBREOFFICE = FIXTURES / "libreoffice"
+LIBREOFFICE = FIXTURES  # the libreoffice-* files
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
 
@@ -34,7 +34,7 @@ def changes(plan_json: Path) -> list[tuple[Any, ...]]:
 @pytest.fixture
 def lo_sim(make_sim: Any) -> SimServer:
     """The instance the LibreOffice fixtures were exported from."""
-    return make_sim(LIBREOFFICE / "instance.json")
+    return make_sim(LIBREOFFICE / "libreoffice-instance.json")
 
 
 def test_a_libreoffice_roundtrip_plans_all_unchanged(
@@ -43,7 +43,7 @@ def test_a_libreoffice_roundtrip_plans_all_unchanged(
     out = tmp_path / "plan.json"
     code, stdout, err = cli(
         "plan",
-        str(LIBREOFFICE / "roundtrip.xlsx"),
+        str(LIBREOFFICE / "libreoffice-roundtrip.xlsx"),
         "--url",
         lo_sim.url,
         "--token",
@@ -63,7 +63,7 @@ def test_a_libreoffice_edit_plans_exactly_the_edited_fields(
     out = tmp_path / "plan.json"
     code, stdout, err = cli(
         "plan",
-        str(LIBREOFFICE / "edited.xlsx"),
+        str(LIBREOFFICE / "libreoffice-edited.xlsx"),
         "--url",
         lo_sim.url,
         "--token",
@@ -250,7 +250,7 @@ def test_map_and_auto_map_together_is_a_usage_error(
     project_map.write_text("source_project,target_project\n1,722\n", encoding="utf-8")
     code, _, err = cli(
         "plan",
-        str(LIBREOFFICE / "roundtrip.xlsx"),
+        str(LIBREOFFICE / "libreoffice-roundtrip.xlsx"),
         "--url",
         target_sim.url,
         "--token",
@@ -279,7 +279,13 @@ def test_a_bad_secrets_file_or_map_is_refused_before_anything(
     )
     project_map = tmp_path / "map.csv"
     project_map.write_text("source_project,target_project\n1,one\n", encoding="utf-8")
-    common = [str(LIBREOFFICE / "roundtrip.xlsx"), "--url", lo_sim.url, "--token", lo_sim.token]
+    common = [
+        str(LIBREOFFICE / "libreoffice-roundtrip.xlsx"),
+        "--url",
+        lo_sim.url,
+        "--token",
+        lo_sim.token,
+    ]
     code, stdout, err = cli("plan", *common, "--secrets", str(secrets))
     assert (code, stdout) == (2, "")
     assert err == (
@@ -296,7 +302,7 @@ def test_the_table_lists_what_changes_and_only_counts_the_unchanged(
     cli: Cli, lo_sim: SimServer, tmp_path: Path
 ) -> None:
     out = tmp_path / "plan.json"
-    edited = str(LIBREOFFICE / "edited.xlsx")
+    edited = str(LIBREOFFICE / "libreoffice-edited.xlsx")
     login = ("--url", lo_sim.url, "--token", lo_sim.token)
     code, stdout, err = cli("plan", edited, *login, "--out", str(out))
     assert code == 0, err
@@ -316,7 +322,7 @@ def test_the_table_lists_what_changes_and_only_counts_the_unchanged(
 def test_a_plan_with_nothing_to_change_says_so(cli: Cli, lo_sim: SimServer) -> None:
     code, stdout, err = cli(
         "plan",
-        str(LIBREOFFICE / "roundtrip.xlsx"),
+        str(LIBREOFFICE / "libreoffice-roundtrip.xlsx"),
         "--url",
         lo_sim.url,
         "--token",

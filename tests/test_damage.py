@@ -1,6 +1,6 @@
 """Spreadsheet damage: a CSV folder saved by LibreOffice warns, and never creates a duplicate.
 
-tests/fixtures/libreoffice/csv_roundtrip is the sample instance exported as
+tests/fixtures/libreoffice-csv-roundtrip is the sample instance exported as
 CSV, each file opened by LibreOffice Calc and saved as CSV again (see
 make_libreoffice_files.py): its numbers detection turned 007 into 7, 1e5 into
 1.00E+05 and 1E573 into the largest double, aliases included.
@@ -20,8 +20,8 @@ from almmigrate.models import Connection, Connector
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
 
-LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
-ROUNDTRIP = str(LIBREOFFICE / "csv_roundtrip")
+LIBREOFFICE = Path(__file__).resolve().parent / "fixtures"  # the libreoffice-* files
+ROUNDTRIP = str(LIBREOFFICE / "libreoffice-csv-roundtrip")
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
+from bad_corpus import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 COLUMNS = ["id", "name", "system", "inaccessible", "fields_editable_on_project", "params.x"]
 FORMULAS = ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://e","c")']
 
@@ -172,10 +173,10 @@ def test_booleans_carry_a_format_that_shows_true_and_false_everywhere(tmp_path: 
 def test_booleans_libreoffice_saved_as_formatted_numbers_read_back_as_booleans() -> None:
     # LibreOffice saves a TRUE/FALSE-formatted boolean as a number: <c t="n"><v>0</v></c>.
     # The sheet holds 0/1; the schema types the boolean columns back into booleans.
-    with zipfile.ZipFile(FIXTURES / "libreoffice_saved.xlsx") as archive:
+    with zipfile.ZipFile(FIXTURES / "libreoffice-saved.xlsx") as archive:
         sheet = archive.read("xl/worksheets/sheet2.xml").decode()
     assert '<c r="I2" s="2" t="n"><f aca="false">FALSE()</f><v>0</v></c>' in sheet
-    tables = read_tables(FIXTURES / "libreoffice_saved.xlsx")
+    tables = read_tables(FIXTURES / "libreoffice-saved.xlsx")
     dataset, problems = tables_to_dataset(tables, bundled_plugins())
     assert problems == []
     got = [
@@ -327,36 +328,23 @@ def test_existing_export_folder_is_replaced_whole(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["_meta.csv", "connections.csv"]
 
 
-@pytest.mark.parametrize(
-    ("name", "message"),
-    [
-        ("not_a_zip.xlsx", "not a workbook (.xlsx, .xls or .ods): it is not a zip archive"),
-        ("csv_named.xlsx", "a CSV file named as a workbook; rename it to .csv"),
-        ("binary_junk.xlsx", "not a workbook (.xlsx, .xls or .ods): the file is binary data"),
-        ("old_excel.xlsx", "cannot read this workbook: CalamineError: Cannot detect file format"),
-        ("empty.xlsx", "the file is empty"),
-        ("merged_cells.xlsx", "connectors: merged cells (C2:C3); unmerge them"),
-        ("hidden_sheet.xlsx", 'the sheet "connections" is hidden'),
-        ("formula_no_value.xlsx", "connectors: cell D2 holds a formula with no saved value"),
-        ("xml_bomb.xlsx", "xl/worksheets/sheet1.xml declares XML entities or a DTD"),
-        # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx)
-        ("libreoffice_error_cell.ods", "connectors: a cell holds an error (such as #N/A"),
-        ("zip_bomb.xlsx", "refused: xl/worksheets/sheet1.xml unpacks to 64 MB"),
-        ("latin1.csv", "not UTF-8: byte 0xe9 at line 2, column 11; save it as CSV UTF-8"),
-        ("utf16.csv", "the file is UTF-16 text; save it as CSV UTF-8"),
-        ("ragged.csv", "connectors row 3: this row has 4 cells but the header has 3"),
-        ("unknown_kind.csv", "cannot tell what this CSV holds"),
-        (
-            "huge_cell.csv",
-            "connectors row 2, params.sde_tags_filter: a cell holds 40,000 characters",
-        ),
-        (
-            "broken.json",
-            "not valid JSON: Expecting property name enclosed in double quotes at line 2, column 16",
-        ),
-        ("wrong_shape.json", 'expected a JSON object with "connectors"'),
-    ],
-)
+# The corpus's files this layer refuses (tests/bad_corpus.py says how), and its own.
+REFUSED_BY_THE_FILE_LAYER = {
+    name: CORPUS[name][0].removeprefix("InputError: {path}: ")
+    for name in ("not-a-zip.xlsx", "csv-named.xlsx", "binary-junk.xlsx", "empty.xlsx",
+                 "merged-cells.xlsx", "hidden-sheet.xlsx", "formula-without-value.xlsx",
+                 "xml-bomb.xlsx", "latin1.csv", "utf16.csv", "ragged-rows.csv", "huge-cell.csv",
+                 "broken.json", "wrong-shape.json")
+} | {
+    "old-excel.xlsx": "cannot read this workbook: CalamineError: Cannot detect file format",
+    # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx)
+    "libreoffice-error-cell.ods": "connectors: a cell holds an error (such as #N/A",
+    "zip-bomb.xlsx": "refused: xl/worksheets/sheet1.xml unpacks to 64 MB",
+    "unknown-kind.csv": "cannot tell what this CSV holds",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "message"), sorted(REFUSED_BY_THE_FILE_LAYER.items()))
 def test_bad_files_are_refused_with_one_clear_line(name: str, message: str) -> None:
     with pytest.raises(InputError) as caught:
         read_tables(FIXTURES / name)
@@ -367,13 +355,13 @@ def test_bad_files_are_refused_with_one_clear_line(name: str, message: str) -> N
 
 
 def test_a_formula_with_its_cached_value_reads_as_the_value() -> None:
-    rows = read_tables(FIXTURES / "formula_cached.xlsx")["connectors"].rows
+    rows = read_tables(FIXTURES / "libreoffice-formula-cached.xlsx")["connectors"].rows
     assert rows == [
         {"id": 1, "name": "Jira main", "system": "jira", "params.alm_reference_context": 5}
     ]
 
 
-@pytest.mark.parametrize("name", ["utf8_bom.csv", "utf8_plain.csv", "windows_newlines.csv"])
+@pytest.mark.parametrize("name", ["utf8-bom.csv", "utf8-plain.csv", "windows-newlines.csv"])
 def test_utf8_with_or_without_bom_and_any_newline(name: str) -> None:
     back = read_tables(FIXTURES / name)["connectors"]
     assert back.columns == ["id", "name", "system"]
@@ -398,7 +386,7 @@ def test_empty_trailing_csv_columns_are_dropped_unless_they_hold_values(tmp_path
 
 
 def test_mac_newlines() -> None:
-    back = read_tables(FIXTURES / "mac_newlines.csv")["connectors"]
+    back = read_tables(FIXTURES / "mac-newlines.csv")["connectors"]
     assert [r["name"] for r in back.rows] == ["Jira main", "Jira two"]
     assert back.row_numbers == [2, 3]
 
@@ -416,7 +404,7 @@ def test_single_csv_kind_is_told_by_its_header(tmp_path: Path) -> None:
 
 
 def test_text_that_looks_like_other_things_stays_text() -> None:
-    rows = read_tables(FIXTURES / "text_values.csv")["connections"].rows
+    rows = read_tables(FIXTURES / "text-values.csv")["connections"].rows
     assert [(r["params.alm_project"], r["params.sde_tags_filter"]) for r in rows] == [
         ("007", "1e5"),
         ("NaN", "null"),
@@ -545,7 +533,7 @@ def test_an_entity_bomb_in_the_shared_strings_is_refused(tmp_path: Path) -> None
     sst = f'{laughs}<sst xmlns="{main}"><si><t>&l9;</t></si></sst>'
     path = tmp_path / "bomb.xlsx"
     with (
-        zipfile.ZipFile(FIXTURES / "libreoffice_saved.xlsx") as old,
+        zipfile.ZipFile(FIXTURES / "libreoffice-saved.xlsx") as old,
         zipfile.ZipFile(path, "w") as new,
     ):
         for item in old.infolist():

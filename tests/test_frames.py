@@ -14,7 +14,7 @@ from almmigrate.errors import InputError, ValidationFailed
 from almmigrate.secrets import MASK
 from almmigrate.sim import SimServer
 
-LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
+LIBREOFFICE = Path(__file__).resolve().parent / "fixtures"  # the libreoffice-* files
 
 
 def _jira_priority_edit(frames: dict[str, pd.DataFrame]) -> list[int]:
@@ -26,7 +26,7 @@ def _jira_priority_edit(frames: dict[str, pd.DataFrame]) -> list[int]:
 
 
 def test_frames_are_importable_from_the_package_and_keep_types() -> None:
-    frames = almmigrate.read_frames(LIBREOFFICE / "edited.ods")
+    frames = almmigrate.read_frames(LIBREOFFICE / "libreoffice-edited.ods")
     assert sorted(frames) == ["connections", "connectors", "projects"]
     connections = frames["connections"]
     assert list(connections.columns[:4]) == ["id", "alias", "project", "project_name"]
@@ -100,7 +100,7 @@ def test_frames_written_to_every_format_read_back_equal(
 )
 def test_write_frames_refuses_what_export_refuses(tmp_path: Path, name: str, message: str) -> None:
     """A path export refuses is not written as a folder of CSV files named like a workbook."""
-    frames = almmigrate.read_frames(LIBREOFFICE / "edited.ods")
+    frames = almmigrate.read_frames(LIBREOFFICE / "libreoffice-edited.ods")
     with pytest.raises(InputError, match=message):
         almmigrate.write_frames(frames, tmp_path / name)
     assert list(tmp_path.iterdir()) == []

@@ -18,13 +18,13 @@ from almmigrate.layout import dataset_to_tables, tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import MASK
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "tabular"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PLUGINS = bundled_plugins()
 FORMATS = ["out.xlsx", "out.json", "out_folder"]
 
 
 def sample_dataset() -> Dataset:
-    """Every awkward value a real export holds; tests/fixtures/tabular/make_fixtures.py writes it."""
+    """Every awkward value a real export holds; tests/fixtures/make_fixtures.py writes it."""
     connectors = [
         ConnectorRecord(
             id=1,
@@ -241,7 +241,7 @@ def as_libreoffice_saves_it(dataset: Dataset, *, csv: bool = False) -> Dataset:
 
 
 def test_libreoffice_saved_workbook_reads_back_to_the_dataset() -> None:
-    tables = read_tables(FIXTURES / "libreoffice_saved.xlsx")
+    tables = read_tables(FIXTURES / "libreoffice-saved.xlsx")
     back, problems = tables_to_dataset(tables, PLUGINS, source="lo")
     assert problems == []
     assert_same(back, as_libreoffice_saves_it(sample_dataset()))
@@ -254,7 +254,7 @@ def test_a_workbook_edited_in_libreoffice_differs_by_exactly_the_edits() -> None
     select); validation and plan judge the value.
     """
     back, problems = tables_to_dataset(
-        read_tables(FIXTURES / "libreoffice_edited.xlsx"), PLUGINS, source="lo"
+        read_tables(FIXTURES / "libreoffice-typed.xlsx"), PLUGINS, source="lo"
     )
     assert problems == []
     expected = as_libreoffice_saves_it(sample_dataset())
@@ -266,7 +266,7 @@ def test_a_workbook_edited_in_libreoffice_differs_by_exactly_the_edits() -> None
 
 def test_our_csv_resaved_by_libreoffice_keeps_every_escape() -> None:
     back, problems = tables_to_dataset(
-        read_tables(FIXTURES / "libreoffice_resaved_connectors.csv"), PLUGINS, source="lo"
+        read_tables(FIXTURES / "libreoffice-resaved-connectors.csv"), PLUGINS, source="lo"
     )
     assert problems == []
     expected = sample_dataset()
@@ -277,7 +277,7 @@ def test_our_csv_resaved_by_libreoffice_keeps_every_escape() -> None:
 
 def test_libreoffice_saved_csv_folder_reads_back_to_the_dataset() -> None:
     back, problems = tables_to_dataset(
-        read_tables(FIXTURES / "libreoffice_csv"), PLUGINS, source="lo"
+        read_tables(FIXTURES / "libreoffice-csv"), PLUGINS, source="lo"
     )
     assert problems == []
     assert_same(back, as_libreoffice_saves_it(sample_dataset(), csv=True))
@@ -346,7 +346,7 @@ def test_spreadsheet_forms_of_booleans_and_numbers_are_typed_by_schema() -> None
 
 
 def test_csv_text_survives_in_text_fields(tmp_path: Path) -> None:
-    tables = read_tables(FIXTURES / "text_values.csv")
+    tables = read_tables(FIXTURES / "text-values.csv")
     dataset, problems = tables_to_dataset(tables, PLUGINS)
     assert problems == []
     found = [(r.params["alm_project"], r.params["sde_tags_filter"]) for r in dataset.connections]

@@ -105,7 +105,7 @@ def test_repr_shows_no_value() -> None:
 
 
 def test_a_nul_byte_saved_in_a_value_is_refused(fixtures_dir: Path) -> None:
-    path = fixtures_dir / "secrets" / "null-byte.csv"
+    path = fixtures_dir / "secrets-null-byte.csv"
     with pytest.raises(InputError) as caught:
         load_secrets(path)
     assert str(caught.value).endswith(

@@ -1,6 +1,6 @@
 """Workbooks saved by LibreOffice in each of its formats plan and import exactly their edits.
 
-The files in tests/fixtures/libreoffice were exported by almmigrate, edited
+The libreoffice-* files in tests/fixtures were exported by almmigrate, edited
 (six cells, see EDITS in make_libreoffice_files.py) and saved by LibreOffice
 as .xlsx, .ods and .xls. Reading needs no LibreOffice.
 """
@@ -22,8 +22,8 @@ from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
 
-LIBREOFFICE = Path(__file__).resolve().parent / "fixtures" / "libreoffice"
-EDITED = ["edited.xlsx", "edited.ods", "edited.xls"]
+LIBREOFFICE = Path(__file__).resolve().parent / "fixtures"  # the libreoffice-* files
+EDITED = ["libreoffice-edited.xlsx", "libreoffice-edited.ods", "libreoffice-edited.xls"]
 # What the edits change on the instance, by object id: (kind, id) -> {field: new value}.
 EXPECTED_CHANGES = {
     ("connectors", 4): {"inaccessible": True, "params.sde_min_priority": "8"},
@@ -90,7 +90,7 @@ def _expected_state(before: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-@pytest.mark.parametrize("name", ["edited.ods", "edited.xls"])
+@pytest.mark.parametrize("name", ["libreoffice-edited.ods", "libreoffice-edited.xls"])
 def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
     cli: Cli, lo_sim: SimServer, tmp_path: Path, name: str
 ) -> None:
@@ -120,12 +120,12 @@ def test_a_libreoffice_edit_in_ods_or_xls_imports_exactly(
 
 def test_a_workbook_named_as_another_kind_is_read_by_its_content(tmp_path: Path) -> None:
     renamed = tmp_path / "edited.xlsx"
-    renamed.write_bytes((LIBREOFFICE / "edited.ods").read_bytes())
+    renamed.write_bytes((LIBREOFFICE / "libreoffice-edited.ods").read_bytes())
     assert len(read_tables(renamed)["connections"].rows) == 133
 
 
 def test_an_ods_with_merged_cells_in_a_data_sheet_is_refused(tmp_path: Path) -> None:
-    source = LIBREOFFICE / "edited.ods"
+    source = LIBREOFFICE / "libreoffice-edited.ods"
     path = tmp_path / "merged.ods"
     with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
         for item in old.infolist():
@@ -153,7 +153,7 @@ def test_shared_strings_that_would_unpack_past_the_budget_are_refused_unread(
     main_ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     strings = "".join(f"<si><t>{'x' * 1000}</t></si>" for _ in range(3000))
     with (
-        zipfile.ZipFile(LIBREOFFICE / "edited.xlsx") as old,
+        zipfile.ZipFile(LIBREOFFICE / "libreoffice-edited.xlsx") as old,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new,
     ):
         for item in old.infolist():
@@ -171,7 +171,7 @@ def test_a_part_that_lies_about_its_size_is_refused_at_its_declared_size(tmp_pat
     """The zip directory may understate a part's size; it is inflated within the size it
     declares and refused there, never trusted to the end."""
     source = tmp_path / "honest.xlsx"
-    source.write_bytes((LIBREOFFICE / "edited.xlsx").read_bytes())
+    source.write_bytes((LIBREOFFICE / "libreoffice-edited.xlsx").read_bytes())
     data = bytearray(source.read_bytes())
     with zipfile.ZipFile(source) as archive:
         info = archive.getinfo("xl/sharedStrings.xml")
@@ -198,7 +198,10 @@ def test_a_hidden_data_sheet_in_an_ods_is_refused(tmp_path: Path) -> None:
     import re
 
     path = tmp_path / "hidden.ods"
-    with zipfile.ZipFile(LIBREOFFICE / "edited.ods") as old, zipfile.ZipFile(path, "w") as new:
+    with (
+        zipfile.ZipFile(LIBREOFFICE / "libreoffice-edited.ods") as old,
+        zipfile.ZipFile(path, "w") as new,
+    ):
         for item in old.infolist():
             data = old.read(item.filename)
             if item.filename == "content.xml":  # ta2 is the connections sheet's table style
