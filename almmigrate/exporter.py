@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +36,7 @@ from almmigrate.errors import InputError
 from almmigrate.generation import ALM_GENERATION
 from almmigrate.instance import ShapedRead, read_instance_shaped, unique_ids
 from almmigrate.models import Connection, Connector
-from almmigrate.schema import Plugin
-from almmigrate.secrets import MASK, name_is_secret, redact_url, register_secret
+from almmigrate.secrets import MASK, mask, redact_url
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import META_KEY
 
@@ -71,13 +69,11 @@ class RecordShaper:
         self.include_secrets = include_secrets
         self._connectors = snapshot.connector_by_id()
         self._project_names = {p.id: p.name for p in snapshot.projects}
-        # Which params each system's schema holds secret, worked out once, not per row.
-        self._schema_secrets = {
-            system: frozenset(plugin.secret_names()) for system, plugin in snapshot.plugins.items()
-        }
 
-    def mask(self, params: Mapping[str, Any], system: str) -> dict[str, Any]:
-        return _masked(params, self._schema_secrets.get(system, frozenset()), self.include_secrets)
+    def _params(self, params: Mapping[str, Any], system: str) -> dict[str, Any]:
+        """The params as the file holds them: secrets masked unless --include-secrets."""
+        plugin = self.snapshot.plugins.get(system)
+        return mask(params, plugin, include_secrets=self.include_secrets)
 
     def connector(self, connector: Connector) -> ConnectorRecord:
         return ConnectorRecord(
@@ -86,7 +82,7 @@ class RecordShaper:
             system=connector.system,
             inaccessible=connector.inaccessible,
             fields_editable_on_project=connector.fields_editable_on_project,
-            params=self.mask(connector.params, connector.system),
+            params=self._params(connector.params, connector.system),
             nulls=explicit_nulls(connector.params),
         )
 
@@ -106,7 +102,7 @@ class RecordShaper:
             frequency=connection.frequency,
             debug_mode=connection.debug_mode,
             inaccessible=connection.inaccessible,
-            params=self.mask(own, system),
+            params=self._params(own, system),
             nulls=explicit_nulls(own),
             last_job=dict(connection.last_job) if connection.last_job is not None else None,
             command=connection.command or None,
@@ -128,39 +124,6 @@ class RecordShaper:
                 )
             )
         return records
-
-
-def mask_params(
-    params: Mapping[str, Any], plugin: Plugin | None, include_secrets: bool = False
-) -> dict[str, Any]:
-    """A copy of params with every secret value replaced by MASK (and registered).
-
-    A secret is a param the plugin types masked_string or whose name says
-    password, token, key, ... (:func:`almmigrate.schema.is_secret`). Empty values
-    stay empty: a mask would claim a secret exists where none does.
-    """
-    schema_secrets = frozenset(plugin.secret_names()) if plugin else frozenset()
-    return _masked(params, schema_secrets, include_secrets)
-
-
-def _masked(
-    params: Mapping[str, Any], schema_secrets: frozenset[str], include_secrets: bool
-) -> dict[str, Any]:
-    shown: dict[str, Any] = {}
-    for name, value in params.items():
-        secret = name in schema_secrets or _name_is_secret(name)
-        if secret and value not in (None, "") and value != MASK:
-            register_secret(value, name)
-            if not include_secrets:
-                value = MASK
-        shown[name] = value
-    return shown
-
-
-@lru_cache(maxsize=4096)
-def _name_is_secret(name: str) -> bool:
-    # The same few dozen param names repeat on every row: decide each once.
-    return name_is_secret(name)
 
 
 # ---------------------------------------------------------------- writing

@@ -31,8 +31,8 @@ from almmigrate.files.cells import csv_escape, looks_like_formula
 from almmigrate.naturalkey import connection_key, name_key
 from almmigrate.plan_types import Outcome, OutcomeAction
 from almmigrate.problems import ROW_KEYS, as_rows
-from almmigrate.schema import Plugin, is_secret
-from almmigrate.secrets import MASK, scrub
+from almmigrate.schema import Plugin
+from almmigrate.secrets import mask, scrub
 from almmigrate.verify import DIFFERENCE_COLUMNS, Verification
 
 COLUMNS = [
@@ -574,12 +574,12 @@ def failed_dataset(
         )
 
     connectors = [
-        _masked(r, plugins.get(r.system))
+        replace(r, params=mask(r.params, plugins.get(r.system)))
         for r in dataset.connectors
         if chosen("connector", r, name_key(r.name))
     ]
     connections = [
-        _masked(r, plugins.get(r.system or ""))
+        replace(r, params=mask(r.params, plugins.get(r.system or "")))
         for r in dataset.connections
         if chosen("connection", r, connection_key(r.project, r.alias))
     ]
@@ -597,13 +597,6 @@ def _file_key(item: Any) -> Any:
     if item.kind == "connector":
         return name_key(item.key)
     return connection_key(item.source_project, item.alias)
-
-
-def _masked(record: Any, plugin: Plugin | None) -> Any:
-    params = {
-        k: (MASK if v is not None and is_secret(k, plugin) else v) for k, v in record.params.items()
-    }
-    return replace(record, params=params)
 
 
 def write_errors(

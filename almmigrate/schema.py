@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
@@ -110,8 +110,13 @@ class Plugin:
     def fields_in_scope(self, scope: str) -> list[Field]:
         return [f for f in self.fields if f.in_scope(scope)]
 
-    def secret_names(self) -> set[str]:
-        return {f.name for f in self.fields if f.is_secret}
+    def secret_names(self) -> frozenset[str]:
+        return self._secret_names
+
+    @cached_property
+    def _secret_names(self) -> frozenset[str]:
+        # Asked for every row an export masks: worked out once per plugin.
+        return frozenset(f.name for f in self.fields if f.is_secret)
 
     def project_editable(self) -> set[str]:
         """Params a connection may set when its connector does not say otherwise."""

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from almmigrate.redaction import Redactor
+
+if TYPE_CHECKING:
+    from almmigrate.schema import Plugin
 
 MASK = "********"
 
@@ -35,6 +40,7 @@ _SECRET_WORDS = {
 _SECRET_PHRASES = ("apikey", "api_key", "privatekey", "private_key", "client_secret", "credential")
 
 
+@lru_cache(maxsize=4096)  # the same few dozen param names repeat on every row
 def name_is_secret(name: str) -> bool:
     """True when a param name says it holds a password, token, key or credential."""
     lowered = name.lower().replace("-", "_")
@@ -43,6 +49,29 @@ def name_is_secret(name: str) -> bool:
         return True
     squashed = lowered.replace("_", "")
     return any(p.replace("_", "") in squashed for p in _SECRET_PHRASES)
+
+
+def mask(
+    params: Mapping[str, Any], plugin: Plugin | None, *, include_secrets: bool = False
+) -> dict[str, Any]:
+    """A copy of params with every secret value replaced by MASK, each one registered.
+
+    A secret is a param the plugin types masked_string or whose name says
+    password, token, key, ... (:func:`almmigrate.schema.is_secret`). Empty values
+    stay empty: a mask would claim a secret exists where none does.
+    include_secrets: keep the values in clear (`--include-secrets`); they are
+    registered all the same, so no message, log or report shows them.
+    """
+    schema_secrets = plugin.secret_names() if plugin is not None else frozenset()
+    shown: dict[str, Any] = {}
+    for name, value in params.items():
+        secret = name in schema_secrets or name_is_secret(name)
+        if secret and value not in (None, "") and value != MASK:
+            register_secret(value, name)
+            if not include_secrets:
+                value = MASK
+        shown[name] = value
+    return shown
 
 
 class _Scope:

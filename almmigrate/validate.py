@@ -157,7 +157,7 @@ class _Checker:
             editable=None,
         )
         if creating:
-            self._masked(CONNECTORS, row, "connector", name, record.params)
+            self._masked_without_value(CONNECTORS, row, "connector", name, record.params)
             if self._same_instance() and record.id is not None and self.index is not None:
                 existing = self.index.connectors_by_id.get(record.id)
                 if existing is not None and not same_name(existing.name, name):
@@ -226,7 +226,7 @@ class _Checker:
             editable=editable,
         )
         if creating:
-            self._masked(CONNECTIONS, row, "connection", alias, record.params)
+            self._masked_without_value(CONNECTIONS, row, "connection", alias, record.params)
             if self._same_instance() and record.id is not None and self.index is not None:
                 found = self.index.connections_by_id.get(record.id)
                 if found is not None and not same_name(found.alias, alias):
@@ -418,7 +418,7 @@ class _Checker:
             for message in messages:
                 self._add(sheet, row, PARAM_PREFIX + name, message, warning=True)
 
-    def _masked(
+    def _masked_without_value(
         self, sheet: str, row: int | None, kind: str, name: str, params: Mapping[str, Any]
     ) -> None:
         for param, value in params.items():

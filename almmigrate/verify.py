@@ -25,7 +25,7 @@ from almmigrate.plan_types import Match, PlanAction, PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
 from almmigrate.problems import settle
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
-from almmigrate.secrets import MASK
+from almmigrate.secrets import MASK, mask
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
@@ -259,11 +259,7 @@ def _secrets_masked(dataset: Dataset, plugins: Mapping[str, Plugin]) -> Dataset:
 
     def masked(record: Any) -> Any:
         plugin = plugins.get((record.system or "").strip())
-        params = {
-            k: (MASK if v not in (None, "") and is_secret(k, plugin) else v)
-            for k, v in record.params.items()
-        }
-        return replace(record, params=params)
+        return replace(record, params=mask(record.params, plugin))
 
     return replace(
         dataset,

@@ -17,7 +17,6 @@ from export_data import (
 from almmigrate.errors import InputError
 from almmigrate.exporter import (
     connection_shaper,
-    mask_params,
     shaped_dataset,
     snapshot_to_dataset,
 )
@@ -140,27 +139,6 @@ def test_include_secrets_keeps_them_clear(client):
     assert {c.alias: c.params for c in dataset.connections} == expected_connection_params(
         data, True
     )
-
-
-def test_mask_params_by_schema_and_by_name():
-    jira = bundled_plugins()["jira"]
-    shown = mask_params(
-        {
-            "alm_pass": "hunter22",
-            "my_private_key": "-----BEGIN",
-            "bypass_proxy": True,
-            "alm_user": "u",
-            "x_password": "",
-        },
-        jira,
-    )
-    assert shown == {
-        "alm_pass": MASK,
-        "my_private_key": MASK,
-        "bypass_proxy": True,
-        "alm_user": "u",
-        "x_password": "",  # an empty secret is not a secret to hide
-    }
 
 
 def test_connections_that_arrive_before_the_context_are_shaped_the_same(client):

@@ -3,9 +3,11 @@ from __future__ import annotations
 import io
 import logging
 
+from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import (
     MASK,
     ScrubFilter,
+    mask,
     redact_url,
     register_secret,
     scrub,
@@ -13,6 +15,35 @@ from almmigrate.secrets import (
 from almmigrate.settings import ConnectionSettings
 
 CANARY = "canary-Zq9-7731-secret"
+
+
+def test_mask_by_schema_and_by_name():
+    jira = bundled_plugins()["jira"]
+    shown = mask(
+        {
+            "alm_pass": "hunter22",
+            "my_private_key": "-----BEGIN",
+            "bypass_proxy": True,
+            "alm_user": "u",
+            "x_password": "",
+        },
+        jira,
+    )
+    assert shown == {
+        "alm_pass": MASK,
+        "my_private_key": MASK,
+        "bypass_proxy": True,
+        "alm_user": "u",
+        "x_password": "",  # an empty secret is not a secret to hide
+    }
+
+
+def test_mask_keeps_secrets_in_clear_when_asked_and_still_hides_them_from_messages():
+    jira = bundled_plugins()["jira"]
+    params = {"alm_pass": "kept-clear-Pw77", "alm_user": "u", "x_token": MASK}
+    assert mask(params, jira, include_secrets=True) == params
+    assert scrub("refused kept-clear-Pw77") == f"refused {MASK}"
+    assert scrub("user u") == "user u"
 
 
 def test_scrub_hides_registered_values_and_token_headers():
