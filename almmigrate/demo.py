@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from almmigrate.dataset import Snapshot
 from almmigrate.errors import InputError
 from almmigrate.exporter import ExportSummary, export
 from almmigrate.generation import ALM_GENERATION, ISSUE_TRACKER_GENERATION
@@ -29,9 +28,10 @@ from almmigrate.mapping import (
     projects_of_snapshot,
     write_map,
 )
+from almmigrate.pipeline import file_reader, plan_read
+from almmigrate.plan_json import write_plan_json
 from almmigrate.plan_types import Plan
-from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
-from almmigrate.reader import read_dataset
+from almmigrate.prepare import ImportOptions
 from almmigrate.resources import samples_dir
 from almmigrate.settings import ConnectionSettings
 
@@ -138,16 +138,12 @@ def prepare_folder(folder: str | Path) -> Path:
 
 
 def run_demo(
-    folder: str | Path = DEFAULT_FOLDER,
-    *,
-    on_step: Callable[[str], None] | None = None,
-    write_plan: Callable[[Path, Plan], None] | None = None,
+    folder: str | Path = DEFAULT_FOLDER, *, on_step: Callable[[str], None] | None = None
 ) -> DemoResult:
     """Migrate the bundled source instance to the bundled target, both simulated.
 
-    folder: where the export, map, plan, report and journal are written.
-    on_step: told a one-line description as each step starts.
-    write_plan: writes the plan file (the `plan` command's JSON writer).
+    folder: where the export, map, plan (as `plan --out` writes it), report and
+    journal are written. on_step: told a one-line description as each step starts.
     """
     from almmigrate.sim import SimServer
 
@@ -190,9 +186,8 @@ def run_demo(
             f"translated to {TARGET_API.label} names"
         )
         options = ImportOptions(project_map=files.project_map, secrets=files.secrets)
-        plan = _plan(files.export, target_snapshot, options)
-        if write_plan is not None:
-            write_plan(files.plan, plan)
+        plan = plan_read(file_reader(files.export), target_snapshot, options).plan
+        write_plan_json(files.plan, plan)
 
         step(f"Importing into the target at up to {DEMO_RATE:g} requests/s")
         run = import_file(
@@ -206,7 +201,7 @@ def run_demo(
             files.errors.unlink(missing_ok=True)  # nothing failed: no file to fix
 
         step("Planning the same file again: a re-run must change nothing")
-        rerun_plan = _plan(files.export, read_instance(target), options)
+        rerun_plan = plan_read(file_reader(files.export), read_instance(target), options).plan
         after = _counts(target_sim)
 
     return DemoResult(
@@ -223,11 +218,6 @@ def run_demo(
         elapsed=time.monotonic() - started,
         steps=steps,
     )
-
-
-def _plan(path: Path, target: Snapshot, options: ImportOptions) -> Plan:
-    dataset = read_dataset(path, plugins_for(target))
-    return prepare_import(dataset, target, options).plan
 
 
 def _counts(sim: SimServer) -> dict[str, int]:

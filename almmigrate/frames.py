@@ -179,7 +179,7 @@ def plan_frames(frames: Frames, url: str, token: str, **options: Any) -> Prepare
     ValidationFailed when a cell is bad, as `plan` exits 2.
     """
     from almmigrate.instance import read_instance
-    from almmigrate.prepare import plugins_for, prepare_import
+    from almmigrate.pipeline import plan_read
     from almmigrate.secrets import register_secret
 
     chosen, run, connection = _split(options)
@@ -187,8 +187,7 @@ def plan_frames(frames: Frames, url: str, token: str, **options: Any) -> Prepare
         raise TypeError(f"plan takes no run options: {', '.join(sorted(run))}")
     register_secret(token)
     target = read_instance(ConnectionSettings(url=url, token=token, **connection))
-    dataset, problems = _reader(frames)(plugins_for(target))
-    return prepare_import(dataset, target, ImportOptions(**chosen), reading_problems=problems)
+    return plan_read(_reader(frames), target, ImportOptions(**chosen))
 
 
 def import_frames(frames: Frames, url: str, token: str, **options: Any) -> ImportRun:

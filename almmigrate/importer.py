@@ -27,8 +27,9 @@ from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snaps
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
 from almmigrate.instance import Client
 from almmigrate.journal import Journal
+from almmigrate.pipeline import Reader, file_reader, prepare_dataset
 from almmigrate.plan_types import Outcome, Plan, PlanAction
-from almmigrate.prepare import ImportOptions, plugins_for, prepare_import
+from almmigrate.prepare import ImportOptions, plugins_for
 from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
 from almmigrate.secrets import MASK, redact_url, register_secret
@@ -203,16 +204,11 @@ def import_file(
     Raises ValidationFailed (exit 2, nothing written) when the file has errors,
     ConnectionProblem (exit 3) when the target cannot be reached.
     """
-    from almmigrate.reader import read_dataset_with_problems
-
-    def read(plugins: dict[str, Plugin]) -> tuple[Dataset, list[Problem]]:
-        return read_dataset_with_problems(Path(path), plugins)
-
-    return import_read(read, str(path), settings, options, run)
+    return import_read(file_reader(path), str(path), settings, options, run)
 
 
 def import_read(
-    read: Callable[[dict[str, Plugin]], tuple[Dataset, list[Problem]]],
+    read: Reader,
     label: str,
     settings: ConnectionSettings,
     options: ImportOptions,
@@ -316,7 +312,7 @@ def _prepare_and_apply(
 ) -> ImportRun:
     started = time.monotonic()
     started_at = _now()
-    prepared = prepare_import(dataset, target, options, reading_problems=reading_problems)
+    prepared = prepare_dataset(dataset, target, options, reading_problems=reading_problems)
     plugins = plugins_for(target)
     plan = prepared.plan
     if run.dry_run:

@@ -1,9 +1,11 @@
-"""Everything before the first write: `plan`, `import` and `migrate` all start here.
+"""Everything before the first write, without a connection: `plan`, `import` and `migrate` all come here.
 
-:func:`prepare_import` reads the target (unless given its Snapshot), loads the
-secrets, settles the project map, validates the whole file and builds the plan.
-A file with any error raises :class:`~almmigrate.errors.ValidationFailed`
-before anything is sent that writes.
+:func:`prepare_import` is pure: given the target's Snapshot, the ProjectMap and
+the SecretValues already resolved, it validates the whole file and builds the
+plan. A file with any error raises :class:`~almmigrate.errors.ValidationFailed`
+before anything is sent that writes. :func:`resolve_project_map` and
+:func:`load_secret_values` resolve what the options name (files, or a source
+instance's Snapshot); reading instances and files is :mod:`almmigrate.pipeline`'s.
 """
 
 from __future__ import annotations
@@ -75,23 +77,23 @@ class PreparedImport:
 
 def prepare_import(
     dataset: Dataset,
-    target: Any,
+    snapshot: Snapshot,
+    project_map: ProjectMap,
+    secrets: SecretValues,
     options: ImportOptions | None = None,
     *,
     reading_problems: list[Problem] | None = None,
 ) -> PreparedImport:
-    """Validate, map and plan `dataset` against `target` (an SDEClient or a Snapshot).
+    """Validate, map and plan `dataset` against the target's `snapshot` (pure: no I/O).
 
+    project_map, secrets: resolved (:func:`resolve_project_map`, :func:`load_secret_values`);
+    options: mode, match, skip_unmapped and strict are read here.
     reading_problems: what reading the file found (reader.read_dataset_with_problems),
-    reported together with the validation's. Raises InputError for bad options
-    or files, ValidationFailed (every problem) when the file has errors;
-    nothing is written either way.
+    reported together with the validation's. Raises InputError for bad options,
+    ValidationFailed (every problem) when the file has errors.
     """
     options = options or ImportOptions()
-    _check_options(options)
-    snapshot = target if isinstance(target, Snapshot) else _fetch(target)
-    secrets = _secrets(options.secrets)
-    project_map = resolve_project_map(dataset, snapshot, options)
+    check_options(options)
     plugins = plugins_for(snapshot)
     # A damaged alias or name is matched to the object it names before anything judges it.
     repaired = repair_keys(dataset, snapshot, project_map.lookup, match=options.match)
@@ -173,12 +175,17 @@ def plugins_for(target: Snapshot | None) -> dict[str, Plugin]:
     return plugins
 
 
-def resolve_project_map(dataset: Dataset, target: Snapshot, options: ImportOptions) -> ProjectMap:
+def resolve_project_map(
+    dataset: Dataset, target: Snapshot, options: ImportOptions, source: Snapshot | None = None
+) -> ProjectMap:
     """The project map an import uses, by the first rule that applies.
 
-    An explicit map; `--auto-map-projects`; `--match id` or a file whose
-    projects are the target's own (same ids, same names): identity;
-    otherwise an empty map, so that every connection is reported unmapped.
+    An explicit map (a ProjectMap, or a map CSV read here); `--auto-map-projects`
+    (from `source`, else options.source as a Snapshot, else the file's projects
+    sheet); `--match id` or a file whose projects are the target's own (same
+    ids, same names): identity; otherwise an empty map, so that every
+    connection is reported unmapped. A source given as settings is read first
+    (:func:`almmigrate.pipeline.source_snapshot`): nothing here opens a connection.
     """
     if options.project_map is not None and options.auto_map_projects:
         raise InputError("give --project-map or --auto-map-projects, not both")
@@ -187,17 +194,16 @@ def resolve_project_map(dataset: Dataset, target: Snapshot, options: ImportOptio
     if options.project_map is not None:
         return read_map(options.project_map)
     if options.auto_map_projects:
-        return _auto_map(dataset, target, options.source)
+        given = source if source is not None else options.source
+        if isinstance(given, ConnectionSettings):
+            raise TypeError("read the source instance first: pass its Snapshot as `source`")
+        return _auto_map(dataset, target, given)
     if options.match == Match.ID or same_projects(dataset, target):
         return identity_map(target)
     return ProjectMap({}, "none", _no_map_notes(dataset))
 
 
-def _auto_map(
-    dataset: Dataset, target: Snapshot, source: Snapshot | ConnectionSettings | None
-) -> ProjectMap:
-    if isinstance(source, ConnectionSettings):
-        source = _fetch_settings(source)
+def _auto_map(dataset: Dataset, target: Snapshot, source: Snapshot | None) -> ProjectMap:
     sources = projects_of_snapshot(source) if source is not None else projects_of_dataset(dataset)
     if not sources and dataset.connections:
         raise InputError("--auto-map-projects needs --source-url, or a file with a projects sheet")
@@ -209,7 +215,8 @@ def _no_map_notes(dataset: Dataset) -> dict[int, str]:
     return {c.project: hint for c in dataset.connections if c.project is not None}
 
 
-def _check_options(options: ImportOptions) -> None:
+def check_options(options: ImportOptions) -> None:
+    """InputError for a mode or match that is not one of the known ones."""
     if options.mode not in _values(Mode):
         raise InputError(f'--mode "{options.mode}" is not one of {", ".join(Mode)}')
     if options.match not in _values(Match):
@@ -221,21 +228,10 @@ def _values(vocabulary: type[StrEnum]) -> set[str]:
     return {member.value for member in vocabulary}
 
 
-def _secrets(secrets: str | Path | SecretValues | None) -> SecretValues:
+def load_secret_values(secrets: str | Path | SecretValues | None) -> SecretValues:
+    """The secret values an import uses: none, given, or read from a secrets CSV."""
     if secrets is None:
         return SecretValues()
     if isinstance(secrets, SecretValues):
         return secrets
     return load_secrets(secrets)
-
-
-def _fetch(client: Any) -> Snapshot:
-    from almmigrate.instance import fetch_snapshot
-
-    return fetch_snapshot(client)
-
-
-def _fetch_settings(settings: ConnectionSettings) -> Snapshot:
-    from almmigrate.instance import read_instance
-
-    return read_instance(settings)

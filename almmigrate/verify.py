@@ -22,7 +22,7 @@ from almmigrate.mapping import ProjectMap
 from almmigrate.naturalkey import name_key
 from almmigrate.plan import build_plan, given_params, values_equal
 from almmigrate.plan_types import Match, PlanAction, PlanItem
-from almmigrate.prepare import ImportOptions, plugins_for, resolve_project_map
+from almmigrate.prepare import ImportOptions, plugins_for
 from almmigrate.problems import settle
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, mask
@@ -168,14 +168,14 @@ def verify_file(
     Raises InputError / ValidationFailed for a file that cannot be read.
     """
     from almmigrate.instance import read_instance
-    from almmigrate.reader import read_dataset_with_problems
+    from almmigrate.pipeline import file_reader, project_map_for
 
     options = options or ImportOptions()
     target = read_instance(settings)
     plugins = plugins_for(target)
-    dataset, problems = read_dataset_with_problems(Path(path), plugins)
+    dataset, problems = file_reader(path)(plugins)
     settle(problems, file=str(path))
-    project_map = resolve_project_map(dataset, target, options)
+    project_map = project_map_for(dataset, target, options)
     return verify_dataset(
         dataset, target, project_map=project_map, plugins=plugins, match=options.match
     )

@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 import almmigrate.sim
 from almmigrate.demo import OUTPUTS, run_demo
 from almmigrate.generation import GENERATIONS
+from almmigrate.plan_types import PlanAction
 from almmigrate.sim import SimServer
 from almmigrate.sim.translate import data_in
 
@@ -122,7 +123,14 @@ def test_demo_library_call_and_a_second_run_in_the_same_folder(
         " API, the target the newer Issue Tracker API"
     )
     assert len(steps) == 6
-    assert not (tmp_path / "d" / "plan.json").exists()  # no writer given: no plan file
+    # The library writes the plan as `plan --out` does: every object, the same counts.
+    written = json.loads((tmp_path / "d" / "plan.json").read_text(encoding="utf-8"))
+    assert written["summary"] == {
+        **dict.fromkeys([a.value for a in PlanAction], 0),
+        **again.plan.counts(),
+        "warnings": 0,
+    }
+    assert len(written["items"]) == len(again.plan.items) == 145
 
 
 def assert_target_holds_every_source_object(source: SimServer, target: SimServer) -> None:

@@ -38,12 +38,12 @@ def command(folder: str) -> None:
       almmigrate demo
       almmigrate demo --out /tmp/demo
     """
-    from almmigrate.cli.plan import summary_line, write_plan_json
+    from almmigrate.cli.plan import summary_line
 
     def on_step(text: str) -> None:
         click.echo(f"- {text} ...", err=True)
 
-    result = run_demo(folder, on_step=on_step, write_plan=write_plan_json)
+    result = run_demo(folder, on_step=on_step)
     click.echo("")
     click.echo(describe(result, summary_line))
     sys.exit(result.run.exit_code)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import click
@@ -19,7 +17,7 @@ from almmigrate.cli.options import (
 )
 from almmigrate.errors import Problem
 from almmigrate.plan_types import Plan, PlanAction, PlanItem
-from almmigrate.problems import as_rows, summary_text
+from almmigrate.problems import summary_text
 from almmigrate.secrets import scrub
 
 
@@ -70,22 +68,17 @@ def command(
       almmigrate plan export.xlsx --url https://target.example.com \\
           --project-map map.csv --secrets secrets.csv --out plan.json
     """
-    from almmigrate.instance import read_instance
-    from almmigrate.prepare import plugins_for, prepare_import
-    from almmigrate.reader import read_dataset_with_problems
+    from almmigrate.pipeline import plan_file
 
     settings = settings_from(url, token, **tls)
     source = None
     if choices.get("auto_map_projects") and source_url:
         source = settings_from(source_url, source_token, which="source", **tls)
     options = import_options_from(source=source, **choices)
-    target = read_instance(settings)
-    dataset, found = read_dataset_with_problems(file, plugins_for(target))
-    prepared = prepare_import(dataset, target, options, reading_problems=found)
+    prepared = plan_file(file, settings, options, out=out or None)
     echo_warnings(prepared.warnings, out or "--out PLAN.json")
     print_plan(prepared.plan, show_all=show_all, warnings=prepared.warnings)
     if out:
-        write_plan_json(out, prepared.plan, warnings=prepared.warnings)
         click.echo(f"Plan written to {out}", err=True)
     if prepared.plan.has_errors:
         sys.exit(1)
@@ -177,44 +170,3 @@ _STYLES = {
 def _styled(action: PlanAction) -> str:
     style = _STYLES.get(action)
     return f"[{style}]{action}[/{style}]" if style else action
-
-
-def plan_to_json(plan: Plan, warnings: Sequence[Problem] = ()) -> dict[str, Any]:
-    """The plan as JSON-ready data, with the file's warnings: never a secret value."""
-    return {
-        "summary": {
-            **{action.value: plan.counts().get(action, 0) for action in PlanAction},
-            "warnings": len(warnings),
-        },
-        "warnings": as_rows(warnings),
-        "items": [_item_json(item) for item in plan.items],
-    }
-
-
-def _item_json(item: PlanItem) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "kind": item.kind,
-        "action": str(item.action),
-        "key": item.key,
-        "row": item.row,
-        "source_id": item.source_id,
-        "target_id": item.target_id,
-    }
-    if item.kind == "connection":
-        data.update(project=item.project, alias=item.alias, connector_name=item.connector_name)
-    if item.error:
-        data["error"] = item.error
-    if item.action == PlanAction.CREATE:
-        data["body"] = item.redacted_body()
-    data["changes"] = [
-        {"field": c.field, "secret": True, "change": "(secret changed)"}
-        if c.secret
-        else {"field": c.field, "old": c.old, "new": c.new}
-        for c in item.changes
-    ]
-    return data
-
-
-def write_plan_json(path: str | Path, plan: Plan, warnings: Sequence[Problem] = ()) -> None:
-    text = json.dumps(plan_to_json(plan, warnings), indent=2, ensure_ascii=False, default=str)
-    Path(path).write_text(scrub(text) + "\n", encoding="utf-8")

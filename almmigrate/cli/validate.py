@@ -7,11 +7,8 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import STRICT_OPTION, connection_options, settings_from
-from almmigrate.instance import read_instance
 from almmigrate.plan_types import Mode
-from almmigrate.prepare import merge_problems, plugins_for, validate_for_target
-from almmigrate.problems import settle, summary_text
-from almmigrate.reader import read_dataset_with_problems
+from almmigrate.problems import summary_text
 from almmigrate.secrets import scrub
 
 
@@ -55,28 +52,14 @@ def command(
       almmigrate validate connectors.xlsx
       almmigrate validate connectors.xlsx --url https://sde.example.com
     """
-    target = None
-    if url:
-        target = read_instance(settings_from(url, token, **tls))
-    plugins = plugins_for(target)
-    dataset, found = read_dataset_with_problems(file, plugins)
-    values = None
-    if secrets:
-        from almmigrate.secretsfile import load_secrets
+    from almmigrate.pipeline import validate_file
 
-        values = load_secrets(secrets)
-    from almmigrate.damage import check_dataset, repair_keys
-
-    repaired = repair_keys(dataset, target) if target is not None else []
-    dataset, checked = validate_for_target(
-        dataset, plugins, target, secrets=values, mode=Mode(mode)
-    )
-    damaged = repaired + check_dataset(dataset, plugins, target)
-    problems = settle(merge_problems(found, checked + damaged), strict=strict, file=file)
-    for problem in problems:
+    settings = settings_from(url, token, **tls) if url else None
+    found = validate_file(file, settings, mode=mode, secrets=secrets, strict=strict)
+    for problem in found.problems:
         click.echo(scrub(f"  {problem.severity}: {problem}"))
-    counts = f"{_plural(len(dataset.connectors), 'connector')}, {_plural(len(dataset.connections), 'connection')}"
-    extra = f" ({summary_text(problems)})" if problems else ""
+    counts = f"{_plural(found.connectors, 'connector')}, {_plural(found.connections, 'connection')}"
+    extra = f" ({summary_text(found.problems)})" if found.problems else ""
     click.echo(f"{counts}: no problems{extra}")
 
 
