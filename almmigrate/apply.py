@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -49,7 +49,7 @@ from almmigrate.plan_types import (
     PlanItem,
 )
 from almmigrate.ratelimit import Slots
-from almmigrate.secrets import scrub
+from almmigrate.secrets import scrub, worker_pool
 
 if TYPE_CHECKING:
     from almmigrate.instance import Client
@@ -316,7 +316,7 @@ class _BatchRunner:
         outcomes: list[Outcome] = []
         pending: deque[list[tuple[PlanItem, Future[Outcome]]]] = deque()
         queued = 0
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="apply")
+        pool = worker_pool(self.concurrency, thread_name_prefix="apply")
         try:
             for start in range(0, len(items), self.batch_size):
                 if self.stop:

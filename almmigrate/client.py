@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
@@ -66,7 +66,7 @@ from almmigrate.responses import (
     transport_error,
 )
 from almmigrate.schema import Plugin
-from almmigrate.secrets import redact_url, register_secret, scrub
+from almmigrate.secrets import redact_url, register_secret, scrub, worker_pool
 from almmigrate.settings import ConnectionSettings
 
 logger = logging.getLogger("almmigrate.client")
@@ -600,7 +600,7 @@ class SDEClient:
         workers = self.workers
         pending: deque[Future[Any]] = deque()
         remaining = iter(urls)
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="almmigrate-page") as pool:
+        with worker_pool(max_workers=workers, thread_name_prefix="almmigrate-page") as pool:
             try:
                 for url in islice(remaining, 2 * workers):
                     pending.append(pool.submit(self.get, url))

@@ -17,7 +17,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from almmigrate.instance import Client, client_generation
 from almmigrate.mapping import ConnectorNames, ProjectMap
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
-from almmigrate.secrets import MASK, register_secret, scrub
+from almmigrate.secrets import MASK, one_run, register_secret, scrub, worker_pool
 from almmigrate.secretsfile import SecretValues
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 
@@ -74,6 +74,7 @@ class _Job:
 # ---------------------------------------------------------------- running
 
 
+@one_run
 def run_for_dataset(
     client: Client,
     dataset: Dataset,
@@ -108,6 +109,7 @@ def run_for_dataset(
     return _run(client, jobs, concurrency, on_progress)
 
 
+@one_run
 def run_for_instance(
     client: Client,
     *,
@@ -198,7 +200,7 @@ def _run(
             on_progress(count, len(jobs))
         return result
 
-    pool = ThreadPoolExecutor(max_workers=max(1, concurrency))
+    pool = worker_pool(max_workers=max(1, concurrency))
     futures = [pool.submit(run_one, job) for job in jobs]
     try:
         results = [future.result() for future in futures]

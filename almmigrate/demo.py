@@ -33,6 +33,7 @@ from almmigrate.plan_json import write_plan_json
 from almmigrate.plan_types import Plan
 from almmigrate.prepare import ImportOptions
 from almmigrate.resources import samples_dir
+from almmigrate.secrets import one_run
 from almmigrate.settings import ConnectionSettings
 
 if TYPE_CHECKING:
@@ -137,6 +138,7 @@ def prepare_folder(folder: str | Path) -> Path:
     return path
 
 
+@one_run
 def run_demo(
     folder: str | Path = DEFAULT_FOLDER, *, on_step: Callable[[str], None] | None = None
 ) -> DemoResult:

@@ -36,7 +36,7 @@ from almmigrate.errors import InputError
 from almmigrate.generation import ALM_GENERATION
 from almmigrate.instance import ShapedRead, read_instance_shaped, unique_ids
 from almmigrate.models import Connection, Connector
-from almmigrate.secrets import MASK, mask, redact_url
+from almmigrate.secrets import MASK, mask, one_run, redact_url
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import META_KEY
 
@@ -169,6 +169,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+@one_run
 def export(
     settings: ConnectionSettings,
     out: str | Path,

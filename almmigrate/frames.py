@@ -32,6 +32,7 @@ from almmigrate.files.table import DATA_SHEETS
 from almmigrate.importer import ImportRun, RunOptions, import_read
 from almmigrate.prepare import ImportOptions, PreparedImport
 from almmigrate.schema import Plugin
+from almmigrate.secrets import one_run
 from almmigrate.settings import ConnectionSettings
 
 __all__ = [
@@ -70,6 +71,7 @@ def read_frames(
     return dataset_to_frames(read_dataset(path, plugins))
 
 
+@one_run
 def export_frames(
     url: str,
     token: str,
@@ -170,6 +172,7 @@ def _reader(frames: Frames) -> Any:
     return read
 
 
+@one_run
 def plan_frames(frames: Frames, url: str, token: str, **options: Any) -> PreparedImport:
     """What importing the frames would do on the target, as `plan` shows it; writes nothing.
 

@@ -32,7 +32,7 @@ from almmigrate.plan_types import Outcome, Plan, PlanAction
 from almmigrate.prepare import ImportOptions, plugins_for
 from almmigrate.report import FORMATS, write_errors_files, write_report
 from almmigrate.schema import Plugin, is_secret
-from almmigrate.secrets import MASK, redact_url, register_secret
+from almmigrate.secrets import MASK, one_run, redact_url, register_secret
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.verify import Verification, verify_dataset
@@ -192,6 +192,7 @@ def _stopped_early(
     return outcome
 
 
+@one_run
 def import_file(
     path: str | Path,
     settings: ConnectionSettings,
@@ -207,6 +208,7 @@ def import_file(
     return import_read(file_reader(path), str(path), settings, options, run)
 
 
+@one_run
 def import_read(
     read: Reader,
     label: str,
@@ -239,6 +241,7 @@ def import_read(
         return _prepare_and_apply(client, dataset, target, options, run, problems, context)
 
 
+@one_run
 def migrate(
     source: ConnectionSettings,
     target: ConnectionSettings,
@@ -535,6 +538,7 @@ def override_secrets(
         for param, value in params.items():
             supplied = secrets.lookup(kind, name, param)
             if supplied is not None and (value == MASK or is_secret(param, plugin)):
+                register_secret(supplied, param)  # the run sends it: its messages hide it
                 filled[param] = supplied
         return filled
 

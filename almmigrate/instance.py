@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -27,7 +27,7 @@ from almmigrate.errors import InputError
 from almmigrate.generation import ALM_GENERATION, Generation
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.schema import Plugin, bundled_plugins
-from almmigrate.secrets import redact_url
+from almmigrate.secrets import one_run, redact_url, worker_pool
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import translate_plugins
 
@@ -90,6 +90,7 @@ class Client(Protocol):
 # ---------------------------------------------------------------- from settings
 
 
+@one_run
 def read_instance(
     settings: ConnectionSettings,
     *,
@@ -187,7 +188,7 @@ def read_shaped(
             )
             connections = [one(c) for c in found]
     else:
-        with ThreadPoolExecutor(1, thread_name_prefix="almmigrate-context") as pool:
+        with worker_pool(1, thread_name_prefix="almmigrate-context") as pool:
             context = pool.submit(read_context, client, only=only, on_progress=on_progress)
             found = iter_connections(client, with_last_job=with_last_job, on_progress=on_progress)
             connections = _shape_alongside(context, found, shape)
@@ -296,7 +297,7 @@ def read_context(
             _read(client, "applications", Application.from_api, on_progress)
         )
         readers["projects"] = lambda: list(_read(client, PROJECTS, Project.from_api, on_progress))
-    with ThreadPoolExecutor(len(readers), thread_name_prefix="almmigrate-export") as pool:
+    with worker_pool(len(readers), thread_name_prefix="almmigrate-export") as pool:
         futures = {what: pool.submit(read) for what, read in readers.items()}
         found = {what: future.result() for what, future in futures.items()}
     gen = client_generation(client)

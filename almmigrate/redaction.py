@@ -121,11 +121,13 @@ class Redactor:
                 self._seen.add(key)
                 self._pending.append(key)
 
-    def clear(self) -> None:
+    def copy(self) -> Redactor:
+        """A new Redactor that knows every value this one knows, and learns on its own."""
+        other = Redactor(self.mask, self._secret_name)
         with self._lock:
-            self._seen.clear()
-            self._pending.clear()
-            self._index = _Index()
+            other._seen = set(self._seen)
+        other._pending = list(other._seen)
+        return other
 
     def scrub(self, text: str) -> str:
         """Text with every form of every registered value replaced by the mask."""

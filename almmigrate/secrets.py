@@ -1,26 +1,37 @@
 """Secrets: which params are secret, masking, and redaction of anything printed.
 
 Two lines of defence. First, secret params are masked at the source (export,
-plan, report). Second, every token and secret value the process learns is
-registered here, and :func:`scrub` (used by the log filter, the reports and
-the CLI's error printer) replaces it, in every encoded form
-(:mod:`almmigrate.redaction`), wherever it would otherwise be shown.
+plan, report) by :func:`mask`. Second, every token and secret value a run
+learns is registered with the run's own Redactor, and :func:`scrub` (used by
+the log filter, the reports and the CLI's error printer) replaces it, in every
+encoded form (:mod:`almmigrate.redaction`), wherever it would otherwise be shown.
+
+A run is one CLI invocation (:func:`redaction_scope`) or one library call
+(:func:`one_run`); its Redactor lives in a context variable, shared with its
+worker threads (:func:`worker_pool`), so runs in one process never see or
+reset each other's secrets.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from almmigrate.redaction import Redactor
 
 if TYPE_CHECKING:
     from almmigrate.schema import Plugin
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 MASK = "********"
 
@@ -74,57 +85,115 @@ def mask(
     return shown
 
 
-class _Scope:
-    """The Redactor of the run under way: one per CLI invocation (see redaction_scope)."""
+# The Redactor of the run under way in this context (None outside any run), and the
+# one a context uses outside any run (a caller using the client or a reader directly).
+# Context variables, not module state: two runs in one process (two threads of a
+# library caller, two tests, two CLI invocations) never see each other's secrets.
+_RUN: ContextVar[Redactor | None] = ContextVar("almmigrate_run_redactor", default=None)
+_OUTSIDE: ContextVar[Redactor | None] = ContextVar("almmigrate_outside_redactor", default=None)
 
-    redactor = Redactor(MASK, name_is_secret)
+
+def _new() -> Redactor:
+    return Redactor(MASK, name_is_secret)
+
+
+def current_redactor() -> Redactor:
+    """The Redactor that register_secret and scrub use here: the run's, or this context's own."""
+    run = _RUN.get()
+    if run is not None:
+        return run
+    outside = _OUTSIDE.get()
+    if outside is None:
+        outside = _new()
+        _OUTSIDE.set(outside)
+    return outside
 
 
 @contextmanager
 def redaction_scope() -> Iterator[Redactor]:
-    """A run's own secrets: registered inside, forgotten when it ends.
+    """A run of its own, with nothing learnt: what it registers is forgotten when it ends.
 
-    The CLI runs every command in one, so nothing learnt by a run outlives it,
-    and tests get one each without resetting anything. An attribute, not a
-    context variable: the run's worker threads must share it.
+    The CLI runs each invocation in one, as a separate process would be: it
+    learns its secrets from its own tokens and files, and leaves the caller's
+    alone. The run's worker threads share it (see :func:`worker_pool`).
     """
-    previous = _Scope.redactor
-    _Scope.redactor = Redactor(MASK, name_is_secret)
+    with _running(_new()) as redactor:
+        yield redactor
+
+
+def in_run() -> bool:
+    """True inside a run (a CLI invocation, a library call, a redaction_scope)."""
+    return _RUN.get() is not None
+
+
+@contextmanager
+def secret_run() -> Iterator[Redactor]:
+    """The run under way, or a new one for a library call made outside any.
+
+    A new run knows what its caller's context registered outside any run (a
+    secrets file or a client the caller made itself) and keeps the rest to
+    itself: the next call starts without it.
+    """
+    if in_run():
+        yield current_redactor()
+        return
+    outside = _OUTSIDE.get()
+    with _running(outside.copy() if outside is not None else _new()) as redactor:
+        yield redactor
+
+
+def one_run(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a library entry point (export, import_file, migrate, ...) inside secret_run()."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with secret_run():
+            return function(*args, **kwargs)
+
+    return run
+
+
+@contextmanager
+def _running(redactor: Redactor) -> Iterator[Redactor]:
+    token = _RUN.set(redactor)
     try:
-        yield _Scope.redactor
+        yield redactor
     finally:
-        _Scope.redactor = previous
+        _RUN.reset(token)
 
 
-def start_redaction() -> Redactor:
-    """Begin a run with nothing learnt (the CLI, at each invocation); kept until the next.
+def worker_pool(max_workers: int, thread_name_prefix: str = "") -> ThreadPoolExecutor:
+    """A thread pool whose workers register into and scrub with the calling run's Redactor.
 
-    Not restored at the end, unlike redaction_scope: a worker still in a request as
-    the process exits must keep hiding what the run learnt.
+    A new thread starts with no context of its own: without this a worker's log
+    lines and error messages would not know the run's secrets.
     """
-    _Scope.redactor = Redactor(MASK, name_is_secret)
-    return _Scope.redactor
+    return ThreadPoolExecutor(
+        max_workers,
+        thread_name_prefix=thread_name_prefix,
+        initializer=_RUN.set,
+        initargs=(current_redactor(),),
+    )
 
 
 def register_secret(value: object, field: str | None = None) -> None:
-    """Remember a secret value so that :func:`scrub` hides it from any output.
+    """Remember a secret value so that :func:`scrub` hides it from any output of this run.
 
     field: the param that carries it; a very short value is hidden only there
     (and in any field whose name says it is secret), in every encoded form.
     """
-    _Scope.redactor.add(value, field)
-
-
-def forget_secrets() -> None:
-    """Forget every value the current scope registered (a new run in the same scope)."""
-    _Scope.redactor.clear()
+    current_redactor().add(value, field)
 
 
 def scrub(text: str) -> str:
-    """Text with every registered secret, in any encoding, and any `Token xyz` value hidden."""
+    """Text with every secret this run registered, in any encoding, and any `Token xyz` value hidden."""
+    return _scrubbed(current_redactor(), text)
+
+
+def _scrubbed(redactor: Redactor, text: str) -> str:
     if not text:
         return text
-    return _TOKEN_HEADER.sub(r"\1" + MASK, _Scope.redactor.scrub(text))
+    return _TOKEN_HEADER.sub(r"\1" + MASK, redactor.scrub(text))
 
 
 # `Token <value>` as in the Authorization header. The value must look like a token (8+
@@ -155,20 +224,31 @@ def redact_url(url: str) -> str:
 
 
 class ScrubFilter(logging.Filter):
-    """A logging filter that scrubs secrets from every record's final message."""
+    """A logging filter that scrubs secrets from every record's final message.
+
+    redactor: the run whose secrets to hide, whichever thread logs; None: the
+    run under way in the logging thread.
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = scrub(message)
+        record.msg = self._scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             # Handlers filter before they format: format the traceback now so it is scrubbed too.
             record.exc_text = _TRACEBACKS.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = scrub(record.exc_text)
+            record.exc_text = self._scrub(record.exc_text)
         if record.stack_info:
-            record.stack_info = scrub(record.stack_info)
+            record.stack_info = self._scrub(record.stack_info)
         return True
+
+    def _scrub(self, text: str) -> str:
+        return _scrubbed(self.redactor or current_redactor(), text)
 
 
 _TRACEBACKS = logging.Formatter()

@@ -25,7 +25,7 @@ from almmigrate.plan_types import Match, PlanAction, PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for
 from almmigrate.problems import settle
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
-from almmigrate.secrets import MASK, mask
+from almmigrate.secrets import MASK, mask, one_run
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
@@ -159,6 +159,7 @@ def verify_dataset(
     return found
 
 
+@one_run
 def verify_file(
     path: str | Path, settings: ConnectionSettings, options: ImportOptions | None = None
 ) -> Verification:

@@ -27,7 +27,6 @@ from typing import Any
 import pytest
 from cli_runs import Cli, CliResult, run_cli
 
-from almmigrate.secrets import redaction_scope
 from almmigrate.sim import Faults, SimServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -177,13 +176,6 @@ def _blobs(output: str | bytes | Path) -> Iterator[tuple[str, bytes]]:
 @pytest.fixture
 def canaries() -> Canaries:
     return Canaries()
-
-
-@pytest.fixture(autouse=True)
-def _own_redaction_scope() -> Iterator[None]:
-    # Each test is a run of its own: the secrets it registers hide nothing in another test.
-    with redaction_scope():
-        yield
 
 
 @pytest.fixture(autouse=True)

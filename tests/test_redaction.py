@@ -85,3 +85,14 @@ def test_a_longer_secret_holding_a_shorter_one_is_hidden_whole() -> None:
     redactor.add("hunter22")
     redactor.add("hunter22-and-more")
     assert redactor.scrub("pw hunter22-and-more") == f"pw {MASK}"
+
+
+def test_a_copy_knows_what_the_original_knew_and_learns_on_its_own() -> None:
+    original = Redactor(MASK, name_is_secret)
+    original.add("long-secret-value-1")
+    original.add("Qz9", "alm_pass")
+    copy = original.copy()
+    copy.add("copy-only-secret-2")
+    shown = "long-secret-value-1 alm_pass=Qz9 copy-only-secret-2"
+    assert copy.scrub(shown) == f"{MASK} alm_pass={MASK} {MASK}"
+    assert original.scrub(shown) == f"{MASK} alm_pass={MASK} copy-only-secret-2"

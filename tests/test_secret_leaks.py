@@ -387,3 +387,45 @@ def test_verify_and_an_issue_tracker_target_show_no_secret(
     held = json.dumps(target.state.snapshot())
     assert any(v in held for v in world.credentials if v.startswith("CANARY-src-"))
     assert_no_leak(canaries, world)
+
+
+def test_two_imports_at_once_in_one_process_each_hide_their_own_secrets(
+    make_sim: Any, target_data: dict[str, Any], exported: Path,
+    sample_secrets: list[dict[str, str]], canaries: Any, tmp_path: Path,
+) -> None:  # fmt: skip
+    """Library use: two runs in two threads of one process, each with its own secrets file and
+    a target that echoes every refused write; no reset between or after them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from almmigrate.importer import RunOptions, import_file
+    from almmigrate.prepare import ImportOptions
+    from almmigrate.settings import ConnectionSettings
+
+    def one_import(label: str) -> Path:
+        secrets = tmp_path / f"secrets-{label}.csv"  # holds canaries by design: not searched
+        with secrets.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, ["kind", "name", "field", "value"])
+            writer.writeheader()
+            writer.writerows(
+                {**row, "value": canaries.new(f"{label}-{row['field']}")} for row in sample_secrets
+            )
+        target = make_sim(
+            {**target_data, "connectors": [], "connections": []}, faults=Faults(echo_rejects=True)
+        )
+        out = tmp_path / label
+        out.mkdir()
+        done = import_file(
+            exported,
+            ConnectionSettings(target.url, target.token),
+            ImportOptions(auto_map_projects=True, secrets=str(secrets)),
+            RunOptions(report=out / "report.html", errors=out / "errors.csv"),
+        )
+        assert done.result is not None and done.result.failed  # every write was refused
+        return out
+
+    with ThreadPoolExecutor(2) as runs:
+        outs = list(runs.map(one_import, ["one", "two"]))
+    for out in outs:
+        echoed = (out / "report.html").read_text(encoding="utf-8")
+        assert "Invalid request" in echoed and "alm_user" in echoed  # the bodies came back
+    canaries.assert_absent(*outs)

@@ -2,15 +2,25 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
+from pathlib import Path
 
+import pytest
+from cli_runs import run_cli
+from click.testing import CliRunner
+
+from almmigrate.cli import cli
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import (
     MASK,
     ScrubFilter,
     mask,
     redact_url,
+    redaction_scope,
     register_secret,
     scrub,
+    secret_run,
+    worker_pool,
 )
 from almmigrate.settings import ConnectionSettings
 
@@ -111,13 +121,10 @@ def test_log_filter_scrubs_a_logged_traceback():
     assert CANARY not in text
 
 
-def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh():
-    from click.testing import CliRunner
-
-    from almmigrate.cli import cli
-    from almmigrate.secrets import redaction_scope
-
-    register_secret(CANARY)
+def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    register_secret(CANARY)  # outside any run: this context's own
     with redaction_scope():
         assert scrub(CANARY) == CANARY  # the outer run's secret is not this one's
         register_secret("inner-secret-value-1")
@@ -125,4 +132,45 @@ def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh(
     assert scrub("inner-secret-value-1") == "inner-secret-value-1"
     assert scrub(CANARY) == MASK
     assert CliRunner().invoke(cli, ["validate", "--help"]).exit_code == 0
-    assert scrub(CANARY) == CANARY  # an invocation starts with nothing learnt
+    # An invocation starts with nothing learnt: the caller's secret is not its to hide ...
+    code, _, err = run_cli(capsys, "validate", str(tmp_path / f"{CANARY}.xlsx"))
+    assert code == 2 and f"{CANARY}.xlsx: no such file" in err
+    # ... and it resets nothing of the caller's.
+    assert scrub(CANARY) == MASK
+
+
+def test_two_runs_at_once_in_one_process_each_redact_their_own_secrets_without_a_reset():
+    """Two library calls in two threads: each hides its own secrets, in its workers too, and
+    neither sees (nor clears) the other's; the caller learns neither."""
+    first, second = "first-run-secret-1111", "second-run-secret-2222"
+    both_registered = threading.Barrier(2)
+    shown: dict[str, tuple[str, str]] = {}
+
+    def run(own: str) -> None:
+        with secret_run():
+            register_secret(own)
+            both_registered.wait(timeout=60)
+            with worker_pool(1) as pool:
+                in_worker = pool.submit(scrub, f"{first} {second}").result()
+            shown[own] = (scrub(f"{first} {second}"), in_worker)
+
+    threads = [threading.Thread(target=run, args=(own,)) for own in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert shown[first] == (f"{MASK} {second}", f"{MASK} {second}")
+    assert shown[second] == (f"{first} {MASK}", f"{first} {MASK}")
+    assert scrub(f"{first} {second}") == f"{first} {second}"
+
+
+def test_a_library_call_after_another_starts_without_its_secrets_and_keeps_the_callers():
+    register_secret("caller-secret-3333")  # e.g. the caller read a secrets file itself
+    with secret_run():
+        register_secret("call-one-secret-4444")
+        assert scrub("caller-secret-3333 call-one-secret-4444") == f"{MASK} {MASK}"
+    with secret_run():
+        assert scrub("caller-secret-3333 call-one-secret-4444") == f"{MASK} call-one-secret-4444"
+        with secret_run():  # a library call inside a run is part of it
+            register_secret("nested-secret-5555")
+        assert scrub("nested-secret-5555") == MASK

@@ -20,7 +20,7 @@ import click
 
 from almmigrate import __version__
 from almmigrate.errors import AlmMigrateError, ValidationFailed
-from almmigrate.secrets import ScrubFilter, scrub, start_redaction
+from almmigrate.secrets import ScrubFilter, current_redactor, in_run, redaction_scope, scrub
 
 # command name -> module under almmigrate.cli holding a click command of that name.
 COMMANDS = {
@@ -99,14 +99,16 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["verbose"] = verbose
-    start_redaction()  # what an earlier run in this process learnt is not this run's
+    if not in_run():  # the group invoked itself (click's CliRunner), not through main()
+        ctx.with_resource(redaction_scope())
     configure_logging(verbose)
 
 
 def configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(ScrubFilter())
+    # Bound to this run: a line logged by any of its threads hides what the run learnt.
+    handler.addFilter(ScrubFilter(current_redactor()))
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("almmigrate")
     root.handlers[:] = [handler]
@@ -141,25 +143,28 @@ def main(argv: list[str] | None = None) -> Any:
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
     verbose += (argv or sys.argv[1:]).count("--verbose")
-    try:
-        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
-        code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        if argv is None:
-            stop_at_next_interrupt()
-        click.echo("Interrupted (Ctrl-C).", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(2 if error.exit_code == 2 else error.exit_code)
-    except click.exceptions.Exit as done:
-        if done.exit_code == 130 and argv is None:
-            stop_at_next_interrupt()
-        sys.exit(done.exit_code)
-    except AlmMigrateError as error:
-        report_error(error, verbose)
-        sys.exit(error.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+    # A run of its own, as a separate process would be: it learns its secrets from its
+    # own tokens and files, and a caller of main() keeps its own (tests, a server).
+    with redaction_scope():
+        try:
+            # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+            code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            if argv is None:
+                stop_at_next_interrupt()
+            click.echo("Interrupted (Ctrl-C).", err=True)
+            sys.exit(130)
+        except click.ClickException as error:
+            error.show()
+            sys.exit(2 if error.exit_code == 2 else error.exit_code)
+        except click.exceptions.Exit as done:
+            if done.exit_code == 130 and argv is None:
+                stop_at_next_interrupt()
+            sys.exit(done.exit_code)
+        except AlmMigrateError as error:
+            report_error(error, verbose)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 def stop_at_next_interrupt() -> None:
