@@ -15,7 +15,6 @@ import csv
 import json
 import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, wait
 from dataclasses import asdict, dataclass, field
@@ -31,6 +30,7 @@ from almmigrate.errors import (
     NotAvailable,
     parse_error_body,
 )
+from almmigrate.files.atomic import atomic_text
 from almmigrate.files.cells import csv_escape
 from almmigrate.instance import Client, client_generation
 from almmigrate.mapping import ConnectorNames, ProjectMap
@@ -483,23 +483,16 @@ def write_results(path: str | os.PathLike[str], results: list[TestResult]) -> Pa
             bad=lambda row: row["result"] == FAILED,
         )
         return target
-    folder = target.parent if str(target.parent) else Path(".")
-    temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(temp, "x", encoding="utf-8", newline="") as out:
-            if suffix == ".json":
-                json.dump({"summary": found, "results": rows}, out, indent=2, ensure_ascii=False)
-                out.write("\n")
-            else:
-                writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
-                writer.writeheader()
-                # An ALM's message must not run as a formula when the CSV is opened.
-                writer.writerows(
-                    {k: csv_escape(v) if isinstance(v, str) else v for k, v in row.items()}
-                    for row in rows
-                )
-        os.replace(temp, target)
-    except OSError as error:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"cannot write the report: {error.strerror}", file=str(target)) from None
+    with atomic_text(target) as out:
+        if suffix == ".json":
+            json.dump({"summary": found, "results": rows}, out, indent=2, ensure_ascii=False)
+            out.write("\n")
+        else:
+            writer = csv.DictWriter(out, fieldnames=REPORT_COLUMNS)
+            writer.writeheader()
+            # An ALM's message must not run as a formula when the CSV is opened.
+            writer.writerows(
+                {k: csv_escape(v) if isinstance(v, str) else v for k, v in row.items()}
+                for row in rows
+            )
     return target

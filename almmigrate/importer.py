@@ -7,9 +7,7 @@ same way. Both return an :class:`ImportRun`; the CLI only prints it.
 
 from __future__ import annotations
 
-import os
 import signal
-import tempfile
 import threading
 import time
 from collections import deque
@@ -25,6 +23,7 @@ from almmigrate import __version__
 from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped, apply_plan
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
+from almmigrate.files.atomic import check_writable
 from almmigrate.instance import Client
 from almmigrate.journal import Journal
 from almmigrate.pipeline import Reader, file_reader, prepare_dataset
@@ -141,25 +140,7 @@ def check_outputs(run: RunOptions) -> None:
     journal = run.journal or default_journal(run.report)
     for label, path in (("--report", run.report), ("--errors", run.errors), ("--journal", journal)):
         if path is not None:
-            _check_writable(label, path)
-
-
-def _check_writable(label: str, path: Path) -> None:
-    if not path.parent.exists():
-        raise InputError(f"cannot write {label}: its folder does not exist", file=str(path))
-    if path.is_dir() and label != "--errors":
-        raise InputError(f"cannot write {label}: it is a folder", file=str(path))
-    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
-        raise InputError(f"cannot write {label}: the file is not writable", file=str(path))
-    folder = path if path.is_dir() else path.parent
-    try:
-        with tempfile.NamedTemporaryFile(prefix=".almmigrate-check-", dir=folder):
-            pass
-    except OSError as error:
-        raise InputError(
-            f"cannot write {label}: its folder refuses new files ({error.strerror})",
-            file=str(path),
-        ) from None
+            check_writable(label, path)
 
 
 @contextmanager

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from almmigrate.dataset import ConnectionRecord, Dataset, Snapshot
 from almmigrate.errors import InputError
+from almmigrate.files.atomic import write_text
 from almmigrate.files.cells import csv_escape
+from almmigrate.files.csvfiles import read_records
 from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import connection_key, name_key
 
@@ -223,7 +225,7 @@ def write_map(path: str | Path, rows: Iterable[MapRow]) -> int:
         )
         count += 1
     # With a BOM, as Excel needs to show accents; read_map accepts either.
-    Path(path).write_text(buffer.getvalue(), encoding="utf-8-sig", newline="")
+    write_text(path, buffer.getvalue(), encoding="utf-8-sig")
     return count
 
 
@@ -231,19 +233,12 @@ def read_map(path: str | Path) -> ProjectMap:
     """Read `source_project,target_project` (ids); other columns are ignored.
 
     An empty target_project leaves that project unmapped. Raises InputError
-    naming the row for an id that is not a whole number or a source mapped twice.
+    naming the row for an id that is not a whole number or a source mapped twice,
+    and the line and column of a byte that is not UTF-8 (`files.csvfiles`).
     """
     label = str(path)
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise InputError("no such file", file=label) from None
-    except UnicodeDecodeError:
-        raise InputError("not UTF-8 text; save the map as CSV UTF-8", file=label) from None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", file=label) from None
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
-    columns = [c.strip() for c in reader.fieldnames or []]
+    source = read_records(path, what="the project map", expected="source_project,target_project")
+    columns = [c.strip() for c in source.header]
     for needed in ("source_project", "target_project"):
         if needed not in columns:
             raise InputError(
@@ -251,34 +246,31 @@ def read_map(path: str | Path) -> ProjectMap:
                 file=label,
                 row=1,
             )
-    reader.fieldnames = columns
+    at = {name: columns.index(name) for name in ("source_project", "target_project")}
     targets: dict[int, int] = {}
-    try:
-        for number, cells in enumerate(reader, start=2):
-            source = _map_id(cells.get("source_project"), label, number, "source_project")
-            target = _map_id(cells.get("target_project"), label, number, "target_project")
-            if source is None:
-                if target is not None:
-                    raise InputError("source_project is empty", file=label, row=number)
-                continue
-            if target is None:
-                continue
-            if source in targets and targets[source] != target:
-                raise InputError(
-                    f"project {source} is mapped twice ({targets[source]} and {target})",
-                    file=label,
-                    row=number,
-                )
-            targets[source] = target
-    except csv.Error as error:
-        raise InputError(f"not a readable CSV: {error}", file=label) from None
+    for number, cells in source:
+        if not cells:
+            continue  # a blank line
+        source_id = _map_id(_cell(cells, at["source_project"]), label, number, "source_project")
+        target_id = _map_id(_cell(cells, at["target_project"]), label, number, "target_project")
+        if source_id is None:
+            if target_id is not None:
+                raise InputError("source_project is empty", file=label, row=number)
+            continue
+        if target_id is None:
+            continue
+        if source_id in targets and targets[source_id] != target_id:
+            raise InputError(
+                f"project {source_id} is mapped twice ({targets[source_id]} and {target_id})",
+                file=label,
+                row=number,
+            )
+        targets[source_id] = target_id
     return ProjectMap(targets, "file")
 
 
-def _delimiter(text: str) -> str:
-    """Comma, or the semicolon or tab Excel saves with in some locales (told by the header)."""
-    header = re.split(r"[\r\n]", text, maxsplit=1)[0]
-    return max((",", ";", "\t"), key=header.count)
+def _cell(cells: list[str], index: int) -> str | None:
+    return cells[index] if index < len(cells) else None
 
 
 def _map_id(cell: str | None, label: str, row: int, column: str) -> int | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from almmigrate.errors import Problem
+from almmigrate.files.atomic import write_text
 from almmigrate.plan_types import Plan, PlanAction, PlanItem
 from almmigrate.problems import as_rows
 from almmigrate.secrets import scrub
@@ -52,4 +53,4 @@ def _item_json(item: PlanItem) -> dict[str, Any]:
 def write_plan_json(path: str | Path, plan: Plan, warnings: Sequence[Problem] = ()) -> None:
     """Write the plan as JSON to `path` (secrets scrubbed from every value)."""
     text = json.dumps(plan_to_json(plan, warnings), indent=2, ensure_ascii=False, default=str)
-    Path(path).write_text(scrub(text) + "\n", encoding="utf-8")
+    write_text(path, scrub(text) + "\n")

@@ -16,18 +16,16 @@ from __future__ import annotations
 import csv
 import html
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from almmigrate.apply import ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import InputError, Problem
-from almmigrate.files.cells import csv_escape, looks_like_formula
+from almmigrate.files.atomic import atomic_file, atomic_text
+from almmigrate.files.cells import csv_escape
 from almmigrate.naturalkey import connection_key, name_key
 from almmigrate.plan_types import Outcome, OutcomeAction
 from almmigrate.problems import ROW_KEYS, as_rows
@@ -215,6 +213,10 @@ def _write(path: str | Path, report: _Report) -> Path:
     writer = {".xlsx": _write_xlsx, ".csv": _write_csv, ".json": _write_json, ".html": _write_html}[
         suffix
     ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot write the report: {error.strerror}", file=str(path)) from None
     writer(path, report)
     return path
 
@@ -250,24 +252,6 @@ def table_csv_path(path: str | Path, table: str) -> Path:
     return path.with_name(f"{path.stem}.{table}.csv")
 
 
-@contextmanager
-def _atomic(path: Path, mode: str = "w", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Write beside the target and rename, so a failure never leaves half a report."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as error:
-        raise InputError(f"cannot write the report: {error.strerror}", file=str(path)) from None
-    try:
-        with os.fdopen(fd, mode, **kwargs) as handle:
-            yield handle
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
@@ -283,12 +267,12 @@ def _write_csv(path: Path, report: _Report) -> None:
         tables.insert(0, _Table("", tuple(COLUMNS), report.rows))
     for table in tables:
         where = table_csv_path(path, table.name) if table.name else path
-        with _atomic(where, "w", encoding="utf-8-sig", newline="") as handle:
+        with atomic_text(where, encoding="utf-8-sig") as handle:
             out = csv.writer(handle)
             out.writerow(table.columns)
             out.writerows([_csv_cell(row[c]) for c in table.columns] for row in table.rows)
     summary = summary_csv_path(path) if report.rows is not None else path
-    with _atomic(summary, "w", encoding="utf-8-sig", newline="") as handle:
+    with atomic_text(summary, encoding="utf-8-sig") as handle:
         out = csv.writer(handle)
         out.writerow(["key", "value"])
         out.writerows((k, _csv_cell(v)) for k, v in report.summary)
@@ -304,7 +288,7 @@ def _write_json(path: Path, report: _Report) -> None:
         **({"objects": report.rows} if report.rows is not None else {}),
         **{table.name: table.rows for table in report.tables},
     }
-    with _atomic(path, "w", encoding="utf-8") as handle:
+    with atomic_text(path) as handle:
         json.dump(document, handle, ensure_ascii=False, indent=1)
         handle.write("\n")
 
@@ -319,53 +303,40 @@ _TABLE_WIDTHS = {"severity": 9, "sheet": 13, "row": 6, "object": 30, "column": 3
 
 
 def _write_xlsx(path: Path, report: _Report) -> None:
-    import tempfile
+    from almmigrate.files.xlsx import house_workbook, write_cell
 
-    from almmigrate.files.printing import set_print_layout, wrap_format
-    from almmigrate.files.xlsx import FONT, new_workbook
-
-    with (
-        tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir,
-        _atomic(path, "wb") as handle,
-    ):
-        book = new_workbook(handle, tmpdir)
-        bold = book.add_format({**FONT, "bold": True})
+    with atomic_file(path) as handle, house_workbook(handle) as book:
         failed = {"bg_color": f"#{_FAILED_FILL}"}
         formats = {
-            "title": book.add_format({**FONT, "bold": True, "font_size": 14}),
-            "verdict": book.add_format(
-                {**FONT, "bold": True, "font_color": "#B00020" if report.failed else "#1B6E20"}
-            ),
-            "plain": book.add_format(FONT),
-            "failed plain": book.add_format({**FONT, **failed}),
-            "number": book.add_format({**FONT, "align": "left"}),
-            "failed number": book.add_format({**FONT, **failed, "align": "left"}),
-            "quoted": book.add_format({**FONT, "quote_prefix": True}),
-            "failed quoted": book.add_format({**FONT, **failed, "quote_prefix": True}),
-            "wrap": wrap_format(book, **FONT),
-            "failed wrap": wrap_format(book, **FONT, **failed),
+            "title": book.style(bold=True, font_size=14),
+            "verdict": book.style(bold=True, font_color="#B00020" if report.failed else "#1B6E20"),
+            "plain": book.style(),
+            "failed plain": book.style(**failed),
+            "number": book.style(align="left"),
+            "failed number": book.style(**failed, align="left"),
+            "quoted": book.quoted,
+            "failed quoted": book.style(**failed, quote_prefix=True),
+            "wrap": book.wrap,
+            "failed wrap": book.style(wrap=True, **failed),
         }
 
         def put(sheet: Any, row: int, position: int, value: Any, style: str = "plain") -> None:
             """One cell: numbers typed, every text written as text (never a formula)."""
-            if value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                text = str(value)
-                if looks_like_formula(text) and "wrap" not in style:
-                    style = "failed quoted" if style.startswith("failed") else "quoted"
-                sheet.write_string(row, position, text, formats[style])
-            else:
-                sheet.write_number(row, position, value, formats[style])
+            if isinstance(value, bool):
+                value = str(value)
+            # A wrapped column keeps its wrap; any other formula-like text gets quotePrefix.
+            quoted = (
+                style if "wrap" in style else ("failed " * style.startswith("failed")) + "quoted"
+            )
+            write_cell(book, sheet, row, position, value, formats[style], formats[quoted])
 
-        head = book.add_worksheet("summary")
-        set_print_layout(head, header_row=None)
+        head = book.sheet("summary", header_row=None)
         for position, width in enumerate((14, 28, 72)):
-            head.set_column(position, position, width, formats["wrap"] if position == 2 else None)
+            head.set_column(position, position, width, book.wrap if position == 2 else None)
         head.write_string(0, 0, report.title, formats["title"])
         head.write_string(1, 0, report.verdict, formats["verdict"])
         for position, name in enumerate(("key", "value", "meaning")):
-            head.write_string(3, position, name, bold)
+            head.write_string(3, position, name, book.header)
         row = 4
         for key, value in report.summary:
             red = key == OutcomeAction.FAILED and bool(value)
@@ -376,21 +347,19 @@ def _write_xlsx(path: Path, report: _Report) -> None:
         if report.context:
             row += 1
             for key, value in report.context:
-                head.write_string(row, 0, key, bold)
+                head.write_string(row, 0, key, book.header)
                 put(head, row, 1, value)
                 row += 1
         if report.failed:
             put(head, row + 1, 0, "On the objects sheet, filter action = failed for their errors.")
 
         if report.rows is not None:
-            objects = book.add_worksheet("objects")
-            set_print_layout(objects)
-            objects.freeze_panes(1, 0)
+            objects = book.sheet("objects")
             wrapped = {"error", "note", "changed_fields"}
             for index, column in enumerate(COLUMNS):
-                style = formats["wrap"] if column in wrapped else None
+                style = book.wrap if column in wrapped else None
                 objects.set_column(index, index, _WIDTHS.get(column, 12), style)
-                objects.write_string(0, index, column, bold)
+                objects.write_string(0, index, column, book.header)
             for number, item in enumerate(report.rows, start=1):
                 red = item["action"] == OutcomeAction.FAILED
                 for index, column in enumerate(COLUMNS):
@@ -400,19 +369,16 @@ def _write_xlsx(path: Path, report: _Report) -> None:
         for table in report.tables:  # warnings, verification differences
             if not table.rows:
                 continue
-            sheet = book.add_worksheet(table.name)
-            set_print_layout(sheet)
-            sheet.freeze_panes(1, 0)
+            sheet = book.sheet(table.name)
             wide = {"message", "file", "target"}
             for index, column in enumerate(table.columns):
-                style = formats["wrap"] if column in wide else None
+                style = book.wrap if column in wide else None
                 sheet.set_column(index, index, _TABLE_WIDTHS.get(column, 14), style)
-                sheet.write_string(0, index, column, bold)
+                sheet.write_string(0, index, column, book.header)
             for number, item in enumerate(table.rows, start=1):
                 for index, column in enumerate(table.columns):
                     style = "wrap" if column in wide else "plain"
                     put(sheet, number, index, item[column], style)
-        book.close()
 
 
 _CSS = """
@@ -501,7 +467,7 @@ def _write_html(path: Path, report: _Report) -> None:
         parts += object_rows(report.rows)
         parts.append("</table>")
     parts.append("</body></html>\n")
-    with _atomic(path, "w", encoding="utf-8") as handle:
+    with atomic_text(path) as handle:
         handle.write("\n".join(parts))
 
 
@@ -540,7 +506,7 @@ def write_html_table(
         cells = "".join(f"<td class='wrap'>{text(row.get(c))}</td>" for c in columns)
         parts.append(f"<tr{cls}>{cells}</tr>")
     parts.append("</table></body></html>\n")
-    with _atomic(Path(path), "w", encoding="utf-8") as handle:
+    with atomic_text(path) as handle:
         handle.write("\n".join(parts))
 
 

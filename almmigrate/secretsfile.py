@@ -9,13 +9,12 @@ scrubbed from any message or log line afterwards.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from almmigrate.errors import InputError
+from almmigrate.files.csvfiles import read_records
 from almmigrate.naturalkey import name_key
 from almmigrate.secrets import register_secret
 from almmigrate.vocabulary import counterpart
@@ -58,25 +57,22 @@ class SecretValues:
 
 
 def load_secrets(path: str | Path) -> SecretValues:
-    """Read a secrets CSV (UTF-8, with or without BOM).
+    """Read a secrets CSV (UTF-8, with or without BOM; comma, semicolon or tab).
 
     Raises InputError naming the file and row for a missing header, an unknown
-    kind, an empty name or field, or the same secret given twice. Messages
-    never contain a value.
+    kind, an empty name or field, or the same secret given twice, and the line
+    and column of a byte that is not UTF-8 (read by `files.csvfiles`, as every
+    CSV is). Messages never contain a value.
     """
-    path = Path(path)
     label = str(path)
-    text = _read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise InputError(
-            "the secrets file is empty (expected kind,name,field,value)", file=label
-        ) from None
-    except csv.Error as error:
-        raise InputError(f"not a readable CSV: {error}", file=label) from None
-    columns = [c.strip().lower() for c in header]
+    source = read_records(
+        path,
+        what="the secrets file",
+        expected=",".join(HEADER),
+        max_bytes=MAX_BYTES,
+        binary_nul=False,  # a NUL in a value is told as a control character, with its cell
+    )
+    columns = [c.strip().lower() for c in source.header]
     missing = [c for c in HEADER if c not in columns]
     if missing:
         raise InputError(
@@ -86,11 +82,8 @@ def load_secrets(path: str | Path) -> SecretValues:
         )
     index = {name: columns.index(name) for name in HEADER}
     secrets = SecretValues()
-    try:
-        for number, cells in enumerate(reader, start=2):
-            _read_row(secrets, cells, index, label, number)
-    except csv.Error as error:
-        raise InputError(f"not a readable CSV: {error}", file=label) from None
+    for number, cells in source:
+        _read_row(secrets, cells, index, label, number)
     return secrets
 
 
@@ -143,26 +136,3 @@ def _read_row(
             row=number,
         )
     secrets.add(kind, name, field_name, value)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise InputError(
-                f"the secrets file is {size} bytes; the limit is {MAX_BYTES}", file=str(path)
-            )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError("no such file", file=str(path)) from None
-    except IsADirectoryError:
-        raise InputError("is a folder, expected a CSV file", file=str(path)) from None
-    except OSError as error:
-        raise InputError(f"cannot read: {error.strerror}", file=str(path)) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"not UTF-8 text (byte 0x{raw[error.start]:02x} at offset {error.start}); save it as CSV UTF-8",
-            file=str(path),
-        ) from None

@@ -13,14 +13,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-
-import xlsxwriter
-from xlsxwriter.utility import quote_sheetname
 
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
@@ -36,8 +32,15 @@ from almmigrate.dataset import (
     ProjectRecord,
 )
 from almmigrate.errors import InputError
-from almmigrate.files.printing import set_print_layout, wrap_format
-from almmigrate.files.xlsx import FONT, WORKBOOK_OPTIONS
+from almmigrate.files.atomic import atomic_file
+from almmigrate.files.xlsx import (
+    HouseBook,
+    add_note,
+    house_workbook,
+    print_layout,
+    sheet_reference,
+    write_row,
+)
 from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
 from almmigrate.secrets import MASK
 from almmigrate.vocabulary import META_KEY, plugin_generation
@@ -51,9 +54,6 @@ BOOLEAN_CHOICES = ("TRUE", "FALSE")
 # Excel refuses a list validation whose formula is longer than 255 characters.
 _MAX_LIST_FORMULA = 255
 
-_NOTE_SIZE = {"width": 320, "height": 160}
-# A template is small: written in one go (notes and dropdowns), never as a formula.
-WORKBOOK_OPTIONS_SMALL = {**WORKBOOK_OPTIONS, "constant_memory": False}
 # Names are what a person reads along a row: wide enough for "Jira Cloud – Team Montréal".
 NAME_WIDTH = 30
 
@@ -139,7 +139,7 @@ def connection_columns(plugin: Plugin) -> list[Column]:
             required=True,
             text=True,
             width=NAME_WIDTH,
-            choices_formula=f"{quote_sheetname(CONNECTORS)}!$B$2:$B${CONNECTOR_PICK_ROWS + 1}",
+            choices_formula=f"{sheet_reference(CONNECTORS)}!$B$2:$B${CONNECTOR_PICK_ROWS + 1}",
         ),
         Column("system", "Taken from the connector; may be left empty.", read_only=True),
         Column(
@@ -234,21 +234,20 @@ def _option_text(value: str, label: str) -> str:
 
 
 class _Styles:
-    """The cell formats of a template, made once per workbook."""
+    """The header formats of a template over the house ones, made once per workbook."""
 
-    def __init__(self, book: Any) -> None:
-        header = {**FONT, "bold": True, "pattern": 1}
-        self.required = book.add_format({**header, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
-        self.secret = book.add_format({**header, "bg_color": "#FFEB9C"})
-        self.secret_required = book.add_format(
-            {**header, "font_color": "#9C0006", "bg_color": "#FFEB9C"}
-        )
-        self.read_only = book.add_format({**header, "bg_color": "#D9D9D9"})
-        self.plain_header = book.add_format({**header, "bg_color": "#DDEBF7"})
-        self.bold = book.add_format({**FONT, "bold": True})
+    def __init__(self, book: HouseBook) -> None:
+        header = {"bold": True, "pattern": 1}
+        self.required = book.style(**header, font_color="#9C0006", bg_color="#FFC7CE")
+        self.secret = book.style(**header, bg_color="#FFEB9C")
+        self.secret_required = book.style(**header, font_color="#9C0006", bg_color="#FFEB9C")
+        self.read_only = book.style(**header, bg_color="#D9D9D9")
+        self.plain_header = book.style(**header, bg_color="#DDEBF7")
+        self.bold = book.header
         # Typed into a text column, 007 stays 007 and 1e5 stays 1e5.
-        self.text = book.add_format({**FONT, "num_format": "@"})
-        self.wrap = wrap_format(book, **FONT)
+        self.text = book.style(num_format="@")
+        self.wrap = book.wrap
+        self.book = book
 
     def header(self, column: Column) -> Any:
         if column.secret:
@@ -271,43 +270,44 @@ def build_template(
     projects: the instance's projects, listed on the projects sheet so that a
     person filling the connections sheet finds each project's id.
     """
-    book = xlsxwriter.Workbook(target, WORKBOOK_OPTIONS_SMALL)
-    styles = _Styles(book)
-    _fill_sheet(book.add_worksheet(CONNECTORS), connector_columns(plugin), styles)
-    _fill_sheet(book.add_worksheet(CONNECTIONS), connection_columns(plugin), styles)
-    projects_sheet = book.add_worksheet(PROJECTS)
-    _fill_sheet(
-        projects_sheet,
-        [
-            Column(name, "For your reference only; ignored on import.", read_only=True)
-            for name in PROJECT_COLUMNS
-        ],
-        styles,
-    )
-    by_path = sorted(projects, key=lambda p: (p.business_unit, p.application, p.name, p.id))
-    for number, project in enumerate(by_path, start=1):
-        _put_row(
+    # A template is small: kept in memory (notes and dropdowns), never streamed.
+    with house_workbook(target, streaming=False) as book:
+        styles = _Styles(book)
+        _fill_sheet(book.book.add_worksheet(CONNECTORS), connector_columns(plugin), styles)
+        _fill_sheet(book.book.add_worksheet(CONNECTIONS), connection_columns(plugin), styles)
+        projects_sheet = book.book.add_worksheet(PROJECTS)
+        _fill_sheet(
             projects_sheet,
-            number,
-            (project.id, project.name, project.application, project.business_unit),
+            [
+                Column(name, "For your reference only; ignored on import.", read_only=True)
+                for name in PROJECT_COLUMNS
+            ],
+            styles,
         )
-    _write_meta(book.add_worksheet(META), plugin, source, styles)
-    _write_help(book.add_worksheet(HELP), plugin, styles)
-    book.close()
+        by_path = sorted(projects, key=lambda p: (p.business_unit, p.application, p.name, p.id))
+        for number, project in enumerate(by_path, start=1):
+            write_row(
+                book,
+                projects_sheet,
+                number,
+                (project.id, project.name, project.application, project.business_unit),
+            )
+        _write_meta(book.book.add_worksheet(META), plugin, source, styles)
+        _write_help(book.book.add_worksheet(HELP), plugin, styles)
 
 
 def _fill_sheet(sheet: Any, columns: list[Column], styles: _Styles) -> None:
     for index, column in enumerate(columns):
         sheet.write_string(0, index, column.name, styles.header(column))
         if column.note:
-            sheet.write_comment(0, index, column.note, {"author": "almmigrate", **_NOTE_SIZE})
+            add_note(sheet, 0, index, column.note)
         width = min(max(len(column.name) + 4, column.width), 48)
         sheet.set_column(index, index, width, styles.text if column.text else None)
         validation = _validation(column)
         if validation is not None:
             sheet.data_validation(1, index, LAST_ROW - 1, index, validation)
     sheet.freeze_panes(1, 0)
-    set_print_layout(sheet)
+    print_layout(sheet)
 
 
 def _validation(column: Column) -> dict[str, Any] | None:
@@ -356,10 +356,10 @@ def _write_meta(sheet: Any, plugin: Plugin, source: str, styles: _Styles) -> Non
     sheet.write_string(0, 0, "key", styles.bold)
     sheet.write_string(0, 1, "value", styles.bold)
     for number, values in enumerate(rows, start=1):
-        _put_row(sheet, number, values)
+        write_row(styles.book, sheet, number, values)
     sheet.set_column(0, 0, 18)
     sheet.set_column(1, 1, 40)
-    set_print_layout(sheet)
+    print_layout(sheet)
 
 
 def _write_help(sheet: Any, plugin: Plugin, styles: _Styles) -> None:
@@ -377,7 +377,7 @@ def _write_help(sheet: Any, plugin: Plugin, styles: _Styles) -> None:
     ]
     sheet.write_string(0, 0, lines[0], styles.bold)
     for number, line in enumerate(lines[1:], start=1):
-        _put_row(sheet, number, [line])
+        write_row(styles.book, sheet, number, [line])
     row = len(lines) + 1
     for index, name in enumerate(
         ["sheet", "column", "label", "type", "required", "secret", "choices", "default", "help"]
@@ -387,7 +387,8 @@ def _write_help(sheet: Any, plugin: Plugin, styles: _Styles) -> None:
     for sheet_name, scope in ((CONNECTORS, SYSTEM), (CONNECTIONS, PROJECT)):
         for spec in _fields(plugin, scope):
             row += 1
-            _put_row(
+            write_row(
+                styles.book,
                 sheet,
                 row,
                 (
@@ -409,7 +410,7 @@ def _write_help(sheet: Any, plugin: Plugin, styles: _Styles) -> None:
     sheet.set_column(6, 6, 30, styles.wrap)  # choices
     sheet.set_column(7, 7, 18)
     sheet.set_column(8, 8, 60, styles.wrap)  # help
-    set_print_layout(sheet, header_row=header_row)
+    print_layout(sheet, header_row=header_row)
 
 
 def validate_command(plugin: Plugin, path: str | os.PathLike[str]) -> str:
@@ -426,23 +427,6 @@ def validate_command(plugin: Plugin, path: str | os.PathLike[str]) -> str:
 def _secrets_option(plugin: Plugin) -> str:
     columns = connector_columns(plugin) + connection_columns(plugin)
     return " --secrets SECRETS.csv" if any(c.secret for c in columns) else ""
-
-
-def _put_row(
-    sheet: Any, row: int, values: Iterable[Any], formats: Mapping[int, Any] | None = None
-) -> None:
-    """Write one row (0-based) whose text is shown as typed: text is never run as a formula.
-
-    formats: a cell format by column index (a cell does not take its column's format).
-    """
-    for index, value in enumerate(values):
-        style = (formats or {}).get(index)
-        if isinstance(value, bool):
-            sheet.write_boolean(row, index, value, style)
-        elif isinstance(value, int | float):
-            sheet.write_number(row, index, value, style)
-        elif value not in (None, ""):
-            sheet.write_string(row, index, str(value), style)
 
 
 # ---------------------------------------------------------------- files
@@ -463,17 +447,8 @@ def write_template(
     target = Path(path)
     if target.suffix.lower() != ".xlsx":
         raise InputError(f"a template is an .xlsx workbook; got {target.name!r}", file=str(target))
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError("the folder does not exist", file=str(folder))
-    # Not mkstemp: it makes the file private, and a template holds no secret.
-    temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        build_template(plugin, str(temp), source=source, projects=projects)
-        os.replace(temp, target)
-    except OSError as error:
-        Path(temp).unlink(missing_ok=True)
-        raise InputError(f"cannot write the template: {error.strerror}", file=str(target)) from None
+    with atomic_file(target) as stream:
+        build_template(plugin, stream, source=source, projects=projects)
     return target
 
 

@@ -86,8 +86,11 @@ def test_bad_files_name_the_row_and_never_the_value(
 
 
 def test_latin1_file_is_refused_with_the_encoding_problem(tmp_path: Path) -> None:
+    """Told as every CSV's encoding fault is (files.csvfiles): the byte, its line and column."""
     path = write(tmp_path, "kind,name,field,value\nconnector,Équipe,alm_pass,x1234\n", "latin-1")
-    with pytest.raises(InputError, match=r"not UTF-8 text \(byte 0xc9 at offset 32\)"):
+    with pytest.raises(
+        InputError, match=r"not UTF-8: byte 0xc9 at line 2, column 11; save it as CSV UTF-8"
+    ):
         load_secrets(path)
 
 

@@ -1,46 +1,38 @@
-"""Tables in and out of files: workbooks, .json documents, CSV folders and single CSV files.
+"""The file layer: the only code that opens files for data, reading and writing.
 
-Workbooks are written as .xlsx and read as .xlsx, .xlsm, .xls or .ods.
-
-The format comes from the path. Writing is atomic (a temporary file or folder
-beside the target, then a rename), so a failure never leaves a partial file;
-``private=True`` creates everything mode 0600/0700 from the first byte. A
-process killed mid-write cannot clean up: its partial file is named
-``NAME.almmigrate-partial-HOST-PID.XXXX`` (visible, so the user can find it)
-and the next write into that folder removes it once PID is gone.
-Reading returns only the layout's sheets that are present (absent = empty).
+Tables in and out of workbooks, .json documents, CSV folders and single CSV
+files (this module); workbooks are written as .xlsx and read as .xlsx, .xlsm,
+.xls or .ods. The format comes from the path. Reading returns only the
+layout's sheets that are present (absent = empty).
 
 Modules: ``table`` (Table, limits) · ``cells`` (formula safety, escapes) ·
-``xlsx`` (writing) · ``printing`` (page set-up of every sheet written) ·
-``workbook`` (reading, + ``container`` checks and ``formulas``) · ``csvfiles`` · ``jsonfile``.
+``atomic`` (every file written: beside the target, then renamed; private
+files 0600 from the first byte) · ``xlsx`` (every .xlsx written: exports,
+reports, templates, with the house formats and page set-up) · ``workbook``
+(reading, after the ``container`` checks: sizes, zip and XML bombs; then
+``formulas``) · ``csvfiles`` (every CSV read: data, project maps, secrets
+files; data CSV written) · ``jsonfile``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import itertools
-import logging
-import os
-import re
-import shutil
-import socket
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from almmigrate.errors import InputError
 from almmigrate.files import csvfiles, jsonfile, workbook, xlsx
+from almmigrate.files.atomic import (
+    atomic_file,
+    atomic_folder,
+    atomic_text,
+    new_file,
+)
 from almmigrate.files.container import OLE_MAGIC, ZIP_MAGIC
 from almmigrate.files.table import ALL_SHEETS, META_SHEET, Table
 
 __all__ = ["Table", "output_format", "read_tables", "write_tables"]
 
 _CSV_NAMES = {f"{name}.csv" for name in ALL_SHEETS}
-_PARTIAL = ".almmigrate-partial-"
-_PARTIAL_NAME = re.compile(re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+$")
-log = logging.getLogger(__name__)
 
 
 def output_format(path: str | Path) -> str:
@@ -72,24 +64,17 @@ def write_tables(
     )
     try:
         if kind == "xlsx":
-            with _atomic_file(target, private) as stream:
+            with atomic_file(target, private=private) as stream:
                 xlsx.write_workbook(stream, [*tables, meta_table])
         elif kind == "json":
-            with _atomic_file(target, private) as stream:
-                text = _text_stream(stream, "utf-8")
+            with atomic_text(target, private=private) as text:
                 jsonfile.write_document(text, tables, meta)
-                text.flush()
-                text.detach()
         elif target.suffix.lower() == ".csv":
             _write_single_csv(target, tables, private)
         else:
             _write_csv_folder(target, [*tables, meta_table], private)
     except OSError as error:
         raise InputError(f"cannot write {target}: {error.strerror or error}") from None
-
-
-def _text_stream(stream: IO[bytes], encoding: str) -> io.TextIOWrapper:
-    return io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[arg-type]
 
 
 def _write_single_csv(target: Path, tables: list[Table], private: bool) -> None:
@@ -105,11 +90,8 @@ def _write_single_csv(target: Path, tables: list[Table], private: bool) -> None:
     chosen = filled[0] if filled else peeked[0][0] if peeked else None
     if chosen is None:
         raise InputError(f"{target}: nothing to write")
-    with _atomic_file(target, private) as stream:
-        text = _text_stream(stream, "utf-8-sig")
+    with atomic_text(target, encoding="utf-8-sig", private=private) as text:
         csvfiles.write_csv(text, chosen)
-        text.flush()
-        text.detach()
 
 
 def _peek(table: Table) -> tuple[Table, bool]:
@@ -131,113 +113,10 @@ def _write_csv_folder(target: Path, tables: list[Table], private: bool) -> None:
                 f"{target} already holds other files ({', '.join(others[:3])}); "
                 "give a new or empty folder"
             )
-    parent = _writable_parent(target)
-    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=parent))
-    try:
+    with atomic_folder(target, private=private) as work:
         for table in tables:
-            path = work / f"{table.name}.csv"
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with open(descriptor, "w", encoding="utf-8-sig", newline="") as stream:
+            with new_file(work / f"{table.name}.csv", "utf-8-sig") as stream:
                 csvfiles.write_csv(stream, table)
-            if not private:
-                os.chmod(path, 0o666 & ~_umask())
-        if not private:
-            os.chmod(work, 0o777 & ~_umask())
-        _swap_folder(work, target)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-
-
-def _swap_folder(work: Path, target: Path) -> None:
-    """Put the finished folder in place; an old export folder is replaced whole."""
-    if not target.exists():
-        os.rename(work, target)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-    os.rmdir(old)
-    os.rename(target, old)
-    try:
-        os.rename(work, target)
-    except OSError:
-        os.rename(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _atomic_file(target: Path, private: bool) -> Iterator[IO[bytes]]:
-    """A binary stream to a temporary file beside target, renamed over it on success."""
-    if target.is_dir():
-        raise InputError(f"{target} is a folder; give a file path")
-    parent = _writable_parent(target)
-    # mkstemp creates the file 0600, so a private file is never readable by others.
-    descriptor, temporary = tempfile.mkstemp(prefix=_partial_prefix(target), dir=parent)
-    try:
-        with os.fdopen(descriptor, "w+b") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        if not private:
-            os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-
-
-def _writable_parent(target: Path) -> Path:
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {target}: the folder {parent} does not exist")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"cannot write {target}: no permission to write in {parent}")
-    remove_abandoned_partials(parent)
-    return parent
-
-
-def _partial_prefix(target: Path) -> str:
-    return f"{target.name}{_PARTIAL}{socket.gethostname()}-{os.getpid()}."
-
-
-def remove_abandoned_partials(folder: Path) -> list[Path]:
-    """Delete the partial files of writes into folder whose process died (they may hold secrets).
-
-    Only this host's, and only when their process is gone: a write still running
-    (here or on another machine sharing the folder) keeps its file. Each removal is logged.
-    """
-    removed = []
-    host = socket.gethostname()
-    for path in folder.glob(f"*{_PARTIAL}*"):
-        match = _PARTIAL_NAME.search(path.name)
-        if match is None or match["host"] != host or _running(int(match["pid"])):
-            continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-        log.warning("removed %s: a partial file left by an interrupted run", path)
-        removed.append(path)
-    return removed
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's live process
-    return True
-
-
-def _umask() -> int:
-    # os.umask can only be read by setting it; put it straight back.
-    current = os.umask(0o022)
-    os.umask(current)
-    return current
 
 
 # ---------------------------------------------------------------- reading

@@ -10,6 +10,9 @@ size instead of growing in memory. The same pass notes the features the
 reader cannot see for itself (calamine reads both as empty cells): formulas
 and error cells in .xlsx sheets, merged cells and error cells in .ods sheets. No
 workbook needs a DTD: any part that declares one is refused (XML bombs, XXE).
+
+Every other look inside a workbook's XML (`formulas`) parses through
+`xml_parser` / `parse_xml` from here, which refuse a DTD again.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element
+from xml.parsers import expat
+
+import defusedxml.ElementTree as SafeTree
 
 from almmigrate.errors import InputError
 from almmigrate.files import table as limits
@@ -29,7 +37,8 @@ _TAIL = 4096  # bytes kept between chunks so a tag cut in two is still seen
 # A formula (<f>, or <x:f> with a prefix), or a cell holding an error value (t="e"):
 # both need a closer look. Plain byte searches: a regex here costs seconds on 100 MB.
 _FORMULA_MARKS = (b"<f>", b"<f ", b"<f/", b":f>", b":f ", b't="e"', b"t='e'")
-_DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY")
+# XML keywords are upper case; a lower-case one is refused too, whatever a parser makes of it.
+_DTD_MARKS = (b"<!DOCTYPE", b"<!ENTITY", b"<!doctype", b"<!entity")
 BOMB = "it declares XML entities or a DTD (a possible XML bomb); refused"
 _ODS_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
 _ODS_SPAN = re.compile(rb'table:number-(?:columns|rows)-spanned="(\d+)"')
@@ -119,7 +128,7 @@ def _scan(
     the CRC), noting formulas in xlsx sheets and merged cells in ods sheets."""
     found = Container(kind)
     for member in members:
-        if not member.filename.endswith(".xml"):
+        if not member.filename.endswith((".xml", ".rels")):
             continue
         is_sheet = kind == "xlsx" and member.filename.startswith("xl/worksheets/")
         is_content = kind == "ods" and member.filename == "content.xml"
@@ -164,3 +173,29 @@ def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
         elif what == "error":
             found.errors_in.add(table)
     return table
+
+
+# ---------------------------------------------------------------- parsing XML parts
+
+
+class ForbiddenXML(Exception):
+    """The XML declares a DTD or entities: refused as a possible XML bomb."""
+
+
+def xml_parser() -> Any:
+    """An expat parser that refuses any DTD or entity (none declared, expanded or fetched)."""
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+
+    def refuse(*_args: Any) -> Any:
+        raise ForbiddenXML
+
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    parser.ExternalEntityRefHandler = refuse
+    return parser
+
+
+def parse_xml(data: bytes) -> Element:
+    """A small XML part as a tree, through defusedxml (a DTD or entity raises)."""
+    return SafeTree.fromstring(data)

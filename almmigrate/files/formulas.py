@@ -5,7 +5,8 @@ A workbook written by a program (not Excel or LibreOffice) may hold formulas
 with no cached result, and a broken lookup leaves #N/A; calamine reads both
 as an empty cell, and an import would blank the value. So the sheets in
 which the container scan saw a formula or an error are read once more here,
-with expat refusing any DTD (no entity declared or expanded, nothing fetched).
+with the parsers of `container`, which refuse any DTD (no entity declared or
+expanded, nothing fetched).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import posixpath
 import zipfile
 from pathlib import Path
 from typing import Any
-from xml.parsers import expat
 
-import defusedxml.ElementTree as SafeTree
+from almmigrate.files.container import parse_xml, xml_parser
 
 _CHUNK = 1024 * 1024
 _RELS = "{http://schemas.openxmlformats.org/package/2006/relationships}Relationship"
@@ -24,19 +24,15 @@ _SHEET_TAG = "sheet"
 _ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
 
-class ForbiddenXML(Exception):
-    """The XML declares a DTD or entities: refused as a possible XML bomb."""
-
-
 def sheet_members(archive: zipfile.ZipFile) -> dict[str, str]:
     """Zip member of each sheet, by the sheet's name (from workbook.xml and its relations)."""
     targets = {}
-    for relation in SafeTree.fromstring(archive.read("xl/_rels/workbook.xml.rels")).iter(_RELS):
+    for relation in parse_xml(archive.read("xl/_rels/workbook.xml.rels")).iter(_RELS):
         target = relation.get("Target", "")
         member = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
         targets[relation.get("Id")] = posixpath.normpath(member)
     members = {}
-    for element in SafeTree.fromstring(archive.read("xl/workbook.xml")).iter():
+    for element in parse_xml(archive.read("xl/workbook.xml")).iter():
         if element.tag.rpartition("}")[2] == _SHEET_TAG and element.get(_ID) in targets:
             members[str(element.get("name"))] = targets[element.get(_ID)]
     return members
@@ -45,18 +41,10 @@ def sheet_members(archive: zipfile.ZipFile) -> dict[str, str]:
 def first_unreadable_cell(path: Path, member: str) -> tuple[str, str] | None:
     """The first cell calamine would read as empty though it is not: (reference, what it holds).
 
-    Raises ForbiddenXML for a DTD, expat.ExpatError for broken XML.
+    Raises container.ForbiddenXML for a DTD, expat.ExpatError for broken XML.
     """
     finder = _Finder()
-    parser = expat.ParserCreate()
-    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-
-    def refuse(*_args: Any) -> Any:
-        raise ForbiddenXML
-
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    parser.ExternalEntityRefHandler = refuse
+    parser = xml_parser()
     parser.StartElementHandler = finder.start
     parser.EndElementHandler = finder.end
     parser.CharacterDataHandler = finder.characters

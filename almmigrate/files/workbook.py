@@ -21,13 +21,13 @@ from typing import Any
 from xml.parsers import expat
 
 import python_calamine
-from xlsxwriter.utility import xl_col_to_name, xl_range
 
 from almmigrate.errors import InputError, Problem
 from almmigrate.files import table as limits
-from almmigrate.files.container import BOMB, Container, check_workbook
-from almmigrate.files.formulas import ForbiddenXML, first_unreadable_cell, sheet_members
+from almmigrate.files.container import BOMB, Container, ForbiddenXML, check_workbook
+from almmigrate.files.formulas import first_unreadable_cell, sheet_members
 from almmigrate.files.table import ALL_SHEETS, DATA_SHEETS, Table
+from almmigrate.files.xlsx import cell_range, column_letter
 
 SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 _MAX_EXACT = 2**53
@@ -136,7 +136,7 @@ def _no_unreadable_cell(path: Path, name: str, member: str) -> None:
 def _no_merged_cells(path: Path, name: str, sheet: Any, merged_in_ods: bool) -> None:
     ranges = sheet.merged_cell_ranges or []
     if ranges:
-        where = ", ".join(xl_range(r0, c0, r1, c1) for (r0, c0), (r1, c1) in ranges)
+        where = ", ".join(cell_range(r0, c0, r1, c1) for (r0, c0), (r1, c1) in ranges)
         raise InputError(
             f"merged cells ({where}); unmerge them so every row has its own values",
             file=str(path),
@@ -202,7 +202,7 @@ class _SheetReader:
     def _header(self, raw: list[Any]) -> list[str]:
         written = [str(self._value(1, [], i, v) or "") for i, v in enumerate(raw)]
         limits.check_header(
-            written, file=str(self.path), sheet=self.name, label=lambda i: xl_col_to_name(i - 1)
+            written, file=str(self.path), sheet=self.name, label=lambda i: column_letter(i - 1)
         )
         return [column.strip() for column in written]
 
@@ -214,13 +214,13 @@ class _SheetReader:
                     file=str(self.path),
                     sheet=self.name,
                     row=number,
-                    column=xl_col_to_name(index),
+                    column=column_letter(index),
                 )
 
     @staticmethod
     def _label(columns: list[str], index: int) -> str:
         """A cell's column as a problem names it: its header, or its letter."""
-        return columns[index] if index < len(columns) and columns[index] else xl_col_to_name(index)
+        return columns[index] if index < len(columns) and columns[index] else column_letter(index)
 
     def _value(self, number: int, columns: list[str], index: int, value: Any) -> Any:
         kind = value.__class__

@@ -1,0 +1,210 @@
+"""Every data file almmigrate writes is written atomically, by the functions here.
+
+Exports, reports, templates, connectivity results, plan JSON, project maps and
+`--errors` files go to a temporary file (or folder) beside the target, which
+is renamed over it only once complete: a failure never leaves half a file,
+and an old file stays intact until the new one is whole. ``private=True``
+creates everything mode 0600/0700 from the first byte (a file holding secrets
+in clear is never readable by others, not even for a moment). A process killed
+mid-write cannot clean up: its partial file is named
+``NAME.almmigrate-partial-HOST-PID.XXXX`` (visible, so the user can find it)
+and the next write into that folder removes it once PID is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from almmigrate.errors import InputError
+
+_PARTIAL = ".almmigrate-partial-"
+_PARTIAL_NAME = re.compile(re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+$")
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic_file(target: str | Path, *, private: bool = False) -> Iterator[IO[bytes]]:
+    """A binary stream to a temporary file beside target, renamed over it on success.
+
+    Raises InputError when target is a folder or its folder is missing or not
+    writable; an OSError while writing is raised as InputError too, naming target.
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{target} is a folder; give a file path")
+    parent = writable_parent(target)
+    # mkstemp creates the file 0600, so a private file is never readable by others.
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=_partial_prefix(target), dir=parent)
+    except OSError as error:
+        raise cannot_write(target, error) from None
+    try:
+        with os.fdopen(descriptor, "w+b") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        if not private:
+            os.chmod(temporary, 0o666 & ~_umask())
+        os.replace(temporary, target)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise cannot_write(target, error) from None
+        raise
+
+
+@contextlib.contextmanager
+def atomic_text(
+    target: str | Path, *, encoding: str = "utf-8", private: bool = False
+) -> Iterator[IO[str]]:
+    """atomic_file as text (newline="": CSV writers choose their own line ends)."""
+    with atomic_file(target, private=private) as stream:
+        text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[type-var]
+        yield text
+        text.flush()
+        text.detach()
+
+
+def write_text(
+    target: str | Path, content: str, *, encoding: str = "utf-8", private: bool = False
+) -> Path:
+    """Write a whole text file atomically; returns its path."""
+    with atomic_text(target, encoding=encoding, private=private) as stream:
+        stream.write(content)
+    return Path(target)
+
+
+@contextlib.contextmanager
+def atomic_folder(target: Path, *, private: bool = False) -> Iterator[Path]:
+    """A new folder beside target to fill; it replaces target whole on success.
+
+    Files created in it should be made with :func:`new_file` (0600 until the end).
+    """
+    parent = writable_parent(target)
+    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=parent))
+    try:
+        yield work
+        if not private:
+            for path in work.iterdir():
+                os.chmod(path, 0o666 & ~_umask())
+            os.chmod(work, 0o777 & ~_umask())
+        _swap_folder(work, target)
+    except BaseException as error:
+        shutil.rmtree(work, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise cannot_write(target, error) from None
+        raise
+
+
+def new_file(path: Path, encoding: str) -> IO[str]:
+    """A new text file readable by its owner only (newline="" for the csv module)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    return open(descriptor, "w", encoding=encoding, newline="")
+
+
+def _swap_folder(work: Path, target: Path) -> None:
+    """Put the finished folder in place; an old export folder is replaced whole."""
+    if not target.exists():
+        os.rename(work, target)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(work, target)
+    except OSError:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def cannot_write(target: Path, error: OSError) -> InputError:
+    return InputError(f"cannot write {target}: {error.strerror or error}")
+
+
+def writable_parent(target: Path) -> Path:
+    """target's folder, after removing the partial files of dead writes in it.
+
+    Raises InputError when the folder is missing or refuses new files.
+    """
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {target}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {target}: no permission to write in {parent}")
+    remove_abandoned_partials(parent)
+    return parent
+
+
+def _partial_prefix(target: Path) -> str:
+    return f"{target.name}{_PARTIAL}{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_abandoned_partials(folder: Path) -> list[Path]:
+    """Delete the partial files of writes into folder whose process died (they may hold secrets).
+
+    Only this host's, and only when their process is gone: a write still running
+    (here or on another machine sharing the folder) keeps its file. Each removal is logged.
+    """
+    removed = []
+    host = socket.gethostname()
+    for path in folder.glob(f"*{_PARTIAL}*"):
+        match = _PARTIAL_NAME.search(path.name)
+        if match is None or match["host"] != host or _running(int(match["pid"])):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+        log.warning("removed %s: a partial file left by an interrupted run", path)
+        removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; put it straight back.
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def check_writable(label: str, path: Path) -> None:
+    """Refuse, before any work, an output path (--report, --errors, --journal) that cannot be
+    written: its folder missing or refusing new files, or a read-only file."""
+    if not path.parent.exists():
+        raise InputError(f"cannot write {label}: its folder does not exist", file=str(path))
+    if path.is_dir() and label != "--errors":
+        raise InputError(f"cannot write {label}: it is a folder", file=str(path))
+    if path.exists() and not path.is_dir() and not os.access(path, os.W_OK):
+        raise InputError(f"cannot write {label}: the file is not writable", file=str(path))
+    folder = path if path.is_dir() else path.parent
+    try:
+        with tempfile.NamedTemporaryFile(prefix=".almmigrate-check-", dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(
+            f"cannot write {label}: its folder refuses new files ({error.strerror})",
+            file=str(path),
+        ) from None
