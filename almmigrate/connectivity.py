@@ -32,12 +32,13 @@ from almmigrate.errors import (
 )
 from almmigrate.files.atomic import atomic_text
 from almmigrate.files.cells import csv_escape
-from almmigrate.instance import Client, client_generation
-from almmigrate.mapping import ConnectorNames, ProjectMap
+from almmigrate.instance import Client, client_generation, plugins_of
+from almmigrate.mapping import ConnectorNames, ProjectMap, read_map
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, one_run, register_secret, scrub, worker_pool
-from almmigrate.secretsfile import SecretValues
+from almmigrate.secretsfile import SecretValues, load_secrets
+from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 
 PASSED = "passed"
@@ -72,6 +73,47 @@ class _Job:
 
 
 # ---------------------------------------------------------------- running
+
+
+@one_run
+def run_connectivity(
+    settings: ConnectionSettings,
+    path: str | Path | None = None,
+    *,
+    secrets: str | Path | None = None,
+    project_map: str | Path | None = None,
+    concurrency: int = 4,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[TestResult]:
+    """`almmigrate test`: the connectivity tests of a file's objects, or (path None) the instance's.
+
+    The file is read with the instance's schemas; secrets and project_map are
+    a secrets CSV and a map CSV. Raises ConnectionProblem when the instance
+    cannot be reached, TestsInterrupted (with the results so far) on Ctrl-C.
+    """
+    from almmigrate.client import SDEClient
+
+    with SDEClient(settings) as client:
+        client.check()
+        plugins = plugins_of(client)
+        if path is None:
+            return run_for_instance(
+                client, plugins=plugins, concurrency=concurrency, on_progress=on_progress
+            )
+        from almmigrate.reader import read_dataset
+
+        values = load_secrets(secrets) if secrets else None
+        mapped = read_map(project_map) if project_map else None
+        dataset = read_dataset(path, plugins)
+        return run_for_dataset(
+            client,
+            dataset,
+            plugins=plugins,
+            secrets=values,
+            project_map=mapped,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
 
 
 @one_run

@@ -1,8 +1,7 @@
 """The zero-set-up demo: a whole migration between two simulated instances on loopback.
 
-It runs the same library functions as the commands (`export`, the matching
-behind `map-projects`, `prepare_import` behind `plan`, `import_file` behind
-`import`), against two :class:`~almmigrate.sim.SimServer` instances seeded
+It runs the same library functions as the commands (`export`, `map_projects`,
+`plan_file`, `import_file`), against two :class:`~almmigrate.sim.SimServer` instances seeded
 from the bundled samples, and leaves every file it wrote in one folder for a
 person to open. Nothing leaves the machine.
 """
@@ -19,17 +18,8 @@ from almmigrate.errors import InputError
 from almmigrate.exporter import ExportSummary, export
 from almmigrate.generation import ALM_GENERATION, ISSUE_TRACKER_GENERATION
 from almmigrate.importer import ImportRun, RunOptions, import_file
-from almmigrate.instance import read_instance
-from almmigrate.mapping import (
-    AMBIGUOUS,
-    EXACT,
-    MISSING,
-    match_projects,
-    projects_of_snapshot,
-    write_map,
-)
-from almmigrate.pipeline import file_reader, plan_read
-from almmigrate.plan_json import write_plan_json
+from almmigrate.mapping import AMBIGUOUS, EXACT, MISSING
+from almmigrate.pipeline import map_projects, plan_file
 from almmigrate.plan_types import Plan
 from almmigrate.prepare import ImportOptions
 from almmigrate.resources import samples_dir
@@ -175,12 +165,7 @@ def run_demo(
         exported = export(source, files.export)
 
         step("Matching source projects to target projects by name")
-        source_snapshot = read_instance(source)
-        target_snapshot = read_instance(target)
-        rows = match_projects(
-            projects_of_snapshot(source_snapshot), projects_of_snapshot(target_snapshot)
-        )
-        write_map(files.project_map, rows)
+        rows = map_projects(source, target, files.project_map)
         map_counts = {m: sum(1 for r in rows if r.match == m) for m in (EXACT, AMBIGUOUS, MISSING)}
 
         step(
@@ -188,8 +173,7 @@ def run_demo(
             f"translated to {TARGET_API.label} names"
         )
         options = ImportOptions(project_map=files.project_map, secrets=files.secrets)
-        plan = plan_read(file_reader(files.export), target_snapshot, options).plan
-        write_plan_json(files.plan, plan)
+        plan = plan_file(files.export, target, options, out=files.plan).plan
 
         step(f"Importing into the target at up to {DEMO_RATE:g} requests/s")
         run = import_file(
@@ -203,7 +187,7 @@ def run_demo(
             files.errors.unlink(missing_ok=True)  # nothing failed: no file to fix
 
         step("Planning the same file again: a re-run must change nothing")
-        rerun_plan = plan_read(file_reader(files.export), read_instance(target), options).plan
+        rerun_plan = plan_file(files.export, target, options).plan
         after = _counts(target_sim)
 
     return DemoResult(

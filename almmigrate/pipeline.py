@@ -1,6 +1,6 @@
 """The library call behind `plan` and `validate`, and the steps `import`, `migrate` and `verify` share.
 
-Each command is one call: :func:`plan_file`, :func:`validate_file`,
+Each command is one call: :func:`plan_file`, :func:`validate_file`, :func:`map_projects`,
 :func:`almmigrate.verify.verify_file`, :func:`almmigrate.importer.import_file`,
 :func:`almmigrate.importer.migrate`. Before anything is prepared, the target
 is read (:mod:`almmigrate.instance`), then the file, typed by the schemas the
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from almmigrate.dataset import Dataset, Snapshot
+from almmigrate.dataset import PROJECTS, Dataset, Snapshot
 from almmigrate.errors import Problem
 from almmigrate.instance import read_instance
-from almmigrate.mapping import ProjectMap
+from almmigrate.mapping import MapRow, ProjectMap, match_projects, projects_of_snapshot, write_map
 from almmigrate.plan_types import Mode
 from almmigrate.prepare import (
     ImportOptions,
@@ -33,6 +33,7 @@ from almmigrate.prepare import (
 )
 from almmigrate.problems import settle
 from almmigrate.schema import Plugin
+from almmigrate.secrets import one_run
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 
@@ -53,6 +54,7 @@ def file_reader(path: str | Path) -> Reader:
 # ---------------------------------------------------------------- plan
 
 
+@one_run
 def plan_file(
     path: str | Path,
     settings: ConnectionSettings,
@@ -130,6 +132,7 @@ class Validation:
     connections: int
 
 
+@one_run
 def validate_file(
     path: str | Path,
     settings: ConnectionSettings | None = None,
@@ -157,3 +160,23 @@ def validate_file(
     damaged = repaired + check_dataset(dataset, plugins, target)
     problems = settle(merge_problems(found, checked + damaged), strict=strict, file=str(path))
     return Validation(problems, len(dataset.connectors), len(dataset.connections))
+
+
+# ---------------------------------------------------------------- map-projects
+
+
+@one_run
+def map_projects(
+    source: ConnectionSettings, target: ConnectionSettings, out: str | Path
+) -> list[MapRow]:
+    """Match source projects to target projects and write the map to review (`almmigrate map-projects`).
+
+    Only the project trees are read (projects, applications, business units).
+    Rows whose match is ambiguous or missing have no target project.
+    """
+    rows = match_projects(
+        projects_of_snapshot(read_instance(source, only=PROJECTS)),
+        projects_of_snapshot(read_instance(target, only=PROJECTS)),
+    )
+    write_map(out, rows)
+    return rows

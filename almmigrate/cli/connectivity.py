@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from rich.console import Console
@@ -20,17 +20,9 @@ from almmigrate.connectivity import (
     TestsInterrupted,
     check_results_path,
     counts,
-    run_for_dataset,
-    run_for_instance,
+    run_connectivity,
     write_results,
 )
-from almmigrate.instance import plugins_of
-from almmigrate.mapping import read_map
-from almmigrate.schema import Plugin
-from almmigrate.secretsfile import load_secrets
-
-if TYPE_CHECKING:
-    from almmigrate.client import SDEClient
 
 _STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_AVAILABLE: "dim"}
 
@@ -116,26 +108,21 @@ def command(
         concurrency=concurrency,
     )
     # Imported when run: `almmigrate --help` loads every command module.
-    from almmigrate.client import SDEClient
     from almmigrate.progress import progress
 
     interrupted = False
-    with SDEClient(settings) as client:
-        client.check()
-        plugins = plugins_of(client)
-        with progress("Testing") as bar:
-            try:
-                if every:
-                    results = run_for_instance(
-                        client, plugins=plugins, concurrency=concurrency, on_progress=bar.update
-                    )
-                else:
-                    assert file is not None
-                    results = _test_file(
-                        client, file, plugins, secrets_path, project_map_path, concurrency, bar
-                    )
-            except TestsInterrupted as stopped:
-                results, interrupted = stopped.results, True
+    with progress("Testing") as bar:
+        try:
+            results = run_connectivity(
+                settings,
+                None if every else file,
+                secrets=secrets_path,
+                project_map=project_map_path,
+                concurrency=concurrency,
+                on_progress=bar.update,
+            )
+        except TestsInterrupted as stopped:
+            results, interrupted = stopped.results, True
     _print(results)
     if report_path:
         click.echo(f"Report: {write_results(report_path, results)}", err=True)
@@ -144,31 +131,6 @@ def command(
         sys.exit(130)
     if any(r.result == FAILED for r in results):
         sys.exit(1)
-
-
-def _test_file(
-    client: SDEClient,
-    file: str,
-    plugins: dict[str, Plugin],
-    secrets_path: str | None,
-    project_map_path: str | None,
-    concurrency: int,
-    bar: Any,
-) -> list[TestResult]:
-    from almmigrate.reader import read_dataset
-
-    secrets = load_secrets(secrets_path) if secrets_path else None
-    project_map = read_map(project_map_path) if project_map_path else None
-    dataset = read_dataset(file, plugins)
-    return run_for_dataset(
-        client,
-        dataset,
-        plugins=plugins,
-        secrets=secrets,
-        project_map=project_map,
-        concurrency=concurrency,
-        on_progress=bar.update,
-    )
 
 
 def _print(results: list[TestResult]) -> None:

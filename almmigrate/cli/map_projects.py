@@ -7,14 +7,10 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import settings_from, two_instance_options
-from almmigrate.dataset import PROJECTS
 from almmigrate.mapping import (
     AMBIGUOUS,
     EXACT,
     MISSING,
-    match_projects,
-    projects_of_snapshot,
-    write_map,
 )
 
 
@@ -46,16 +42,11 @@ def command(
       almmigrate map-projects --source-url https://old.example.com \\
           --target-url https://new.example.com --out map.csv
     """
-    from almmigrate.instance import read_instance
+    from almmigrate.pipeline import map_projects
 
-    source = read_instance(
-        settings_from(source_url, source_token, which="source", **tls), only=PROJECTS
-    )
-    target = read_instance(
-        settings_from(target_url, target_token, which="target", **tls), only=PROJECTS
-    )
-    rows = match_projects(projects_of_snapshot(source), projects_of_snapshot(target))
-    write_map(out, rows)
+    source = settings_from(source_url, source_token, which="source", **tls)
+    target = settings_from(target_url, target_token, which="target", **tls)
+    rows = map_projects(source, target, out)
     counts = {
         match: sum(1 for r in rows if r.match == match) for match in (EXACT, AMBIGUOUS, MISSING)
     }
