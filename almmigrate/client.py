@@ -16,18 +16,15 @@ waiting. A POST (create) is retried only when the server certainly did not act
 from __future__ import annotations
 
 import logging
-import math
 import random
-import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
 from itertools import islice
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
@@ -53,8 +50,10 @@ from almmigrate.generation import (
     is_loopback,
 )
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
+from almmigrate.pages import MAX_PAGES, ListGuard, Page, planned_pages
 from almmigrate.ratecontrol import MAX_IN_FLIGHT, AdaptiveRate, RateStatus
 from almmigrate.ratelimit import RateLimiter
+from almmigrate.requeststats import RequestStats
 from almmigrate.responses import (
     Attempt,
     Retryable,
@@ -66,130 +65,18 @@ from almmigrate.responses import (
     transport_error,
 )
 from almmigrate.schema import Plugin
-from almmigrate.secrets import redact_url, register_secret, scrub, worker_pool
-from almmigrate.settings import ConnectionSettings
+from almmigrate.secrets import redact_url, scrub, worker_pool
+from almmigrate.settings import ConnectionSettings, sent_token, tls_verify
 
 logger = logging.getLogger("almmigrate.client")
 
 USER_AGENT = f"almmigrate/{__version__} httpx/{httpx.__version__}"
 BACKOFF_CAP = 30.0  # seconds: no single backoff sleeps longer than this
-# Pages read from a list whose size is not known (no `count`) before it is taken for a
-# runaway (a cursor that never ends): 2000 pages of 100 is 200,000 objects.
-MAX_PAGES = 2000
 
 T = TypeVar("T")
 
 
-# ---------------------------------------------------------------- statistics
-
-
-class RequestStats:
-    """Counters for one client, updated from every worker thread.
-
-    requests: HTTP requests sent (every attempt); retries: attempts repeated;
-    throttled: 429 answers; failures: calls that ended in an error after retries;
-    bytes: response body bytes; elapsed: seconds from the first request sent to
-    the last answer.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests = 0
-        self.retries = 0
-        self.throttled = 0
-        self.failures = 0
-        self.bytes = 0
-        self._first: float | None = None
-        self._last: float | None = None
-
-    def add(
-        self,
-        *,
-        requests: int = 0,
-        retries: int = 0,
-        throttled: int = 0,
-        failures: int = 0,
-        bytes: int = 0,
-    ) -> None:  # noqa: A002
-        with self._lock:
-            self.requests += requests
-            self.retries += retries
-            self.throttled += throttled
-            self.failures += failures
-            self.bytes += bytes
-
-    def mark(self, started: float, ended: float) -> None:
-        """Widen the elapsed window to cover one request."""
-        with self._lock:
-            self._first = started if self._first is None else min(self._first, started)
-            self._last = ended if self._last is None else max(self._last, ended)
-
-    @property
-    def elapsed(self) -> float:
-        with self._lock:
-            if self._first is None or self._last is None:
-                return 0.0
-            return self._last - self._first
-
-    def snapshot(self) -> dict[str, Any]:
-        """Every counter, plus the achieved request rate (requests per second)."""
-        elapsed = self.elapsed
-        with self._lock:
-            return {
-                "requests": self.requests,
-                "retries": self.retries,
-                "throttled": self.throttled,
-                "failures": self.failures,
-                "bytes": self.bytes,
-                "elapsed": round(elapsed, 3),
-                "rate": round(self.requests / elapsed, 2) if elapsed > 0 else None,
-            }
-
-
 # ---------------------------------------------------------------- the client
-
-
-@dataclass
-class _Page:
-    results: list[dict[str, Any]]
-    count: int | None
-    next: str | None
-
-
-class _ListGuard:
-    """Stops a list whose pages cannot be right, before it runs for ever.
-
-    A repeated object id (a proxy that ignores `?page=` serves page 1 again), more
-    objects than the latest page's `count` promised, or more pages than the list
-    can hold (its count, doubled for growth, or MAX_PAGES when it gives none).
-    """
-
-    def __init__(self, problem: Callable[[str], NotAnInstance], first: _Page, max_pages: int):
-        self.problem = problem
-        self.done = 0
-        self.pages = 0
-        self.seen: set[Any] = set()
-        per_page = len(first.results)
-        if first.count is not None and per_page:
-            self.budget = 2 * math.ceil(first.count / per_page) + 10
-        else:
-            self.budget = max_pages
-
-    def check(self, page: _Page) -> None:
-        self.pages += 1
-        if self.pages > self.budget:
-            raise self.problem(f"gave more than {self.budget} pages ({self.done} objects)")
-        for item in page.results:
-            key = item.get("id") if isinstance(item, dict) else None
-            if isinstance(key, int | str):
-                if key in self.seen:
-                    raise self.problem(f"gave the object with id {key} twice (page {self.pages})")
-                self.seen.add(key)
-        self.done += len(page.results)
-        if page.count is not None and self.done > page.count:
-            raise self.problem(
-                f"gave {self.done} objects after saying it held {page.count} (page {self.pages})"
-            )
 
 
 class SDEClient:
@@ -210,7 +97,7 @@ class SDEClient:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
-        token = _clean_token(settings.token)  # first: registered before any message is built
+        token = sent_token(settings.token)  # first: registered before any message is built
         self.base = api_base(settings.url)
         parts = urlsplit(self.base)
         self.host = parts.hostname or ""
@@ -243,7 +130,7 @@ class SDEClient:
                 "Accept": "application/json",
                 "User-Agent": USER_AGENT,
             },
-            verify=_verify(settings.verify),
+            verify=tls_verify(settings.verify),
             # No pool timeout: a worker waiting for a free connection is not the server's fault.
             timeout=httpx.Timeout(settings.timeout, pool=None),
             limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
@@ -519,14 +406,14 @@ class SDEClient:
         query = dict(params or {})
         query.setdefault("page_size", self.settings.page_size)
         page = self._page(self.get(path, query), path)
-        guard = _ListGuard(self._list_problem(path), page, self.max_pages)
+        guard = ListGuard(self._list_problem(path), page, self.max_pages)
         guard.check(page)
         total = page.count
         if on_page:
             on_page(guard.done, total)
         yield from page.results
         next_url = page.next
-        planned = _planned_pages(page)
+        planned = planned_pages(page)
         if planned is not None:
             for page in self._fetch_pages(planned, path):
                 guard.check(page)
@@ -549,7 +436,7 @@ class SDEClient:
             next_url = page.next
 
     def _list_problem(self, path: str) -> Callable[[str], NotAnInstance]:
-        """Builds the error for a list whose pages cannot be right (see _ListGuard)."""
+        """Builds the error for a list whose pages cannot be right (see almmigrate.pages.ListGuard)."""
         shown = redact_url(self._url(path))
 
         def problem(why: str) -> NotAnInstance:
@@ -595,7 +482,7 @@ class SDEClient:
         shown = redact_url(self._url(path))
         return self._not_sde(f"GET {shown} answered with {why}", shown)
 
-    def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[_Page]:
+    def _fetch_pages(self, urls: Iterable[str], path: str) -> Iterator[Page]:
         """Fetch pages on a thread pool, at most 2 x concurrency in flight, yielded in order."""
         workers = self.workers
         pending: deque[Future[Any]] = deque()
@@ -610,7 +497,7 @@ class SDEClient:
                     except NotFound:
                         # Objects were deleted while we read: this page is past the new end.
                         logger.info("%s ended early: the list shrank while being read", path)
-                        yield _Page([], None, None)
+                        yield Page([], None, None)
                         return
                     for url in islice(remaining, 1):
                         pending.append(pool.submit(self.get, url))
@@ -619,13 +506,13 @@ class SDEClient:
                 for future in pending:
                     future.cancel()
 
-    def _page(self, body: Any, path: str) -> _Page:
+    def _page(self, body: Any, path: str) -> Page:
         if isinstance(body, list):  # an unpaginated list: everything at once
-            return _Page([dict(item) for item in body], len(body), None)
+            return Page([dict(item) for item in body], len(body), None)
         if not (isinstance(body, dict) and isinstance(body.get("results"), list)):
             raise self._not_an_instance("it did not answer with a paginated list", None, path)
         count = body.get("count")
-        return _Page(
+        return Page(
             body["results"],
             count if isinstance(count, int) else None,
             body.get("next") or None,
@@ -689,57 +576,3 @@ class SDEClient:
     def test_connection(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """Run the connectivity test for a connection; e.g. {"success": false, "error": "..."}."""
         return self.discovery.test(self.generation.test_connection, body)
-
-
-# ---------------------------------------------------------------- helpers
-
-
-def _clean_token(raw: str) -> str:
-    """The token as sent; registered as a secret so no message can show it."""
-    register_secret(raw)
-    token = (raw or "").strip()
-    if token.lower().startswith("token "):  # pasted with the header's prefix
-        token = token[6:].strip()
-    if not token:
-        raise InputError("the token is empty: set SDE_TOKEN or pass --token")
-    if any(c.isspace() or not (32 < ord(c) < 127) for c in token):
-        raise InputError(
-            "the token contains spaces, line breaks or non-ASCII characters: check SDE_TOKEN or --token"
-        )
-    register_secret(token)
-    return token
-
-
-def _verify(verify: bool | str) -> bool | ssl.SSLContext:
-    if isinstance(verify, str):
-        try:
-            return ssl.create_default_context(cafile=verify)
-        except (OSError, ssl.SSLError) as exc:
-            raise InputError(f"cannot use the CA bundle {verify}: {exc}") from exc
-    return verify
-
-
-def _planned_pages(first: _Page) -> Iterator[str] | None:
-    """URLs of pages 2..N when the list is page-numbered and its size is known, else None."""
-    if not first.next or first.count is None or not first.results:
-        return None
-    link = urlsplit(first.next)
-    query = parse_qsl(link.query, keep_blank_values=True)
-    if [value for key, value in query if key == "page"] != ["2"]:
-        return None  # cursor or offset pagination: follow `next` one page at a time
-    # Pages are as long as asked for; a short first page (the server filtered it) must not
-    # make us ask for pages past the end. A server that caps page_size gives fewer pages
-    # here than there are: the last one's `next` is then followed one at a time.
-    asked = [value for key, value in query if key == "page_size"]
-    per_page = max(len(first.results), int(asked[0]) if asked and asked[0].isdigit() else 0)
-    last = math.ceil(first.count / per_page)
-    return (
-        urlunsplit(
-            link._replace(
-                query=urlencode(
-                    [(key, str(number) if key == "page" else value) for key, value in query]
-                )
-            )
-        )
-        for number in range(2, last + 1)
-    )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
-from almmigrate.secrets import MASK, redact_url
+from almmigrate.errors import InputError
+from almmigrate.secrets import MASK, redact_url, register_secret
 
 
 @dataclass(frozen=True)
@@ -39,3 +41,29 @@ class ConnectionSettings:
         # Never let a token reach a log line or a traceback through repr(): nor a
         # password in the URL's user info or query.
         return f"ConnectionSettings(url={redact_url(self.url)!r}, token={MASK!r})"
+
+
+def sent_token(raw: str) -> str:
+    """The token as sent; registered as a secret so no message can show it."""
+    register_secret(raw)
+    token = (raw or "").strip()
+    if token.lower().startswith("token "):  # pasted with the header's prefix
+        token = token[6:].strip()
+    if not token:
+        raise InputError("the token is empty: set SDE_TOKEN or pass --token")
+    if any(c.isspace() or not (32 < ord(c) < 127) for c in token):
+        raise InputError(
+            "the token contains spaces, line breaks or non-ASCII characters: check SDE_TOKEN or --token"
+        )
+    register_secret(token)
+    return token
+
+
+def tls_verify(verify: bool | str) -> bool | ssl.SSLContext:
+    """What httpx verifies the instance's certificate with: system CAs, none, or a CA bundle."""
+    if isinstance(verify, str):
+        try:
+            return ssl.create_default_context(cafile=verify)
+        except (OSError, ssl.SSLError) as exc:
+            raise InputError(f"cannot use the CA bundle {verify}: {exc}") from exc
+    return verify
