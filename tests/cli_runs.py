@@ -12,12 +12,15 @@ must hold no traceback (the CLI promises one clear line): every run checks it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from click.testing import CliRunner
 
+from almmigrate.cli import cli as group
 from almmigrate.cli import main
 
 
@@ -54,6 +57,20 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
     if not verbose(args):
         assert "Traceback" not in err and "Exception ignored" not in err, err
     return CliResult(code, out, err)
+
+
+def help_page(*args: str, width: int = 200) -> str:
+    """`almmigrate ARGS --help` as printed `width` columns wide. Needs no test: usable where
+    pytest collects (to parametrize over the commands)."""
+    result = CliRunner().invoke(group, [*args, "--help"], terminal_width=width)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def listed_commands(page: str | None = None) -> list[str]:
+    """The commands a help page (`almmigrate --help` by default) lists, in its order."""
+    text = help_page() if page is None else page
+    return re.findall(r"^  ([a-z][a-z-]*)\s", text.split("Commands:", 1)[1], re.M)
 
 
 def import_args(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import re
 import subprocess
 import sys
 from importlib.metadata import version
 
 import click
 import pytest
-from cli_runs import Cli, exit_code
+from cli_runs import Cli, exit_code, listed_commands
 
 from almmigrate.cli import COMMANDS
 from almmigrate.cli import cli as group
@@ -18,10 +17,6 @@ from almmigrate.cli import cli as group
 # The SPEC's commands, in the order --help lists them.
 SPEC_COMMANDS = ["export", "map-projects", "validate", "plan", "import", "migrate", "test",
                  "verify", "template", "sim", "demo"]  # fmt: skip
-
-
-def listed(help_text: str) -> list[str]:
-    return re.findall(r"^  ([a-z][a-z-]*)\s", help_text.split("Commands:", 1)[1], re.M)
 
 
 def in_fresh_python(*args: str) -> tuple[str, list[str]]:
@@ -41,7 +36,7 @@ def in_fresh_python(*args: str) -> tuple[str, list[str]]:
 def test_help_lists_exactly_the_commands_of_the_spec(cli: Cli) -> None:
     code, out, err = cli("--help")
     assert (code, err) == (0, "")
-    assert listed(out) == SPEC_COMMANDS
+    assert listed_commands(out) == SPEC_COMMANDS
     assert (
         "  Example:\n    almmigrate export --url https://sde.example.com --out connectors.xlsx"
         in out
@@ -50,7 +45,7 @@ def test_help_lists_exactly_the_commands_of_the_spec(cli: Cli) -> None:
 
 def test_help_loads_every_command_and_a_command_loads_only_itself() -> None:
     out, loaded = in_fresh_python("--help")
-    assert listed(out) == SPEC_COMMANDS
+    assert listed_commands(out) == SPEC_COMMANDS
     # Each command's one-line help is read from its module.
     assert loaded == sorted(
         [f"almmigrate.cli.{m}" for m in COMMANDS.values()] + ["almmigrate.cli.options"]

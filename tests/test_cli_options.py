@@ -12,10 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import Cli
-from click.testing import CliRunner
-
-from almmigrate.cli import cli as group
+from cli_runs import Cli, help_page, listed_commands
 
 TLS = ("--insecure", "--ca-bundle", "--timeout", "--allow-http")
 # Commands that talk to one instance, and those whose instance is a target.
@@ -28,17 +25,10 @@ APPLY_OPTIONS = ("--dry-run", "--rate", "--concurrency", "--batch-size", "--retr
 REPORTING = {"import", "migrate", "test"}
 
 
-def commands() -> list[str]:
-    result = CliRunner().invoke(group, ["--help"])
-    return re.findall(r"^  ([a-z][a-z-]*)\s", result.output.split("Commands:", 1)[1], re.M)
-
-
 def options_of(name: str) -> dict[str, str]:
     """Each option name of a command -> the help line it is listed on."""
-    result = CliRunner().invoke(group, [name, "--help"], terminal_width=200)
-    assert result.exit_code == 0, result.output
     found: dict[str, str] = {}
-    for line in result.output.split("Options:", 1)[1].splitlines():
+    for line in help_page(name).split("Options:", 1)[1].splitlines():
         names = re.match(r"^\s+((?:-{1,2}[a-z][\w-]*(?:, |/| )?)+)", line)
         if names:
             for option in re.findall(r"-{1,2}[a-z][\w-]*", names.group(1)):
@@ -46,20 +36,20 @@ def options_of(name: str) -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("name", commands())
+@pytest.mark.parametrize("name", listed_commands())
 def test_every_command_takes_verbose_and_help(name: str) -> None:
     options = options_of(name)
     assert {"-v", "--verbose", "-h", "--help"} <= set(options), name
 
 
-@pytest.mark.parametrize("name", sorted(set(commands()) & (ONE_INSTANCE | TWO_INSTANCES)))
+@pytest.mark.parametrize("name", sorted(set(listed_commands()) & (ONE_INSTANCE | TWO_INSTANCES)))
 def test_every_command_that_talks_to_an_instance_takes_the_tls_options(name: str) -> None:
     options = options_of(name)
     assert set(TLS) <= set(options), name
     assert ("--url" in options) and ("--token" in options), name
 
 
-@pytest.mark.parametrize("name", sorted(set(commands()) & TARGETED))
+@pytest.mark.parametrize("name", sorted(set(listed_commands()) & TARGETED))
 def test_the_target_is_url_and_target_url_alike(name: str) -> None:
     options = options_of(name)
     for one, other in (("--url", "--target-url"), ("--token", "--target-token")):
@@ -67,18 +57,18 @@ def test_the_target_is_url_and_target_url_alike(name: str) -> None:
         assert options[one] == options[other], "two names of one option"
 
 
-@pytest.mark.parametrize("name", sorted(set(commands()) & TWO_INSTANCES))
+@pytest.mark.parametrize("name", sorted(set(listed_commands()) & TWO_INSTANCES))
 def test_two_instance_commands_take_both_sources_and_targets(name: str) -> None:
     assert {"--source-url", "--source-token"} <= set(options_of(name))
 
 
-@pytest.mark.parametrize("name", sorted(set(commands()) & APPLYING))
+@pytest.mark.parametrize("name", sorted(set(listed_commands()) & APPLYING))
 def test_import_and_migrate_share_every_apply_option(name: str) -> None:
     options = options_of(name)
     assert set(APPLY_OPTIONS) <= set(options), set(APPLY_OPTIONS) - set(options)
 
 
-@pytest.mark.parametrize("name", sorted(set(commands()) & REPORTING))
+@pytest.mark.parametrize("name", sorted(set(listed_commands()) & REPORTING))
 def test_report_takes_the_same_formats_everywhere(name: str) -> None:
     report = options_of(name)["--report"]
     assert all(suffix in report for suffix in (".xlsx", ".csv", ".json", ".html")), report

@@ -10,19 +10,9 @@ from pathlib import Path
 
 import pytest
 import readme_run
-from click.testing import CliRunner
-
-from almmigrate.cli import cli
+from cli_runs import help_page, listed_commands
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def listed_commands() -> list[str]:
-    """The commands `almmigrate --help` lists."""
-    result = CliRunner().invoke(cli, ["--help"])
-    assert result.exit_code == 0
-    section = result.output.split("Commands:", 1)[1]
-    return re.findall(r"^  ([a-z][a-z-]*)\s", section, re.M)
 
 
 def test_help_lists_the_commands_of_the_spec():
@@ -36,9 +26,7 @@ def test_every_command_is_in_the_readme(name):
 
 @pytest.mark.parametrize("name", listed_commands())
 def test_every_command_help_has_an_example(name):
-    result = CliRunner().invoke(cli, [name, "--help"], terminal_width=100)
-    assert result.exit_code == 0, result.output
-    example = result.output.split("Example:", 1)
+    example = help_page(name, width=100).split("Example:", 1)
     assert len(example) == 2, f"`almmigrate {name} --help` has no Example"
     assert f"almmigrate {name}" in example[1], example[1]
 
