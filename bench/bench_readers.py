@@ -50,6 +50,22 @@ def read_with(code_root: Path, files: list[str]) -> dict[str, list]:
     return json.loads(done.stdout)
 
 
+def checkout(revision: str, work: Path) -> Path:
+    """The almmigrate package of an earlier revision (git archive), in work/old."""
+    old_root = work / "old"
+    old_root.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "almmigrate"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    archive_path = work / "old.tar"
+    archive_path.write_bytes(archive)
+    with tarfile.open(archive_path) as tar:
+        tar.extractall(old_root, filter="data")
+    return old_root
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--old", default="e468c19", help="the revision to compare with")
@@ -69,17 +85,7 @@ def main() -> None:
             capture_output=True,
         )
         files.append(str(big))
-        old_root = Path(work) / "old"
-        old_root.mkdir()
-        archive = subprocess.run(
-            ["git", "-C", str(ROOT), "archive", args.old, "almmigrate"],
-            check=True,
-            capture_output=True,
-        ).stdout
-        archive_path = Path(work) / "old.tar"
-        archive_path.write_bytes(archive)
-        with tarfile.open(archive_path) as tar:
-            tar.extractall(old_root, filter="data")
+        old_root = checkout(args.old, Path(work))
         old = read_with(old_root, files)
         new = read_with(ROOT, files)
         print(f"{'file':34} {'old s':>7}  {'old reader':44} {'new s':>7}  new reader")
