@@ -36,6 +36,7 @@ from almmigrate.files.atomic import atomic_file
 from almmigrate.files.xlsx import (
     HouseBook,
     add_note,
+    describe_workbook,
     house_workbook,
     print_layout,
     sheet_reference,
@@ -482,24 +483,7 @@ def find_plugin(plugins: Mapping[str, Plugin], system: str) -> Plugin:
 
 def describe_template(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Cell values, validations and notes of a template, for comparing two of them."""
-    from openpyxl import load_workbook
-
-    book = load_workbook(path)
-    described: dict[str, Any] = {}
-    for sheet in book.worksheets:
-        cells = [[c.value for c in row] for row in sheet.iter_rows()]
-        notes = {
-            c.coordinate: c.comment.text
-            for row in sheet.iter_rows()
-            for c in row
-            if c.comment is not None
-        }
-        validations = sorted(
-            (str(v.sqref), v.type, v.formula1, bool(v.showErrorMessage))
-            for v in sheet.data_validations.dataValidation
-        )
-        described[sheet.title] = {"cells": cells, "notes": notes, "validations": validations}
-    return described
+    return describe_workbook(path)
 
 
 def stale_templates(

@@ -14,7 +14,9 @@ Exports stream: XlsxWriter's constant-memory mode writes each row to a
 temporary file as it comes, so 50,000 rows never sit in memory. XlsxWriter
 escapes control characters itself (_xHHHH_), which every reader decodes.
 
-Reading is in `workbook` (xlsx, xlsm, xls and ods through calamine).
+Reading is in `workbook` (xlsx, xlsm, xls and ods through calamine), but for
+`describe_workbook`: the notes and dropdowns of a workbook we wrote, read back
+to tell whether a template is stale.
 """
 
 from __future__ import annotations
@@ -186,6 +188,33 @@ def write_row(
     take its column's format)."""
     for index, value in enumerate(values):
         write_cell(book, sheet, row, index, value, (styles or {}).get(index))
+
+
+def describe_workbook(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Cell values, dropdowns and notes of a workbook almmigrate wrote, sheet by sheet.
+
+    For telling whether two templates are the same (`template --check`): the bytes of
+    two equal workbooks differ (timestamps). Read with openpyxl, which sees the
+    validations and notes that the data reader (calamine) does not.
+    """
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    described: dict[str, Any] = {}
+    for sheet in book.worksheets:
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        notes = {
+            c.coordinate: c.comment.text
+            for row in sheet.iter_rows()
+            for c in row
+            if c.comment is not None
+        }
+        validations = sorted(
+            (str(v.sqref), v.type, v.formula1, bool(v.showErrorMessage))
+            for v in sheet.data_validations.dataValidation
+        )
+        described[sheet.title] = {"cells": cells, "notes": notes, "validations": validations}
+    return described
 
 
 def add_note(sheet: Any, row: int, column: int, text: str) -> None:
