@@ -19,6 +19,7 @@ from almmigrate.dataset import (
     CONNECTORS,
     LAST_JOB_PREFIX,
     META,
+    NO_NAMES,
     PARAM_PREFIX,
     PROJECT_COLUMNS,
     PROJECTS,
@@ -395,11 +396,14 @@ class _Cell:
     def nulls(self) -> frozenset[str]:
         """The params a JSON item holds as null; a spreadsheet's empty cell is "not given"."""
         if not self.typed:
-            return frozenset()
-        return frozenset(
-            column[len(PARAM_PREFIX) :]
-            for column, value in self.row.items()
-            if value is None and column.startswith(PARAM_PREFIX)
+            return NO_NAMES
+        return (
+            frozenset(
+                column[len(PARAM_PREFIX) :]
+                for column, value in self.row.items()
+                if value is None and column.startswith(PARAM_PREFIX)
+            )
+            or NO_NAMES
         )
 
     def last_job(self) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ from typing import Any
 from almmigrate.dataset import (
     CONNECTIONS,
     CONNECTORS,
+    NO_NAMES,
     PARAM_PREFIX,
     ConnectionRecord,
     ConnectorRecord,
@@ -249,7 +250,7 @@ class _Planner:
             body["fields_editable_on_project"] = list(record.fields_editable_on_project)
         item.action = PlanAction.CREATE
         item.body = body
-        item.secret_fields = frozenset(n for n in params if is_secret(n, plugin))
+        item.secret_fields = secret_names(params, plugin)
         return item
 
     def _update_connector(
@@ -401,7 +402,7 @@ class _Planner:
             "inaccessible": bool(record.inaccessible),
             "params": params,
         }
-        item.secret_fields = frozenset(n for n in params if is_secret(n, plugin))
+        item.secret_fields = secret_names(params, plugin)
         return item
 
     def _update_connection(
@@ -516,6 +517,11 @@ def given_params(record: ConnectorRecord | ConnectionRecord) -> dict[str, Any]:
     return {k: v for k, v in record.params.items() if v is not None or k in record.nulls}
 
 
+def secret_names(params: Mapping[str, Any], plugin: Plugin) -> frozenset[str]:
+    """The params that hold secrets (the shared empty set when none do: 50,000 items)."""
+    return frozenset(n for n in params if is_secret(n, plugin)) or NO_NAMES
+
+
 def _change(changes: list[Change], body: dict[str, Any], name: str, old: Any, new: Any) -> None:
     changes.append(Change(name, old, new))
     body[name] = new
@@ -527,7 +533,7 @@ def _finish(
     item.changes = changes
     item.body = body
     item.action = PlanAction.UPDATE if changes else PlanAction.UNCHANGED
-    item.secret_fields = frozenset(n for n in body.get("params", {}) if is_secret(n, plugin))
+    item.secret_fields = secret_names(body.get("params", {}), plugin)
     return item
 
 

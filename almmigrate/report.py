@@ -16,10 +16,10 @@ from __future__ import annotations
 import csv
 import html
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, overload
 
 from almmigrate.apply import ApplyResult, ApplySummary
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
@@ -52,23 +52,47 @@ FORMATS = (".xlsx", ".csv", ".json", ".html")
 
 def report_rows(outcomes: Iterable[Outcome]) -> list[dict[str, Any]]:
     """One dict per object, in COLUMNS order; secrets never reach these values."""
-    return [
-        {
-            "kind": o.item.kind,
-            "row": o.item.row,
-            "key": scrub(o.item.key),
-            "action": str(o.action),
-            "done_by": o.done_by,
-            "source_id": o.item.source_id,
-            "target_id": o.target_id,
-            "attempts": o.attempts,
-            "status": o.status,
-            "error": scrub(o.error) if o.error else None,
-            "changed_fields": ", ".join(c.field for c in o.item.changes) or None,
-            "note": scrub(o.note) if o.note else None,
-        }
-        for o in outcomes
-    ]
+    return [report_row(o) for o in outcomes]
+
+
+def report_row(o: Outcome) -> dict[str, Any]:
+    """An object's row of the report, in COLUMNS order; secrets never reach these values."""
+    return {
+        "kind": o.item.kind,
+        "row": o.item.row,
+        "key": scrub(o.item.key),
+        "action": str(o.action),
+        "done_by": o.done_by,
+        "source_id": o.item.source_id,
+        "target_id": o.target_id,
+        "attempts": o.attempts,
+        "status": o.status,
+        "error": scrub(o.error) if o.error else None,
+        "changed_fields": ", ".join(c.field for c in o.item.changes) or None,
+        "note": scrub(o.note) if o.note else None,
+    }
+
+
+class ReportRows(Sequence[dict[str, Any]]):
+    """The object rows, each made as a writer reads it: 50,000 held at once cost 25 MB."""
+
+    def __init__(self, outcomes: Sequence[Outcome]) -> None:
+        self._outcomes = outcomes
+
+    def __len__(self) -> int:
+        return len(self._outcomes)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return report_rows(self._outcomes[index])
+        return report_row(self._outcomes[index])
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return map(report_row, self._outcomes)
 
 
 def summary_rows(summary: ApplySummary) -> list[tuple[str, Any]]:
@@ -162,7 +186,7 @@ def write_report(
         failed=failed,
         summary=summary,
         context=_context(context),
-        rows=report_rows(result.outcomes),
+        rows=ReportRows(result.outcomes),
         tables=tables,
     )
     return _write(path, report)
@@ -227,7 +251,7 @@ class _Table:
 
     name: str
     columns: tuple[str, ...]
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
 
 
 @dataclass
@@ -236,7 +260,7 @@ class _Report:
     failed: int
     summary: list[tuple[str, Any]]
     context: list[tuple[str, str]]
-    rows: list[dict[str, Any]] | None  # None: a report without objects (verify)
+    rows: Sequence[dict[str, Any]] | None  # None: a report without objects (verify)
     tables: list[_Table]
     title: str = "almmigrate import report"
 
@@ -289,8 +313,36 @@ def _write_json(path: Path, report: _Report) -> None:
         **{table.name: table.rows for table in report.tables},
     }
     with atomic_text(path) as handle:
-        json.dump(document, handle, ensure_ascii=False, indent=1)
+        dump_json(document, handle)
         handle.write("\n")
+
+
+def dump_json(document: Mapping[str, Any], handle: IO[str]) -> None:
+    """json.dump(document, handle, ensure_ascii=False, indent=1), a value at a time.
+
+    A top-level value that is a Sequence but not a list (ReportRows) is written a
+    row at a time, so its rows are never all held at once; the text is the same.
+    """
+
+    def encoded(value: Any, depth: int) -> str:
+        # JSON text holds no raw newline but those indent adds: indent them one level deeper.
+        text = json.dumps(value, ensure_ascii=False, indent=1)
+        return text.replace("\n", "\n" + " " * depth)
+
+    handle.write("{")
+    for number, (key, value) in enumerate(document.items()):
+        handle.write(
+            ("\n " if number == 0 else ",\n ") + json.dumps(key, ensure_ascii=False) + ": "
+        )
+        if not isinstance(value, Sequence) or isinstance(value, str | list | tuple):
+            handle.write(encoded(value, 1))
+        elif not value:
+            handle.write("[]")
+        else:
+            for index, row in enumerate(value):
+                handle.write(("[\n  " if index == 0 else ",\n  ") + encoded(row, 2))
+            handle.write("\n ]")
+    handle.write("\n}" if document else "}")
 
 
 # Column widths (characters) of the objects sheet, so keys and errors can be read.
@@ -411,7 +463,7 @@ def _write_html(path: Path, report: _Report) -> None:
     def text(value: Any) -> str:
         return "" if value is None else html.escape(str(value))
 
-    def object_rows(rows: list[dict[str, Any]]) -> list[str]:
+    def object_rows(rows: Sequence[dict[str, Any]]) -> list[str]:
         lines = []
         for row in rows:
             cls = " class='failed'" if row["action"] == OutcomeAction.FAILED else ""

@@ -270,13 +270,18 @@ def to_generation(dataset: Dataset, to: Generation) -> tuple[Dataset, list[Probl
             if mode is not None:
                 params[AUTH_MODE] = mode
         editable = translate_names(record.fields_editable_on_project, to)
-        connectors.append(replace(record, params=params, fields_editable_on_project=editable))
+        if _same(params, record.params) and editable == record.fields_editable_on_project:
+            connectors.append(record)
+        else:
+            connectors.append(replace(record, params=params, fields_editable_on_project=editable))
     connections = []
     for connection in dataset.connections:
         params, lost = translate_params(connection.params, to)
         for name in lost:
             dropped.setdefault(name, []).append(connection.row)
-        connections.append(replace(connection, params=params))
+        # A record nothing changes is kept, not copied: 50,000 copies cost 20 MB.
+        same = _same(params, connection.params)
+        connections.append(connection if same else replace(connection, params=params))
     meta = {**dataset.meta, META_KEY: to.api}
     translated = replace(dataset, connectors=connectors, connections=connections, meta=meta)
     warnings = [
@@ -291,6 +296,13 @@ def to_generation(dataset: Dataset, to: Generation) -> tuple[Dataset, list[Probl
         where = dataset.source or "the file"
         log.info("translating %s from %s names to %s names", where, source.label, to.label)
     return translated, warnings
+
+
+def _same(translated: Mapping[str, Any], params: Mapping[str, Any]) -> bool:
+    """True when translating changed nothing: the same names holding the very same values."""
+    return len(translated) == len(params) and all(
+        name in params and params[name] is value for name, value in translated.items()
+    )
 
 
 def _rows(rows: list[int | None]) -> str:

@@ -13,7 +13,13 @@ from almmigrate.apply import ApplyResult, ApplySummary
 from almmigrate.errors import InputError
 from almmigrate.plan_types import Change, Outcome, PlanItem
 from almmigrate.problems import warning
-from almmigrate.report import COLUMNS, report_rows, summary_csv_path, write_report
+from almmigrate.report import (
+    COLUMNS,
+    ReportRows,
+    report_rows,
+    summary_csv_path,
+    write_report,
+)
 from almmigrate.secrets import register_secret
 
 CANARY = "canary-report-secret-4417"
@@ -67,6 +73,32 @@ def test_json_report_has_summary_and_rows(tmp_path: Path) -> None:
     assert data["summary"]["throttled"] == 1 and data["summary"]["retries"] == 3
     assert [o["key"] for o in data["objects"]][1] == "project 5 / Équipe"
     assert CANARY not in path.read_text(encoding="utf-8")
+
+
+def test_json_report_is_written_row_by_row_as_json_dump_writes_it(tmp_path: Path) -> None:
+    """The object rows are streamed (never all held); the text is json.dump's, byte for byte."""
+    register_secret(CANARY)
+    warnings = [warning("doubt\nover two lines", sheet="connections", row=3, column="alias")]
+    path = write_report(tmp_path / "r.json", _result(), {"file": "é.xlsx"}, warnings=warnings)
+    text = path.read_text(encoding="utf-8")
+    document = json.loads(text)
+    assert text == json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    assert document["objects"] == report_rows(_result().outcomes)
+    assert document["warnings"][0]["message"] == "doubt\nover two lines"
+    assert list(document) == ["verdict", "run", "summary", "objects", "warnings"]
+    empty = ApplyResult([], ApplySummary())
+    text = write_report(tmp_path / "empty.json", empty).read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), ensure_ascii=False, indent=1) + "\n"
+    assert json.loads(text)["objects"] == [] and json.loads(text)["warnings"] == []
+
+
+def test_report_rows_are_made_as_read() -> None:
+    outcomes = _result().outcomes
+    rows = ReportRows(outcomes)
+    assert len(rows) == 3 and bool(rows)
+    assert list(rows) == report_rows(outcomes)
+    assert rows[1] == report_rows(outcomes)[1] and rows[1:] == report_rows(outcomes)[1:]
+    assert not ReportRows([])
 
 
 def test_csv_report_escapes_formulas_and_writes_the_summary_beside(tmp_path: Path) -> None:
