@@ -214,11 +214,13 @@ def export_section(figures: dict[str, Any] | None) -> list[str]:
 
 
 def memory_section(scale: dict[str, Any] | None, export: dict[str, Any] | None) -> list[str]:
+    earlier = _earlier_peaks()
     lines = [
-        "Each command in its own child process; peak RSS from `getrusage(RUSAGE_CHILDREN)`.",
+        "Each command in its own child process; peak RSS from `getrusage(RUSAGE_CHILDREN)`. "
+        "Before: the figure the previous results.md held.",
         "",
-        "| what | connections | peak RSS | seconds | target < 400 MB |",
-        "|---|---|---|---|---|",
+        "| what | connections | peak RSS | before | seconds | target < 400 MB |",
+        "|---|---|---|---|---|---|",
     ]
     if scale is not None:
         for case in ("export", "import"):
@@ -226,18 +228,30 @@ def memory_section(scale: dict[str, Any] | None, export: dict[str, Any] | None) 
             bound = " (upper bound)" if row.get("upper_bound") else ""
             lines.append(
                 f"| `almmigrate {case}` (xlsx) | {row['connections']:,} | "
-                f"**{row['peak_rss_mb']:.0f} MB**{bound} | {row['seconds']} | "
-                f"{_yes(row['meets_target'])} |"
+                f"**{row['peak_rss_mb']:.0f} MB**{bound} | {earlier.get(case, '')} | "
+                f"{row['seconds']} | {_yes(row['meets_target'])} |"
             )
     if export is not None:
         row = export["memory"]
         lines.append(
             f"| `exporter.export()` to xlsx (bench_export.py) | {row['connections']:,} | "
-            f"{row['peak_rss_mb']:.0f} MB | {row['seconds']} | {_yes(row['meets_target'])} |"
+            f"{row['peak_rss_mb']:.0f} MB | | {row['seconds']} | {_yes(row['meets_target'])} |"
         )
     if scale is None and export is None:
-        lines.append("| _no figures_ | | | | |")
+        lines.append("| _no figures_ | | | | | |")
     return lines
+
+
+def _earlier_peaks() -> dict[str, str]:
+    """The peak RSS of each command as the previous results.md gives it ("224 MB")."""
+    if not RESULTS.exists():
+        return {}
+    found = re.findall(
+        r"^\| `almmigrate (\w+)` \(xlsx\) \| [\d,]+ \| \*\*(\d+ MB)\*\*",
+        RESULTS.read_text(encoding="utf-8"),
+        re.M,
+    )
+    return dict(found)
 
 
 def cost_section(scale: dict[str, Any] | None) -> list[str]:
