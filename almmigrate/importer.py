@@ -418,7 +418,7 @@ def _apply(client: Client, plan: Plan, run: RunOptions, journal: Journal | None)
     with progress("Importing", total=len(plan.items), enabled=run.progress) as bar:
 
         def on_progress(done: int, total: int) -> None:
-            bar.update(done=done, total=total, description=line.label())
+            bar.update(done=done, total=total, description=line.label(bar.label_width))
 
         return apply_plan(
             client,
@@ -462,7 +462,8 @@ class ProgressLine:
             with self._lock:
                 self._sent += 1
 
-    def label(self) -> str:
+    def label(self, width: int | None = None) -> str:
+        """The line now; width: the columns it may take (its least needed parts give way)."""
         now = self._clock()
         stats = self.client.stats.snapshot()
         with self._lock:
@@ -479,24 +480,42 @@ class ProgressLine:
             throttled=stats["throttled"] - self._base[2],
             retries=stats["retries"] - self._base[1],
             left=left,
+            width=width,
         )
 
 
 def progress_label(
-    rate: float | None, status: RateStatus | None, *, throttled: int, retries: int, left: int
+    rate: float | None,
+    status: RateStatus | None,
+    *,
+    throttled: int,
+    retries: int,
+    left: int,
+    width: int | None = None,
 ) -> str:
-    """ "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 12 s" (parts when known)."""
-    parts = []
+    """ "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 12 s" (parts when known).
+
+    width: the columns the line may take; when it is narrower, the retries, then
+    the ETA, then the limit are left out. The rate and the 429s always stay.
+    """
+    parts: list[tuple[str, str]] = []  # (what, text) in reading order
     if rate is not None and rate > 0:
-        parts.append(f"{rate:.1f} req/s")
+        parts.append(("rate", f"{rate:.1f} req/s"))
     if status is not None:
-        parts.append(f"limit {status.limit:.0f}/s" if status.limit else "limit not hit yet")
-    parts.append(f"{throttled} × 429")
+        parts.append(
+            ("limit", f"limit {status.limit:.0f}/s" if status.limit else "limit not hit yet")
+        )
+    parts.append(("429", f"{throttled} × 429"))
     if retries:
-        parts.append(f"{retries} retr{'y' if retries == 1 else 'ies'}")
+        parts.append(("retries", f"{retries} retr{'y' if retries == 1 else 'ies'}"))
     if rate is not None and rate > 0:
-        parts.append(f"ETA {left / rate:.0f} s")
-    return "Importing " + ", ".join(parts)
+        parts.append(("eta", f"ETA {left / rate:.0f} s"))
+    for dropped in (None, "retries", "eta", "limit"):
+        parts = [(what, text) for what, text in parts if what != dropped]
+        line = "Importing " + ", ".join(text for _, text in parts)
+        if width is None or len(line) <= width:
+            break
+    return line
 
 
 def _register_dataset_secrets(dataset: Dataset, plugins: dict[str, Plugin]) -> None:

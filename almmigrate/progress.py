@@ -13,32 +13,54 @@ drawn and the handle is a cheap no-op, so callers never need to check.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
     SpinnerColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.table import Column, Table
+
+# Columns the spinner and the space after it take before the description.
+_SPINNER = 2
+_MIN_BAR = 10
 
 
 class ProgressBar:
     """Handle yielded by :func:`progress`: call it to advance, or set totals with update()."""
 
-    def __init__(self, bar: Progress | None, description: str, total: int | None) -> None:
+    def __init__(
+        self,
+        bar: Progress | None,
+        description: str,
+        total: int | None,
+        stream: IO[str] | None = None,
+    ) -> None:
         self._bar = bar
+        self._stream = stream
         self._lock = threading.Lock()  # client callbacks arrive from worker threads
         self._task = bar.add_task(description, total=total) if bar is not None else None
         self.completed = 0
         self.total = total
+
+    @property
+    def label_width(self) -> int:
+        """The columns a description may take on this terminal: all of it but the spinner."""
+        return terminal_width(self._stream) - _SPINNER
 
     @property
     def shown(self) -> bool:
@@ -69,6 +91,52 @@ class ProgressBar:
             self._bar.update(self._task, completed=self.completed, total=self.total)
 
 
+def terminal_width(stream: IO[str] | None = None) -> int:
+    """Columns of the terminal stderr (or stream) is: COLUMNS when set, as for every program."""
+    fallback = shutil.get_terminal_size()  # COLUMNS, else stdout's terminal, else 80
+    if os.environ.get("COLUMNS", "").isdigit():
+        return fallback.columns
+    stream = stream if stream is not None else sys.stderr
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or fallback.columns
+    except (AttributeError, ValueError, OSError):  # not a terminal: stdout may be one
+        return fallback.columns
+
+
+class FittingProgress(Progress):
+    """A bar that fits the terminal: its description is never cut, the other columns give way.
+
+    rich shares a narrow line out among the columns and cuts the description
+    (the import's rate and 429s) to "Importing 38.2 req/s, li…". Here the
+    description keeps its width, then the count, the time and the bar are
+    shown in that order while they fit; the bar takes what is left.
+    """
+
+    def __init__(self, *columns: str | ProgressColumn, **options: Any) -> None:
+        self._every_column = columns  # spinner, description, bar, count, elapsed
+        super().__init__(*columns, **options)
+
+    def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
+        tasks = list(tasks)
+        if len(self._every_column) == 5 and hasattr(self, "live"):  # drawn, not being built
+            self.columns = self._fitting(tasks, terminal_width(self.console.file))
+        return super().make_tasks_table(tasks)
+
+    def _fitting(self, tasks: list[Task], width: int) -> tuple[str | ProgressColumn, ...]:
+        spinner, text, bar, count, elapsed = self._every_column
+        used = _SPINNER + max((cell_len(t.description) for t in tasks), default=0)
+        kept = {spinner, text}
+        counted = max((2 * len(str(int(t.total or t.completed))) + 1 for t in tasks), default=3)
+        for column, needs in ((count, counted), (elapsed, len("0:00:00"))):
+            if used + 1 + needs <= width:  # one space between columns
+                kept.add(column)
+                used += 1 + needs
+        if isinstance(bar, BarColumn) and used + 1 + _MIN_BAR <= width:
+            bar.bar_width = min(40, width - used - 1)
+            kept.add(bar)
+        return tuple(c for c in self._every_column if c in kept)
+
+
 def is_terminal(stream: IO[str] | None = None) -> bool:
     """True when the stream (stderr by default) is an interactive terminal."""
     stream = stream if stream is not None else sys.stderr
@@ -93,11 +161,11 @@ def progress(
     """
     stream = stream if stream is not None else sys.stderr
     if not (enabled and is_terminal(stream)):
-        yield ProgressBar(None, description, total)
+        yield ProgressBar(None, description, total, stream)
         return
-    bar = Progress(
+    bar = FittingProgress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True)),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -105,4 +173,4 @@ def progress(
         transient=True,
     )
     with bar:
-        yield ProgressBar(bar, description, total)
+        yield ProgressBar(bar, description, total, stream)

@@ -133,6 +133,25 @@ def test_progress_label_shows_rate_limit_429s_and_eta() -> None:
     assert progress_label(None, None, throttled=0, retries=0, left=5) == "Importing 0 × 429"
 
 
+@pytest.mark.parametrize(
+    ("width", "line"),
+    [
+        (62, "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 10 s"),
+        (61, "Importing 38.2 req/s, limit 40/s, 3 × 429, ETA 10 s"),  # retries give way first
+        (50, "Importing 38.2 req/s, limit 40/s, 3 × 429"),  # then the ETA
+        (30, "Importing 38.2 req/s, 3 × 429"),  # then the limit; rate and 429s always stay
+        (10, "Importing 38.2 req/s, 3 × 429"),
+    ],
+)
+def test_progress_label_fits_the_terminal_keeping_the_rate_and_429s(width: int, line: str) -> None:
+    from almmigrate.importer import progress_label
+    from almmigrate.ratecontrol import RateStatus
+
+    status = RateStatus(rate=38.0, limit=40.0, throttled=3, events=1, latency=0.05, in_flight=4)
+    label = progress_label(38.24, status, throttled=3, retries=2, left=380, width=width)
+    assert label == line
+
+
 class _Stats:
     def __init__(self) -> None:
         self.counters = {"requests": 0, "retries": 0, "throttled": 0}
