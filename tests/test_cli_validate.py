@@ -93,6 +93,26 @@ def test_warnings_are_listed_and_do_not_fail(cli: Cli, tmp_path: Path) -> None:
     ]
 
 
+def test_numbers_shown_as_percents_are_warned_on_beside_the_errors(cli: Cli) -> None:
+    """A LibreOffice .ods with 50% typed into cells: each is named, the text one as damage."""
+    path = BAD / "libreoffice-percent.ods"
+    code, out, err = cli("validate", str(path))
+    damaged = (
+        "looks like a spreadsheet turned '{0}' into {1}: the cell is shown as a percent but "
+        "holds the number {1}, which is what is read. If '{0}' is meant, format the cell as "
+        "text and type it again"
+    )
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        f"ValidationFailed: {path}: 1 problem found, nothing was written",
+        "  warning: connectors row 2, params.alm_project: " + damaged.format("50%", "0.5"),
+        "  warning: connectors row 3, params.alm_reference_context: "
+        + damaged.format("25%", "0.25"),
+        "  warning: connectors row 3, params.sde_tags_filter: " + damaged.format("150%", "1.5"),
+        '  error: connectors row 3, params.alm_reference_context: "0.25" is not a whole number',
+    ]
+
+
 def test_with_url_the_instance_is_checked(
     cli: Cli,
     target_sim: SimServer,

@@ -339,6 +339,9 @@ REFUSED_BY_THE_FILE_LAYER = {
     "old-excel.xlsx": "cannot read this workbook: CalamineError: Cannot detect file format",
     # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx)
     "libreoffice-error-cell.ods": "connectors: a cell holds an error (such as #N/A",
+    # The same saved as an old .xls: calamine reads its error as an empty cell; xlrd does not.
+    "libreoffice-error-cell.xls": "connectors: cell C2 holds the error #DIV/0!; fix it in the "
+    "spreadsheet, or type the value",
     "zip-bomb.xlsx": "refused: xl/worksheets/sheet1.xml unpacks to 64 MB",
     "unknown-kind.csv": "cannot tell what this CSV holds",
 }  # fmt: skip
@@ -503,6 +506,48 @@ def test_a_date_cell_reads_as_the_text_a_person_sees_with_a_warning(tmp_path: Pa
         'connectors row 2, x: a spreadsheet made this cell a date; read as the text "2020-01-01". '
         "If that is not what was typed, format the cell as text and type it again"
     ]
+
+
+def _percent_warning(row: int, column: str, shown: str, held: str) -> str:
+    return (
+        f"connectors row {row}, {column}: looks like a spreadsheet turned '{shown}' into {held}: "
+        f"the cell is shown as a percent but holds the number {held}, which is what is read. "
+        f"If '{shown}' is meant, format the cell as text and type it again"
+    )
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".ods", ".xls"])
+def test_a_number_shown_as_a_percent_reads_as_the_number_with_a_warning(suffix: str) -> None:
+    """50% typed in LibreOffice is the number 0.5 shown as a percent; calamine gives 0.5
+    and no format, so the cell is found in the file's own styles and said to be damaged."""
+    back = read_tables(FIXTURES / f"libreoffice-percent{suffix}")["connectors"]
+    assert [
+        (r["params.alm_reference_context"], r["params.alm_project"], r["params.sde_tags_filter"])
+        for r in back.rows
+    ] == [(8, 0.5, "pci"), (0.25, "PROJ", 1.5)]
+    assert [str(w) for w in back.warnings] == [
+        _percent_warning(2, "params.alm_project", "50%", "0.5"),
+        _percent_warning(3, "params.alm_reference_context", "25%", "0.25"),
+        _percent_warning(3, "params.sde_tags_filter", "150%", "1.5"),
+    ]
+    assert {w.severity for w in back.warnings} == {"warning"}
+
+
+def test_a_workbook_with_no_percent_format_is_not_read_twice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The styles say no cell can be a percent: openpyxl is never asked (a 50,000-row file)."""
+    from almmigrate.files import cellformats
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("read again though no style shows a percent")
+
+    monkeypatch.setattr(cellformats.openpyxl, "load_workbook", never)
+    assert (
+        cellformats.xlsx_percent_cells(FIXTURES / "libreoffice-roundtrip.xlsx", {"connectors"})
+        == {}
+    )
+    assert read_tables(FIXTURES / "libreoffice-roundtrip.xlsx")["connectors"].warnings == []
 
 
 def test_rows_and_cells_without_references_and_prefixed_tags(tmp_path: Path) -> None:

@@ -43,6 +43,7 @@ BOMB = "it declares XML entities or a DTD (a possible XML bomb); refused"
 _ODS_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
 _ODS_SPAN = re.compile(rb'table:number-(?:columns|rows)-spanned="(\d+)"')
 _ODS_ERROR = re.compile(rb'calcext:value-type="error"')
+_ODS_PERCENT = re.compile(rb'office:value-type="percentage"')
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Container:
     # formulas or error cells: looked at again by `formulas`
     merged_in: set[str] = field(default_factory=set)  # sheet names with merged cells (ods)
     errors_in: set[str] = field(default_factory=set)  # sheet names with error cells (ods)
+    percent_in: set[str] = field(default_factory=set)  # sheet names with percent cells (ods)
 
 
 def check_workbook(path: Path) -> Container:
@@ -153,16 +155,18 @@ def _scan(
 
 
 def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
-    """Note the sheets of an ods content.xml that merge cells or hold an error (#N/A);
+    """Note the sheets of an ods content.xml that merge cells, hold an error (#N/A) or a percent;
     returns the name of the sheet open at the end of window.
 
     seen: how many bytes at the start of window were scanned before (the kept tail).
     """
-    if b"<table:table " not in window and b"-spanned=" not in window and b"error" not in window:
+    marks = (b"<table:table ", b"-spanned=", b"error", b"percentage")
+    if not any(mark in window for mark in marks):
         return table
     events = [(m.start(), "table", m) for m in _ODS_TABLE.finditer(window)]
     events += [(m.start(), "span", m) for m in _ODS_SPAN.finditer(window)]
     events += [(m.start(), "error", m) for m in _ODS_ERROR.finditer(window)]
+    events += [(m.start(), "percent", m) for m in _ODS_PERCENT.finditer(window)]
     for position, what, match in sorted(events, key=lambda e: e[0]):
         if what == "table":
             table = match.group(1).decode("utf-8", "replace")
@@ -172,6 +176,8 @@ def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
             found.merged_in.add(table)
         elif what == "error":
             found.errors_in.add(table)
+        elif what == "percent":
+            found.percent_in.add(table)
     return table
 
 

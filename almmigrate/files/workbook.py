@@ -24,6 +24,14 @@ import python_calamine
 
 from almmigrate.errors import InputError, Problem
 from almmigrate.files import table as limits
+from almmigrate.files.cellformats import (
+    Cell,
+    CellFormats,
+    ods_percent_cells,
+    percent_text,
+    xls_formats,
+    xlsx_percent_cells,
+)
 from almmigrate.files.container import BOMB, Container, ForbiddenXML, check_workbook
 from almmigrate.files.formulas import first_unreadable_cell, sheet_members
 from almmigrate.files.table import ALL_SHEETS, DATA_SHEETS, Table
@@ -67,6 +75,7 @@ def _reason(error: BaseException) -> str:
 
 def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table]:
     members = _formula_members(path, container)
+    formats = _cell_formats(path, container)
     tables: dict[str, Table] = {}
     for meta in book.sheets_metadata:
         name = str(meta.name).strip().lower()
@@ -81,6 +90,9 @@ def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table
             )
         if meta.name in members:
             _no_unreadable_cell(path, name, members[meta.name])
+        if meta.name in formats.errors:
+            reference, error = formats.errors[meta.name]
+            _refuse_cell(path, name, reference, f"the error {error}")
         try:
             sheet = book.get_sheet_by_name(meta.name)
         except Exception as error:
@@ -96,7 +108,8 @@ def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table
                 file=str(path),
                 sheet=name,
             )
-        tables[name] = _SheetReader(path, name, container.kind).read(sheet)
+        percent = formats.percent.get(meta.name, set())
+        tables[name] = _SheetReader(path, name, container.kind, percent).read(sheet)
     return tables
 
 
@@ -120,17 +133,37 @@ def _no_unreadable_cell(path: Path, name: str, member: str) -> None:
     except expat.ExpatError as error:
         raise InputError(f"broken XML in this sheet: {error}", file=str(path), sheet=name) from None
     if found is not None:
-        reference, what = found
-        advice = (
-            "fix it in the spreadsheet, or type the value"
-            if what.startswith("the error")
-            else "open the file in Excel or LibreOffice and save it again, or type the value"
-        )
+        _refuse_cell(path, name, *found)
+
+
+def _refuse_cell(path: Path, name: str, reference: str, what: str) -> None:
+    advice = (
+        "fix it in the spreadsheet, or type the value"
+        if what.startswith("the error")
+        else "open the file in Excel or LibreOffice and save it again, or type the value"
+    )
+    raise InputError(f"cell {reference} holds {what}; {advice}", file=str(path), sheet=name)
+
+
+def _cell_formats(path: Path, container: Container) -> CellFormats:
+    """What calamine does not say about the layout's sheets (see almmigrate.files.cellformats)."""
+    sheets = set(ALL_SHEETS)
+    try:
+        if container.kind == "xls":
+            return xls_formats(path, sheets)
+        if container.kind == "xlsx":
+            return CellFormats(percent=xlsx_percent_cells(path, sheets))
+        if container.percent_in:
+            return CellFormats(percent=ods_percent_cells(path, sheets))
+    except ForbiddenXML:
+        raise InputError(BOMB, file=str(path)) from None
+    except Exception as error:  # a file calamine reads but its cells cannot be checked
         raise InputError(
-            f"cell {reference} holds {what}; {advice}",
+            f"cannot check this workbook's error and percent cells: {_reason(error)}; "
+            "save it as .xlsx",
             file=str(path),
-            sheet=name,
-        )
+        ) from None
+    return CellFormats()
 
 
 def _no_merged_cells(path: Path, name: str, sheet: Any, merged_in_ods: bool) -> None:
@@ -153,10 +186,11 @@ def _no_merged_cells(path: Path, name: str, sheet: Any, merged_in_ods: bool) -> 
 class _SheetReader:
     """One sheet's rows as typed records: header, row numbers, limits, date cells noted."""
 
-    def __init__(self, path: Path, name: str, kind: str) -> None:
+    def __init__(self, path: Path, name: str, kind: str, percent: set[Cell]) -> None:
         self.path = path
         self.name = name
         self.kind = kind
+        self.percent = percent  # number cells shown as a percent: (row, column) from 1
         self.warnings: list[Problem] = []
 
     def read(self, sheet: Any) -> Table:
@@ -230,10 +264,14 @@ class _SheetReader:
             if len(value) > limits.MAX_CELL_CHARS:
                 limits.check_cell_length(value, file=str(self.path), sheet=self.name, row=number)
             return value
-        if kind is float:
+        if kind is float or kind is int:
+            if self.percent and (number, index + 1) in self.percent:
+                self._shown_as_percent(number, columns, index, value)
             # Spreadsheets hold every number as a double: 7 comes back as 7.0.
-            return int(value) if value.is_integer() and abs(value) <= _MAX_EXACT else value
-        if kind is bool or kind is int:
+            if kind is float and value.is_integer() and abs(value) <= _MAX_EXACT:
+                return int(value)
+            return value
+        if kind is bool:
             return value
         text = date_text(value)
         self.warnings.append(
@@ -247,6 +285,21 @@ class _SheetReader:
             )
         )
         return text
+
+    def _shown_as_percent(self, number: int, columns: list[str], index: int, value: Any) -> None:
+        """A person who typed 50% sees 50%, but the cell holds 0.5: said, as spreadsheet damage."""
+        shown, read = percent_text(value), f"{value:.15g}"
+        self.warnings.append(
+            Problem(
+                f"looks like a spreadsheet turned '{shown}' into {read}: the cell is shown as a "
+                f"percent but holds the number {read}, which is what is read. If '{shown}' is "
+                "meant, format the cell as text and type it again",
+                sheet=self.name,
+                row=number,
+                column=self._label(columns, index),
+                severity="warning",
+            )
+        )
 
 
 def _what(value: Any) -> str:
