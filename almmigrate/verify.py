@@ -25,7 +25,7 @@ from almmigrate.plan_types import Match, PlanAction, PlanItem
 from almmigrate.prepare import ImportOptions, plugins_for
 from almmigrate.problems import settle
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
-from almmigrate.secrets import MASK, mask, one_run
+from almmigrate.secrets import MASK, mask, one_run, redact_url
 from almmigrate.secretsfile import SecretValues
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
@@ -75,6 +75,7 @@ class Verification:
     differences: list[Difference] = field(default_factory=list)
     secrets_checked: int = 0  # secret params checked as present (never by value)
     skipped: int = 0  # connections whose project is not mapped (--skip-unmapped)
+    report: Path | None = None  # where verify_file wrote its report (--report), if asked
 
     @property
     def exit_code(self) -> int:
@@ -161,25 +162,43 @@ def verify_dataset(
 
 @one_run
 def verify_file(
-    path: str | Path, settings: ConnectionSettings, options: ImportOptions | None = None
+    path: str | Path,
+    settings: ConnectionSettings,
+    options: ImportOptions | None = None,
+    *,
+    report: str | Path | None = None,
 ) -> Verification:
     """Read FILE and the target, and compare them (`almmigrate verify`).
 
     options: the import's mapping options (project map, --auto-map-projects, --match).
+    report: also write every difference there (.xlsx, .csv, .json or .html); a path
+    that cannot be written is refused before the target is read.
     Raises InputError / ValidationFailed for a file that cannot be read.
     """
+    from almmigrate.importer import RunOptions, check_outputs
     from almmigrate.instance import read_instance
     from almmigrate.pipeline import file_reader, project_map_for
 
+    check_outputs(RunOptions(report=Path(report) if report is not None else None))
     options = options or ImportOptions()
     target = read_instance(settings)
     plugins = plugins_for(target)
     dataset, problems = file_reader(path)(plugins)
     settle(problems, file=str(path))
     project_map = project_map_for(dataset, target, options)
-    return verify_dataset(
+    found = verify_dataset(
         dataset, target, project_map=project_map, plugins=plugins, match=options.match
     )
+    if report is not None:
+        from almmigrate.report import write_verification_report
+
+        context = {
+            "command": "almmigrate verify",
+            "file": str(path),
+            "target": redact_url(settings.url),
+        }
+        found.report = write_verification_report(report, found, context)
+    return found
 
 
 class _EverySecret(SecretValues):

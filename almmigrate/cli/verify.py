@@ -57,12 +57,8 @@ def command(
     """
     from almmigrate.cli.import_ import print_verification
     from almmigrate.cli.options import import_options_from
-    from almmigrate.importer import RunOptions, check_outputs
-    from almmigrate.report import write_verification_report
-    from almmigrate.secrets import redact_url
     from almmigrate.verify import verify_file
 
-    check_outputs(RunOptions(report=report))
     settings = settings_from(url, token, **tls)
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
     options = import_options_from(
@@ -74,13 +70,8 @@ def command(
         skip_unmapped=skip_unmapped,
         source=source,
     )
-    verification = verify_file(file, settings, options)
+    verification = verify_file(file, settings, options, report=report)
     print_verification(verification)
-    if report is not None:
-        context = {
-            "command": "almmigrate verify",
-            "file": str(file),
-            "target": redact_url(settings.url),
-        }
-        click.echo(f"report: {write_verification_report(report, verification, context)}", err=True)
+    if verification.report is not None:
+        click.echo(f"report: {verification.report}", err=True)
     ctx.exit(verification.exit_code)
