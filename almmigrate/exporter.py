@@ -34,7 +34,7 @@ from almmigrate.dataset import (
 )
 from almmigrate.errors import InputError
 from almmigrate.generation import ALM_GENERATION
-from almmigrate.instance import ShapedRead, read_instance_shaped, unique_ids
+from almmigrate.instance import ShapedRead, read_shaped, unique_ids, with_client
 from almmigrate.models import Connection, Connector
 from almmigrate.secrets import MASK, mask, one_run, redact_url
 from almmigrate.settings import ConnectionSettings
@@ -206,13 +206,16 @@ def export(
             if what == CONNECTIONS or CONNECTIONS not in reading:
                 bar.update(done, total, description=f"Reading {what}")
 
-        read = read_instance_shaped(
+        read = with_client(
             settings,
-            connection_shaper(include_secrets),
-            only=only,
-            projects=wanted,
-            with_last_job=with_last_job,
-            on_progress=on_progress,
+            lambda client: read_shaped(
+                client,
+                connection_shaper(include_secrets),
+                only=only,
+                projects=wanted,
+                with_last_job=with_last_job,
+                on_progress=on_progress,
+            ),
         )
         dataset = shaped_dataset(read, include_secrets=include_secrets, projects=wanted)
         requests = read.requests
@@ -241,7 +244,7 @@ def export(
 def connection_shaper(
     include_secrets: bool,
 ) -> Callable[[Snapshot], Callable[[Connection], ConnectionRecord]]:
-    """For :func:`~almmigrate.instance.read_instance_shaped`: each connection to its record."""
+    """For :func:`~almmigrate.instance.read_shaped`: each connection to its record."""
     return lambda context: RecordShaper(context, include_secrets=include_secrets).connection
 
 

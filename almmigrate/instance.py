@@ -4,8 +4,9 @@ Every command that reads an instance goes through here:
 
 - :func:`read_instance` (settings -> :class:`~almmigrate.dataset.Snapshot`): plan,
   validate --url, verify, map-projects, migrate's source, the demo, the pandas interface;
-- :func:`read_instance_shaped`: export, which turns each connection into a file
-  record as its page arrives (memory stays flat on 50,000 connections);
+- :func:`read_shaped` (through :func:`with_client`): export, which turns each
+  connection into a file record as its page arrives (memory stays flat on 50,000
+  connections);
 - :func:`fetch_snapshot` for a client kept open to write afterwards (import, migrate).
 
 A client is checked (reachable, token accepted, really SD Elements: see
@@ -105,7 +106,7 @@ def read_instance(
     Raises ConnectionProblem when the instance cannot be reached or is not
     SD Elements, InputError for a bad URL or token, or a project it lacks.
     """
-    return _opened(
+    return with_client(
         settings,
         lambda client: fetch_snapshot(
             client,
@@ -117,8 +118,11 @@ def read_instance(
     )
 
 
-def _opened(settings: ConnectionSettings, read: Callable[[Client], _T]) -> _T:
-    """read(client) on a client opened on `settings`, closed afterwards."""
+def with_client(settings: ConnectionSettings, read: Callable[[Client], _T]) -> _T:
+    """read(client) on a client opened on `settings`, closed afterwards.
+
+    export: `with_client(settings, lambda client: read_shaped(client, shape, ...))`.
+    """
     from almmigrate.client import SDEClient  # the network layer, only when reading
 
     with SDEClient(settings) as client:
@@ -127,7 +131,7 @@ def _opened(settings: ConnectionSettings, read: Callable[[Client], _T]) -> _T:
 
 @dataclass
 class ShapedRead(Generic[_Shaped]):
-    """An instance read by :func:`read_instance_shaped`: its connections already shaped."""
+    """An instance read by :func:`read_shaped`: its connections already shaped."""
 
     snapshot: Snapshot  # everything but the connections (connections empty)
     connections: list[_Shaped]
@@ -135,35 +139,6 @@ class ShapedRead(Generic[_Shaped]):
 
 
 _MAX_WAITING = 5_000
-
-
-def read_instance_shaped(
-    settings: ConnectionSettings,
-    shape: Callable[[Snapshot], Callable[[Connection], _Shaped]],
-    *,
-    only: str | None = None,
-    projects: list[int] | None = None,
-    with_last_job: bool = False,
-    on_progress: ProgressCallback | None = None,
-) -> ShapedRead[_Shaped]:
-    """Read an instance, each connection shaped by shape(context) as its page arrives.
-
-    Holding only shaped connections rather than every Connection as the API
-    returned it keeps memory flat on large instances. With `projects`, their ids
-    are checked against the instance before any connection is read; otherwise
-    the connection pages (the long part) start while the small lists load.
-    """
-    return _opened(
-        settings,
-        lambda client: read_shaped(
-            client,
-            shape,
-            only=only,
-            projects=projects,
-            with_last_job=with_last_job,
-            on_progress=on_progress,
-        ),
-    )
 
 
 def read_shaped(
@@ -175,7 +150,13 @@ def read_shaped(
     with_last_job: bool = False,
     on_progress: ProgressCallback | None = None,
 ) -> ShapedRead[_Shaped]:
-    """:func:`read_instance_shaped` on a client already open (checked first)."""
+    """Check the client and read its instance, each connection shaped by shape(context) as its page arrives.
+
+    Holding only shaped connections rather than every Connection as the API
+    returned it keeps memory flat on large instances (export). With `projects`,
+    their ids are checked against the instance before any connection is read;
+    otherwise the connection pages (the long part) start while the small lists load.
+    """
     client.check()
     wanted = projects or []
     connections: list[_Shaped] = []
