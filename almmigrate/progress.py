@@ -137,6 +137,19 @@ class FittingProgress(Progress):
         return tuple(c for c in self._every_column if c in kept)
 
 
+def fitting_progress(console: Console, **options: Any) -> FittingProgress:
+    """The bar every command draws: spinner, description, bar, count, time (see FittingProgress)."""
+    return FittingProgress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        **options,
+    )
+
+
 def is_terminal(stream: IO[str] | None = None) -> bool:
     """True when the stream (stderr by default) is an interactive terminal."""
     stream = stream if stream is not None else sys.stderr
@@ -163,14 +176,6 @@ def progress(
     if not (enabled and is_terminal(stream)):
         yield ProgressBar(None, description, total, stream)
         return
-    bar = FittingProgress(
-        SpinnerColumn(),
-        TextColumn("{task.description}", table_column=Column(no_wrap=True)),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=Console(file=stream, stderr=stream is sys.stderr),
-        transient=True,
-    )
+    bar = fitting_progress(Console(file=stream, stderr=stream is sys.stderr), transient=True)
     with bar:
         yield ProgressBar(bar, description, total, stream)

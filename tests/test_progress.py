@@ -6,16 +6,8 @@ import io
 
 import pytest
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
-from rich.table import Column
 
-from almmigrate.progress import FittingProgress, terminal_width
+from almmigrate.progress import fitting_progress, terminal_width
 
 LABEL = "Importing 38.2 req/s, limit 40/s, 3 × 429, 2 retries, ETA 10 s"  # 62 columns
 
@@ -25,16 +17,7 @@ def drawn(width: int, label: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("COLUMNS", str(width))
     out = io.StringIO()
     console = Console(file=out, width=width, force_terminal=True, color_system=None)
-    bar = FittingProgress(
-        SpinnerColumn(),
-        TextColumn("{task.description}", table_column=Column(no_wrap=True)),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        auto_refresh=False,
-        get_time=lambda: 100.0,
-    )
+    bar = fitting_progress(console, auto_refresh=False, get_time=lambda: 100.0)
     bar.add_task(label, total=50020, completed=25010)
     console.print(bar.make_tasks_table(bar.tasks))
     return out.getvalue().rstrip("\n")[2:]  # after the spinner's frame and its space

@@ -274,31 +274,28 @@ class _SheetReader:
         if kind is bool:
             return value
         text = date_text(value)
-        self.warnings.append(
-            Problem(
-                f'a spreadsheet made this cell a {_what(value)}; read as the text "{text}". '
-                "If that is not what was typed, format the cell as text and type it again",
-                sheet=self.name,
-                row=number,
-                column=self._label(columns, index),
-                severity="warning",
-            )
+        self._warn(
+            number,
+            self._label(columns, index),
+            f'a spreadsheet made this cell a {_what(value)}; read as the text "{text}". '
+            "If that is not what was typed, format the cell as text and type it again",
         )
         return text
 
     def _shown_as_percent(self, number: int, columns: list[str], index: int, value: Any) -> None:
         """A person who typed 50% sees 50%, but the cell holds 0.5: said, as spreadsheet damage."""
         shown, read = percent_text(value), f"{value:.15g}"
+        self._warn(
+            number,
+            self._label(columns, index),
+            f"looks like a spreadsheet turned '{shown}' into {read}: the cell is shown as a "
+            f"percent but holds the number {read}, which is what is read. If '{shown}' is "
+            "meant, format the cell as text and type it again",
+        )
+
+    def _warn(self, number: int, column: str, message: str) -> None:
         self.warnings.append(
-            Problem(
-                f"looks like a spreadsheet turned '{shown}' into {read}: the cell is shown as a "
-                f"percent but holds the number {read}, which is what is read. If '{shown}' is "
-                "meant, format the cell as text and type it again",
-                sheet=self.name,
-                row=number,
-                column=self._label(columns, index),
-                severity="warning",
-            )
+            Problem(message, sheet=self.name, row=number, column=column, severity="warning")
         )
 
 
