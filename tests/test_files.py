@@ -542,7 +542,7 @@ def test_a_workbook_with_no_percent_format_is_not_read_twice(
     def never(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("read again though no style shows a percent")
 
-    monkeypatch.setattr(cellformats.openpyxl, "load_workbook", never)
+    monkeypatch.setattr("openpyxl.load_workbook", never)
     assert (
         cellformats.xlsx_percent_cells(FIXTURES / "libreoffice-roundtrip.xlsx", {"connectors"})
         == {}

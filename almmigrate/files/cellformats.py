@@ -24,8 +24,6 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import openpyxl
-import xlrd
 from xlsxwriter.utility import xl_rowcol_to_cell
 
 from almmigrate.files.container import parse_xml, xml_parser
@@ -57,6 +55,8 @@ def percent_text(value: float) -> str:
 
 def xls_formats(path: Path, sheets: set[str]) -> CellFormats:
     """Error cells and percent number cells of an .xls workbook's sheets named in `sheets`."""
+    import xlrd  # here: only an .xls needs it
+
     found = CellFormats()
     book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
     try:
@@ -85,6 +85,8 @@ def xlsx_percent_cells(path: Path, sheets: set[str]) -> dict[str, set[Cell]]:
     """The number cells shown as a percent, by sheet; {} at once when no style shows one."""
     if not _xlsx_has_percent_style(path):
         return {}
+    import openpyxl  # here: importing it costs 25 MB, and few workbooks show a percent
+
     found: dict[str, set[Cell]] = {}
     book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
