@@ -33,36 +33,55 @@ class FaultsAtFirstWrite:
     """Switches the target's faults on at its first write, and optionally off again.
 
     off_after: switch back to no faults once this many more requests arrived.
+
+    The switch happens inside the simulator's own counting of the first committed
+    write, in the thread that handles that request, so no other request can slip
+    through between the first write and the faults (a watcher thread polling the
+    counters could be scheduled too late on a loaded machine and miss every write).
     """
 
     def __init__(self, target: SimServer, faults: Faults, off_after: int | None = None) -> None:
         self.target, self.faults, self.off_after = target, faults, off_after
-        self.stop = threading.Event()
         self.switched = threading.Event()
         self.gets_before_writes = 0
-        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self._lock = threading.Lock()
+        self._requests_at_switch: int | None = None
+        self._stats = target.stats
+        self._count, self._count_request = self._stats.count, self._stats.count_request
 
-    def _watch(self) -> None:
-        while self.target.stats.writes < 1 and not self.stop.wait(0.001):
-            pass
-        # Reading and planning are over: every GET so far was theirs.
-        self.gets_before_writes = self.target.stats.as_dict()["by_method"].get("GET", 0)
-        self.target.set_faults(self.faults)
-        self.switched.set()
+    def _on_count(self, name: str, status: int | None = None) -> None:
+        self._count(name, status)
+        if name != "writes":
+            return
+        with self._lock:
+            if self.switched.is_set():
+                return
+            # Reading and planning are over: every GET so far was theirs.
+            counts = self._stats.as_dict()
+            self.gets_before_writes = counts["by_method"].get("GET", 0)
+            self._requests_at_switch = counts["requests"]
+            self.target.set_faults(self.faults)
+            self.switched.set()
+
+    def _on_count_request(self, method: str, path: str) -> None:
+        self._count_request(method, path)
         if self.off_after is None:
             return
-        start = self.target.stats.requests
-        while self.target.stats.requests < start + self.off_after and not self.stop.wait(0.002):
-            pass
-        self.target.set_faults(Faults())
+        with self._lock:
+            start = self._requests_at_switch
+            if start is not None and self._stats.requests >= start + self.off_after:
+                self.target.set_faults(Faults())
+                self._requests_at_switch = None
+                self.off_after = None
 
     def __enter__(self) -> FaultsAtFirstWrite:
-        self.thread.start()
+        # Instance attributes shadow the methods for this simulator only.
+        self._stats.count = self._on_count  # type: ignore[method-assign]
+        self._stats.count_request = self._on_count_request  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self.thread.join(5)
+        del self._stats.count, self._stats.count_request
 
 
 @pytest.fixture
