@@ -2,7 +2,7 @@
 
 - :class:`Snapshot`: what an instance holds, as the API returns it (typed models).
 - :class:`Dataset`: what a file holds (or would hold): connector, connection and
-  project records in the file layout of SPEC, each remembering the sheet row it
+  project records in the README's "File layouts", each remembering the sheet row it
   came from so that every message can point a person at a cell.
 
 Export turns a Snapshot into a Dataset and writes it; import reads a Dataset,

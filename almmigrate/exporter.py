@@ -268,7 +268,7 @@ def shaped_dataset(
 
 
 def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:
-    """Lay the dataset out as SPEC's sheets and write them (atomically, by files)."""
+    """Lay the dataset out as the README's "File layouts" sheets and write them (atomically, by files)."""
     from almmigrate.files import write_tables
     from almmigrate.layout import dataset_to_tables
 
@@ -331,7 +331,7 @@ def _count_masked(dataset: Dataset, sheets: list[str]) -> int:
     return count
 
 
-# Paths other than .xlsx/.json/.csv are CSV folders (SPEC), but not ones named like a
+# Paths other than .xlsx/.json/.csv are CSV folders (README, "File layouts"), but not ones named like a
 # file of another kind: "audit.xls" is a typo for .xlsx, not a wish for a folder.
 _FILE_SUFFIXES = frozenset(
     [

@@ -88,7 +88,7 @@ class ImportRun:
 
     @property
     def exit_code(self) -> int:
-        """0 all done, 1 some rows failed or --verify found a difference, 3 stopped or its files lost, 130 Ctrl-C (SPEC)."""
+        """0 all done, 1 some rows failed or --verify found a difference, 3 stopped or its files lost, 130 Ctrl-C (README, "Exit codes")."""
         if self.result is None:
             return 1 if self.plan.has_errors else 0
         stopped = self.result.stopped

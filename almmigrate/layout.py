@@ -1,4 +1,4 @@
-"""The SPEC file layout: a Dataset as sheets of columns, and sheets back into typed records.
+"""The file layout (README, "File layouts"): a Dataset as sheets of columns, and sheets back into typed records.
 
 Fixed columns are typed by column (ids are integers, flags are booleans);
 `params.<field>` cells by the plugin schema of the row's system, because a
@@ -39,7 +39,7 @@ _READ_ONLY_EXTRA = {"command", "in_progress"}
 _BOOLEAN = Field("boolean", field_type="boolean")
 _INTEGER = Field("integer", field_type="integer")
 _KIND_WORDS = {"integer": "a whole number", "boolean": "a boolean (use TRUE or FALSE)"}
-# last_job as the API returns it (SPEC: `?include=last_job`), for files that lost the types.
+# last_job as the API returns it (`?include=last_job`), for files that lost the types.
 _LAST_JOB_FIELDS = {
     "id": _INTEGER,
     "user": _INTEGER,

@@ -1,6 +1,6 @@
 """Empty workbooks for bulk creation of one ALM system's connectors and connections.
 
-A template has the sheets and columns of the import layout (SPEC "File
+A template has the sheets and columns of the import layout (README "File
 layouts"), one `params.<field>` column per field a person may set, and the
 plugin schema written into the workbook where a person will see it: required
 columns in bold red with a note, dropdowns for select, radio and boolean

@@ -14,7 +14,7 @@ from cli_runs import Cli, exit_code, listed_commands
 from almmigrate.cli import COMMANDS
 from almmigrate.cli import cli as group
 
-# The SPEC's commands, in the order --help lists them.
+# The README's commands, in the order --help lists them.
 SPEC_COMMANDS = ["export", "map-projects", "validate", "plan", "import", "migrate", "test",
                  "verify", "template", "sim", "demo"]  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""The SPEC file layout: Dataset -> sheets -> file -> sheets -> Dataset gives back the same typed values."""
+"""The file layout (README, "File layouts"): Dataset -> sheets -> file -> sheets -> Dataset gives back the same typed values."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 End to end, through the real commands against the simulator: a source holding
 generated values is exported, the file imported into a target (created the
 first time, updated after), and the target must then hold exactly the
-source's values with their JSON types, as SPEC's "File layouts" says. CSV
+source's values with their JSON types, as the README's "File layouts" says. CSV
 keeps types only where the plugin schema gives them (unknown params come back
 as text), so typed unknown params are checked in xlsx and JSON only.
 tests/test_layout.py checks the same properties on the file layer alone.

@@ -8,7 +8,7 @@ from typing import Any
 
 from almmigrate.errors import InputError, Problem
 
-# Sheet names of the SPEC file layout, in the order they are written.
+# Sheet names of the file layout (README, "File layouts"), in the order they are written.
 DATA_SHEETS = ("connectors", "connections", "projects")
 META_SHEET = "_meta"
 ALL_SHEETS = (*DATA_SHEETS, META_SHEET)
