@@ -73,7 +73,11 @@ BETA = 0.85  # multiplicative decrease (a server that queues): this share of wha
 MARGIN = 0.05  # ...and the plateau then sits this far under it
 RECOVERY_S = 3.0  # seconds from that decrease back up to the plateau (CUBIC's K)
 JITTER_S = 0.025  # the window we count in is this much longer than the server's...
-MAX_JITTER_S = 0.1  # ...doubled by each refusal that agrees with the limit, up to this
+MAX_JITTER_S = 0.1  # ...grown by half of that at each refusal at our count, up to this
+JITTER_MEMORY_S = 10.0  # (a single one is not worth it: only one within this of another)
+RESERVE_SHARE = 0.85  # accepted since the last refusal under this share of our count: a
+# reserve ran out (pauses and a busy machine lower it too: not much further)
+FELL_SHARE = 0.1  # a refusal with this share fewer accepted than our count: the limit fell
 CONFIRM_S = 3.0  # a limit just found paces evenly this long after the pause...
 CATCH_UP = 2.0  # then a quiet spell is caught up at this many times the limit, not at once
 PROBE_AFTER_S = 20.0  # seconds without a refusal before probing above the limit found...
@@ -170,7 +174,9 @@ class AdaptiveRate:
         self._windowed = False  # pacing by the limit as a window (else by the curve)
         self._smooth_until = 0.0  # a limit just found: evenly spaced until then...
         self._catch_up = 1  # ...but this many may go at once after the pause
+        self._deficit = 0  # what that pause left to catch up, for the next refusal's measure
         self._jitter = JITTER_S
+        self._jitter_at: float | None = None  # the last refusal at our count
         self._probe_after = PROBE_AFTER_S
         self._steady_since = 0.0  # when the limit was last confirmed or set: probing counts from
         self._floor = self._base  # curve: the rate right after the last decrease
@@ -369,6 +375,10 @@ class AdaptiveRate:
         before = self._rate(now)
         measured = self._measured(record)
         if not self._windowed or self._limit is None:
+            # The first count is the limit from now on: not one too many, counted a little
+            # inside the second (a request sent just over a second before the refused one
+            # may have arrived just under it).
+            measured = self._measured(record, inside=JITTER_S)
             if measured is not None:
                 # The first limit. A sliding window lets the pause be caught up in a burst
                 # right after it; a token bucket whose reserve let the slow start run over
@@ -381,6 +391,7 @@ class AdaptiveRate:
                 lowest = self._accepted / (now - began + MEASURE_S)
                 self._catch_up = max(1, math.floor(lowest * pause))
                 self._smooth_until = now + pause + CONFIRM_S
+                self._deficit = max(0, math.floor(measured) - self._catch_up)
             else:
                 # Refused before we had sent for long (right after a pause, or the very first
                 # requests): nothing to measure; slow down, start again from there.
@@ -400,29 +411,56 @@ class AdaptiveRate:
             self._set_limit(BETA * self._limit if sustained is None else sustained, now)
         else:
             # The server refused with `measured` accepted in the second before: its
-            # count is at most that, give or take the one the network moved across the
-            # window's edge. Our count is at most `count` by construction.
+            # count is at most that, give or take one the network moved across the
+            # window's edge. Ours is at most `count` by construction.
             count = math.floor(self._limit * self._window) / self._window
-            if measured < count - 1:
-                # Well under our count: the limit fell, or a reserve ran out (a token
-                # bucket): the lower of that and what it accepted since the last refusal,
-                # the pause included (the bucket refilled during it).
-                sustained = self._sustained(record)
+            sustained = self._sustained(record)
+            owed = sustained
+            if sustained is not None and self._deficit:
+                # The pause after the first limit was caught up only in part: add back
+                # what a sliding window would have taken, so it does not look like a
+                # reserve running out.
+                owed = sustained + self._deficit / (record.at - (self._event_at or record.at))
+            self._deficit = 0
+            if measured >= count - 1:
+                self._jittered(now, count)
+            elif sustained is not None and owed is not None and owed < RESERVE_SHARE * count:
+                # A reserve ran out (a token bucket): what it accepted since the last
+                # refusal, the pause included (the bucket refilled during it), is what it
+                # sustains.
+                self._set_limit(sustained, now)
+            elif measured < (1 - FELL_SHARE) * count:
+                # Well under our count: the limit fell. The lower of the two measures.
                 self._set_limit(measured if sustained is None else min(measured, sustained), now)
-            elif measured < count:
-                self._set_limit(measured, now)  # one under: we counted one more than it does
             else:
-                # Refused at our count: the network moved a request into another's
-                # window. Count over a longer window, and probe above the limit less often.
-                self._jitter = min(MAX_JITTER_S, 2 * self._jitter)
-                self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
-                self._steady_since = now
+                # A little under our count: the limit fell a little, or the network bunched
+                # requests (a busy server counts them when it gets to them). Step down, at
+                # most by two.
+                self._set_limit(max(measured, count - 2 / self._window), now)
         self._sent_at_event = self._sent_count
         self._refused_since_event = 0
         self._event_at = now
         self._events += 1
         self._history.append((now, before))
         self._history.append((now, self._rate(now)))
+
+    def _jittered(self, now: float, count: float) -> None:
+        """Refused at our count: the network moved a request into another's window.
+
+        Once is the price of counting close to the limit (the pause is caught up
+        after it). Again within JITTER_MEMORY_S: count over a longer window; again
+        with the longest: one less.
+        """
+        last = self._jitter_at
+        self._jitter_at = now
+        if last is None or now - last > JITTER_MEMORY_S:
+            return
+        if self._jitter < MAX_JITTER_S:
+            self._jitter = min(MAX_JITTER_S, self._jitter + JITTER_S / 2)
+        else:
+            self._set_limit(count - 1 / self._window, now)
+        self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
+        self._steady_since = now
 
     def _sustained(self, refused: Sent, at_least: float = SUSTAINED_S) -> float | None:
         """Accepted a second, of those sent since the last refusal up to `refused`.
@@ -462,10 +500,12 @@ class AdaptiveRate:
         self._history.append((now, current))
         self._history.append((now, self._floor))
 
-    def _measured(self, refused: Sent) -> float | None:
+    def _measured(self, refused: Sent, inside: float = 0.0) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
 
-        None when we had been sending for less than a quarter of that (nothing to measure).
+        inside: count only over the last MEASURE_S - inside seconds (the one sent just
+        over a second before may have reached the server just under it). None when we
+        had been sending for less than a quarter of that (nothing to measure).
         """
         start = refused.at - MEASURE_S
         for since in (self._began, self._resumed_at):
@@ -478,7 +518,7 @@ class AdaptiveRate:
         # second, not 21.
         # Those sent with it count too (a burst leaves at one instant); not yet answered
         # counts as accepted.
-        window = refused.at - MEASURE_S
+        window = refused.at - MEASURE_S + inside
         accepted = sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
         return max(MIN_RATE, accepted / MEASURE_S)
 
