@@ -27,13 +27,15 @@ count it:
   during the pause goes at once: a token bucket whose reserve let the slow
   start run over its rate would refuse the whole catch-up.
 - **Later refusals.** Refused with our whole count accepted in the second
-  before: the network moved a request into another's window, so the window we
-  count in grows (up to MAX_JITTER_S) and the limit stays. One under our count:
-  the server counts one less, the limit drops by one. Well under it, or as a
-  pause ended: the limit fell, or a token bucket's reserve ran out; the limit
-  becomes the lower of that count and what the server accepted since the last
-  refusal, the pause included (the bucket refilled during it: its sustained
-  rate). After PROBE_AFTER_S without a refusal the limit is raised slowly, in
+  before: the network moved a request into another's window. Once costs only
+  the pause (caught up after it); twice within JITTER_MEMORY_S, we count one
+  more than the server does, and the limit drops by one. A little under our
+  count: the limit fell a little, or a busy server bunched the requests it
+  counts; down by two at most. Well under it, or as a pause ended: the limit
+  fell, or a token bucket's reserve ran out. What the server accepted since the
+  last refusal, the pause included (the bucket refilled during it), under
+  RESERVE_SHARE of our count says which: that is its sustained rate, and the
+  limit. After PROBE_AFTER_S without a refusal the limit is raised slowly, in
   case the server's was; a refusal while probing goes back to it.
 - **Headers.** `RateLimit-Limit/-Remaining/-Reset` (IETF draft, with
   `RateLimit-Policy: N;w=W`) and `X-RateLimit-*` are used when a server sends
@@ -72,9 +74,8 @@ TRUSTED_CEILING = KNEE_RATE  # a `--rate N` up to this is taken as the limit its
 BETA = 0.85  # multiplicative decrease (a server that queues): this share of what it answered
 MARGIN = 0.05  # ...and the plateau then sits this far under it
 RECOVERY_S = 3.0  # seconds from that decrease back up to the plateau (CUBIC's K)
-JITTER_S = 0.025  # the window we count in is this much longer than the server's...
-MAX_JITTER_S = 0.1  # ...grown by half of that at each refusal at our count, up to this
-JITTER_MEMORY_S = 10.0  # (a single one is not worth it: only one within this of another)
+JITTER_S = 0.025  # the window we count in is this much longer than the server's
+JITTER_MEMORY_S = 10.0  # two refusals at our count within this: one less
 RESERVE_SHARE = 0.85  # accepted since the last refusal under this share of our count: a
 # reserve ran out (pauses and a busy machine lower it too: not much further)
 FELL_SHARE = 0.1  # a refusal with this share fewer accepted than our count: the limit fell
@@ -175,7 +176,6 @@ class AdaptiveRate:
         self._smooth_until = 0.0  # a limit just found: evenly spaced until then...
         self._catch_up = 1  # ...but this many may go at once after the pause
         self._deficit = 0  # what that pause left to catch up, for the next refusal's measure
-        self._jitter = JITTER_S
         self._jitter_at: float | None = None  # the last refusal at our count
         self._probe_after = PROBE_AFTER_S
         self._steady_since = 0.0  # when the limit was last confirmed or set: probing counts from
@@ -324,8 +324,8 @@ class AdaptiveRate:
         """The limit as the server counts it: (count, span), the span with our jitter allowance."""
         limit = self._probed(now)
         if limit * self._window >= 1:
-            return math.floor(limit * self._window), self._window + self._jitter
-        return 1, 1 / limit + self._jitter  # under one a window: one per its own interval
+            return math.floor(limit * self._window), self._window + JITTER_S
+        return 1, 1 / limit + JITTER_S  # under one a window: one per its own interval
 
     def _probed(self, now: float) -> float:
         """The limit, raised slowly once it has held for a while (in case it was raised)."""
@@ -375,10 +375,6 @@ class AdaptiveRate:
         before = self._rate(now)
         measured = self._measured(record)
         if not self._windowed or self._limit is None:
-            # The first count is the limit from now on: not one too many, counted a little
-            # inside the second (a request sent just over a second before the refused one
-            # may have arrived just under it).
-            measured = self._measured(record, inside=JITTER_S)
             if measured is not None:
                 # The first limit. A sliding window lets the pause be caught up in a burst
                 # right after it; a token bucket whose reserve let the slow start run over
@@ -448,19 +444,17 @@ class AdaptiveRate:
         """Refused at our count: the network moved a request into another's window.
 
         Once is the price of counting close to the limit (the pause is caught up
-        after it). Again within JITTER_MEMORY_S: count over a longer window; again
-        with the longest: one less.
+        after it). Again within JITTER_MEMORY_S: we count one more than the server
+        does (a request sent just over a second before another reached it just
+        under), so one less.
         """
         last = self._jitter_at
         self._jitter_at = now
         if last is None or now - last > JITTER_MEMORY_S:
             return
-        if self._jitter < MAX_JITTER_S:
-            self._jitter = min(MAX_JITTER_S, self._jitter + JITTER_S / 2)
-        else:
-            self._set_limit(count - 1 / self._window, now)
+        self._jitter_at = None
+        self._set_limit(count - 1 / self._window, now)
         self._probe_after = min(MAX_PROBE_AFTER_S, 2 * self._probe_after)
-        self._steady_since = now
 
     def _sustained(self, refused: Sent, at_least: float = SUSTAINED_S) -> float | None:
         """Accepted a second, of those sent since the last refusal up to `refused`.
@@ -500,12 +494,10 @@ class AdaptiveRate:
         self._history.append((now, current))
         self._history.append((now, self._floor))
 
-    def _measured(self, refused: Sent, inside: float = 0.0) -> float | None:
+    def _measured(self, refused: Sent) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
 
-        inside: count only over the last MEASURE_S - inside seconds (the one sent just
-        over a second before may have reached the server just under it). None when we
-        had been sending for less than a quarter of that (nothing to measure).
+        None when we had been sending for less than a quarter of that (nothing to measure).
         """
         start = refused.at - MEASURE_S
         for since in (self._began, self._resumed_at):
@@ -518,7 +510,7 @@ class AdaptiveRate:
         # second, not 21.
         # Those sent with it count too (a burst leaves at one instant); not yet answered
         # counts as accepted.
-        window = refused.at - MEASURE_S + inside
+        window = refused.at - MEASURE_S
         accepted = sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
         return max(MIN_RATE, accepted / MEASURE_S)
 
