@@ -26,17 +26,17 @@ count it:
   requests are evenly spaced, and only what the server can have refilled
   during the pause goes at once: a token bucket whose reserve let the slow
   start run over its rate would refuse the whole catch-up.
-- **Later refusals.** Refused with our whole count accepted in the second
-  before: the network moved a request into another's window. Once costs only
-  the pause (caught up after it); twice within JITTER_MEMORY_S, we count one
-  more than the server does, and the limit drops by one. A little under our
-  count: the limit fell a little, or a busy server bunched the requests it
-  counts; down by two at most. Well under it, or as a pause ended: the limit
-  fell, or a token bucket's reserve ran out. What the server accepted since the
-  last refusal, the pause included (the bucket refilled during it), under
-  RESERVE_SHARE of our count says which: that is its sustained rate, and the
-  limit. After PROBE_AFTER_S without a refusal the limit is raised slowly, in
-  case the server's was; a refusal while probing goes back to it.
+- **Later refusals.** Refused with our count, or a few fewer (under FELL_SHARE
+  less), accepted in the second before: the network moved a request into
+  another's window, or a busy server bunched the requests it counts. Once costs
+  only the pause (caught up after it); twice within JITTER_MEMORY_S, the limit
+  drops by one. Well under our count, or as a pause ended: the limit fell, or a
+  token bucket's reserve ran out. What the server accepted since the last
+  refusal (at least SUSTAINED_S before), the pause included (the bucket
+  refilled during it), under RESERVE_SHARE of our count says which: that is
+  its sustained rate, and the limit. After PROBE_AFTER_S without a refusal the
+  limit is raised slowly, in case the server's was; a refusal while probing
+  goes back to it.
 - **Headers.** `RateLimit-Limit/-Remaining/-Reset` (IETF draft, with
   `RateLimit-Policy: N;w=W`) and `X-RateLimit-*` are used when a server sends
   them: the limit and its window, and the rate never exceeds what the remaining
@@ -86,7 +86,7 @@ MAX_PROBE_AFTER_S = 320.0  # ...doubled by each refusal that agrees with it, up 
 PROBE_PER_S = 0.01  # then: share of the limit added per second
 MIN_RATE = 0.5  # never slower than this (a request every two seconds)
 MEASURE_S = 1.0  # the measuring window at the server
-SUSTAINED_S = 1.5  # the rate accepted since the last refusal is measured over at least this
+SUSTAINED_S = 3.0  # the rate accepted since the last refusal is measured over at least this
 LATENCY_RISE = 2.0  # smoothed latency over the lowest seen: the server queues our requests...
 LATENCY_SLACK_S = 0.05  # ...by more than this too (noise on a busy machine is not a queue)
 MIN_IN_FLIGHT = 2
@@ -429,10 +429,10 @@ class AdaptiveRate:
                 # Well under our count: the limit fell. The lower of the two measures.
                 self._set_limit(measured if sustained is None else min(measured, sustained), now)
             else:
-                # A little under our count: the limit fell a little, or the network bunched
-                # requests (a busy server counts them when it gets to them). Step down, at
-                # most by two.
-                self._set_limit(max(measured, count - 2 / self._window), now)
+                # A little under our count: the network bunched requests (a busy server
+                # counts them when it gets to them), or the limit fell a little: as at
+                # our count, once costs the pause, twice within 10 s one less.
+                self._jittered(now, count)
         self._sent_at_event = self._sent_count
         self._refused_since_event = 0
         self._event_at = now
