@@ -66,7 +66,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-START_RATE = 25.0  # requests/s before anything is known: moderate, below most API limits
+START_RATE = 30.0  # requests/s before anything is known: moderate, below most API limits
 GROWTH_PER_S = 1.5  # slow start: the rate grows by half every second without a refusal...
 KNEE_RATE = 40.0  # ...up to this, then by ADDITIVE_PER_S each second (congestion avoidance):
 ADDITIVE_PER_S = 5.0  # a reserve (token bucket) hides the limit, the overshoot costs 429s
@@ -380,12 +380,9 @@ class AdaptiveRate:
                 # right after it; a token bucket whose reserve let the slow start run over
                 # its rate would refuse that burst. Pace evenly for a while, and let go at
                 # once only what the lowest rate the server may have sustained refilled
-                # during the pause: everything it accepted, over our time plus the one
-                # second of reserve it may have had.
+                # during the pause (see _lowest).
                 self._set_limit(measured, now)
-                began = self._began if self._began is not None else record.at
-                lowest = self._accepted / (now - began + MEASURE_S)
-                self._catch_up = max(1, math.floor(lowest * pause))
+                self._catch_up = max(1, math.floor(self._lowest(record) * pause))
                 self._smooth_until = now + pause + CONFIRM_S
                 self._deficit = max(0, math.floor(measured) - self._catch_up)
             else:
@@ -439,6 +436,21 @@ class AdaptiveRate:
         self._events += 1
         self._history.append((now, before))
         self._history.append((now, self._rate(now)))
+
+    def _lowest(self, refused: Sent) -> float:
+        """The lowest rate a token bucket can have that accepted what this one did.
+
+        A bucket with at most a second of reserve accepts at most rate x (t + 1) in
+        any t seconds: the most that bound asks of the last 1, 1.5 or 2 s sent.
+        """
+        began = self._began if self._began is not None else refused.at
+        lowest = 0.0
+        for span in (1.0, 1.5, 2.0):
+            span = min(span, refused.at - began)
+            since = refused.at - span
+            taken = sum(1 for s in self._sent if since < s.at <= refused.at and not s.refused)
+            lowest = max(lowest, taken / (span + MEASURE_S))
+        return lowest
 
     def _jittered(self, now: float, count: float) -> None:
         """Refused at our count: the network moved a request into another's window.

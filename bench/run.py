@@ -158,7 +158,7 @@ def _ceiling_lines(figures: dict[str, Any]) -> list[str]:
         "(the whole window once the limit is known; after the first 429 of an `auto` run "
         "only what a token bucket can have refilled during the pause, about half a window "
         "here, since the first 429 cannot tell the two apart). The `auto` runs also spend "
-        "their slow start (25/s to 40/s) under the limit.",
+        "their slow start (30/s to 40/s) under the limit.",
     ]
 
 
@@ -190,7 +190,7 @@ def _over_time(figures: dict[str, Any]) -> list[str]:
     lines = [
         "Rate over time, `--rate auto`: the requests the server accepted in each half-second, "
         "as a rate per second (429s in that half-second in brackets), from the start of the "
-        "run. The controller starts at 25/s, grows by half every second up to 40/s and then by "
+        "run. The controller starts at 30/s, grows by half every second up to 40/s and then by "
         "5/s each second until refused; the first 429 pauses every worker for its Retry-After "
         "and sets the limit to what the server accepted in the second before; from then on no "
         "more than that many requests start in any 1.025 s (evenly spaced for 3 s after the "

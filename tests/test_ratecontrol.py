@@ -388,7 +388,7 @@ def test_a_moderate_ceiling_is_the_limit_a_high_one_only_a_cap() -> None:
     capped = AdaptiveRate(100, clock=lambda: 0.0)
     assert capped.status().limit is None  # a guess over the knee: slow start below it
     pacing = capped.pacing()
-    assert (pacing.spacing, pacing.count, pacing.span) == (25.0, 100, 1.0)
+    assert (pacing.spacing, pacing.count, pacing.span) == (30.0, 100, 1.0)
 
 
 def test_the_slow_start_grows_by_half_a_second_then_by_five() -> None:
@@ -396,12 +396,12 @@ def test_the_slow_start_grows_by_half_a_second_then_by_five() -> None:
     controller = AdaptiveRate(clock=lambda: now[0])
     controller.sent()
     rates = []
-    for t in (0.0, 1.0, 2.0, 3.0, 4.0):
+    for t in (0.0, 0.5, 1.0, 2.0, 4.0):
         now[0] = t
         rates.append(round(controller.rate(), 2))
-    knee = math.log(40 / 25) / math.log(1.5)
-    assert rates[:2] == [25.0, 37.5]
-    assert rates[2:] == [round(40 + 5 * (t - knee), 2) for t in (2.0, 3.0, 4.0)]
+    knee = math.log(40 / 30) / math.log(1.5)  # 30/s grows by half a second to 40/s...
+    assert rates[:2] == [30.0, round(30 * 1.5**0.5, 2)]
+    assert rates[2:] == [round(40 + 5 * (t - knee), 2) for t in (1.0, 2.0, 4.0)]  # ...then +5
 
 
 @pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])

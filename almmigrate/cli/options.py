@@ -334,7 +334,7 @@ _APPLY: list[Decorator] = [
         show_default=True,
         help=(
             "Requests per second to the target, across every worker. auto: find the limit "
-            "the target enforces (start at 25/s, speed up while requests succeed; on a "
+            "the target enforces (start at 30/s, speed up while requests succeed; on a "
             "429, pause every worker for its Retry-After and take as the limit what the "
             "target accepted in the second before), then never send more than that in any "
             "second. A number N is a ceiling: never more than N in any second; up to 40 it "
