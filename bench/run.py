@@ -140,25 +140,31 @@ def _ceiling_lines(figures: dict[str, Any]) -> list[str]:
     if row is None:
         return []
     known = row["rate_40"]
-    limit, n = figures["limit_per_s"], known["accepted"]
+    limit, n = int(figures["limit_per_s"]), known["accepted"]
+    reads = n - figures["objects"]  # check and listing: before the first write
     before = known["elapsed_s"] - known["apply_s"]  # checking, listing, reading, planning
     span = 1.025  # the controller's window: a second plus 25 ms for the network's jitter
-    floor = (n - limit) / limit  # the first window's requests at once, then a window each
-    best = before + floor * span
+    windows = (n - 1) // limit  # request n is `windows` windows after request j
+    j = n - windows * limit
+    # Request j of the first window: a read, or a write caught up at twice the limit.
+    first = 0.0 if j <= reads else before + (j - reads) / (2 * limit)
+    best = first + windows * span
     return [
         f"The ceiling against the sliding window ({row['latency_ms']} ms run, `--rate 40`): "
-        f"{n} accepted requests, at most {limit:g} in any second, cannot take less than "
-        f"({n} - {limit:g}) / {limit:g} = {floor:.2f} s after the first (whose window holds "
-        f"the first {limit:g}). Counted over {span} s (the jitter allowance) and starting "
-        f"after the {before:.2f} s the run spent before its first write (check, list the "
-        f"target, read the file, plan; its {known['server_requests'] - known['throttled'] - 820}"
-        f" reads are in the first window), the best whole run is {best:.2f} s: "
-        f"**{n / best / limit:.3f}** of the limit. Each 429 costs its Retry-After (whole "
-        "seconds: 1 s here) plus a round trip, less what the burst after it catches up "
-        "(the whole window once the limit is known; after the first 429 of an `auto` run "
-        "only what a token bucket can have refilled during the pause, about half a window "
-        "here, since the first 429 cannot tell the two apart). The `auto` runs also spend "
-        "their slow start (30/s to 40/s) under the limit.",
+        f"at most {limit} requests start in any {span} s (a second plus the jitter "
+        f"allowance), so request {n} starts {windows} windows after request {j}, which "
+        f"starts at {first:.2f} s at the earliest (the run spends {before:.2f} s checking, "
+        f"listing the target with {reads} reads, reading the file and planning before its "
+        f"first write; writes then go at up to twice the limit). The best whole run is "
+        f"{first:.2f} + {windows} x {span} = {best:.2f} s: **{n / best / limit:.3f}** of the "
+        "limit. Each 429 costs its Retry-After (whole seconds: 1 s here) plus a round trip, "
+        "less what the burst after it catches up (the whole window once the limit is known; "
+        "after the first 429 of an `auto` run only what a token bucket can have refilled "
+        "during the pause, about half a window here, since the first 429 cannot tell the two "
+        "apart). The `auto` runs also spend their slow start (30/s to 40/s) under the limit, "
+        "so their ceiling is lower by about the pause not caught up (~0.5 s) and the slow "
+        "start (~0.2 s): about "
+        f"{n / (best + 0.7) / limit:.2f}.",
     ]
 
 
