@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
@@ -30,6 +30,7 @@ from almmigrate.dataset import (
     PROJECT_COLUMNS,
     PROJECTS,
     ProjectRecord,
+    Snapshot,
 )
 from almmigrate.errors import InputError
 from almmigrate.files.atomic import atomic_file
@@ -42,9 +43,22 @@ from almmigrate.files.xlsx import (
     sheet_reference,
     write_row,
 )
-from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, PROJECT, SYSTEM, Field, Plugin
-from almmigrate.secrets import MASK
-from almmigrate.vocabulary import META_KEY, plugin_generation
+from almmigrate.generation import generation
+from almmigrate.schema import (
+    CHOICE_TYPES,
+    DERIVED_PARAMS,
+    PROJECT,
+    SYSTEM,
+    Field,
+    Plugin,
+    bundled_plugins,
+)
+from almmigrate.secrets import MASK, one_run, redact_url
+from almmigrate.settings import ConnectionSettings
+from almmigrate.vocabulary import META_KEY, plugin_generation, translate_plugins
+
+if TYPE_CHECKING:
+    from almmigrate.instance import Client
 
 HELP = "help"
 # Data validations cover the whole column below the header.
@@ -470,6 +484,58 @@ def write_all_templates(
         write_template(plugin, out / template_filename(plugin), source=source, projects=projects)
         for plugin in sorted(plugins.values(), key=lambda p: p.id)
     ]
+
+
+@dataclass(frozen=True)
+class Written:
+    """One template written: the system it is for and where."""
+
+    plugin: Plugin
+    path: Path
+
+
+@one_run
+def make_templates(
+    out: str | os.PathLike[str],
+    *,
+    system: str | None = None,
+    settings: ConnectionSettings | None = None,
+    api: str | None = None,
+) -> list[Written]:
+    """`almmigrate template`: one system's template at out, or (system None) every one in folder out.
+
+    With settings, the schemas and projects come from that instance (an instance that
+    publishes no schema gets the bundled ones in its names); without, the bundled
+    schemas in the names of generation `api` (ALM by default).
+    """
+    plugins, source, projects = _schemas(settings, api)
+    if system is None:
+        found = sorted(plugins.values(), key=lambda p: p.id)
+        paths = write_all_templates(plugins, out, source=source, projects=projects)
+        return [Written(plugin, path) for plugin, path in zip(found, paths, strict=True)]
+    plugin = find_plugin(plugins, system)
+    return [Written(plugin, write_template(plugin, out, source=source, projects=projects))]
+
+
+def _schemas(
+    settings: ConnectionSettings | None, api: str | None
+) -> tuple[dict[str, Plugin], str, list[ProjectRecord]]:
+    """(plugins, where they come from, the instance's projects) for make_templates."""
+    if settings is None:
+        return translate_plugins(bundled_plugins(), generation(api)), "bundled", []
+    from almmigrate.instance import read_context, with_client
+    from almmigrate.mapping import projects_of_snapshot
+
+    def read(client: Client) -> tuple[dict[str, Plugin], Snapshot]:
+        plugins = client.list_plugins() or translate_plugins(bundled_plugins(), client.generation)
+        return plugins, read_context(client, only=PROJECTS)
+
+    plugins, instance = with_client(settings, read)
+    projects = [
+        ProjectRecord(p.id, p.name, p.application, p.business_unit)
+        for p in projects_of_snapshot(instance)
+    ]
+    return plugins, redact_url(settings.url), projects
 
 
 def find_plugin(plugins: Mapping[str, Plugin], system: str) -> Plugin:

@@ -11,12 +11,15 @@ import pytest
 from cli_runs import Cli
 from openpyxl import load_workbook
 
+from almmigrate.errors import InputError
 from almmigrate.resources import templates_dir
 from almmigrate.schema import bundled_plugins
+from almmigrate.settings import ConnectionSettings
 from almmigrate.template import (
     CONNECTOR_PICK_ROWS,
     build_template,
     describe_template,
+    make_templates,
     stale_templates,
     template_filename,
 )
@@ -332,6 +335,26 @@ def test_with_url_the_projects_sheet_lists_the_instances_projects(
     assert cli("import", str(out), "--secrets", str(secrets), *args).code == 0
     [made] = [c for c in target_sim.state.snapshot()["connections"] if c["alias"] == "Listed"]
     assert made["project"] == project
+
+
+def test_make_templates_is_the_whole_command_as_one_library_call(tmp_path, target_sim):
+    """Offline: every bundled system in the generation's names; online: the instance's."""
+    offline = make_templates(tmp_path / "all", api="issue-tracker")
+    assert [w.plugin.id for w in offline] == sorted(bundled_plugins())
+    assert [w.path.name for w in offline] == [f"{w.plugin.id}.xlsx" for w in offline]
+    assert all(w.path.is_file() for w in offline)
+    settings = ConnectionSettings(url=target_sim.url, token=target_sim.token)
+    before = target_sim.stats.writes
+    [one] = make_templates(tmp_path / "jira.xlsx", system="JIRA", settings=settings)
+    assert (one.plugin.id, one.path) == ("jira", tmp_path / "jira.xlsx")
+    book = load_workbook(one.path)
+    meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(min_row=2)}
+    assert meta["schema source"] == target_sim.url
+    listed = {r[0] for r in book["projects"].iter_rows(min_row=2, values_only=True)}
+    assert listed == {p["id"] for p in target_sim.state.snapshot()["projects"]}
+    assert target_sim.stats.writes == before  # reading an instance for a template writes nothing
+    with pytest.raises(InputError, match="unknown system 'nope'"):
+        make_templates(tmp_path / "nope.xlsx", system="nope", settings=settings)
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")

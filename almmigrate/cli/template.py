@@ -8,18 +8,7 @@ from typing import Any
 import click
 
 from almmigrate.cli.options import connection_options, settings_from
-from almmigrate.dataset import ProjectRecord, Snapshot
-from almmigrate.generation import generation
-from almmigrate.mapping import projects_of_snapshot
-from almmigrate.schema import Plugin, bundled_plugins
-from almmigrate.secrets import redact_url
-from almmigrate.template import (
-    find_plugin,
-    validate_command,
-    write_all_templates,
-    write_template,
-)
-from almmigrate.vocabulary import translate_plugins
+from almmigrate.template import make_templates, validate_command
 
 
 @click.command("template")
@@ -64,43 +53,17 @@ def command(
     """
     if every == bool(system):
         raise click.UsageError("Give either --system ID or --all.")
-    plugins, source, projects = _from_instance(url, token, tls)
+    settings = settings_from(url, token, **tls) if url else None
+    written = make_templates(out, system=system, settings=settings, api=tls.get("api"))
     if every:
-        written = write_all_templates(plugins, out, source=source, projects=projects)
-        for path in written:
-            click.echo(str(path))
+        for one in written:
+            click.echo(str(one.path))
         click.echo(f"{len(written)} templates written to {Path(out)}/")
         return
-    assert system is not None
-    plugin = find_plugin(plugins, system)
-    path = write_template(plugin, out, source=source, projects=projects)
-    click.echo(str(path))
+    [one] = written
+    click.echo(str(one.path))
     click.echo(
-        f"Template for {plugin.name} written. Fill it in, then: {validate_command(plugin, path)}",
+        f"Template for {one.plugin.name} written. Fill it in, then: "
+        f"{validate_command(one.plugin, one.path)}",
         err=True,
     )
-
-
-def _from_instance(
-    url: str | None,
-    token: str | None,
-    tls: dict[str, Any],
-) -> tuple[dict[str, Plugin], str, list[ProjectRecord]]:
-    """The instance's plugin schemas and projects with --url, else the bundled schemas."""
-    if not url:
-        # Offline, --api says whose names the template uses (ALM by default).
-        return translate_plugins(bundled_plugins(), generation(tls.get("api"))), "bundled", []
-    from almmigrate.client import SDEClient
-
-    settings = settings_from(url, token, **tls)
-    with SDEClient(settings) as client:
-        # An instance that publishes no schema gets the bundled ones in its names.
-        plugins = client.list_plugins() or translate_plugins(bundled_plugins(), client.generation)
-        instance = Snapshot(
-            applications=client.list_applications(), projects=client.list_projects()
-        )
-    projects = [
-        ProjectRecord(p.id, p.name, p.application, p.business_unit)
-        for p in projects_of_snapshot(instance)
-    ]
-    return plugins, redact_url(url), projects
