@@ -5,8 +5,7 @@ import logging
 import threading
 from pathlib import Path
 
-import pytest
-from cli_runs import run_cli
+from cli_runs import Cli
 
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import (
@@ -120,7 +119,7 @@ def test_log_filter_scrubs_a_logged_traceback():
 
 
 def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    cli: Cli, tmp_path: Path
 ) -> None:
     register_secret(CANARY)  # outside any run: this context's own
     with redaction_scope():
@@ -129,9 +128,9 @@ def test_a_scope_keeps_its_secrets_to_itself_and_the_cli_starts_each_run_afresh(
         assert scrub("inner-secret-value-1") == MASK
     assert scrub("inner-secret-value-1") == "inner-secret-value-1"
     assert scrub(CANARY) == MASK
-    assert run_cli(capsys, "validate", "--help").code == 0
+    assert cli("validate", "--help").code == 0
     # An invocation starts with nothing learnt: the caller's secret is not its to hide ...
-    code, _, err = run_cli(capsys, "validate", str(tmp_path / f"{CANARY}.xlsx"))
+    code, _, err = cli("validate", str(tmp_path / f"{CANARY}.xlsx"))
     assert code == 2 and f"{CANARY}.xlsx: no such file" in err
     # ... and it resets nothing of the caller's.
     assert scrub(CANARY) == MASK
