@@ -109,6 +109,7 @@ def test_demo_library_call_and_a_second_run_in_the_same_folder(
     monkeypatch.setattr(almmigrate.sim, "SimServer", Watched)
     steps: list[str] = []
     first = run_demo(tmp_path / "d", on_step=steps.append)
+    assert len(started) == 2  # the source, then the target
     assert_target_holds_every_source_object(*started)
     again = run_demo(tmp_path / "d")
     for result in (first, again):
