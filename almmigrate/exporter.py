@@ -7,7 +7,8 @@ Reading is :mod:`almmigrate.instance`'s; this module only shapes and writes:
   registered so no log line or message can show them);
 - :func:`export` reads the instance (shaping each connection as its page
   arrives, so it never holds the instance's full connection objects: memory
-  stays flat on 50,000 connections) and writes the file atomically.
+  stays flat on 50,000 connections) and writes the file atomically; to .xlsx
+  the connection rows are written as their pages arrive (:mod:`almmigrate.earlywrite`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from almmigrate import FORMAT_VERSION, __version__
 from almmigrate.dataset import (
@@ -39,6 +40,9 @@ from almmigrate.models import Connection, Connector
 from almmigrate.secrets import MASK, mask, one_run, redact_url
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import META_KEY
+
+if TYPE_CHECKING:
+    from almmigrate.earlywrite import EarlyXlsx
 
 ONLY_CHOICES: tuple[str, ...] = (CONNECTORS, CONNECTIONS)
 
@@ -206,27 +210,38 @@ def export(
             if what == CONNECTIONS or CONNECTIONS not in reading:
                 bar.update(done, total, description=f"Reading {what}")
 
-        read = with_client(
-            settings,
-            lambda client: read_shaped(
-                client,
-                connection_shaper(include_secrets),
+        shaper = connection_shaper(include_secrets)
+        early = None
+        if output_format(path) == "xlsx" and CONNECTIONS in sheets:
+            from almmigrate.earlywrite import EarlyXlsx
+
+            early = EarlyXlsx(path, sheets, private=include_secrets)
+            shaper = early.shaper(shaper)
+        try:
+            read = with_client(
+                settings,
+                lambda client: read_shaped(
+                    client,
+                    shaper,
+                    only=only,
+                    projects=wanted,
+                    with_last_job=with_last_job,
+                    on_progress=on_progress,
+                ),
+            )
+            dataset = shaped_dataset(read, include_secrets=include_secrets, projects=wanted)
+            requests = read.requests
+            dataset.meta = export_meta(
+                settings.url,
                 only=only,
                 projects=wanted,
-                with_last_job=with_last_job,
-                on_progress=on_progress,
-            ),
-        )
-        dataset = shaped_dataset(read, include_secrets=include_secrets, projects=wanted)
-        requests = read.requests
-        dataset.meta = export_meta(
-            settings.url,
-            only=only,
-            projects=wanted,
-            masked=not include_secrets,
-            api=dataset.meta.get(META_KEY, ALM_GENERATION.api),
-        )
-        _write(path, dataset, sheets, bar, private=include_secrets)
+                masked=not include_secrets,
+                api=dataset.meta.get(META_KEY, ALM_GENERATION.api),
+            )
+            _write(path, dataset, sheets, bar, private=include_secrets, early=early)
+        finally:
+            if early is not None:
+                early.discard()  # a failed or interrupted read leaves no file
     return ExportSummary(
         path=path,
         format=output_format(path),
@@ -267,8 +282,17 @@ def shaped_dataset(
     )
 
 
-def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private: bool) -> None:
-    """Lay the dataset out as the README's "File layouts" sheets and write them (atomically, by files)."""
+def _write(
+    path: Path,
+    dataset: Dataset,
+    sheets: list[str],
+    bar: Any,
+    *,
+    private: bool,
+    early: EarlyXlsx | None = None,
+) -> None:
+    """Lay the dataset out as the README's "File layouts" sheets and write them (atomically,
+    by files); with early, into its workbook when that holds the connections already."""
     from almmigrate.files import write_tables
     from almmigrate.layout import dataset_to_tables
 
@@ -281,7 +305,8 @@ def _write(path: Path, dataset: Dataset, sheets: list[str], bar: Any, *, private
         }
         bar.update(0, sum(sizes[t.name] for t in tables), description=f"Writing {path.name}")
         tables = [replace(t, rows=_counted(t.rows, bar)) for t in tables]
-    write_tables(path, tables, meta=dataset.meta, private=private)
+    if early is None or not early.finish(dataset, tables, bar):
+        write_tables(path, tables, meta=dataset.meta, private=private)
 
 
 def _counted(rows: Iterable[dict[str, Any]], bar: Any) -> Iterator[dict[str, Any]]:

@@ -9,7 +9,7 @@ written. Every problem names the sheet, row and column.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from almmigrate.dataset import (
@@ -58,24 +58,30 @@ _LAST_JOB_ORDER = ["last_run", "succeeded", "result_message", "ready", "automati
 def dataset_to_tables(dataset: Dataset) -> list[Table]:
     """The connectors, connections and projects sheets of a Dataset (rows are generated lazily)."""
     connector_params = _union(r.params for r in dataset.connectors)
-    connection_params = _union(r.params for r in dataset.connections)
-    last_job = _last_job_order(
-        _union(r.last_job for r in dataset.connections if r.last_job is not None)
-    )
-    has_last_job = any(r.last_job is not None for r in dataset.connections)
-    connection_columns = [
-        *CONNECTION_COLUMNS,
-        *(PARAM_PREFIX + n for n in connection_params),
-        *(LAST_JOB_PREFIX + n for n in (last_job if has_last_job else [])),
-    ]
     return [
         Table(
             CONNECTORS,
             [*CONNECTOR_COLUMNS, *(PARAM_PREFIX + n for n in connector_params)],
             _connector_rows(dataset.connectors),
         ),
-        Table(CONNECTIONS, connection_columns, _connection_rows(dataset.connections)),
+        Table(
+            CONNECTIONS,
+            connection_columns(dataset.connections),
+            connection_rows(dataset.connections),
+        ),
         Table(PROJECTS, list(PROJECT_COLUMNS), _project_rows(dataset.projects)),
+    ]
+
+
+def connection_columns(records: list[ConnectionRecord]) -> list[str]:
+    """The connections sheet's columns: fixed ones, then every param and last_job field used."""
+    connection_params = _union(r.params for r in records)
+    last_job = _last_job_order(_union(r.last_job for r in records if r.last_job is not None))
+    has_last_job = any(r.last_job is not None for r in records)
+    return [
+        *CONNECTION_COLUMNS,
+        *(PARAM_PREFIX + n for n in connection_params),
+        *(LAST_JOB_PREFIX + n for n in (last_job if has_last_job else [])),
     ]
 
 
@@ -105,7 +111,8 @@ def _connector_rows(records: list[ConnectorRecord]) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def _connection_rows(records: list[ConnectionRecord]) -> Iterator[dict[str, Any]]:
+def connection_rows(records: Iterable[ConnectionRecord]) -> Iterator[dict[str, Any]]:
+    """The connections sheet's rows, one per record, as they are asked for."""
     for record in records:
         row: dict[str, Any] = {column: getattr(record, column) for column in CONNECTION_COLUMNS}
         row.update(_prefixed(PARAM_PREFIX, _written(record)))

@@ -16,7 +16,9 @@ files; data CSV written) · ``jsonfile``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 from almmigrate.errors import InputError
@@ -30,7 +32,7 @@ from almmigrate.files.atomic import (
 from almmigrate.files.container import OLE_MAGIC, ZIP_MAGIC
 from almmigrate.files.table import ALL_SHEETS, META_SHEET, Table
 
-__all__ = ["Table", "output_format", "read_tables", "write_tables"]
+__all__ = ["StreamedXlsx", "Table", "output_format", "read_tables", "streamed_xlsx", "write_tables"]
 
 _CSV_NAMES = {f"{name}.csv" for name in ALL_SHEETS}
 
@@ -59,9 +61,7 @@ def write_tables(
     """
     target = Path(path)
     kind = output_format(target)
-    meta_table = Table(
-        META_SHEET, ["key", "value"], [{"key": k, "value": v} for k, v in meta.items()]
-    )
+    meta_table = _meta_table(meta)
     try:
         if kind == "xlsx":
             with atomic_file(target, private=private) as stream:
@@ -75,6 +75,40 @@ def write_tables(
             _write_csv_folder(target, [*tables, meta_table], private)
     except OSError as error:
         raise InputError(f"cannot write {target}: {error.strerror or error}") from None
+
+
+def _meta_table(meta: dict[str, str]) -> Table:
+    return Table(META_SHEET, ["key", "value"], [{"key": k, "value": v} for k, v in meta.items()])
+
+
+@contextlib.contextmanager
+def streamed_xlsx(
+    path: str | Path, names: list[str], *, private: bool = False
+) -> Iterator[StreamedXlsx]:
+    """An .xlsx of these sheets (and `_meta`, last) filled as rows come, in any sheet order.
+
+    Written atomically when the block ends (call `meta` before), nothing left
+    when it fails. Raises InputError when the path cannot be written.
+    """
+    target = Path(path)
+    try:
+        with (
+            atomic_file(target, private=private) as stream,
+            xlsx.streamed_workbook(stream, [*names, META_SHEET]) as sheets,
+        ):
+            yield StreamedXlsx(sheets)
+    except OSError as error:
+        raise InputError(f"cannot write {target}: {error.strerror or error}") from None
+
+
+class StreamedXlsx:
+    """The sheets of :func:`streamed_xlsx` (see :class:`xlsx.SheetStreams`) and its `_meta`."""
+
+    def __init__(self, sheets: xlsx.SheetStreams) -> None:
+        self.sheets = sheets
+
+    def meta(self, meta: dict[str, str]) -> None:
+        self.sheets.write(_meta_table(meta))
 
 
 def _write_single_csv(target: Path, tables: list[Table], private: bool) -> None:

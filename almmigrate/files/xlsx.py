@@ -51,6 +51,8 @@ __all__ = [
     "write_cell",
     "write_row",
     "write_workbook",
+    "SheetStreams",
+    "streamed_workbook",
 ]
 
 # A font with only "bold" set has no face or size: LibreOffice then draws it in its
@@ -233,28 +235,77 @@ def _exact_number(value: int | float) -> bool:
 
 def write_workbook(stream: IO[bytes], tables: list[Table]) -> None:
     """Write the tables as sheets of one streamed workbook to a binary stream."""
-    with house_workbook(stream) as book:
+    with streamed_workbook(stream, [t.name for t in tables]) as sheets:
         for table in tables:
-            _write_sheet(book, book.sheet(table.name), table)
+            sheets.write(table)
 
 
-def _write_sheet(book: HouseBook, sheet: Any, table: Table) -> None:
+@contextlib.contextmanager
+def streamed_workbook(stream: IO[bytes], names: list[str]) -> Iterator[SheetStreams]:
+    """A streamed workbook whose sheets (in this order) are filled in any order, each row
+    by row; closed (written to stream) at the end, left unwritten when the block fails."""
+    with house_workbook(stream) as book:
+        yield SheetStreams(book, names)
+
+
+class SheetStreams:
+    """The sheets of a streamed workbook: each started (column widths, header), given its
+    rows in order, possibly in several goes, then finished (filters). Each sheet keeps its
+    own row file, so one can be filled while another waits."""
+
+    def __init__(self, book: HouseBook, names: list[str]) -> None:
+        self.book = book
+        self._sheets = {name: book.sheet(name) for name in names}
+        self._last_row = dict.fromkeys(names, 0)
+
+    def write(self, table: Table) -> None:
+        """A whole sheet at once."""
+        rows = iter(table.rows)
+        head = list(itertools.islice(rows, _WIDTH_SAMPLE))
+        self.size(table, head)
+        self.start(table)
+        self.extend(table, itertools.chain(head, rows))
+        self.finish(table)
+
+    def size(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+        """Column widths sized on the sheet's first rows (of rows; at any time before the end)."""
+        sheet = self._sheets[table.name]
+        head = list(itertools.islice(rows, _WIDTH_SAMPLE))
+        for index, column in enumerate(table.columns):
+            sheet.set_column(index, index, _column_width(column, (row.get(column) for row in head)))
+
+    def start(self, table: Table) -> None:
+        """The header row: before any other row."""
+        sheet = self._sheets[table.name]
+        for index, column in enumerate(table.columns):
+            sheet.write_string(0, index, column, self.book.header)
+
+    def extend(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+        """The next rows of the sheet (table gives its name and columns; its rows are unused)."""
+        self._last_row[table.name] = _write_rows(
+            self.book, self._sheets[table.name], table, rows, self._last_row[table.name]
+        )
+
+    def finish(self, table: Table) -> None:
+        if table.columns:
+            last_row = self._last_row[table.name]
+            self._sheets[table.name].autofilter(0, 0, last_row, len(table.columns) - 1)
+
+
+def _write_rows(
+    book: HouseBook, sheet: Any, table: Table, rows: Iterable[dict[str, Any]], after: int
+) -> int:
+    """Write rows below row `after` (0-based); the last row written."""
     # The loop over cells is written out, not through write_cell: it runs
     # 1.5 million times for 50,000 connections.
-    rows = iter(table.rows)
-    head = list(itertools.islice(rows, _WIDTH_SAMPLE))
-    for index, column in enumerate(table.columns):
-        sheet.set_column(index, index, _column_width(column, (row.get(column) for row in head)))
-    for index, column in enumerate(table.columns):
-        sheet.write_string(0, index, column, book.header)
-    last_row = 0
+    last_row = after
     write_string, write_number, write_boolean = (
         sheet.write_string,
         sheet.write_number,
         sheet.write_boolean,
     )
     boolean = book.boolean
-    for last_row, row in enumerate(itertools.chain(head, rows), start=1):
+    for last_row, row in enumerate(rows, start=after + 1):
         for index, column in enumerate(table.columns):
             value = row.get(column)
             if value is None:
@@ -275,8 +326,7 @@ def _write_sheet(book: HouseBook, sheet: Any, table: Table) -> None:
                 # A first character a spreadsheet takes for a formula, or the mask: styled.
                 style = _text_style(text, book) if text[0] in _STYLED_STARTS else None
                 write_string(last_row, index, text, style)
-    if table.columns:
-        sheet.autofilter(0, 0, last_row, len(table.columns) - 1)
+    return last_row
 
 
 class _ExactFloat(float):
