@@ -23,7 +23,7 @@ interrupted) is discarded: its partial file and row files are removed.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +109,10 @@ class EarlyXlsx:
             self._give_up()  # the write after the read says why
             return
         self._stack = stack
-        rows = list(connection_rows(self._records))
         self._file.sheets.start(self._table)
-        self._write(rows)
+        self._write(connection_rows(self._records))
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, rows: Iterable[dict[str, Any]]) -> None:
         assert self._file is not None and self._table is not None
         try:
             self._file.sheets.extend(self._table, rows)

@@ -94,40 +94,33 @@ def test_the_workbook_is_the_one_written_after_the_read(
     assert list(row_files.iterdir()) == []
 
 
-def test_an_error_on_a_later_page_leaves_no_file(sim, tmp_path, monkeypatch, row_files):
+@pytest.mark.parametrize(
+    ("failing", "raised", "expected"),
+    [
+        # A page that answers an object without an alias (page 7 of 8): not an instance.
+        (12, KeyError("alias"), ConnectionProblem),
+        (10, KeyboardInterrupt(), KeyboardInterrupt),  # Ctrl-C while rows are written early
+    ],
+)
+def test_a_read_stopped_on_a_later_page_leaves_no_file(
+    sim, tmp_path, monkeypatch, row_files, failing, raised, expected
+):
     monkeypatch.setattr(earlywrite, "GUESS_AFTER", 9)
     opened: list[bool] = []
     real = Connection.from_api
 
     def from_api(data: dict[str, Any]) -> Connection:
-        if data["id"] == instance_data()["connections"][12]["id"]:  # page 7 of 8
+        if data["id"] == instance_data()["connections"][failing]["id"]:
             opened.append(any(p.name.startswith("early.xlsx") for p in tmp_path.iterdir()))
-            raise KeyError("alias")
+            raise raised
         return real(data)
 
     monkeypatch.setattr(Connection, "from_api", staticmethod(from_api))
-    with pytest.raises(ConnectionProblem, match="without the field 'alias'"):
+    with pytest.raises(expected) as stopped:
         export(settings(sim), tmp_path / "early.xlsx")
-    assert opened == [True]  # the early workbook was being written when the page failed
-    assert [p.name for p in tmp_path.iterdir()] == ["tmp"]
-    assert list(row_files.iterdir()) == []
-
-
-def test_ctrl_c_while_rows_are_written_early_leaves_no_file(sim, tmp_path, monkeypatch, row_files):
-    monkeypatch.setattr(earlywrite, "GUESS_AFTER", 9)
-    opened: list[bool] = []
-    real = Connection.from_api
-
-    def from_api(data: dict[str, Any]) -> Connection:
-        if data["id"] == instance_data()["connections"][10]["id"]:
-            opened.append(any(p.name.startswith("early.xlsx") for p in tmp_path.iterdir()))
-            raise KeyboardInterrupt
-        return real(data)
-
-    monkeypatch.setattr(Connection, "from_api", staticmethod(from_api))
-    with pytest.raises(KeyboardInterrupt):
-        export(settings(sim), tmp_path / "early.xlsx")
-    assert opened == [True]
+    if expected is ConnectionProblem:
+        assert "without the field 'alias'" in str(stopped.value)
+    assert opened == [True]  # the early workbook was being written when the read stopped
     assert [p.name for p in tmp_path.iterdir()] == ["tmp"]
     assert list(row_files.iterdir()) == []
 
