@@ -134,6 +134,7 @@ class EarlyXlsx:
             or self._file is None
             or table is None
             or len(self._records) != len(dataset.connections)
+            or any(a is not b for a, b in zip(self._records, dataset.connections, strict=True))
             or connection_columns(dataset.connections) != table.columns
         ):
             self.discard()

@@ -97,9 +97,9 @@ def test_the_workbook_is_the_one_written_after_the_read(
 @pytest.mark.parametrize(
     ("failing", "raised", "expected"),
     [
-        # A page that answers an object without an alias (page 7 of 8): not an instance.
-        (12, KeyError("alias"), ConnectionProblem),
-        (10, KeyboardInterrupt(), KeyboardInterrupt),  # Ctrl-C while rows are written early
+        # The 14th connection read lacks its alias: not an instance.
+        (14, KeyError("alias"), ConnectionProblem),
+        (12, KeyboardInterrupt(), KeyboardInterrupt),  # Ctrl-C while rows are written early
     ],
 )
 def test_a_read_stopped_on_a_later_page_leaves_no_file(
@@ -108,16 +108,21 @@ def test_a_read_stopped_on_a_later_page_leaves_no_file(
     monkeypatch.setattr(earlywrite, "GUESS_AFTER", 9)
     opened: list[bool] = []
     real = Connection.from_api
+    read: list[int] = []
 
     def from_api(data: dict[str, Any]) -> Connection:
-        if data["id"] == instance_data()["connections"][failing]["id"]:
+        read.append(data["id"])
+        if len(read) == failing:
             opened.append(any(p.name.startswith("early.xlsx") for p in tmp_path.iterdir()))
             raise raised
         return real(data)
 
     monkeypatch.setattr(Connection, "from_api", staticmethod(from_api))
+    # With --project the small lists are read before any connection, so every connection
+    # is shaped (and written early) as it comes, whatever the threads' timing.
+    projects = [p["id"] for p in instance_data()["projects"]]
     with pytest.raises(expected) as stopped:
-        export(settings(sim), tmp_path / "early.xlsx")
+        export(settings(sim), tmp_path / "early.xlsx", projects=projects)
     if expected is ConnectionProblem:
         assert "without the field 'alias'" in str(stopped.value)
     assert opened == [True]  # the early workbook was being written when the read stopped
