@@ -157,14 +157,16 @@ def _ceiling_lines(figures: dict[str, Any]) -> list[str]:
         f"listing the target with {reads} reads, reading the file and planning before its "
         f"first write; writes then go at up to twice the limit). The best whole run is "
         f"{first:.2f} + {windows} x {span} = {best:.2f} s: **{n / best / limit:.3f}** of the "
-        "limit. Each 429 costs its Retry-After (whole seconds: 1 s here) plus a round trip, "
-        "less what the burst after it catches up (the whole window once the limit is known; "
-        "after the first 429 of an `auto` run only what a token bucket can have refilled "
-        "during the pause, about half a window here, since the first 429 cannot tell the two "
-        "apart). The `auto` runs also spend their slow start (30/s to 40/s) under the limit, "
-        "so their ceiling is lower by about the pause not caught up (~0.5 s) and the slow "
-        "start (~0.2 s): about "
-        f"{n / (best + 0.7) / limit:.2f}.",
+        "limit. Each 429 costs most of its Retry-After (whole seconds: 1 s here) plus a round "
+        "trip: the window allows no more after a pause than in any other second, and the "
+        "burst after it only makes up the part of a window the pacing had left unused (in "
+        "the table below, a 429 after the first leaves a half-second with nothing accepted, "
+        "then a burst). An `auto` run cannot avoid its first 429 (and after it lets go at once only "
+        "what a token bucket can have refilled, since the first 429 cannot tell the two "
+        "apart), and spends its slow start (30/s to 40/s) under the limit: its ceiling is "
+        f"about {n / (best + 1.3) / limit:.2f} (1.1 s for the first 429, 0.2 s for the slow "
+        "start), and every further 429 takes about 0.03 off it: the 0.90 target leaves room "
+        "for at most one.",
     ]
 
 
