@@ -208,14 +208,17 @@ def apply_plan(
     after = _stats(client)
     idle_after = _idle(client)
     status = client.rate_status() if hasattr(client, "rate_status") else None
+    requests = after["requests"] - before["requests"]
     summary = ApplySummary(
         counts=_count(outcomes),
         earlier=sum(1 for o in outcomes if o.done_by != THIS_RUN),
-        requests=after["requests"] - before["requests"],
+        requests=requests,
         retries=after["retries"] - before["retries"],
         throttled=after["throttled"] - before["throttled"],
         elapsed=time.monotonic() - started,
-        settled_rate=status.rate if status is not None else None,
+        # With nothing sent to apply the controller settled on nothing: the rate it reached
+        # while reading, never refused, is no rate the server was seen to accept.
+        settled_rate=status.rate if status is not None and requests else None,
         limit_found=status.limit if status is not None else None,
         stage_gap=runner.stage_gap(),
         idle=idle_after - idle_before

@@ -118,7 +118,7 @@ MEANINGS = {
     "elapsed_s": "seconds the import took",
     "rate_per_s": "requests per second achieved",
     "warnings": "doubts about the file, sent as the source holds them (listed in full)",
-    "settled_rate_per_s": "the request rate the controller settled on (--rate auto); empty: fixed",
+    "settled_rate_per_s": "the request rate the controller settled on (--rate auto); empty: fixed pacing, or nothing sent",
     "limit_found_per_s": "the target's limit found from its 429s (empty: never limited)",
     "differences": "fields the target, re-read after the last write, holds otherwise (--verify)",
     "objects": "objects in the file, compared with the target",

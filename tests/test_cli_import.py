@@ -51,7 +51,12 @@ def test_import_applies_the_file_reports_and_a_rerun_writes_nothing(
     writes = empty_target.stats.writes
     code, out, _ = cli(*_args(exported, empty_target, secrets_csv, "--report", str(report)))
     assert code == 0 and empty_target.stats.writes == writes
-    assert json.loads(report.read_text(encoding="utf-8"))["summary"]["unchanged"] == total
+    again = json.loads(report.read_text(encoding="utf-8"))["summary"]
+    assert again["unchanged"] == total
+    # Nothing sent to apply: no rate was settled on (what the controller reached while
+    # reading, never refused, is not shown as one).
+    assert again["requests"] == 0 and again["settled_rate_per_s"] is None
+    assert "settled_rate_per_s" not in out
 
 
 def test_dry_run_shows_the_plan_and_writes_nothing(
