@@ -15,6 +15,7 @@ import pytest
 from bad_corpus import CORPUS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from zipedit import copy_changing
 
 from almmigrate.errors import InputError
 from almmigrate.files import Table, output_format, read_tables, table, write_tables
@@ -447,13 +448,7 @@ def workbook_with_sheet_xml(tmp_path: Path, rows_xml: str, *, prolog: str = "") 
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     root = f'<worksheet xmlns="{main}" xmlns:x="{main}">'
     sheet = f"{prolog}{root}<sheetData>{rows_xml}</sheetData></worksheet>"
-    with zipfile.ZipFile(plain) as old, zipfile.ZipFile(path, "w") as new:
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = sheet.encode()
-            new.writestr(item, data)
-    return path
+    return copy_changing(plain, path, "xl/worksheets/sheet1.xml", lambda _: sheet.encode())
 
 
 def _date_style(path: Path) -> int:
@@ -576,14 +571,12 @@ def test_an_entity_bomb_in_the_shared_strings_is_refused(tmp_path: Path) -> None
     laughs = f'<?xml version="1.0"?><!DOCTYPE sst [<!ENTITY l0 "lol">{entities}]>'
     main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     sst = f'{laughs}<sst xmlns="{main}"><si><t>&l9;</t></si></sst>'
-    path = tmp_path / "bomb.xlsx"
-    with (
-        zipfile.ZipFile(FIXTURES / "libreoffice-saved.xlsx") as old,
-        zipfile.ZipFile(path, "w") as new,
-    ):
-        for item in old.infolist():
-            data = old.read(item.filename)
-            new.writestr(item, sst.encode() if item.filename == "xl/sharedStrings.xml" else data)
+    path = copy_changing(
+        FIXTURES / "libreoffice-saved.xlsx",
+        tmp_path / "bomb.xlsx",
+        "xl/sharedStrings.xml",
+        lambda _: sst.encode(),
+    )
     with pytest.raises(InputError, match="sharedStrings.xml declares XML entities"):
         read_tables(path)
 

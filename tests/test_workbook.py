@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cli_runs import Cli
+from zipedit import copy_changing
 
 from almmigrate.errors import InputError
 from almmigrate.files import read_tables, table
@@ -125,21 +126,17 @@ def test_a_workbook_named_as_another_kind_is_read_by_its_content(tmp_path: Path)
 
 
 def test_an_ods_with_merged_cells_in_a_data_sheet_is_refused(tmp_path: Path) -> None:
+    def merge_first_cell(data: bytes) -> bytes:
+        at = data.index(b'<table:table table:name="connections"')
+        cell = data.index(b"<table:table-cell ", at + 1)
+        return (
+            data[: cell + 18]
+            + b'table:number-columns-spanned="2" table:number-rows-spanned="1" '
+            + data[cell + 18 :]
+        )
+
     source = LIBREOFFICE / "libreoffice-edited.ods"
-    path = tmp_path / "merged.ods"
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "content.xml":
-                marker = b'<table:table table:name="connections"'
-                at = data.index(marker)
-                cell = data.index(b"<table:table-cell ", at + 1)
-                data = (
-                    data[: cell + 18]
-                    + b'table:number-columns-spanned="2" table:number-rows-spanned="1" '
-                    + data[cell + 18 :]
-                )
-            new.writestr(item, data)
+    path = copy_changing(source, tmp_path / "merged.ods", "content.xml", merge_first_cell)
     with pytest.raises(InputError, match="connections: merged cells; unmerge them"):
         read_tables(path)
 
@@ -152,15 +149,13 @@ def test_shared_strings_that_would_unpack_past_the_budget_are_refused_unread(
     path = tmp_path / "inflating.xlsx"
     main_ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     strings = "".join(f"<si><t>{'x' * 1000}</t></si>" for _ in range(3000))
-    with (
-        zipfile.ZipFile(LIBREOFFICE / "libreoffice-edited.xlsx") as old,
-        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new,
-    ):
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "xl/sharedStrings.xml":
-                data = f'<sst xmlns="{main_ns}">{strings}</sst>'.encode()
-            new.writestr(item.filename, data, zipfile.ZIP_DEFLATED)
+    copy_changing(
+        LIBREOFFICE / "libreoffice-edited.xlsx",
+        path,
+        "xl/sharedStrings.xml",
+        lambda _: f'<sst xmlns="{main_ns}">{strings}</sst>'.encode(),
+        deflate=True,
+    )
     assert path.stat().st_size < 100_000  # 3 MB of strings in a small file
     monkeypatch.setattr(table, "MAX_UNPACKED_BYTES", 2 * 1024 * 1024)
     with pytest.raises(InputError, match="refused: xl/sharedStrings.xml unpacks to 2 MB"):
@@ -197,21 +192,17 @@ def test_a_hidden_data_sheet_in_an_ods_is_refused(tmp_path: Path) -> None:
     """As in .xlsx: a hidden sheet's rows would be imported unseen."""
     import re
 
-    path = tmp_path / "hidden.ods"
-    with (
-        zipfile.ZipFile(LIBREOFFICE / "libreoffice-edited.ods") as old,
-        zipfile.ZipFile(path, "w") as new,
-    ):
-        for item in old.infolist():
-            data = old.read(item.filename)
-            if item.filename == "content.xml":  # ta2 is the connections sheet's table style
-                data, count = re.subn(
-                    rb'(<style:style style:name="ta2"[^>]*><style:table-properties '
-                    rb'table:display=")true',
-                    rb"\1false",
-                    data,
-                )
-                assert count == 1
-            new.writestr(item, data)
+    def hide_connections(data: bytes) -> bytes:  # ta2 is the connections sheet's table style
+        data, count = re.subn(
+            rb'(<style:style style:name="ta2"[^>]*><style:table-properties '
+            rb'table:display=")true',
+            rb"\1false",
+            data,
+        )
+        assert count == 1
+        return data
+
+    source = LIBREOFFICE / "libreoffice-edited.ods"
+    path = copy_changing(source, tmp_path / "hidden.ods", "content.xml", hide_connections)
     with pytest.raises(InputError, match='the sheet "connections" is hidden'):
         read_tables(path)
