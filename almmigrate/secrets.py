@@ -25,6 +25,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from almmigrate.errors import AlmMigrateError
 from almmigrate.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -139,7 +140,16 @@ def secret_run() -> Iterator[Redactor]:
         return
     outside = _OUTSIDE.get()
     with _running(outside.copy() if outside is not None else _new()) as redactor:
-        yield redactor
+        try:
+            yield redactor
+        except AlmMigrateError as error:
+            # The caller's redactor never learns this run's secrets: the error that
+            # leaves the run is scrubbed by the run's own before the caller sees it.
+            error.message = _scrubbed(redactor, error.message)
+            error.args = tuple(
+                _scrubbed(redactor, a) if isinstance(a, str) else a for a in error.args
+            )
+            raise
 
 
 def one_run(function: Callable[P, R]) -> Callable[P, R]:

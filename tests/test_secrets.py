@@ -5,13 +5,16 @@ import logging
 import threading
 from pathlib import Path
 
+import pytest
 from cli_runs import Cli
 
+from almmigrate.errors import InputError
 from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import (
     MASK,
     ScrubFilter,
     mask,
+    one_run,
     redact_url,
     redaction_scope,
     register_secret,
@@ -159,6 +162,21 @@ def test_two_runs_at_once_in_one_process_each_redact_their_own_secrets_without_a
     assert shown[first] == (f"{MASK} {second}", f"{MASK} {second}")
     assert shown[second] == (f"{first} {MASK}", f"{first} {MASK}")
     assert scrub(f"{first} {second}") == f"{first} {second}"
+
+
+def test_an_error_leaving_a_library_call_is_scrubbed_by_that_call_s_own_secrets():
+    """The caller never learns the call's secrets, so the call hides them in its error."""
+    secret = "call-token-7777"
+
+    @one_run
+    def call() -> None:
+        register_secret(secret)
+        raise InputError(f"refused: Token {secret} and {secret!r}")
+
+    with pytest.raises(InputError) as caught:
+        call()
+    assert secret not in str(caught.value) and secret not in repr(caught.value)
+    assert secret not in caught.value.message and str(caught.value).startswith("refused: ")
 
 
 def test_a_library_call_after_another_starts_without_its_secrets_and_keeps_the_callers():
