@@ -19,6 +19,7 @@ from typing import Any
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.generation import generation
 from almmigrate.mapping import ProjectMap
+from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import name_key
 from almmigrate.plan import build_plan, given_params, values_equal
 from almmigrate.plan_types import Match, PlanAction, PlanItem
@@ -123,6 +124,9 @@ def verify_dataset(
     records: list[ConnectorRecord | ConnectionRecord] = [*dataset.connectors, *dataset.connections]
     by_id = {c.id: c for c in target.connectors}
     connections = {c.id: c for c in target.connections}
+    in_file: dict[str, ConnectorRecord] = {}  # the file's connectors by name, the first one
+    for connector in dataset.connectors:
+        in_file.setdefault(name_key(connector.name), connector)
     for record, item in zip(records, plan.items, strict=True):
         if item.action == PlanAction.SKIPPED:
             found.skipped += 1
@@ -146,7 +150,14 @@ def verify_dataset(
             shown = {c.field for c in item.changes}
             found.differences += [
                 d
-                for d in _effective_differences(record, item, dataset, target, plugins)
+                for d in _effective_differences(
+                    record,
+                    item,
+                    connections[item.target_id],
+                    by_id.get(connections[item.target_id].connector),
+                    in_file.get(name_key(item.connector_name)),
+                    plugins,
+                )
                 if d.field not in shown
             ]
         if item.kind == "connector":
@@ -216,8 +227,9 @@ def _difference(item: PlanItem, name: str, file: Any, target: Any) -> Difference
 def _effective_differences(
     record: ConnectionRecord,
     item: PlanItem,
-    dataset: Dataset,
-    target: Snapshot,
+    held: Connection,
+    parent: Connector | None,
+    in_file: ConnectorRecord | None,
     plugins: Mapping[str, Plugin],
 ) -> list[Difference]:
     """A connection's merged params on the target against what the file implies.
@@ -227,13 +239,10 @@ def _effective_differences(
     unseen. The file implies: its connection's params over its connector's from
     the file, over the target connector's for what the file does not give (an
     empty cell keeps it). Secrets (checked as present), derived and read-only
-    params are left out.
+    params are left out. held: the target's connection; parent: its connector on the
+    target; in_file: the file's connector of that name (each looked up once by the caller).
     """
-    held = next(c for c in target.connections if c.id == item.target_id)
-    parent = next((c for c in target.connectors if c.id == held.connector), None)
     plugin = plugins.get(parent.system if parent else (record.system or "").strip())
-    key = name_key(item.connector_name)
-    in_file = next((c for c in dataset.connectors if name_key(c.name) == key), None)
     implied: dict[str, Any] = dict(parent.params if parent else {})
     for given in ([in_file] if in_file else []) + [record]:
         implied.update(given_params(given))
