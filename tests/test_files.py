@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import stat
 import tempfile
 import zipfile
@@ -281,6 +282,75 @@ def test_a_failure_half_way_leaves_no_partial_file_and_the_old_one_intact(
     assert read_tables(target)["connectors"].rows[0]["params.x"] == "old"
     # No sheet data left behind in /tmp (the row files of XlsxWriter's streaming mode).
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+KILLED_REPLACING = """
+import os, shutil, signal, sys
+from almmigrate.files import Table, write_tables
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+renames, rename = [], os.rename
+def second_rename_dies(source, target):
+    renames.append(target)
+    return die() if len(renames) == 2 else rename(source, target)
+
+if sys.argv[2] == "before the old folder is removed":
+    shutil.rmtree = die
+else:  # between the old folder moved aside and the new one moved in
+    os.rename = second_rename_dies
+write_tables(sys.argv[1], [Table("connectors", ["name"], [{"name": "new"}])], meta={})
+"""
+
+
+def _killed_replacing(folder: Path, when: str) -> None:
+    import subprocess
+    import sys
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_REPLACING, str(folder), when])
+    assert killed.returncode == -9
+
+
+def test_an_old_export_folder_left_by_a_run_killed_replacing_it_goes_with_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The old folder may hold secrets in clear (--include-secrets): it must not stay forever.
+    out = tmp_path / "out"
+    write_tables(out, [connectors([typed_row("CANARY-old-export-7d1c")])], meta={}, private=True)
+    _killed_replacing(out, "before the old folder is removed")
+    [old] = [p for p in tmp_path.iterdir() if p != out]
+    assert old.name.startswith("out.almmigrate-partial-") and old.name.endswith("-old")
+    assert b"CANARY-old-export-7d1c" in (old / "connectors.csv").read_bytes()
+    assert read_tables(out)["connectors"].rows == [{"name": "new"}]
+
+    write_tables(tmp_path / "other.json", [connectors([typed_row("x")])], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "out"]
+    assert f"removed {old}: a partial file left by an interrupted run" in caplog.text
+
+
+def test_an_old_export_folder_is_put_back_when_its_replacement_never_took_its_place(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    write_tables(out, [connectors([typed_row("old")])], meta={})
+    _killed_replacing(out, "between the renames")
+    assert not out.exists()
+    assert len(list(tmp_path.iterdir())) == 2  # the old folder and the new one, both partial
+
+    write_tables(tmp_path / "other.json", [connectors([typed_row("x")])], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "out"]
+    assert read_tables(out)["connectors"].rows[0]["params.x"] == "old"
+    assert f"restored {out}: the run replacing it was interrupted" in caplog.text
+
+
+def test_a_live_runs_old_export_folder_is_left_alone(tmp_path: Path) -> None:
+    host = socket.gethostname()
+    live = tmp_path / f"out.almmigrate-partial-{host}-{os.getpid()}.k2j4x9-old"
+    live.mkdir()
+    (live / "connectors.csv").write_text("name\nold\n")
+    write_tables(tmp_path / "other.json", [connectors([typed_row("x")])], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "other.json"])
 
 
 def test_unwritable_paths_are_input_errors(tmp_path: Path) -> None:

@@ -8,7 +8,10 @@ creates everything mode 0600/0700 from the first byte (a file holding secrets
 in clear is never readable by others, not even for a moment). A process killed
 mid-write cannot clean up: its partial file is named
 ``NAME.almmigrate-partial-HOST-PID.XXXX`` (visible, so the user can find it)
-and the next write into that folder removes it once PID is gone.
+and the next write into that folder removes it once PID is gone. So is the old
+folder a CSV export folder is replacing (``...XXXX-old``): an export with
+secrets in clear must not outlive the run that replaced it; if the run died
+before the new folder took its place, the old one is put back instead.
 """
 
 from __future__ import annotations
@@ -28,7 +31,10 @@ from typing import IO
 from almmigrate.errors import InputError
 
 _PARTIAL = ".almmigrate-partial-"
-_PARTIAL_NAME = re.compile(re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+$")
+_OLD = "-old"  # the end of the name of a folder being replaced
+_PARTIAL_NAME = re.compile(
+    re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+?(?P<old>" + _OLD + ")?$"
+)
 log = logging.getLogger(__name__)
 
 
@@ -118,7 +124,9 @@ def _swap_folder(work: Path, target: Path) -> None:
     if not target.exists():
         os.rename(work, target)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    # Named as this run's partial: should the run die before removing it, the next write
+    # into the folder does (or puts it back, if the new folder never took its place).
+    old = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), suffix=_OLD, dir=target.parent))
     os.rmdir(old)
     os.rename(target, old)
     try:
@@ -155,13 +163,16 @@ def remove_abandoned_partials(folder: Path) -> list[Path]:
     """Delete the partial files of writes into folder whose process died (they may hold secrets).
 
     Only this host's, and only when their process is gone: a write still running
-    (here or on another machine sharing the folder) keeps its file. Each removal is logged.
+    (here or on another machine sharing the folder) keeps its file. An old export
+    folder whose replacement never took its place is put back instead. Each is logged.
     """
     removed = []
     host = socket.gethostname()
     for path in folder.glob(f"*{_PARTIAL}*"):
         match = _PARTIAL_NAME.search(path.name)
         if match is None or match["host"] != host or _running(int(match["pid"])):
+            continue
+        if match["old"] and _put_back(path, folder / path.name[: match.start()]):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
@@ -171,6 +182,18 @@ def remove_abandoned_partials(folder: Path) -> list[Path]:
         log.warning("removed %s: a partial file left by an interrupted run", path)
         removed.append(path)
     return removed
+
+
+def _put_back(old: Path, target: Path) -> bool:
+    """Rename the folder a dead run was replacing back to target, if nothing took its place."""
+    if target.exists() or target.is_symlink():
+        return False
+    try:
+        os.rename(old, target)
+    except OSError:
+        return False
+    log.warning("restored %s: the run replacing it was interrupted", target)
+    return True
 
 
 def _running(pid: int) -> bool:
