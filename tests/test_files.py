@@ -257,6 +257,31 @@ def test_private_files_are_owner_only_and_others_follow_the_umask(
     assert _mode(tmp_path / name) == 0o644
 
 
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="no /proc: read at import")
+@pytest.mark.parametrize("name", ["t.xlsx", "folder"])
+def test_writing_follows_the_umask_without_ever_setting_it(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Setting it, even for a moment, gives a file another thread creates then the mode of
+    # that moment's umask.
+    set_umask = os.umask
+    old = set_umask(0o027)
+    try:
+
+        def refuse(mask: int) -> int:
+            raise AssertionError(f"the umask was set to {mask:o} while writing")
+
+        monkeypatch.setattr(os, "umask", refuse)
+        write_tables(tmp_path / name, [connectors([typed_row("x")])], meta={})
+    finally:
+        monkeypatch.undo()
+        set_umask(old)
+    written = tmp_path / name
+    files = list(written.iterdir()) if written.is_dir() else [written]
+    assert {_mode(p) for p in files} == {0o640}
+    assert _mode(written) == (0o750 if written.is_dir() else 0o640)
+
+
 def test_private_csv_folder_is_owner_only(tmp_path: Path) -> None:
     write_tables(tmp_path / "out", [connectors([typed_row("s3cr3t")])], meta={}, private=True)
     assert _mode(tmp_path / "out") == 0o700

@@ -207,10 +207,27 @@ def _running(pid: int) -> bool:
 
 
 def _umask() -> int:
-    # os.umask can only be read by setting it; put it straight back.
+    """The process umask, read without setting it: a worker thread may be creating a file.
+
+    Linux says it in /proc/self/status; elsewhere, the umask as it was at import.
+    """
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in _PROC_STATUS.read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return _UMASK_AT_IMPORT
+
+
+def _umask_by_setting() -> int:
+    # os.umask can only be read by setting it, so it is set back at once; at import, before
+    # any worker thread, a file created in between cannot get the wrong mode.
     current = os.umask(0o022)
     os.umask(current)
     return current
+
+
+_PROC_STATUS = Path("/proc/self/status")
+_UMASK_AT_IMPORT = _umask_by_setting()
 
 
 def check_writable(label: str, path: Path) -> None:
