@@ -467,31 +467,34 @@ def write_template(
     return target
 
 
-def write_all_templates(
-    plugins: Mapping[str, Plugin],
-    folder: str | os.PathLike[str],
-    *,
-    source: str = "bundled",
-    projects: Sequence[ProjectRecord] = (),
-) -> list[Path]:
-    """One template per plugin in folder (created if missing), named `<system>.xlsx`."""
-    out = Path(folder)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise InputError(f"cannot create the folder: {error.strerror}", file=str(out)) from None
-    return [
-        write_template(plugin, out / template_filename(plugin), source=source, projects=projects)
-        for plugin in sorted(plugins.values(), key=lambda p: p.id)
-    ]
-
-
 @dataclass(frozen=True)
 class Written:
     """One template written: the system it is for and where."""
 
     plugin: Plugin
     path: Path
+
+
+def write_all_templates(
+    plugins: Mapping[str, Plugin],
+    folder: str | os.PathLike[str],
+    *,
+    source: str = "bundled",
+    projects: Sequence[ProjectRecord] = (),
+) -> list[Written]:
+    """One template per plugin in folder (created if missing), named `<system>.xlsx`, by id."""
+    out = Path(folder)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the folder: {error.strerror}", file=str(out)) from None
+    written = []
+    for plugin in sorted(plugins.values(), key=lambda p: p.id):
+        path = write_template(
+            plugin, out / template_filename(plugin), source=source, projects=projects
+        )
+        written.append(Written(plugin, path))
+    return written
 
 
 @one_run
@@ -510,9 +513,7 @@ def make_templates(
     """
     plugins, source, projects = _schemas(settings, api)
     if system is None:
-        found = sorted(plugins.values(), key=lambda p: p.id)
-        paths = write_all_templates(plugins, out, source=source, projects=projects)
-        return [Written(plugin, path) for plugin, path in zip(found, paths, strict=True)]
+        return write_all_templates(plugins, out, source=source, projects=projects)
     plugin = find_plugin(plugins, system)
     return [Written(plugin, write_template(plugin, out, source=source, projects=projects))]
 

@@ -22,6 +22,7 @@ from almmigrate.template import (
     make_templates,
     stale_templates,
     template_filename,
+    write_all_templates,
 )
 
 
@@ -335,6 +336,19 @@ def test_with_url_the_projects_sheet_lists_the_instances_projects(
     assert cli("import", str(out), "--secrets", str(secrets), *args).code == 0
     [made] = [c for c in target_sim.state.snapshot()["connections"] if c["alias"] == "Listed"]
     assert made["project"] == project
+
+
+def test_each_template_written_is_paired_with_the_system_it_was_built_for(tmp_path):
+    # Listed in any order: each (plugin, path) pair is made as its file is written.
+    plugins = dict(reversed(bundled_plugins().items()))
+    written = write_all_templates(plugins, tmp_path)
+    assert [w.plugin.id for w in written] == sorted(plugins)
+    for one in written:
+        book = load_workbook(one.path, read_only=True)
+        meta = {row[0]: row[1] for row in book["_meta"].iter_rows(min_row=2, values_only=True)}
+        book.close()
+        assert (meta["system"], meta["system name"]) == (one.plugin.id, one.plugin.name)
+        assert one.path == tmp_path / f"{one.plugin.id}.xlsx"
 
 
 def test_make_templates_is_the_whole_command_as_one_library_call(tmp_path, target_sim):
