@@ -19,7 +19,14 @@ from hypothesis import strategies as st
 from zipedit import copy_changing
 
 from almmigrate.errors import InputError
-from almmigrate.files import Table, output_format, read_tables, table, write_tables
+from almmigrate.files import (
+    Table,
+    output_format,
+    read_tables,
+    streamed_xlsx,
+    table,
+    write_tables,
+)
 from almmigrate.files.cells import csv_escape, csv_unescape
 from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
@@ -393,6 +400,42 @@ def test_unwritable_paths_are_input_errors(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="a .csv file holds one sheet"):
         two = [table_, Table("connections", ["alias"], [{"alias": "a"}])]
         write_tables(tmp_path / "one.csv", two, meta={})
+
+
+# Longer than a file name may be (255 bytes): refused by the file system on its first look.
+TOO_LONG = "a" * 300
+
+
+@pytest.mark.parametrize("suffix", [".xlsx", ".json", ".csv", ""])
+def test_a_path_the_file_system_refuses_is_an_input_error_naming_it(
+    tmp_path: Path, suffix: str
+) -> None:
+    target = tmp_path / f"{TOO_LONG}{suffix}"
+    with pytest.raises(InputError) as caught:
+        write_tables(target, [connectors([typed_row("x")])], meta={})
+    assert str(caught.value) == f"cannot write {target}: File name too long"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_streamed_xlsx_path_the_file_system_refuses_is_an_input_error_naming_it(
+    tmp_path: Path,
+) -> None:
+    target = tmp_path / f"{TOO_LONG}.xlsx"
+    with pytest.raises(InputError) as caught, streamed_xlsx(target, ["connectors"]):
+        pass
+    assert str(caught.value) == f"cannot write {target}: File name too long"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+@pytest.mark.parametrize("name", ["t.xlsx", "t.json"])
+def test_a_file_the_user_may_not_read_is_an_input_error(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    write_tables(path, [connectors([typed_row("x")])], meta={})
+    path.chmod(0)
+    with pytest.raises(InputError) as caught:
+        read_tables(path)
+    assert str(caught.value) == f"{path}: permission denied"
 
 
 @pytest.mark.parametrize("name", ["t.xlsx", "folder", "one.csv"])

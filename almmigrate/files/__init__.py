@@ -27,6 +27,7 @@ from almmigrate.files.atomic import (
     atomic_file,
     atomic_folder,
     atomic_text,
+    cannot_write,
     new_file,
 )
 from almmigrate.files.container import OLE_MAGIC, ZIP_MAGIC
@@ -74,7 +75,9 @@ def write_tables(
         else:
             _write_csv_folder(target, [*tables, meta_table], private)
     except OSError as error:
-        raise InputError(f"cannot write {target}: {error.strerror or error}") from None
+        # Errors while writing are the atomic writers' to report; this catches the path's
+        # own before they start (a name too long for the file system, a folder unreadable).
+        raise cannot_write(target, error) from None
 
 
 def _meta_table(meta: dict[str, str]) -> Table:
@@ -97,8 +100,8 @@ def streamed_xlsx(
             xlsx.streamed_workbook(stream, [*names, META_SHEET]) as sheets,
         ):
             yield StreamedXlsx(sheets)
-    except OSError as error:
-        raise InputError(f"cannot write {target}: {error.strerror or error}") from None
+    except OSError as error:  # the path's own, as in write_tables
+        raise cannot_write(target, error) from None
 
 
 class StreamedXlsx:
@@ -171,8 +174,6 @@ def read_tables(path: str | Path) -> dict[str, Table]:
         return _read_file(source)
     except PermissionError:
         raise InputError(f"{source}: permission denied") from None
-    except IsADirectoryError:
-        raise InputError(f"{source}: is a folder") from None
 
 
 def _read_file(source: Path) -> dict[str, Table]:
