@@ -683,6 +683,29 @@ def test_a_workbook_with_no_percent_format_is_not_read_twice(
     assert read_tables(FIXTURES / "libreoffice-roundtrip.xlsx")["connectors"].warnings == []
 
 
+def test_an_xls_workbooks_percent_formats_are_looked_at_once_for_all_its_sheets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The formats belong to the workbook: each is looked at once, not once a sheet."""
+    import xlrd
+
+    from almmigrate.files import cellformats
+
+    path = FIXTURES / "libreoffice-edited.xls"
+    looked_at: list[str | None] = []
+
+    def counting(format_code: str | None) -> bool:
+        looked_at.append(format_code)
+        return False
+
+    monkeypatch.setattr(cellformats, "is_percent", counting)
+    cellformats.xls_formats(path, {"connectors", "connections", "projects"})
+    book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
+    formats = len(book.format_map)
+    book.release_resources()
+    assert len(looked_at) == formats
+
+
 def test_rows_and_cells_without_references_and_prefixed_tags(tmp_path: Path) -> None:
     rows = "<row><c t='inlineStr'><is><t>a</t></is></c><c t='inlineStr'><is><t>b</t></is></c></row>"
     rows += "<x:row><x:c><x:v>1</x:v></x:c><x:c><x:v>2</x:v></x:c></x:row>"

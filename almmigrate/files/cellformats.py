@@ -60,10 +60,11 @@ def xls_formats(path: Path, sheets: set[str]) -> CellFormats:
     found = CellFormats()
     book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True)
     try:
+        # The workbook's formats, shared by its sheets.
+        percent = {key for key, code in book.format_map.items() if is_percent(code.format_str)}
         for sheet in book.sheets():
             if sheet.name.strip().lower() not in sheets:
                 continue
-            percent = {key for key, code in book.format_map.items() if is_percent(code.format_str)}
             cells: set[Cell] = set()
             for row in range(sheet.nrows):
                 for column, cell in enumerate(sheet.row(row)):
