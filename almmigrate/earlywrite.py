@@ -134,7 +134,8 @@ class EarlyXlsx:
             or self._file is None
             or table is None
             or len(self._records) != len(dataset.connections)
-            or any(a is not b for a, b in zip(self._records, dataset.connections, strict=True))
+            # Lengths compared just above: a longer dataset is a False here, never a ValueError.
+            or any(a is not b for a, b in zip(self._records, dataset.connections, strict=False))
             or connection_columns(dataset.connections) != table.columns
         ):
             self.discard()
