@@ -75,6 +75,19 @@ class _Job:
 # ---------------------------------------------------------------- running
 
 
+@dataclass
+class Connectivity:
+    """What `almmigrate test` found: every test's result, and where the report went."""
+
+    results: list[TestResult]
+    report: Path | None = None  # where run_connectivity(report=) wrote the results, if asked
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any test failed, else 0 (README, "Exit codes")."""
+        return 1 if failed(self.results) else 0
+
+
 @one_run
 def run_connectivity(
     settings: ConnectionSettings,
@@ -84,16 +97,21 @@ def run_connectivity(
     project_map: str | Path | None = None,
     concurrency: int = 4,
     on_progress: Callable[[int, int], None] | None = None,
-) -> list[TestResult]:
+    report: str | Path | None = None,
+) -> Connectivity:
     """`almmigrate test`: the connectivity tests of a file's objects, or (path None) the instance's.
 
     The file is read with the instance's schemas; secrets and project_map are
-    a secrets CSV and a map CSV. Raises ConnectionProblem when the instance
-    cannot be reached, TestsInterrupted (with the results so far) on Ctrl-C.
+    a secrets CSV and a map CSV. report: also write the results there (.csv,
+    .json, .xlsx or .html); a path that cannot be written is refused before any
+    test runs. Raises ConnectionProblem when the instance cannot be reached,
+    TestsInterrupted on Ctrl-C (with the results so far, written to the report).
     """
-    from almmigrate.client import SDEClient
+    from almmigrate.instance import with_client
 
-    with SDEClient(settings) as client:
+    target = check_results_path(report) if report is not None else None
+
+    def run(client: Client) -> list[TestResult]:
         client.check()
         plugins = plugins_of(client)
         if path is None:
@@ -114,6 +132,14 @@ def run_connectivity(
             concurrency=concurrency,
             on_progress=on_progress,
         )
+
+    try:
+        results = with_client(settings, run)
+    except TestsInterrupted as stopped:
+        if target is not None:
+            stopped.report = write_results(target, stopped.results)
+        raise
+    return Connectivity(results, write_results(target, results) if target is not None else None)
 
 
 @one_run
@@ -213,6 +239,7 @@ class TestsInterrupted(AlmMigrateError):
     def __init__(self, results: list[TestResult]) -> None:
         super().__init__("interrupted (Ctrl-C)")
         self.results = results
+        self.report: Path | None = None  # where run_connectivity(report=) wrote them
 
 
 NOT_RUN = "not run: interrupted (Ctrl-C)"

@@ -241,6 +241,26 @@ def test_a_wrong_report_name_is_refused_before_any_test_runs(instance, tmp_path)
     assert instance.stats.by_path.get("POST /api/v2/connectors/alm/testalm/", 0) == 0
 
 
+def test_the_library_call_runs_the_tests_and_writes_the_report(instance, tmp_path):
+    from almmigrate.connectivity import run_connectivity
+    from almmigrate.errors import InputError
+
+    settings = ConnectionSettings(instance.url, TOKEN)
+    with pytest.raises(InputError, match=r"the report must end in \.csv"):
+        run_connectivity(settings, report=tmp_path / "tests.txt")
+    assert instance.stats.requests == 0  # refused before the instance is asked anything
+    report = tmp_path / "tests.json"
+    found = run_connectivity(settings, report=report)
+    assert found.report == report and found.exit_code == 1
+    saved = json.loads(report.read_text())
+    assert saved["summary"] == {PASSED: 2, FAILED: 2, SKIPPED: 0, NOT_AVAILABLE: 0}
+    assert [(r["name"], r["result"]) for r in saved["results"]] == [
+        (r.name, r.result) for r in found.results
+    ]
+    assert CANARY not in report.read_text() and TOKEN not in report.read_text()
+    assert run_connectivity(settings).report is None and list(tmp_path.iterdir()) == [report]
+
+
 def test_the_report_can_be_a_workbook_or_a_web_page_as_for_import(instance, tmp_path):
     import openpyxl
 

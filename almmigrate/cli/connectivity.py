@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -18,10 +19,8 @@ from almmigrate.connectivity import (
     SKIPPED,
     TestResult,
     TestsInterrupted,
-    check_results_path,
     counts,
     run_connectivity,
-    write_results,
 )
 
 _STYLE = {PASSED: "green", FAILED: "bold red", SKIPPED: "yellow", NOT_AVAILABLE: "dim"}
@@ -98,8 +97,6 @@ def command(
     """
     if every == bool(file):
         raise click.UsageError("Give either FILE or --all.")
-    if report_path:
-        check_results_path(report_path)  # a wrong name fails now, not after every test
     settings = settings_from(
         url,
         token,
@@ -110,27 +107,33 @@ def command(
     # Imported when run: `almmigrate --help` loads every command module.
     from almmigrate.progress import progress
 
-    interrupted = False
+    interrupted: TestsInterrupted | None = None
     with progress("Testing") as bar:
         try:
-            results = run_connectivity(
+            found = run_connectivity(
                 settings,
                 None if every else file,
                 secrets=secrets_path,
                 project_map=project_map_path,
                 concurrency=concurrency,
                 on_progress=bar.update,
+                report=report_path,
             )
         except TestsInterrupted as stopped:
-            results, interrupted = stopped.results, True
-    _print(results)
-    if report_path:
-        click.echo(f"Report: {write_results(report_path, results)}", err=True)
-    if interrupted:
+            interrupted = stopped
+    if interrupted is not None:
+        _print(interrupted.results)
+        _echo_report(interrupted.report)
         click.echo("Interrupted (Ctrl-C): tests not run are marked skipped.", err=True)
-        sys.exit(130)
-    if any(r.result == FAILED for r in results):
-        sys.exit(1)
+        sys.exit(interrupted.exit_code)
+    _print(found.results)
+    _echo_report(found.report)
+    sys.exit(found.exit_code)
+
+
+def _echo_report(report: Path | None) -> None:
+    if report is not None:
+        click.echo(f"Report: {report}", err=True)
 
 
 def _print(results: list[TestResult]) -> None:
