@@ -97,6 +97,7 @@ def test_cli_migrate_keeps_every_secret_off_the_disk_and_out_of_the_output(
         "--journal", str(tmp_path / "migrate.journal"), "--rate", "100",
     )  # fmt: skip
     assert code == 0, err
+    assert out.startswith("migration finished: 145 objects, every row done; ")
     assert "created" in out
     held = {c["name"]: c for c in target.state.snapshot()["connectors"]}
     assert held[source_data["connectors"][0]["name"]]["params"]["alm_pass"] == secret

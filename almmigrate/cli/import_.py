@@ -154,8 +154,11 @@ def resume_hint(run: Any) -> Iterator[None]:
         raise
 
 
-def print_outcome(outcome: Any) -> None:
-    """The summary on stdout (a dry run: `plan`'s table); failures and file locations on stderr."""
+def print_outcome(outcome: Any, what: str = "import") -> None:
+    """The summary on stdout (a dry run: `plan`'s table); failures and file locations on stderr.
+
+    what: the run the summary line names ("import", or "migration" for migrate).
+    """
     from almmigrate.cli.plan import echo_warnings, print_plan
     from almmigrate.problems import summary_text
     from almmigrate.secrets import scrub
@@ -169,18 +172,18 @@ def print_outcome(outcome: Any) -> None:
     summary = outcome.result.summary.as_dict()
     stopped = outcome.stopped
     if stopped is not None and not outcome.result.outcomes:
-        click.echo(scrub(f"import STOPPED before the first write: {stopped}"))
+        click.echo(scrub(f"{what} STOPPED before the first write: {stopped}"))
     elif stopped is not None:
         click.echo(
             scrub(
-                f"import STOPPED before the end: {stopped}; {summary['total']} objects, "
+                f"{what} STOPPED before the end: {stopped}; {summary['total']} objects, "
                 f"{summary.get('pending', 0)} not sent"
             )
         )
     else:
         counted = f", {summary_text(warnings)}" if warnings else ""
         click.echo(
-            f"import finished: {summary['total']} objects, {_verdict(summary)}{counted}; "
+            f"{what} finished: {summary['total']} objects, {_verdict(summary)}{counted}; "
             f"{summary['requests']} requests in {summary['elapsed_s']} s "
             f"({summary['rate_per_s']}/s)"
         )

@@ -77,5 +77,5 @@ def command(
     run = run_options(**pick(options, RUN_KEYS), target_url=target.url)
     with resume_hint(run):
         outcome = migrate(source, target, import_options, run)
-    print_outcome(outcome)
+    print_outcome(outcome, "migration")
     ctx.exit(outcome.exit_code)
