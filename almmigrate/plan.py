@@ -508,7 +508,8 @@ class _Planner:
             if secret:
                 changes.append(Change(f"params.{param}", secret=True))
             else:
-                changes.append(Change(f"params.{param}", shown.get(param), value))
+                absent = param not in shown
+                changes.append(Change(f"params.{param}", shown.get(param), value, absent=absent))
         return send
 
 

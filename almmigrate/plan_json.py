@@ -44,6 +44,8 @@ def _item_json(item: PlanItem) -> dict[str, Any]:
     data["changes"] = [
         {"field": c.field, "secret": True, "change": "(secret changed)"}
         if c.secret
+        else {"field": c.field, "new": c.new}  # no "old": the target lacks the field
+        if c.absent
         else {"field": c.field, "old": c.old, "new": c.new}
         for c in item.changes
     ]

@@ -67,11 +67,19 @@ class Change:
     old: Any = None
     new: Any = None
     secret: bool = False
+    absent: bool = False  # the target does not hold the field at all (old is None)
 
     def describe(self) -> str:
+        """`params.x: 'a' -> 'b'`; a null shows as null, a field the target lacks as (absent)."""
         if self.secret:
             return f"{self.field}: (secret changed)"
-        return f"{self.field}: {self.old!r} -> {self.new!r}"
+        old = "(absent)" if self.absent else _shown(self.old)
+        return f"{self.field}: {old} -> {_shown(self.new)}"
+
+
+def _shown(value: Any) -> str:
+    """A value as a plan shows it: JSON's null for None, else Python's repr ('text', 7, True)."""
+    return "null" if value is None else repr(value)
 
 
 @dataclass

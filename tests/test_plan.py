@@ -66,6 +66,26 @@ def changed(plan: Plan) -> list[tuple[str, str, list[str]]]:
     ]
 
 
+def test_a_null_against_a_param_the_target_lacks_is_shown_as_absent_to_null(
+    exported: Dataset, source: Snapshot
+) -> None:
+    from almmigrate.cli.plan import item_details
+    from almmigrate.plan_json import plan_to_json
+
+    connector = next(c for c in exported.connectors if c.name == "Jira 007")
+    assert "alm_context_root" not in next(c for c in source.connectors if c.id == 4).params
+    connector.params["alm_context_root"] = None  # a spreadsheet's empty cell: not given
+    assert changed(plan_on_source(exported, source)) == []
+    connector.nulls = frozenset({"alm_context_root"})  # a JSON file's (or the source's) null
+    plan = plan_on_source(exported, source)
+    assert changed(plan) == [("Jira 007", "update", ["params.alm_context_root: (absent) -> null"])]
+    item = next(i for i in plan.items if i.key == "Jira 007")
+    assert item_details(item) == "params.alm_context_root: (absent) -> null"
+    assert item.body == {"params": {"alm_context_root": None}}
+    shown = next(i for i in plan_to_json(plan)["items"] if i["key"] == "Jira 007")
+    assert shown["changes"] == [{"field": "params.alm_context_root", "new": None}]
+
+
 def test_export_plans_back_as_all_unchanged(exported: Dataset, source: Snapshot) -> None:
     plan = plan_on_source(exported, source)
     assert plan.counts() == {"unchanged": 12 + 133}
@@ -90,7 +110,7 @@ def test_only_edited_fields_change(exported: Dataset, source: Snapshot) -> None:
             [
                 "inaccessible: False -> True",
                 "params.sde_min_priority: '10' -> '8'",
-                "params.alm_validate_cert: None -> False",
+                "params.alm_validate_cert: (absent) -> False",
             ],
         ),
         (
