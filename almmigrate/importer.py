@@ -50,7 +50,7 @@ class RunOptions:
     batch_size: int = 50
     report: Path | None = None
     errors: Path | None = None
-    journal: Path | None = None  # None: beside the report, or none (see journal_for)
+    journal: Path | None = None  # None: the default (see journal_for)
     no_journal: bool = False
     progress: bool = False  # draw a bar on stderr (only when it is a terminal)
     wait_lock: bool = False  # wait for another run into the same target instead of refusing
@@ -102,17 +102,21 @@ class ImportRun:
         return 1 if self.result.failed or differs else 0
 
 
-def default_journal(report: Path | None) -> Path | None:
-    """The journal beside the report (`report.xlsx` -> `report.journal`), or none without a report."""
-    return report.with_suffix(".journal") if report is not None else None
+def journal_for(
+    run: RunOptions,
+    *,
+    file: Path | None = None,
+    target_url: str = "",
+    command: str = "migrate",
+) -> Path | None:
+    """The journal a run keeps unless told otherwise (`--journal FILE`, `--no-journal`).
 
-
-def journal_for(run: RunOptions, *, file: Path | None = None, target_url: str = "") -> Path | None:
-    """The journal a command keeps unless told otherwise (`--journal FILE`, `--no-journal`).
-
-    None for a dry run or `no_journal`; beside the input file for an import
-    (`edit.xlsx` -> `edit.xlsx.journal`), so running the same command again resumes;
-    for a migrate, in the current folder, named after the target.
+    The one default, the CLI's and every library call's (import_file, import_read,
+    migrate), so a run one of them started is resumed by the other. None for a dry
+    run or `no_journal`; beside the input file for an import (`edit.xlsx` ->
+    `edit.xlsx.journal`), so running the same command again resumes; without a
+    file (migrate, pandas frames), in the current folder, named after the command
+    and the target (`almmigrate-migrate-HOST-PORT.journal`).
     """
     if run.dry_run or run.no_journal:
         return None
@@ -122,7 +126,12 @@ def journal_for(run: RunOptions, *, file: Path | None = None, target_url: str = 
         return file.with_name(f"{file.name}.journal")  # edit.xls and edit.ods keep their own
     parts = urlsplit(target_url)
     host = "-".join(str(p) for p in (parts.hostname, parts.port) if p) or "target"
-    return Path(f"almmigrate-migrate-{host}.journal")
+    return Path(f"almmigrate-{command}-{host}.journal")
+
+
+def _journal_resolved(run: RunOptions, **where: Any) -> RunOptions:
+    """run with its journal decided by journal_for (where: file, target_url, command)."""
+    return replace(run, journal=journal_for(run, **where))
 
 
 def check_outputs(run: RunOptions) -> None:
@@ -137,7 +146,7 @@ def check_outputs(run: RunOptions) -> None:
             f"--report must end in .xlsx, .csv, .json or .html, not {run.report.suffix or 'nothing'}",
             file=str(run.report),
         )
-    journal = run.journal or default_journal(run.report)
+    journal = None if run.no_journal else run.journal
     for label, path in (("--report", run.report), ("--errors", run.errors), ("--journal", journal)):
         if path is not None:
             check_writable(label, path)
@@ -186,7 +195,7 @@ def import_file(
     Raises ValidationFailed (exit 2, nothing written) when the file has errors,
     ConnectionProblem (exit 3) when the target cannot be reached.
     """
-    return import_read(file_reader(path), str(path), settings, options, run)
+    return import_read(file_reader(path), str(path), settings, options, run, file=Path(path))
 
 
 @one_run
@@ -196,14 +205,18 @@ def import_read(
     settings: ConnectionSettings,
     options: ImportOptions,
     run: RunOptions,
+    *,
+    file: Path | None = None,
 ) -> ImportRun:
     """Apply what read(plugins) gives (a dataset and its reading problems) to the target.
 
     read is called with the target's plugin schemas once the target is reached,
-    so cells are typed by the schemas they will be sent to. label names the input.
+    so cells are typed by the schemas they will be sent to. label names the input;
+    file, when it is one, is where the journal is kept by default (journal_for).
     """
     from almmigrate.client import SDEClient
 
+    run = _journal_resolved(run, file=file, target_url=settings.url, command="import")
     check_outputs(run)
     register_secret(settings.token)
     context = {"command": "almmigrate import", "file": label}
@@ -238,6 +251,7 @@ def migrate(
     from almmigrate.exporter import snapshot_to_dataset
     from almmigrate.secretsfile import load_secrets
 
+    run = _journal_resolved(run, target_url=target.url)
     check_outputs(run)
     register_secret(source.token)
     register_secret(target.token)
@@ -301,7 +315,7 @@ def _prepare_and_apply(
     plan = prepared.plan
     if run.dry_run:
         return ImportRun(plan, None, elapsed=time.monotonic() - started, warnings=prepared.warnings)
-    journal_path = None if run.no_journal else run.journal or default_journal(run.report)
+    journal_path = run.journal  # decided by journal_for when the run began
     if run.announce is not None:
         run.announce(
             f"journal: {journal_path} (run the same command again to resume from it)"

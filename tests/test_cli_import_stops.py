@@ -70,6 +70,36 @@ def test_a_token_revoked_mid_run_stops_it_at_once_with_exit_3(
     assert counts(empty_target) == (12, 133)
 
 
+def test_a_library_call_resumes_the_import_the_cli_started_from_the_same_journal(
+    cli: Cli, exported: Path, empty_target: Any, secrets_csv: Path
+) -> None:
+    from almmigrate.importer import RunOptions, import_file, journal_for
+    from almmigrate.plan_types import EARLIER_RUN
+    from almmigrate.prepare import ImportOptions
+    from almmigrate.settings import ConnectionSettings
+
+    journal = exported.with_name("export.json.journal")
+    assert journal_for(RunOptions(), file=exported, target_url=empty_target.url) == journal
+    empty_target.set_faults(Faults(revoke_after_writes=30))
+    code, _, err = cli(*import_args(exported, empty_target, secrets_csv, "--concurrency", "1"))
+    assert code == 3, err
+    assert f"journal: {journal} (run the same command again to resume from it)" in err
+    assert counts(empty_target) == (12, 18)  # 30 created, then the token was refused
+    empty_target.set_faults(Faults())
+    # The library's default journal is the CLI's: it finishes the job, nothing twice.
+    outcome = import_file(
+        exported,
+        ConnectionSettings(empty_target.url, empty_target.token),
+        ImportOptions(auto_map_projects=True, secrets=secrets_csv),
+        RunOptions(),
+    )
+    assert outcome.exit_code == 0 and outcome.journal == journal
+    assert outcome.result is not None
+    assert [o.done_by for o in outcome.result.outcomes].count(EARLIER_RUN) == 30
+    assert counts(empty_target) == (12, 133)
+    assert '"event": "finished"' in journal.read_text(encoding="utf-8")
+
+
 def test_an_instance_failing_every_request_is_exit_3_with_a_report(
     cli: Cli,
     exported: Path,

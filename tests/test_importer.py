@@ -67,9 +67,9 @@ def test_import_file_applies_the_file_and_the_target_holds_it(
     connectors, connections = by_key(target_sim.state.snapshot())
     assert len(connectors) == 12 and len(connectors) >= len(before[0])
     assert sum(len(v) for v in connections.values()) == 134
-    # A library run keeps its journal beside the report.
-    assert (run.report, run.journal) == (tmp_path / "r.json", tmp_path / "r.journal")
-    assert (tmp_path / "r.journal").is_file()
+    # A library run keeps its journal where the CLI does: beside the file.
+    assert (run.report, run.journal) == (tmp_path / "r.json", tmp_path / "export.json.journal")
+    assert (tmp_path / "export.json.journal").is_file()
     report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
     assert report["summary"]["created"] == planned["create"]
     # The same file again: everything is unchanged and nothing is written.
@@ -135,6 +135,8 @@ def test_the_journal_a_run_keeps() -> None:
     migrate = journal_for(RunOptions(), target_url="https://sde.example.com:8443/")
     assert migrate == Path("almmigrate-migrate-sde.example.com-8443.journal")
     assert journal_for(RunOptions(), target_url="") == Path("almmigrate-migrate-target.journal")
+    frames = journal_for(RunOptions(), target_url="http://sde:80", command="import")
+    assert frames == Path("almmigrate-import-sde-80.journal")
 
 
 def test_a_dry_runs_exit_code_is_1_only_when_the_plan_has_errors() -> None:

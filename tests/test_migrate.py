@@ -41,6 +41,25 @@ def test_migrated_target_equals_the_source_types_and_secrets_included(
     assert target.stats.writes == writes
 
 
+def test_the_cli_and_the_library_keep_the_same_journal_by_default(
+    make_sim: Any, source_data: dict[str, Any], target_data: dict[str, Any], cli: Cli
+) -> None:
+    from urllib.parse import urlsplit
+
+    source = make_sim(source_data)
+    target = make_sim(_empty(target_data))
+    journal = Path(f"almmigrate-migrate-127.0.0.1-{urlsplit(target.url).port}.journal")
+    code, _, err = cli("migrate", "--source-url", source.url, "--source-token", source.token,
+        "--target-url", target.url, "--target-token", target.token, "--rate", "200",
+    )  # fmt: skip
+    assert code == 0, err
+    assert f"journal: {journal} (run the same command again to resume from it)" in err
+    run = migrate(_settings(source), _settings(target), ImportOptions(), RunOptions())
+    assert run.journal == journal and journal.is_file()  # in the current folder, as the CLI's
+    assert migrate(_settings(source), _settings(target), ImportOptions(),
+                   RunOptions(no_journal=True)).journal is None  # fmt: skip
+
+
 def test_into_a_populated_target_creates_updates_and_leaves_equal_objects(
     source_sim: Any, target_sim: Any
 ) -> None:

@@ -418,7 +418,10 @@ def test_two_imports_at_once_in_one_process_each_hide_their_own_secrets(
             exported,
             ConnectionSettings(target.url, target.token),
             ImportOptions(auto_map_projects=True, secrets=str(secrets)),
-            RunOptions(report=out / "report.html", errors=out / "errors.csv"),
+            # Each its own journal: by default both would keep the one beside the file.
+            RunOptions(
+                report=out / "report.html", errors=out / "errors.csv", journal=out / "run.journal"
+            ),
         )
         assert done.result is not None and done.result.failed  # every write was refused
         return out

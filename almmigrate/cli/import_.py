@@ -34,16 +34,14 @@ def run_options(
     no_journal: bool,
     wait_lock: bool = False,
     verify: bool = False,
-    file: Path | None = None,
-    target_url: str = "",
 ) -> Any:
-    """RunOptions from the apply options, the journal's default path resolved and announced."""
-    from almmigrate.importer import RunOptions, journal_for
+    """RunOptions from the apply options; the library decides the journal's default path."""
+    from almmigrate.importer import RunOptions
     from almmigrate.progress import is_terminal
 
     if journal is not None and no_journal:
         raise click.UsageError("Give --journal FILE or --no-journal, not both.")
-    run = RunOptions(
+    return RunOptions(
         dry_run=dry_run,
         concurrency=concurrency,
         batch_size=batch_size,
@@ -56,8 +54,6 @@ def run_options(
         verify=verify,
         announce=lambda text: click.echo(text, err=True),
     )
-    run.journal = journal_for(run, file=file, target_url=target_url)
-    return run
 
 
 @click.command("import")
@@ -106,8 +102,8 @@ def command(
     settings = settings_from(url, token, retries=retries, pacing=pacing, **tls)
     source = settings_from(source_url, source_token, which="source", **tls) if source_url else None
     import_options = import_options_from(source=source, **pick(options, PLAN_KEYS))
-    run = run_options(**pick(options, RUN_KEYS), file=file)
-    with resume_hint(run):
+    run = run_options(**pick(options, RUN_KEYS))
+    with resume_hint(run, file=file, target_url=settings.url, command="import"):
         outcome = import_file(file, settings, import_options, run)
     print_outcome(outcome)
     ctx.exit(outcome.exit_code)
@@ -140,12 +136,18 @@ def pick(options: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 @contextmanager
-def resume_hint(run: Any) -> Iterator[None]:
-    """On Ctrl-C, tell the user the run can simply be run again (then exit 130 as before)."""
+def resume_hint(run: Any, **where: Any) -> Iterator[None]:
+    """On Ctrl-C, tell the user the run can simply be run again (then exit 130 as before).
+
+    where: what importer.journal_for needs to name the journal the run keeps.
+    """
     try:
         yield
     except KeyboardInterrupt:
-        kept = f"; progress is in {run.journal}" if run.journal else ""
+        from almmigrate.importer import journal_for
+
+        journal = journal_for(run, **where)
+        kept = f"; progress is in {journal}" if journal else ""
         click.echo(
             "Interrupted: what was sent stays on the target and nothing will be created twice. "
             f"Run the same command again to finish{kept}.",

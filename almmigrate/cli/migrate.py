@@ -74,8 +74,8 @@ def command(
     plan_options = pick(options, PLAN_KEYS)
     plan_options["auto_map_projects"] = False  # migrate auto-maps unless --project-map
     import_options = import_options_from(source=source, **plan_options)
-    run = run_options(**pick(options, RUN_KEYS), target_url=target.url)
-    with resume_hint(run):
+    run = run_options(**pick(options, RUN_KEYS))
+    with resume_hint(run, target_url=target.url):
         outcome = migrate(source, target, import_options, run)
     print_outcome(outcome, "migration")
     ctx.exit(outcome.exit_code)
