@@ -36,6 +36,11 @@ logger = logging.getLogger("almmigrate.client")
 # seconds. An instance that answers (503, 429) gets every retry --retries allows.
 CHECK_RETRIES = 2
 
+# The notice that an instance publishes no plugin schemas carries this as its `notice`
+# (and the instance's root URL as `instance`): a caller that explains it in its own
+# words (the demo, whose simulated Issue Tracker target publishes none) recognises it.
+NO_SCHEMAS = "no-plugin-schemas"
+
 # Instances already told to be using the bundled schemas (the notice is given once).
 _NOTICED: set[str] = set()
 _NOTICED_LOCK = threading.Lock()
@@ -134,6 +139,7 @@ class Discovery:
             redact_url(root),
             ", ".join(tried),
             gen.label,
+            extra={"notice": NO_SCHEMAS, "instance": root},
         )
         return {}
 

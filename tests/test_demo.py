@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import subprocess
 import sys
 from collections import Counter
@@ -14,9 +15,11 @@ from instances import by_key
 from openpyxl import load_workbook
 
 import almmigrate.sim
+from almmigrate.client import SDEClient
 from almmigrate.demo import OUTPUTS, run_demo
 from almmigrate.generation import GENERATIONS
 from almmigrate.plan_types import PlanAction
+from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import SimServer
 from almmigrate.sim.translate import data_in
 
@@ -45,6 +48,12 @@ def test_demo_migrates_everything_and_says_where_the_files_are(tmp_path, canarie
     out = result.stdout
     folder = tmp_path / "almmigrate-demo"
     assert "every object migrated." in out
+    # Its target is meant to publish no plugin schemas: said in the summary, not warned.
+    assert "publishes no plugin schemas" not in result.stderr
+    assert (
+        "  the target publishes no plugin schemas (its Issue Tracker API documents none): "
+        "the bundled ones, in its names, typed the file\n"
+    ) in out
     assert f"Files (in {folder})" in out
     assert "44 source projects: 44 exact, 0 ambiguous, 0 missing" in out
     assert "0 failed;" in out
@@ -96,8 +105,9 @@ def test_demo_migrates_everything_and_says_where_the_files_are(tmp_path, canarie
 
 
 def test_demo_library_call_and_a_second_run_in_the_same_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="almmigrate.client")
     started: list[SimServer] = []
 
     class Watched(SimServer):
@@ -132,6 +142,18 @@ def test_demo_library_call_and_a_second_run_in_the_same_folder(
         "warnings": 0,
     }
     assert len(written["items"]) == len(again.plan.items) == 145
+    assert first.target_without_schemas and again.target_without_schemas
+    assert not [r for r in caplog.records if "publishes no plugin schemas" in r.getMessage()]
+    # Held back only for the demo's target while it runs: another instance still warns.
+    with (
+        SimServer(SAMPLES / "target.json", api="issue-tracker") as other,
+        SDEClient(ConnectionSettings(other.url, other.token)) as client,
+    ):
+        assert client.list_plugins() == {}
+    warned = [r for r in caplog.records if "publishes no plugin schemas" in r.getMessage()]
+    assert [(r.levelno, r.getMessage().split()[0]) for r in warned] == [
+        (logging.WARNING, other.url)
+    ]
 
 
 def assert_target_holds_every_source_object(source: SimServer, target: SimServer) -> None:

@@ -83,6 +83,14 @@ def describe(result: DemoResult, summary_line: Callable[[Plan], str]) -> str:
         f"from {_shown(files.target_data)})",
         f"  the file keeps the source's {SOURCE_API.label} names (alm_*); the target got "
         f"{TARGET_API.label} names (issue_tracker_*)",
+        *(
+            [
+                f"  the target publishes no plugin schemas (its {TARGET_API.label} API documents "
+                "none): the bundled ones, in its names, typed the file"
+            ]
+            if result.target_without_schemas
+            else []
+        ),
         f"  1. export        {result.export.describe()}",
         f"  2. map-projects  {sum(result.map_counts.values())} source projects: "
         f"{result.map_counts['exact']} exact, {result.map_counts['ambiguous']} ambiguous, "
