@@ -151,7 +151,8 @@ OTHERS = {
     # made by LibreOffice: test_files, test_layout (sample_dataset re-saved or typed into)
     "libreoffice-saved.xlsx", "libreoffice-csv", "libreoffice-typed.xlsx",
     "libreoffice-resaved-connectors.csv", "libreoffice-formula-cached.xlsx",
-    "libreoffice-error-cell.ods", "libreoffice-error-cell.xls", "libreoffice-percent.xlsx",
+    "libreoffice-error-cell.ods", "libreoffice-error-cell.xls",
+    "libreoffice-error-cell-connections.ods", "libreoffice-percent.xlsx",
     "libreoffice-percent.ods", "libreoffice-percent.xls",
     # made by LibreOffice from libreoffice-instance.json's export: test_workbook, test_damage,
     # test_frames, test_cli_plan (conftest's lo_sim serves the instance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import socket
 import stat
 import tempfile
@@ -476,11 +477,15 @@ REFUSED_BY_THE_FILE_LAYER = {
                  "broken.json", "wrong-shape.json")
 } | {
     "old-excel.xlsx": "cannot read this workbook: CalamineError: Cannot detect file format",
-    # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx)
-    "libreoffice-error-cell.ods": "connectors: a cell holds an error (such as #N/A",
-    # The same saved as an old .xls: calamine reads its error as an empty cell; xlrd does not.
+    # =1/0 and =NA() saved by LibreOffice (soffice --convert-to ods from an .xlsx): calamine
+    # reads an error as an empty cell, in .ods (found in content.xml) as in .xls (by xlrd).
+    "libreoffice-error-cell.ods": "connectors: cell C2 holds the error #DIV/0!; fix it in the "
+    "spreadsheet, or type the value",
     "libreoffice-error-cell.xls": "connectors: cell C2 holds the error #DIV/0!; fix it in the "
     "spreadsheet, or type the value",
+    # Counted through repeated empty rows and cells; the notes sheet's error is not read.
+    "libreoffice-error-cell-connections.ods": "connections: cell D7 holds the error #N/A; fix "
+    "it in the spreadsheet, or type the value",
     "zip-bomb.xlsx": "refused: xl/worksheets/sheet1.xml unpacks to 64 MB",
     "unknown-kind.csv": "cannot tell what this CSV holds",
 }  # fmt: skip
@@ -494,6 +499,27 @@ def test_bad_files_are_refused_with_one_clear_line(name: str, message: str) -> N
     assert message in text
     assert text.startswith(str(FIXTURES / name))
     assert "\n" not in text
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
+def test_the_committed_ods_error_cell_fixture_is_what_its_generator_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    monkeypatch.setattr(generator, "OUT", tmp_path)
+    generator.error_cell_far_in(tmp_path)
+    name = "libreoffice-error-cell-connections.ods"
+    said = []
+    for path in (tmp_path / name, FIXTURES / name):
+        with pytest.raises(InputError) as caught:
+            read_tables(path)
+        said.append(str(caught.value).removeprefix(f"{path}: "))
+    assert said[0] == said[1] == REFUSED_BY_THE_FILE_LAYER[name]
 
 
 def test_a_formula_with_its_cached_value_reads_as_the_value() -> None:

@@ -1,7 +1,7 @@
-"""What a workbook's cells hold that calamine does not say: .xls error cells, percent formats.
+"""What a workbook's cells hold that calamine does not say: error cells, percent formats.
 
-calamine reads values, not formats, and reads an error in an old `.xls` as an
-empty cell. So, only where it matters:
+calamine reads values, not formats, and reads an error in an old `.xls` or an
+`.ods` as an empty cell. So, only where it matters:
 
 - `.xls`: xlrd (the maintained .xls reader) reads the layout's sheets once
   more with their formats: the first error cell (`#DIV/0!`, `#N/A`) and the
@@ -9,8 +9,9 @@ empty cell. So, only where it matters:
 - `.xlsx`: the cell styles (`xl/styles.xml`) are looked at first; only a
   workbook with a percent number format is read again, through openpyxl's
   read-only mode, for the number cells that use one.
-- `.ods`: the container scan notes the sheets with a percentage cell; their
-  cells are located in `content.xml` with expat (no DTD, nothing expanded).
+- `.ods`: the container scan notes the sheets with an error or a percentage
+  cell; their first error cell (`#DIV/0!`, `#N/A`) and percentage cells are
+  located in `content.xml` with expat (no DTD, nothing expanded).
 
 A person who types `50%` gets 0.5 in the cell; read as 0.5 it would be sent
 as 0.5 (or "0.5" to a text param), silently. Cells are (row, column), both
@@ -125,39 +126,48 @@ def _xlsx_has_percent_style(path: Path) -> bool:
     return any(n in _BUILTIN_PERCENT or is_percent(custom.get(n)) for n in used)
 
 
-def ods_percent_cells(path: Path, sheets: set[str]) -> dict[str, set[Cell]]:
-    """The cells of an .ods content.xml whose value type is a percentage, by sheet name.
+def ods_formats(path: Path, sheets: set[str]) -> CellFormats:
+    """The first error cell and the percentage cells of an .ods content.xml's sheets.
 
     Rows and cells repeated (`number-rows-repeated`, `number-columns-repeated`)
     count as many times as they repeat. Names carry the prefixes LibreOffice writes
-    (`table:`, `office:`), as the container's scan expects. Raises
+    (`table:`, `office:`, `calcext:`), as the container's scan expects. Raises
     container.ForbiddenXML for a DTD.
     """
-    finder = _OdsPercent(sheets)
+    finder = _OdsCells(sheets)
     parser = xml_parser()
     parser.StartElementHandler = finder.start
     parser.EndElementHandler = finder.end
+    parser.CharacterDataHandler = finder.text
     with zipfile.ZipFile(path) as archive, archive.open("content.xml") as stream:
         while chunk := stream.read(_CHUNK):
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
-    return {name: cells for name, cells in finder.found.items() if cells}
+    percent = {name: cells for name, cells in finder.percent.items() if cells}
+    return CellFormats(errors=finder.errors, percent=percent)
 
 
 _TABLE_NS = "table:"
 _OFFICE_NS = "office:"
+# LibreOffice marks an error value (#N/A, #DIV/0!) here; its office:value-type says "string"
+# with an empty value, which is all calamine reads. The error's text is the cell's paragraph.
+_CALC_VALUE_TYPE = "calcext:value-type"
+_CELLS = (_TABLE_NS + "table-cell", _TABLE_NS + "covered-table-cell")
 
 
-class _OdsPercent:
-    """Counts rows and columns of the sheets asked for; notes the percentage cells."""
+class _OdsCells:
+    """Counts rows and columns of the sheets asked for; notes the percentage cells and the
+    first error cell (with its text) of each."""
 
     def __init__(self, sheets: set[str]) -> None:
         self.sheets = sheets
-        self.found: dict[str, set[Cell]] = {}
+        self.percent: dict[str, set[Cell]] = {}
+        self.errors: dict[str, tuple[str, str]] = {}
         self.sheet: str | None = None
         self.row = 0
         self.column = 0
         self.repeat_row = 1
+        self.error_text: list[str] | None = None  # while inside a sheet's first error cell
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         if tag == _TABLE_NS + "table":
@@ -170,16 +180,23 @@ class _OdsPercent:
             self.repeat_row = int(attributes.get(_TABLE_NS + "number-rows-repeated", "1"))
             self.row += 1
             self.column = 0
-        elif tag in (_TABLE_NS + "table-cell", _TABLE_NS + "covered-table-cell"):
+        elif tag in _CELLS:
             repeat = int(attributes.get(_TABLE_NS + "number-columns-repeated", "1"))
             if attributes.get(_OFFICE_NS + "value-type") == "percentage":
-                cells = self.found.setdefault(self.sheet, set())
+                cells = self.percent.setdefault(self.sheet, set())
                 cells.update(
                     (self.row + r, self.column + c + 1)
                     for r in range(min(self.repeat_row, 1000))
                     for c in range(min(repeat, 1000))
                 )
+            if attributes.get(_CALC_VALUE_TYPE) == "error" and self.sheet not in self.errors:
+                self.errors[self.sheet] = (xl_rowcol_to_cell(self.row - 1, self.column), "")
+                self.error_text = []
             self.column += repeat
+
+    def text(self, data: str) -> None:
+        if self.error_text is not None:
+            self.error_text.append(data)
 
     def end(self, tag: str) -> None:
         if tag == _TABLE_NS + "table":
@@ -187,3 +204,7 @@ class _OdsPercent:
         elif tag == _TABLE_NS + "table-row" and self.sheet is not None:
             self.row += self.repeat_row - 1
             self.repeat_row = 1
+        elif tag in _CELLS and self.error_text is not None and self.sheet is not None:
+            reference, _ = self.errors[self.sheet]
+            self.errors[self.sheet] = (reference, "".join(self.error_text).strip() or "an error")
+            self.error_text = None

@@ -27,7 +27,7 @@ from almmigrate.files import table as limits
 from almmigrate.files.cellformats import (
     Cell,
     CellFormats,
-    ods_percent_cells,
+    ods_formats,
     percent_text,
     xls_formats,
     xlsx_percent_cells,
@@ -101,13 +101,6 @@ def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table
             ) from None
         if name in DATA_SHEETS:
             _no_merged_cells(path, name, sheet, meta.name in container.merged_in)
-        if meta.name in container.errors_in:
-            raise InputError(
-                "a cell holds an error (such as #N/A or #DIV/0!); fix it in the spreadsheet, "
-                "or type the value",
-                file=str(path),
-                sheet=name,
-            )
         percent = formats.percent.get(meta.name, set())
         tables[name] = _SheetReader(path, name, container.kind, percent).read(sheet)
     return tables
@@ -153,8 +146,8 @@ def _cell_formats(path: Path, container: Container) -> CellFormats:
             return xls_formats(path, sheets)
         if container.kind == "xlsx":
             return CellFormats(percent=xlsx_percent_cells(path, sheets))
-        if container.percent_in:
-            return CellFormats(percent=ods_percent_cells(path, sheets))
+        if any(n.strip().lower() in sheets for n in container.errors_in | container.percent_in):
+            return ods_formats(path, sheets)
     except ForbiddenXML:
         raise InputError(BOMB, file=str(path)) from None
     except Exception as error:  # a file calamine reads but its cells cannot be checked
