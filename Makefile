@@ -36,7 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
 templates: $(STAMP)
-	$(BIN)/almmigrate template --all --out templates/
+	# The bundled schemas in ALM names, whatever instance the shell names for other commands.
+	env -u SDE_URL -u SDE_API $(BIN)/almmigrate template --all --out templates/
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -497,6 +497,16 @@ def write_all_templates(
     return written
 
 
+@dataclass(frozen=True)
+class Templates:
+    """What `almmigrate template` wrote, and the schemas it built them from."""
+
+    written: list[Written]
+    source: str  # "bundled", or the URL (redacted) of the instance the schemas came from
+    systems: int  # how many systems' schemas that source gave
+    published: bool  # False: an instance that publishes none; the bundled ones in its names
+
+
 @one_run
 def make_templates(
     out: str | os.PathLike[str],
@@ -504,39 +514,50 @@ def make_templates(
     system: str | None = None,
     settings: ConnectionSettings | None = None,
     api: str | None = None,
-) -> list[Written]:
+) -> Templates:
     """`almmigrate template`: one system's template at out, or (system None) every one in folder out.
 
     With settings, the schemas and projects come from that instance (an instance that
     publishes no schema gets the bundled ones in its names); without, the bundled
     schemas in the names of generation `api` (ALM by default).
     """
-    plugins, source, projects = _schemas(settings, api)
+    schemas = _schemas(settings, api)
+    plugins, source, projects = schemas.plugins, schemas.source, schemas.projects
     if system is None:
-        return write_all_templates(plugins, out, source=source, projects=projects)
-    plugin = find_plugin(plugins, system)
-    return [Written(plugin, write_template(plugin, out, source=source, projects=projects))]
+        written = write_all_templates(plugins, out, source=source, projects=projects)
+    else:
+        plugin = find_plugin(plugins, system)
+        path = write_template(plugin, out, source=source, projects=projects)
+        written = [Written(plugin, path)]
+    return Templates(written, source, len(plugins), schemas.published)
 
 
-def _schemas(
-    settings: ConnectionSettings | None, api: str | None
-) -> tuple[dict[str, Plugin], str, list[ProjectRecord]]:
-    """(plugins, where they come from, the instance's projects) for make_templates."""
+@dataclass(frozen=True)
+class _Schemas:
+    plugins: dict[str, Plugin]
+    source: str
+    projects: list[ProjectRecord]
+    published: bool = True
+
+
+def _schemas(settings: ConnectionSettings | None, api: str | None) -> _Schemas:
+    """The plugins, where they come from and the instance's projects, for make_templates."""
     if settings is None:
-        return translate_plugins(bundled_plugins(), generation(api)), "bundled", []
+        return _Schemas(translate_plugins(bundled_plugins(), generation(api)), "bundled", [])
     from almmigrate.instance import read_context, with_client
     from almmigrate.mapping import projects_of_snapshot
 
-    def read(client: Client) -> tuple[dict[str, Plugin], Snapshot]:
-        plugins = client.list_plugins() or translate_plugins(bundled_plugins(), client.generation)
-        return plugins, read_context(client, only=PROJECTS)
+    def read(client: Client) -> tuple[dict[str, Plugin], bool, Snapshot]:
+        published = client.list_plugins()
+        plugins = published or translate_plugins(bundled_plugins(), client.generation)
+        return plugins, bool(published), read_context(client, only=PROJECTS)
 
-    plugins, instance = with_client(settings, read)
+    plugins, published, instance = with_client(settings, read)
     projects = [
         ProjectRecord(p.id, p.name, p.application, p.business_unit)
         for p in projects_of_snapshot(instance)
     ]
-    return plugins, redact_url(settings.url), projects
+    return _Schemas(plugins, redact_url(settings.url), projects, published)
 
 
 def find_plugin(plugins: Mapping[str, Plugin], system: str) -> Plugin:

@@ -353,13 +353,17 @@ def test_each_template_written_is_paired_with_the_system_it_was_built_for(tmp_pa
 
 def test_make_templates_is_the_whole_command_as_one_library_call(tmp_path, target_sim):
     """Offline: every bundled system in the generation's names; online: the instance's."""
-    offline = make_templates(tmp_path / "all", api="issue-tracker")
+    made = make_templates(tmp_path / "all", api="issue-tracker")
+    offline = made.written
+    assert (made.source, made.systems, made.published) == ("bundled", len(bundled_plugins()), True)
     assert [w.plugin.id for w in offline] == sorted(bundled_plugins())
     assert [w.path.name for w in offline] == [f"{w.plugin.id}.xlsx" for w in offline]
     assert all(w.path.is_file() for w in offline)
     settings = ConnectionSettings(url=target_sim.url, token=target_sim.token)
     before = target_sim.stats.writes
-    [one] = make_templates(tmp_path / "jira.xlsx", system="JIRA", settings=settings)
+    made = make_templates(tmp_path / "jira.xlsx", system="JIRA", settings=settings)
+    assert (made.source, made.systems) == (target_sim.url, len(target_sim.state.plugins))
+    [one] = made.written
     assert (one.plugin.id, one.path) == ("jira", tmp_path / "jira.xlsx")
     book = load_workbook(one.path)
     meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(min_row=2)}
@@ -369,6 +373,41 @@ def test_make_templates_is_the_whole_command_as_one_library_call(tmp_path, targe
     assert target_sim.stats.writes == before  # reading an instance for a template writes nothing
     with pytest.raises(InputError, match="unknown system 'nope'"):
         make_templates(tmp_path / "nope.xlsx", system="nope", settings=settings)
+
+
+def test_template_says_on_stderr_which_instance_it_read_the_schemas_from(
+    cli: Cli, make_sim, target_data, tmp_path, monkeypatch
+):
+    """SDE_URL, set in the shell for other commands, is read by template too: it says so."""
+    jira = bundled_plugins()["jira"]
+    sim = make_sim({**target_data, "plugins": [dict(jira.raw)]})  # publishes one schema
+    monkeypatch.setenv("SDE_URL", sim.url)
+    monkeypatch.setenv("SDE_TOKEN", sim.token)
+    code, out, err = cli("template", "--all", "--out", str(tmp_path / "env"))
+    assert (code, out) == (0, f"{tmp_path / 'env' / 'jira.xlsx'}\n1 templates written to "
+                              f"{tmp_path / 'env'}/\n"), err  # fmt: skip
+    assert err == f"Schemas read from {sim.url} (SDE_URL): 1 plugin\n"
+    code, _, err = cli("template", "--system", "jira", "--url", sim.url,
+                       "--out", str(tmp_path / "named.xlsx"))  # fmt: skip
+    assert code == 0, err
+    assert err.startswith(f"Schemas read from {sim.url}: 1 plugin\nTemplate for JIRA written.")
+    monkeypatch.delenv("SDE_URL")
+    code, _, err = cli("template", "--all", "--out", str(tmp_path / "bundled"))
+    assert (code, err) == (0, "")  # the bundled schemas: nothing to say
+
+
+def test_template_says_when_the_instance_publishes_no_schema(
+    cli: Cli, make_sim, source_data, tmp_path
+):
+    sim = make_sim(source_data, api="issue-tracker")  # publishes none
+    code, _, err = cli("template", "--all", "--out", str(tmp_path), "--url", sim.url,
+                       "--token", sim.token)  # fmt: skip
+    assert code == 0, err
+    # The client's warning says why; the command says what it used.
+    assert err.endswith(
+        f"Projects read from {sim.url}; schemas bundled (it publishes none): "
+        f"{len(bundled_plugins())} plugins\n"
+    )
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")

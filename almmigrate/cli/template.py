@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from almmigrate.cli.options import connection_options, settings_from
-from almmigrate.template import make_templates, validate_command
+from almmigrate.template import Templates, make_templates, validate_command
 
 
 @click.command("template")
@@ -39,11 +40,12 @@ def command(
     """Write an empty workbook for creating connectors and connections in bulk.
 
     Built from the system's plugin schema: the bundled one offline, the
-    instance's with --url (which also lists the instance's projects, with
-    their ids, on the projects sheet). Required columns are bold red, dropdowns offer the
-    choices of select, radio and boolean fields, header notes carry help text
-    and checkbox options, and secret columns say to supply them with
-    --secrets. Fill it in, then `almmigrate validate` and `almmigrate import`.
+    instance's with --url or SDE_URL (which also lists the instance's
+    projects, with their ids, on the projects sheet; stderr names the
+    instance read). Required columns are bold red, dropdowns offer the choices
+    of select, radio and boolean fields, header notes carry help text and
+    checkbox options, and secret columns say to supply them with --secrets.
+    Fill it in, then `almmigrate validate` and `almmigrate import`.
 
     \b
     Example:
@@ -54,7 +56,10 @@ def command(
     if every == bool(system):
         raise click.UsageError("Give either --system ID or --all.")
     settings = settings_from(url, token, **tls) if url else None
-    written = make_templates(out, system=system, settings=settings, api=tls.get("api"))
+    made = make_templates(out, system=system, settings=settings, api=tls.get("api"))
+    if made.source != "bundled":
+        click.echo(_schemas_read(made), err=True)
+    written = made.written
     if every:
         for one in written:
             click.echo(str(one.path))
@@ -67,3 +72,13 @@ def command(
         f"{validate_command(one.plugin, one.path)}",
         err=True,
     )
+
+
+def _schemas_read(made: Templates) -> str:
+    """Which instance the schemas came from: SDE_URL set for other commands is used here too."""
+    named = click.get_current_context().get_parameter_source("url")
+    where = made.source + (" (SDE_URL)" if named == ParameterSource.ENVIRONMENT else "")
+    plugins = f"{made.systems} plugin{'' if made.systems == 1 else 's'}"
+    if not made.published:
+        return f"Projects read from {where}; schemas bundled (it publishes none): {plugins}"
+    return f"Schemas read from {where}: {plugins}"
