@@ -51,8 +51,6 @@ def read_dataset_with_problems(
     from almmigrate.layout import tables_to_dataset
 
     label = str(path)
-    if not Path(path).exists():
-        raise InputError("no such file or folder", file=label)
     try:
         tables = read_tables(path)
     except InputError:

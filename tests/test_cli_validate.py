@@ -137,6 +137,12 @@ def test_with_url_the_instance_is_checked(
     assert target_sim.stats.writes == 0
 
 
+def test_a_path_the_file_system_refuses_is_one_line_exit_2(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / f"{'a' * 300}.xlsx"  # longer than a file name may be (255 bytes)
+    code, out, err = cli("validate", str(path))
+    assert (code, out, err) == (2, "", f"InputError: {path}: cannot read: File name too long\n")
+
+
 def test_help_has_an_example(cli: Cli) -> None:
     code, out, _ = cli("validate", "--help")
     assert code == 0

@@ -828,6 +828,9 @@ def test_json_shapes(tmp_path: Path) -> None:
 def test_missing_paths_and_empty_folders(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or folder"):
         read_tables(tmp_path / "nope.xlsx")
+    with pytest.raises(InputError) as caught:
+        read_tables(tmp_path / f"{TOO_LONG}.xlsx")
+    assert str(caught.value) == f"{tmp_path / TOO_LONG}.xlsx: cannot read: File name too long"
     with pytest.raises(InputError, match="no connectors.csv, connections.csv or projects.csv"):
         read_tables(tmp_path)
 

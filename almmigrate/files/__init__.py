@@ -166,14 +166,16 @@ def read_tables(path: str | Path) -> dict[str, Table]:
     anything unreadable, oversized or unsafe.
     """
     source = Path(path)
-    if not source.exists():
-        raise InputError(f"{source}: no such file or folder")
     try:
+        if not source.exists():
+            raise InputError("no such file or folder", file=str(source))
         if source.is_dir():
             return _read_csv_folder(source)
         return _read_file(source)
     except PermissionError:
-        raise InputError(f"{source}: permission denied") from None
+        raise InputError("permission denied", file=str(source)) from None
+    except OSError as error:  # the path itself refused: a name too long for the file system
+        raise InputError(f"cannot read: {error.strerror or error}", file=str(source)) from None
 
 
 def _read_file(source: Path) -> dict[str, Table]:
