@@ -1,6 +1,7 @@
 # Two commands do all the set-up: `make demo` and `make test`.
 # `make demo` (and `make bench`, `make templates`) install only what the tool needs
-# (`pip install -e .`); `make test` and `make lint` add the test tools (`.[test]`).
+# (`pip install -e '.[fast-xlsx]'`: the Rust xlsx writer where it has wheels);
+# `make test` and `make lint` add the test tools (`.[test]`).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ TEST_STAMP := $(VENV)/.installed-test
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e '.[fast-xlsx]'
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)

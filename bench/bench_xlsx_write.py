@@ -10,7 +10,10 @@ interleaved: on a machine shared with other work, wall time varies by 2x from
 run to run while CPU time holds; wall time is printed too.
 
 - old: `write_tables` of the revision given (--old), from `git archive`;
-- new: `write_tables` of this checkout;
+- new: `write_tables` of this checkout, as installed (the Rust writer where the
+  fast-xlsx extra is: `make bench` installs it);
+- new, XlsxWriter: the same with ALMMIGRATE_XLSX_WRITER=xlsxwriter, as a plain
+  `pip install almmigrate` writes;
 - xlsxwriter floor: the same tables' cells, each written with one bare public
   XlsxWriter call (write_string / write_number / write_boolean, constant-memory
   mode), no formats, widths, checks or print set-up: what XlsxWriter alone costs;
@@ -32,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench_readers import checkout
 
@@ -85,8 +89,15 @@ def openpyxl_floor():
     book.save(path)
 
 
+if case == "new, XlsxWriter":
+    import os
+    os.environ["ALMMIGRATE_XLSX_WRITER"] = "xlsxwriter"
+writer = "old"
+if case != "old":
+    from almmigrate.files.xlsx import export_writer
+    writer = export_writer()
 started, cpu_started = time.perf_counter(), time.process_time()
-if case in ("old", "new"):
+if case in ("old", "new", "new, XlsxWriter"):
     write_tables(path, dataset_to_tables(data), meta=data.meta)
 elif case == "xlsxwriter floor":
     xlsxwriter_floor()
@@ -94,12 +105,12 @@ else:
     openpyxl_floor()
 seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak, 1)}))
+print(json.dumps({"seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_mb": round(peak, 1), "writer": writer}))
 """
-CASES = ["old", "new", "xlsxwriter floor", "openpyxl floor"]
+CASES = ["old", "new", "new, XlsxWriter", "xlsxwriter floor", "openpyxl floor"]
 
 
-def run_case(case: str, code_root: Path, path: Path, connections: int) -> dict[str, float]:
+def run_case(case: str, code_root: Path, path: Path, connections: int) -> dict[str, Any]:
     # Run from the code's own folder: `python -c` puts the current folder first on sys.path.
     done = subprocess.run(
         [sys.executable, "-c", CHILD, case, str(path), str(connections), str(HERE)],
@@ -109,7 +120,7 @@ def run_case(case: str, code_root: Path, path: Path, connections: int) -> dict[s
         text=True,
         check=True,
     )
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     figures["bytes"] = path.stat().st_size
     return figures
 
@@ -120,7 +131,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3, help="best of this many runs a case")
     args = parser.parse_args()
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, Any]] = {}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as work:
         old_root = checkout(args.old, Path(work))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -27,7 +28,13 @@ from typing import Any
 import pytest
 from cli_runs import Cli, CliResult, run_cli
 
+from almmigrate.files.xlsx import PYTHON_WRITER, WRITER_VARIABLE
 from almmigrate.sim import Faults, SimServer
+
+# The suite writes exports the way a plain `pip install almmigrate` does, with
+# XlsxWriter; tests/test_rustbook.py holds the Rust writer (the fast-xlsx extra)
+# to the same output. ALMMIGRATE_XLSX_WRITER=rust_xlsxwriter runs it all on the latter.
+os.environ.setdefault(WRITER_VARIABLE, PYTHON_WRITER)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"

@@ -10,9 +10,11 @@ wrapped. Every sheet prints as a person expects (`print_layout`): landscape,
 one page wide, its header row repeated on every page, "sheet | Page N of M"
 in the footer.
 
-Exports stream: XlsxWriter's constant-memory mode writes each row to a
-temporary file as it comes, so 50,000 rows never sit in memory. XlsxWriter
-escapes control characters itself (_xHHHH_), which every reader decodes.
+Exports stream: constant-memory mode writes each row to a temporary file as
+it comes, so 50,000 rows never sit in memory. The writer escapes control
+characters itself (_xHHHH_), which every reader decodes. Exports are written
+by rust_xlsxwriter where its binding is installed (`rustbook`, about five
+times faster), else by XlsxWriter; the same code drives both.
 
 Reading is in `workbook` (xlsx, xlsm, xls and ods through calamine), but for
 `describe_workbook`: the notes and dropdowns of a workbook we wrote, read back
@@ -52,6 +54,7 @@ __all__ = [
     "write_row",
     "write_workbook",
     "SheetStreams",
+    "export_writer",
     "streamed_workbook",
 ]
 
@@ -77,6 +80,10 @@ _OPTIONS = {
     "strings_to_urls": False,
 }
 _NOTE_SIZE = {"width": 320, "height": 160}
+# Which library writes exports (see export_writer).
+WRITER_VARIABLE = "ALMMIGRATE_XLSX_WRITER"
+PYTHON_WRITER = "xlsxwriter"
+RUST_WRITER = "rust_xlsxwriter"
 
 column_letter = xl_col_to_name  # 0 -> "A"
 cell_range = xl_range  # (0, 0, 1, 2) -> "A1:C2"
@@ -243,9 +250,45 @@ def write_workbook(stream: IO[bytes], tables: list[Table]) -> None:
 @contextlib.contextmanager
 def streamed_workbook(stream: IO[bytes], names: list[str]) -> Iterator[SheetStreams]:
     """A streamed workbook whose sheets (in this order) are filled in any order, each row
-    by row; closed (written to stream) at the end, left unwritten when the block fails."""
+    by row; closed (written to stream) at the end, left unwritten when the block fails.
+
+    Written by rust_xlsxwriter where it is installed (`export_writer`), else XlsxWriter.
+    """
+    if export_writer() == RUST_WRITER:
+        from almmigrate.files.rustbook import RustBook
+
+        with tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir:
+            rust = RustBook(tmpdir)
+            yield SheetStreams(HouseBook(rust), names)
+            rust.close_into(stream)
+        return
     with house_workbook(stream) as book:
         yield SheetStreams(book, names)
+
+
+def export_writer() -> str:
+    """The library that writes exports: RUST_WRITER where installed, else PYTHON_WRITER.
+
+    ALMMIGRATE_XLSX_WRITER=xlsxwriter chooses XlsxWriter even where the Rust
+    writer is installed (=rust_xlsxwriter insists on it); anything else is an error.
+    """
+    chosen = os.environ.get(WRITER_VARIABLE, "").strip().lower()
+    if chosen not in ("", PYTHON_WRITER, RUST_WRITER):
+        raise InputError(
+            f"{WRITER_VARIABLE}={chosen!r}: say {PYTHON_WRITER} or {RUST_WRITER}, or leave it unset"
+        )
+    if chosen == PYTHON_WRITER:
+        return PYTHON_WRITER
+    try:
+        import almmigrate.files.rustbook  # noqa: F401
+    except ImportError:
+        if chosen == RUST_WRITER:
+            raise InputError(
+                f"{WRITER_VARIABLE}={RUST_WRITER}, but rvgsrust-xlsxwriter is not installed "
+                "(it has wheels for Linux and Windows on x86-64 and macOS on Apple silicon)"
+            ) from None
+        return PYTHON_WRITER
+    return RUST_WRITER
 
 
 class SheetStreams:

@@ -1,0 +1,211 @@
+"""The Rust writer (the fast-xlsx extra) writes the export XlsxWriter writes.
+
+Each test writes the same export with both writers and compares what a
+spreadsheet program and almmigrate see: every cell's value, type and format,
+each sheet's panes, filter, widths and print set-up. The one difference
+allowed: rust_xlsxwriter stores a whole number as "7.0", not "7"; Excel,
+LibreOffice and calamine read both as the number 7.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import openpyxl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from almmigrate.errors import InputError
+from almmigrate.files import Table, read_tables, write_tables
+from almmigrate.files.xlsx import PYTHON_WRITER, RUST_WRITER, WRITER_VARIABLE, export_writer
+from almmigrate.secrets import MASK
+
+pytest.importorskip("rvgsrust_xlsxwriter")
+
+WRITERS = [PYTHON_WRITER, RUST_WRITER]
+TEXTS = [
+    *("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", '=HYPERLINK("http://e","c")'),
+    *(MASK, "'quoted", "7", "007", "1e5", "TRUE", "null", "N/A", "NaN", "2024-01-02"),
+    *("_x0041_", "x\x01y", "a\x00b", "a & <b> \"c\" 'd'", " lead", "trail ", "π 東京 🙂"),
+    *("line one\nline two", "http://example.com/a?b=c", "x" * 300),
+]
+NUMBERS = [0, 7, -3, 2**53, 2**60, 0.1 + 0.2, 1.5217922234404114e-61, -0.0, 1e20]
+
+
+def export_tables() -> list[Table]:
+    """Connectors holding every kind of value an export writes, and an empty sheet."""
+    values: list[Any] = [*TEXTS, *NUMBERS, True, False, None, ["a", "b"]]
+    rows = [
+        {
+            "id": number,
+            "name": f"connector {number}",
+            "system": "jira",
+            "inaccessible": number % 2 == 0,
+            "params.x": value,
+            "params.y": values[-1 - number],
+        }
+        for number, value in enumerate(values)
+    ]
+    return [
+        Table("connectors", list(rows[0]), rows),
+        Table("connections", ["id", "alias"], []),
+    ]
+
+
+def write_with(writer: str, path: Path, tables: list[Table]) -> None:
+    with mock.patch.dict(os.environ, {WRITER_VARIABLE: writer}):
+        write_tables(path, tables, meta={"source_url": "http://x", "format_version": "2"})
+
+
+def seen(path: Path) -> dict[str, Any]:
+    """What a spreadsheet program shows of a workbook: cells with their formats, and each
+    sheet's layout (openpyxl in full mode, which reads styles and print settings)."""
+    book = openpyxl.load_workbook(path)
+    sheets: dict[str, Any] = {"names": book.sheetnames}
+    for sheet in book.worksheets:
+        cells = [
+            (
+                cell.coordinate,
+                _number(cell.value),
+                cell.data_type,
+                cell.number_format,
+                (cell.font.name, cell.font.sz, cell.font.b, cell.font.i),
+                cell.font.color.rgb if cell.font.color is not None else None,
+                (cell.fill.fill_type, cell.fill.fgColor.rgb if cell.fill.fill_type else None),
+                cell.quotePrefix,
+                (cell.alignment.wrap_text, cell.alignment.vertical),
+            )
+            for row in sheet.iter_rows()
+            for cell in row
+            if cell.value is not None or cell.has_style
+        ]
+        sheets[sheet.title] = {
+            "cells": cells,
+            "freeze": sheet.freeze_panes,
+            "filter": sheet.auto_filter.ref,
+            "widths": {k: round(v.width, 2) for k, v in sheet.column_dimensions.items()},
+            "orientation": sheet.page_setup.orientation,
+            "fit": (
+                sheet.sheet_properties.pageSetUpPr.fitToPage,
+                sheet.page_setup.fitToWidth,
+                sheet.page_setup.fitToHeight,
+            ),
+            "print_titles": sheet.print_title_rows,
+            "footer": (sheet.oddFooter.left.text, sheet.oddFooter.right.text),
+        }
+    return sheets
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return ("number", float(value))  # "7" and "7.0" are the one number 7
+    return value
+
+
+def test_both_writers_write_the_same_workbook(tmp_path: Path) -> None:
+    paths = {writer: tmp_path / f"{writer}.xlsx" for writer in WRITERS}
+    for writer, path in paths.items():
+        write_with(writer, path, export_tables())
+    python, rust = (seen(paths[w]) for w in WRITERS)
+    assert rust == python
+    # Not two copies of one mistake: the formats a reader sees are the house formats.
+    connectors = python["connectors"]
+    assert connectors["freeze"] == "A2" and connectors["filter"] == "A1:F41"
+    assert connectors["orientation"] == "landscape" and connectors["fit"] == (
+        True,
+        None,
+        0,
+    )  # width 1: the default
+    assert connectors["print_titles"] == "$1:$1"
+    assert connectors["footer"] == ("&A", "Page &P of &N")
+    styles = {cell[1]: cell for cell in connectors["cells"] if cell[0].startswith("E")}
+    assert (styles["=1+1"][7], styles["007"][7]) == (True, False)  # quotePrefix
+    assert styles[MASK][4][3] is True and styles[MASK][6] == ("solid", "FFE7E6E6")
+    assert styles["007"][4] == ("Calibri", 11, False, False)
+    assert read_tables(paths[RUST_WRITER]) == read_tables(paths[PYTHON_WRITER])
+
+
+def test_a_real_export_reads_back_the_same_from_either_writer(
+    cli: Any, source_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDE_TOKEN", "sim-source-token")
+    read: dict[str, Any] = {}
+    for writer in WRITERS:
+        monkeypatch.setenv(WRITER_VARIABLE, writer)
+        path = tmp_path / f"{writer}.xlsx"
+        code, _, err = cli("export", "--url", source_sim.url, "--out", str(path))
+        assert code == 0, err
+        tables = read_tables(path)
+        meta = {r["key"]: r["value"] for r in tables.pop("_meta").rows}
+        read[writer] = ({n: t.rows for n, t in tables.items()}, sorted(meta))
+        layout = seen(path)
+        read[writer + " layout"] = {k: v for k, v in layout.items() if k != "_meta"}
+    assert read[RUST_WRITER] == read[PYTHON_WRITER]
+    assert len(read[RUST_WRITER][0]["connections"]) > 100
+    assert read[RUST_WRITER + " layout"] == read[PYTHON_WRITER + " layout"]
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.lists(_TEXT, min_size=1, max_size=6))
+def test_any_text_reads_back_exactly_from_the_rust_writer(values: list[str]) -> None:
+    rows = [{"id": 1, "name": "n", "params.x": v} for v in values]
+    with (
+        mock.patch.dict(os.environ, {WRITER_VARIABLE: RUST_WRITER}),
+        tempfile.TemporaryDirectory() as folder,
+    ):
+        path = Path(folder) / "t.xlsx"
+        write_tables(path, [Table("connectors", ["id", "name", "params.x"], rows)], meta={})
+        back = read_tables(path)["connectors"].rows
+    assert [r["params.x"] for r in back] == values
+
+
+# ---------------------------------------------------------------- choosing the writer
+
+
+@pytest.mark.parametrize(
+    ("setting", "chosen"),
+    [(None, RUST_WRITER), ("xlsxwriter", PYTHON_WRITER), (" Rust_XlsxWriter ", RUST_WRITER)],
+)
+def test_the_rust_writer_is_used_where_installed_unless_told(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, chosen: str
+) -> None:
+    if setting is None:
+        monkeypatch.delenv(WRITER_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(WRITER_VARIABLE, setting)
+    assert export_writer() == chosen
+
+
+def test_without_the_binding_exports_go_through_xlsxwriter_unless_rust_is_asked_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "rvgsrust_xlsxwriter", None)  # import fails
+    monkeypatch.delitem(sys.modules, "almmigrate.files.rustbook", raising=False)
+    monkeypatch.delenv(WRITER_VARIABLE, raising=False)
+    assert export_writer() == PYTHON_WRITER
+    write_tables(tmp_path / "t.xlsx", export_tables(), meta={})
+    back = read_tables(tmp_path / "t.xlsx")["connectors"].rows
+    assert [r["params.x"] for r in back[: len(TEXTS)]] == TEXTS
+    monkeypatch.setenv(WRITER_VARIABLE, RUST_WRITER)
+    with pytest.raises(InputError, match="rvgsrust-xlsxwriter is not installed"):
+        export_writer()
+
+
+def test_an_unknown_writer_is_refused_before_anything_is_written(
+    cli: Any, source_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SDE_TOKEN", "sim-source-token")
+    monkeypatch.setenv(WRITER_VARIABLE, "openpyxl")
+    code, _, err = cli("export", "--url", source_sim.url, "--out", str(tmp_path / "x.xlsx"))
+    assert code == 2
+    assert "ALMMIGRATE_XLSX_WRITER='openpyxl': say xlsxwriter or rust_xlsxwriter" in err
+    assert list(tmp_path.iterdir()) == []
