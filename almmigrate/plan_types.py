@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
-from almmigrate.secrets import MASK
+from almmigrate.secrets import mask
 
 Kind = Literal["connector", "connection"]
 
@@ -105,11 +105,10 @@ class PlanItem:
     secret_fields: frozenset[str] = frozenset()  # param names holding secrets
 
     def redacted_body(self) -> dict[str, Any]:
+        """The body with its secrets masked (and registered) by secrets.mask, as an export masks."""
         body = dict(self.body)
         if "params" in body:
-            body["params"] = {
-                k: (MASK if k in self.secret_fields else v) for k, v in body["params"].items()
-            }
+            body["params"] = mask(body["params"], None, secret=self.secret_fields)
         return body
 
 

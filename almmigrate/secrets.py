@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -64,21 +64,26 @@ def name_is_secret(name: str) -> bool:
 
 
 def mask(
-    params: Mapping[str, Any], plugin: Plugin | None, *, include_secrets: bool = False
+    params: Mapping[str, Any],
+    plugin: Plugin | None,
+    *,
+    include_secrets: bool = False,
+    secret: Collection[str] = (),
 ) -> dict[str, Any]:
     """A copy of params with every secret value replaced by MASK, each one registered.
 
     A secret is a param the plugin types masked_string or whose name says
-    password, token, key, ... (:func:`almmigrate.schema.is_secret`). Empty values
-    stay empty: a mask would claim a secret exists where none does.
+    password, token, key, ... (:func:`almmigrate.schema.is_secret`), or one named
+    in `secret` (what a plan item already knows: PlanItem.secret_fields). Empty
+    values stay empty: a mask would claim a secret exists where none does.
     include_secrets: keep the values in clear (`--include-secrets`); they are
     registered all the same, so no message, log or report shows them.
     """
-    schema_secrets = plugin.secret_names() if plugin is not None else frozenset()
+    known = plugin.secret_names() if plugin is not None else frozenset()
+    known = known | frozenset(secret)
     shown: dict[str, Any] = {}
     for name, value in params.items():
-        secret = name in schema_secrets or name_is_secret(name)
-        if secret and value not in (None, "") and value != MASK:
+        if (name in known or name_is_secret(name)) and value not in (None, "") and value != MASK:
             register_secret(value, name)
             if not include_secrets:
                 value = MASK

@@ -337,6 +337,26 @@ def test_plan_item_contract_is_kept() -> None:
     assert item.redacted_body() == {"params": {"alm_pass": MASK}}
 
 
+def test_a_plan_items_body_is_masked_as_an_export_masks() -> None:
+    from almmigrate.secrets import redaction_scope, scrub
+
+    canary = "canary-plan-body-5e1d"
+    item = PlanItem(
+        "connector",
+        "create",
+        "Jira",
+        body={"params": {"alm_pass": canary, "alm_api_token": "", "private_key": "k3y-canary"}},
+        secret_fields=frozenset({"alm_pass", "alm_api_token"}),
+    )
+    with redaction_scope():
+        # An empty secret stays empty (a mask would claim one exists); a param the name
+        # says is secret is masked too; every value masked is registered for scrubbing.
+        assert item.redacted_body() == {
+            "params": {"alm_pass": MASK, "alm_api_token": "", "private_key": MASK}
+        }
+        assert canary not in scrub(f"refused: {canary}") and "k3y-canary" not in scrub("k3y-canary")
+
+
 def test_two_target_connections_on_one_key(target: Snapshot) -> None:
     doubled = copy.deepcopy(target)
     twin = copy.deepcopy(next(c for c in doubled.connections if c.id == 7))
