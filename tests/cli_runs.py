@@ -12,15 +12,17 @@ must hold no traceback (the CLI promises one clear line): every run checks it.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
+from unittest import mock
 
 import pytest
-from click.testing import CliRunner
 
-from almmigrate.cli import cli as group
 from almmigrate.cli import main
 
 
@@ -59,12 +61,19 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
     return CliResult(code, out, err)
 
 
-def help_page(*args: str, width: int = 200) -> str:
-    """`almmigrate ARGS --help` as printed `width` columns wide. Needs no test: usable where
-    pytest collects (to parametrize over the commands)."""
-    result = CliRunner().invoke(group, [*args, "--help"], terminal_width=width)
-    assert result.exit_code == 0, result.output
-    return result.output
+def help_page(*args: str) -> str:
+    """`almmigrate ARGS --help` as main() prints it on an 80-column terminal, as run_cli runs
+    every other command. Takes no capsys: usable where pytest collects (to parametrize over
+    the commands), so stdout is caught here."""
+    printed = io.StringIO()
+    with (
+        mock.patch.dict(os.environ, {"COLUMNS": "80"}),
+        contextlib.redirect_stdout(printed),
+        pytest.raises(SystemExit) as done,
+    ):
+        main([*args, "--help"])
+    assert exit_code(done.value.code) == (0, ""), printed.getvalue()
+    return printed.getvalue()
 
 
 def listed_commands(page: str | None = None) -> list[str]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import ast
+import os
 import subprocess
 import sys
 from importlib.metadata import version
 
 import click
 import pytest
-from cli_runs import Cli, exit_code, listed_commands
+from cli_runs import Cli, exit_code, help_page, listed_commands
 
 from almmigrate.cli import COMMANDS
 from almmigrate.cli import cli as group
@@ -41,6 +42,18 @@ def test_help_lists_exactly_the_commands_of_the_spec(cli: Cli) -> None:
         "  Example:\n    almmigrate export --url https://sde.example.com --out connectors.xlsx"
         in out
     )
+
+
+@pytest.mark.parametrize("args", [(), ("import",)])
+def test_the_help_pages_the_tests_read_are_what_the_console_script_prints(
+    args: tuple[str, ...],
+) -> None:
+    printed = subprocess.run(
+        [sys.executable, "-m", "almmigrate", *args, "--help"],
+        capture_output=True, text=True, timeout=60, check=True,
+        env={**os.environ, "COLUMNS": "80"},
+    ).stdout  # fmt: skip
+    assert help_page(*args) == printed
 
 
 def test_help_loads_every_command_and_a_command_loads_only_itself() -> None:

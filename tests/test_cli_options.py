@@ -26,13 +26,18 @@ REPORTING = {"import", "migrate", "test"}
 
 
 def options_of(name: str) -> dict[str, str]:
-    """Each option name of a command -> the help line it is listed on."""
+    """Each option name of a command -> its help text (the lines click wraps it onto, joined)."""
     found: dict[str, str] = {}
+    listed: list[str] = []
     for line in help_page(name).split("Options:", 1)[1].splitlines():
         names = re.match(r"^\s+((?:-{1,2}[a-z][\w-]*(?:, |/| )?)+)", line)
         if names:
-            for option in re.findall(r"-{1,2}[a-z][\w-]*", names.group(1)):
+            listed = re.findall(r"-{1,2}[a-z][\w-]*", names.group(1))
+            for option in listed:
                 found[option] = line.strip()
+        elif line.strip():
+            for option in listed:
+                found[option] += " " + line.strip()
     return found
 
 

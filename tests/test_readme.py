@@ -26,7 +26,7 @@ def test_every_command_is_in_the_readme(name):
 
 @pytest.mark.parametrize("name", listed_commands())
 def test_every_command_help_has_an_example(name):
-    example = help_page(name, width=100).split("Example:", 1)
+    example = help_page(name).split("Example:", 1)
     assert len(example) == 2, f"`almmigrate {name} --help` has no Example"
     assert f"almmigrate {name}" in example[1], example[1]
 
