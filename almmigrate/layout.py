@@ -30,7 +30,7 @@ from almmigrate.dataset import (
 )
 from almmigrate.errors import Problem
 from almmigrate.files import Table
-from almmigrate.schema import CoercionError, Field, Plugin, coerce_cell
+from almmigrate.schema import CoercionError, Field, Plugin, coerce_cell, param_from_cell
 from almmigrate.secrets import MASK
 from almmigrate.vocabulary import META_KEY, file_generation, translate_plugins
 
@@ -347,6 +347,7 @@ class _Cell:
         self.number = number
         self.row = row
         self.typed = table.file_format == "json"
+        self.text_only = table.file_format == "csv"  # every cell text: the schema types it
 
     def _fail(self, column: str, message: str) -> None:
         self.reader.add(self.table.name, self.number, column, message)
@@ -395,7 +396,8 @@ class _Cell:
                 params[name] = value  # JSON keeps the API's types exactly, null included
                 continue
             try:
-                params[name] = coerce_cell(plugin.field(name) if plugin else None, value)
+                spec = plugin.field(name) if plugin else None
+                params[name] = param_from_cell(spec, value, text_only=self.text_only)
             except CoercionError as error:
                 self._fail(column, str(error))
         return params

@@ -323,6 +323,28 @@ def coerce_cell(spec: Field | None, value: Any) -> Any:
     return value
 
 
+def param_from_cell(spec: Field | None, value: Any, *, text_only: bool) -> Any:
+    """A param's cell as it is sent: in the JSON type the file holds it in.
+
+    text_only (CSV, where every cell is text): the schema types it (coerce_cell):
+    a boolean or integer field's text becomes a boolean or an integer; any other
+    text is sent as text, and the target decides.
+    A workbook's cell (or a pandas frame's) keeps its type, text, number or boolean,
+    wherever its field takes that type (check_value), a whole number as an integer
+    (a spreadsheet stores 7 as 7.0): text "5" in an integer field and 12345 in a
+    text field arrive as the source held them. Only a cell its field cannot hold
+    (TRUE typed as text in a boolean field) is typed by the schema, as CSV text is.
+    Raises CoercionError for a cell that cannot be typed.
+    """
+    if text_only or value is None or value == MASK:
+        return coerce_cell(spec, value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if spec is None or check_value(spec, value) is None:
+        return value
+    return coerce_cell(spec, value)
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value

@@ -16,6 +16,7 @@ from almmigrate.schema import (
     coerce_cell,
     is_secret,
     param_doubts,
+    param_from_cell,
     validate_params,
 )
 from almmigrate.secrets import MASK
@@ -160,3 +161,42 @@ def test_a_number_in_a_text_field_is_not_an_error(trac):
     assert check_value(trac.field("alm_project"), 12345) is None
     assert check_value(trac.field("alm_project"), 2.5) is None
     assert check_value(trac.field("alm_project"), True) == "Not a valid string."
+
+
+@pytest.mark.parametrize(
+    ("name", "cell", "text_only", "expected"),
+    [
+        # A workbook's cell keeps its type where the field takes it.
+        ("alm_reference_context", "5", False, "5"),
+        ("alm_reference_context", 5.0, False, 5),
+        ("alm_project", 12345, False, 12345),
+        ("alm_project", 12345.0, False, 12345),
+        ("alm_project", 1.5, False, 1.5),
+        ("sde_min_priority", 7.0, False, 7),
+        ("sde_min_priority", "7", False, "7"),
+        ("alm_validate_cert", True, False, True),
+        # ... and is typed by the schema only where the field cannot hold it.
+        ("alm_validate_cert", "TRUE", False, True),
+        ("alm_validate_cert", 0, False, False),
+        ("alm_reference_context", " 5 ", False, 5),
+        # CSV text is typed by the schema: integers and booleans; the rest stays text.
+        ("alm_reference_context", "5", True, 5),
+        ("alm_validate_cert", "false", True, False),
+        ("alm_project", "12345", True, "12345"),
+        ("sde_min_priority", "7", True, "7"),
+        ("alm_pass", MASK, False, MASK),
+    ],
+)
+def test_a_params_cell_keeps_the_type_the_file_holds(name, cell, text_only, expected):
+    jira = bundled_plugins()["jira"]
+    value = param_from_cell(jira.field(name), cell, text_only=text_only)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_a_params_cell_the_field_cannot_hold_is_refused():
+    jira = bundled_plugins()["jira"]
+    with pytest.raises(CoercionError, match="not a whole number"):
+        param_from_cell(jira.field("alm_reference_context"), 7.5, text_only=False)
+    assert param_from_cell(None, 7.0, text_only=False) == 7  # not in the schema: as held
+    assert param_from_cell(None, "7", text_only=True) == "7"
