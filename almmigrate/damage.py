@@ -9,6 +9,10 @@ holds the original. This module tells such a pair apart from an edit:
 - `check_dataset(...)`: a warning on each cell whose value differs from the
   target's, or from a choice the schema allows, only that way ("looks like a
   spreadsheet turned '007' into '7'"); `--strict` makes them errors.
+- `check_dataset(...)` also warns on a number in a workbook's text field that
+  would be sent ("the number 4242 in a text field is sent as a number"): the
+  cell keeps its type, as an export of an instance holding numbers there must,
+  but a person typing 4242 into a cell most likely meant the text.
 - `repair_keys(...)`: a connector name or connection alias damaged that way
   is matched to its object on the target and keeps its original text, so a
   re-import never creates it anew.
@@ -35,7 +39,7 @@ from almmigrate.dataset import (
 from almmigrate.errors import Problem
 from almmigrate.mapping import TargetIndex
 from almmigrate.plan_types import Match
-from almmigrate.schema import CHOICE_TYPES, Plugin
+from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, Plugin
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # Thousands grouped with commas, as a spreadsheet writes (or reads and drops) them.
@@ -66,6 +70,9 @@ _DATE_FORMATS = (
     "%I:%M %p",
     "%I:%M:%S %p",
 )
+# Files where a person types into cells: a number typed into a text field is one.
+_TYPED_BY_HAND = frozenset({"xlsx", "xls", "ods"})
+_TEXT_FIELDS = TEXT_TYPES | {"checkbox"}
 # Fixed connection columns that hold text a spreadsheet may reformat.
 _TEXT_COLUMNS = ("frequency",)
 ProjectOf = Callable[[int | None], int | None]
@@ -226,12 +233,13 @@ def check_dataset(
     schema allows, only as a spreadsheet reformats text."""
     index = TargetIndex(target) if target is not None else None
     systems = {c.name.strip(): c.system for c in dataset.connectors}
+    by_hand = dataset.file_format in _TYPED_BY_HAND
     warnings: list[Problem] = []
     for connector in dataset.connectors:
         plugin = plugins.get(connector.system.strip())
         current = _target_connector(index, connector)
         held = current.params if current is not None else {}
-        warnings += _check(CONNECTORS, connector.row, connector.params, held, plugin)
+        warnings += _check(CONNECTORS, connector.row, connector.params, held, plugin, by_hand)
         if current is not None:  # found by id (--match id): a damaged name is a rename
             name = {"name": current.name}
             warnings += _check(
@@ -245,7 +253,7 @@ def check_dataset(
         held = dict(existing.params) if existing is not None else {}
         fixed = {c: getattr(existing, c) for c in _TEXT_COLUMNS} if existing is not None else {}
         given = {c: getattr(connection, c) for c in _TEXT_COLUMNS}
-        warnings += _check(CONNECTIONS, connection.row, connection.params, held, plugin)
+        warnings += _check(CONNECTIONS, connection.row, connection.params, held, plugin, by_hand)
         warnings += _check(CONNECTIONS, connection.row, given, fixed, None, prefix="")
         if existing is not None:  # found by id (--match id): a damaged alias is a rename
             alias = {"alias": existing.alias}
@@ -285,27 +293,47 @@ def _check(
     values: Mapping[str, Any],
     held: Mapping[str, Any],
     plugin: Plugin | None,
+    by_hand: bool = False,
     *,
     prefix: str = PARAM_PREFIX,
 ) -> list[Problem]:
+    """by_hand: numbers in text fields are doubted (see _typed_number)."""
     warnings = []
     for name, value in values.items():
         original = held.get(name)
         if original is None and plugin is not None:
             original = _damaged_choice(plugin, name, value)
+        message = None
         if original is not None and spreadsheet_damage(value, original):
-            message = damage_message(value, original)
             where = "the target holds" if name in held else "the schema allows"
+            message = f"{damage_message(value, original)} ({where} '{original}')"
+        elif by_hand and plugin is not None:
+            message = _typed_number(plugin, name, value, held)
+        if message is not None:
             warnings.append(
-                Problem(
-                    f"{message} ({where} '{original}')",
-                    sheet=sheet,
-                    row=row,
-                    column=prefix + name,
-                    severity="warning",
-                )
+                Problem(message, sheet=sheet, row=row, column=prefix + name, severity="warning")
             )
     return warnings
+
+
+def _typed_number(plugin: Plugin, name: str, value: Any, held: Mapping[str, Any]) -> str | None:
+    """A number in a text field that would be sent (the target holds no such number there)."""
+    spec = plugin.field(name)
+    if spec is None or spec.field_type not in _TEXT_FIELDS or not _is_number(value):
+        return None
+    original = held.get(name)
+    if _is_number(original) or (original is not None and cell_text(original) == cell_text(value)):
+        return None  # what the target holds: nothing is sent
+    text = cell_text(value)
+    holds = f" (the target holds '{original}')" if original is not None else ""
+    return (
+        f"the number {text} in a text field is sent as a number, as the cell holds it{holds}; "
+        f"if it is text, make the cell text (type '{text})"
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _damaged_choice(plugin: Plugin, name: str, value: Any) -> str | None:

@@ -106,6 +106,7 @@ class Dataset:
     projects: list[ProjectRecord] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     source: str | None = None  # the file it was read from, for messages
+    file_format: str | None = None  # "xlsx", "xls", "ods", "csv", "json"; None: not a file
 
 
 @dataclass

@@ -152,7 +152,8 @@ def tables_to_dataset(
     reader.problems.extend(problems)
     for table in tables.values():
         reader.problems.extend(table.warnings)  # what reading noticed, e.g. date cells
-    dataset = Dataset(source=source)
+    formats = {t.file_format for t in tables.values() if t.file_format}
+    dataset = Dataset(source=source, file_format=formats.pop() if len(formats) == 1 else None)
     if CONNECTORS in tables:
         dataset.connectors = reader.connectors(tables[CONNECTORS])
     if CONNECTIONS in tables:

@@ -185,3 +185,62 @@ def test_an_import_of_the_damaged_csv_creates_no_connection_anew(
     aliases = {c["id"]: c["alias"] for c in after["connections"]}
     assert (aliases[40], aliases[104]) == ("1e5", "007")  # names kept, not renamed
     assert lo_sim.stats.as_dict()["by_method"].get("POST", 0) == 0
+
+
+def _typed_numbers(file_format: str | None, target: Snapshot) -> list[str]:
+    params = {"alm_project": 4242, "alm_user": 7, "alm_parent_issue": 12345, "sde_tags_filter": "x"}
+    dataset = Dataset(
+        connections=[ConnectionRecord(alias="A", project=1, params=params, row=2)],
+        file_format=file_format,
+    )
+    plugins = {"": bundled_plugins()["jira"]}  # the row names no connector: system ""
+    return [str(p) for p in check_dataset(dataset, plugins, target)]
+
+
+def test_a_number_a_person_typed_into_a_text_field_warns_when_it_would_be_sent() -> None:
+    held = {"alm_project": "BACKEND", "alm_user": "7", "alm_parent_issue": 12345}
+    target = Snapshot(connections=[Connection(alias="A", connector=1, project=1, params=held)])
+    assert _typed_numbers("xlsx", target) == [
+        # 7 against '7' and 12345 against 12345 are what the target holds: nothing is sent.
+        "connections row 2, params.alm_project: the number 4242 in a text field is sent as a "
+        "number, as the cell holds it (the target holds 'BACKEND'); if it is text, make the "
+        "cell text (type '4242)",
+    ]
+    created = _typed_numbers("ods", Snapshot())
+    assert [w.split(": the number ")[1].split(" in")[0] for w in created] == ["4242", "7", "12345"]
+    # JSON holds its types on purpose, CSV text is typed by the schema, and frames are code.
+    for explicit in ("json", "csv", None):
+        assert _typed_numbers(explicit, Snapshot()) == []
+
+
+def test_an_edited_workbook_warns_on_a_number_typed_into_a_text_cell(
+    cli: Cli, source_sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import openpyxl
+
+    monkeypatch.setenv("SDE_TOKEN", source_sim.token)
+    path = tmp_path / "e.xlsx"
+    assert cli("export", "--url", source_sim.url, "--out", str(path))[0] == 0
+    book = openpyxl.load_workbook(path)
+    sheet = book["connections"]
+    header = [c.value for c in sheet[1]]
+    column = header.index("params.alm_project") + 1
+    retyped = {}
+    for row in range(2, sheet.max_row + 1):
+        held = sheet.cell(row, column).value
+        if isinstance(held, str) and held.isdigit() and not held.startswith("0"):
+            retyped.setdefault("same", (row, held))  # the same digits, typed as a number
+            sheet.cell(row, column).value = int(held)
+        elif isinstance(held, str) and held.isalpha() and "new" not in retyped:
+            retyped["new"] = (row, held)
+            sheet.cell(row, column).value = 4242
+    book.save(path)
+    code, out, err = cli("plan", str(path), "--url", source_sim.url)
+    assert code == 0, err
+    row, held = retyped["new"]
+    assert (
+        f"connections row {row}, params.alm_project: the number 4242 in a text field is sent as "
+        f"a number, as the cell holds it (the target holds '{held}')"
+    ) in err
+    assert "Plan: 0 create, 1 update" in out and "1 warning" in out
+    assert cli("plan", str(path), "--url", source_sim.url, "--strict")[0] == 2
