@@ -150,13 +150,21 @@ _SHEET_ORDER = {CONNECTORS: 1, CONNECTIONS: 2}
 
 
 def merge_problems(first: list[Problem], second: list[Problem]) -> list[Problem]:
-    """Both lists in sheet and row order, without a second message for a cell already faulted.
+    """Both lists in sheet and row order, without a second message for a cell already faulted
+    (nor a second warning for a cell already warned on).
 
     Reading and validating find problems in two passes; a person fixes a file
     top to bottom, so they are listed as the file is laid out (file-wide first).
     """
     faulted = {(p.sheet, p.row, p.column) for p in first if p.severity == "error"}
-    merged = first + [p for p in second if (p.sheet, p.row, p.column) not in faulted]
+    # A cell reading warned on (a percent, a date) gets no second, vaguer warning.
+    warned = {(p.sheet, p.row, p.column) for p in first if p.column is not None}
+    merged = first + [
+        p
+        for p in second
+        if (p.sheet, p.row, p.column) not in faulted
+        and (p.severity == "error" or (p.sheet, p.row, p.column) not in warned)
+    ]
     return sorted(merged, key=_place)
 
 
