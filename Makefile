@@ -7,13 +7,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+# The project with the fast-xlsx extra (the Rust xlsx writer, where it has wheels).
+# On Alpine (musl), where it has none: `make demo INSTALL=.` installs without it.
+INSTALL ?= .[fast-xlsx]
 
 .PHONY: demo test lint bench templates install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[fast-xlsx]'
+	$(BIN)/python -m pip install --quiet -e '$(INSTALL)'
 	touch $(STAMP)
 
 $(TEST_STAMP): $(STAMP)
