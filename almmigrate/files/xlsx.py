@@ -13,7 +13,7 @@ in the footer.
 Exports stream: constant-memory mode writes each row to a temporary file as
 it comes, so 50,000 rows never sit in memory. The writer escapes control
 characters itself (_xHHHH_), which every reader decodes. Exports are written
-by rust_xlsxwriter where its binding is installed (`rustbook`, about five
+by rust_xlsxwriter where its binding is installed (`rustbook`, about 3.5
 times faster), else by XlsxWriter; the same code drives both.
 
 Reading is in `workbook` (xlsx, xlsm, xls and ods through calamine), but for
