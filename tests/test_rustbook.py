@@ -209,3 +209,55 @@ def test_an_unknown_writer_is_refused_before_anything_is_written(
     assert code == 2
     assert "ALMMIGRATE_XLSX_WRITER='openpyxl': say xlsxwriter or rust_xlsxwriter" in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize(
+    ("limit", "value", "tables", "said"),
+    [
+        (
+            "MAX_SHEET_ROWS",
+            4,
+            [Table("connections", ["id"], [{"id": n} for n in range(4)])],
+            "more than 3 rows",
+        ),
+        ("MAX_SHEET_COLUMNS", 2, [Table("connectors", ["id", "name", "system"], [])], "3 columns"),
+    ],
+)
+def test_a_sheet_past_excels_limits_is_refused_by_either_writer_and_nothing_written(
+    writer: str,
+    limit: str,
+    value: int,
+    tables: list[Table],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # XlsxWriter dropped the cells past the limit without a word; the Rust writer raised
+    # ValueError (a traceback). Limits lowered: Excel's own would take a million rows.
+    monkeypatch.setattr(f"almmigrate.files.table.{limit}", value)
+    path = tmp_path / "out.xlsx"
+    with pytest.raises(InputError) as refused:
+        write_with(writer, path, tables)
+    assert str(refused.value) == (
+        f"{tables[0].name}: {said} do not fit in one Excel sheet (at most "
+        f"{4 if limit == 'MAX_SHEET_ROWS' else 1048576:,} rows with the header and "
+        f"{2 if limit == 'MAX_SHEET_COLUMNS' else 16384:,} columns); "
+        "export to .json or to a folder of CSV files instead"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_a_sheet_at_excels_limits_is_written_whole(
+    writer: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("almmigrate.files.table.MAX_SHEET_ROWS", 4)
+    monkeypatch.setattr("almmigrate.files.table.MAX_SHEET_COLUMNS", 2)
+    path = tmp_path / "out.xlsx"
+    write_with(
+        writer,
+        path,
+        [Table("connectors", ["id", "name"], [{"id": n, "name": "x"} for n in range(3)])],
+    )
+    assert [r["id"] for r in read_tables(path)["connectors"].rows] == [0, 1, 2]

@@ -17,6 +17,10 @@ ALL_SHEETS = (*DATA_SHEETS, META_SHEET)
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ROWS = 250_000
 MAX_CELL_CHARS = 32_767  # Excel's own limit for one cell
+# Excel's own limits for one sheet (the header row counts): an .xlsx export past them is
+# refused, as XlsxWriter would drop the extra cells without a word.
+MAX_SHEET_ROWS = 1_048_576
+MAX_SHEET_COLUMNS = 16_384
 # Zip-bomb guards for .xlsx and .ods: what the parts may unpack to in all (the
 # reader holds a sheet's cells in memory; 250,000 rows of 30 columns written
 # by export unpack to about 575 MB), and the compression ratio above which a

@@ -312,6 +312,7 @@ class SheetStreams:
 
     def size(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         """Column widths sized on the sheet's first rows (of rows; at any time before the end)."""
+        _check_width(table)
         sheet = self._sheets[table.name]
         head = list(itertools.islice(rows, _WIDTH_SAMPLE))
         for index, column in enumerate(table.columns):
@@ -319,6 +320,7 @@ class SheetStreams:
 
     def start(self, table: Table) -> None:
         """The header row: before any other row."""
+        _check_width(table)
         sheet = self._sheets[table.name]
         for index, column in enumerate(table.columns):
             sheet.write_string(0, index, column, self.book.header)
@@ -349,6 +351,8 @@ def _write_rows(
     )
     boolean = book.boolean
     for last_row, row in enumerate(rows, start=after + 1):
+        if last_row >= limits.MAX_SHEET_ROWS:
+            _too_many(table, f"more than {limits.MAX_SHEET_ROWS - 1:,} rows")
         for index, column in enumerate(table.columns):
             value = row.get(column)
             if value is None:
@@ -385,6 +389,21 @@ def exact_float(value: float) -> float:
     if isinstance(value, int):
         return value
     return value if float(f"{value:.16G}") == value else _ExactFloat(value)
+
+
+def _check_width(table: Table) -> None:
+    if len(table.columns) > limits.MAX_SHEET_COLUMNS:
+        _too_many(table, f"{len(table.columns):,} columns")
+
+
+def _too_many(table: Table, what: str) -> None:
+    """Past Excel's limits for a sheet: XlsxWriter would drop the extra cells silently."""
+    raise InputError(
+        f"{what} do not fit in one Excel sheet (at most {limits.MAX_SHEET_ROWS:,} rows "
+        f"with the header and {limits.MAX_SHEET_COLUMNS:,} columns); "
+        "export to .json or to a folder of CSV files instead",
+        sheet=table.name,
+    )
 
 
 def _too_long(table: Table, row: int, column: str, text: str) -> None:
