@@ -30,6 +30,7 @@ from typing import Any
 from almmigrate.dataset import CONNECTIONS, ConnectionRecord, Dataset
 from almmigrate.errors import InputError
 from almmigrate.files import StreamedXlsx, Table, streamed_xlsx
+from almmigrate.files.atomic import cannot_write
 from almmigrate.layout import connection_columns, connection_rows
 from almmigrate.models import Connection
 
@@ -109,15 +110,21 @@ class EarlyXlsx:
             self._give_up()  # the write after the read says why
             return
         self._stack = stack
-        self._file.sheets.start(self._table)
+        try:
+            self._file.sheets.start(self._table)
+        except (InputError, OSError):
+            self._give_up()  # too many columns, or no room: the write after the read says so
+            return
         self._write(connection_rows(self._records))
 
     def _write(self, rows: Iterable[dict[str, Any]]) -> None:
         assert self._file is not None and self._table is not None
         try:
             self._file.sheets.extend(self._table, rows)
-        except InputError:
-            self._give_up()  # a cell too long: the write after the read raises it
+        except (InputError, OSError):
+            # A cell too long, too many rows, a full temporary folder: the write after the
+            # read raises it, naming the file.
+            self._give_up()
 
     def _give_up(self) -> None:
         self.discard()
@@ -140,16 +147,19 @@ class EarlyXlsx:
         ):
             self.discard()
             return False
-        # Widths are sized on the first rows of the whole sheet, as when written at once.
-        self._file.sheets.size(table, connection_rows(dataset.connections))
-        if bar.shown:
-            bar(len(dataset.connections))
-        for other in tables:
-            if other.name == CONNECTIONS:
-                self._file.sheets.finish(table)
-            else:
-                self._file.sheets.write(other)
-        self._file.meta(dataset.meta)
+        try:
+            # Widths are sized on the first rows of the whole sheet, as when written at once.
+            self._file.sheets.size(table, connection_rows(dataset.connections))
+            if bar.shown:
+                bar(len(dataset.connections))
+            for other in tables:
+                if other.name == CONNECTIONS:
+                    self._file.sheets.finish(table)
+                else:
+                    self._file.sheets.write(other)
+            self._file.meta(dataset.meta)
+        except OSError as error:  # a full temporary folder; the export's finally discards
+            raise cannot_write(self.path, error) from None
         stack, self._stack, self._file = self._stack, None, None
         assert stack is not None
         stack.close()  # the workbook zipped, renamed over path

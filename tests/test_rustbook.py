@@ -10,6 +10,7 @@ LibreOffice and calamine read both as the number 7.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -261,3 +262,109 @@ def test_a_sheet_at_excels_limits_is_written_whole(
         [Table("connectors", ["id", "name"], [{"id": n, "name": "x"} for n in range(3)])],
     )
     assert [r["id"] for r in read_tables(path)["connectors"].rows] == [0, 1, 2]
+
+
+def _panic_type() -> type[BaseException]:
+    """pyo3's PanicException, got as the Rust writer raises it: its row-file folder removed."""
+    from almmigrate.files.rustbook import RustBook
+
+    folder = tempfile.mkdtemp()
+    book = RustBook(folder)
+    os.rmdir(folder)
+    try:
+        book.add_worksheet("a").write_string(0, 0, "x")
+        book.save()
+    except BaseException as panic:  # noqa: BLE001 - the panic is what this looks for
+        return type(panic)
+    raise AssertionError("the Rust writer did not panic without its temporary folder")
+
+
+def _full_after(calls: int, write: Any, failure: BaseException) -> Any:
+    count = iter(range(calls))
+
+    def written(*args: Any) -> Any:
+        if next(count, None) is None:
+            raise failure
+        return write(*args)
+
+    return written
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("early", [False, True])
+def test_a_full_temporary_folder_is_one_line_exit_2_and_leaves_nothing(
+    writer: str,
+    early: bool,
+    cli: Any,
+    source_sim: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What each writer raises when TMPDIR fills up: XlsxWriter an OSError, the Rust
+    # writer a panic (a BaseException). Both ended in a traceback, exit 1.
+    import xlsxwriter.worksheet
+
+    from almmigrate import earlywrite
+    from almmigrate.files import rustbook
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    monkeypatch.setattr(earlywrite, "GUESS_AFTER", 5 if early else 10**9)
+    if writer == RUST_WRITER:
+        panic = _panic_type()(
+            "called `Result::unwrap()` on an `Err` value: Os { code: 28, kind: StorageFull, "
+            'message: "No space left on device" }'
+        )
+        made = rustbook.RustSheet.__init__
+
+        def sheet(self: Any, inner: Any) -> None:
+            made(self, inner)
+            self.write_string = self.write_number = _full_after(150, inner.write, panic)
+
+        monkeypatch.setattr(rustbook.RustSheet, "__init__", sheet)
+    else:
+        full = OSError(28, "No space left on device")
+        monkeypatch.setattr(
+            xlsxwriter.worksheet.Worksheet,
+            "write_string",
+            _full_after(150, xlsxwriter.worksheet.Worksheet.write_string, full),
+        )
+    monkeypatch.setenv(WRITER_VARIABLE, writer)
+    monkeypatch.setenv("SDE_TOKEN", "sim-source-token")
+    out = tmp_path / "out" / "x.xlsx"
+    out.parent.mkdir()
+    code, _, err = cli("export", "--url", source_sim.url, "--out", str(out))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert re.fullmatch(
+        f"InputError: cannot write {re.escape(str(out))}: no space left in the temporary "
+        f"folder {re.escape(str(temporary))}/almmigrate-xlsx-[^ ]+ \\(TMPDIR names another\\)",
+        lines[0],
+    ), lines[0]
+    assert list(out.parent.iterdir()) == []
+    assert list(temporary.iterdir()) == []
+
+
+def test_a_rust_writer_panic_without_an_os_error_is_one_line_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from almmigrate.files import rustbook
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    panic = _panic_type()("index out of bounds\nnote: run with RUST_BACKTRACE=1")
+
+    def save(self: Any) -> bytes:
+        raise panic
+
+    monkeypatch.setattr(rustbook.RustBook, "save", save)
+    path = tmp_path / "x.xlsx"
+    with pytest.raises(InputError) as refused:
+        write_with(RUST_WRITER, path, [Table("connectors", ["id"], [{"id": 1}])])
+    assert re.fullmatch(
+        f"cannot write {re.escape(str(path))}: the xlsx writer failed \\(index out of bounds\\) "
+        f"writing in the temporary folder {re.escape(str(tmp_path))}/almmigrate-xlsx-[^ ]+",
+        str(refused.value),
+    ), str(refused.value)
+    assert list(tmp_path.iterdir()) == []

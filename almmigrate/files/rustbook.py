@@ -19,7 +19,7 @@ panes, filters and print set-up.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import IO, Any
+from typing import Any
 
 import rvgsrust_xlsxwriter
 
@@ -95,6 +95,6 @@ class RustBook:
     def add_worksheet(self, name: str) -> RustSheet:
         return RustSheet(self._book.add_worksheet(name, constant_memory=True))
 
-    def close_into(self, stream: IO[bytes]) -> None:
-        """Write the workbook to stream (its bytes are built in memory: a few MB)."""
-        stream.write(self._book.save_to_buffer())
+    def save(self) -> bytes:
+        """The workbook's bytes (built in memory: a few MB), from its row files."""
+        return bytes(self._book.save_to_buffer())

@@ -24,14 +24,17 @@ to tell whether a template is stale.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import math
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from typing import IO, Any
 
 import xlsxwriter
+import xlsxwriter.exceptions
 from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_range
 
 from almmigrate.errors import InputError
@@ -133,15 +136,79 @@ def house_workbook(
     temporary file (a large export); False keeps the sheets in memory, for
     small workbooks that add notes and dropdowns out of row order (templates).
     """
-    # The row files of constant-memory mode go to a folder of our own, removed even
-    # when a row generator fails half way, so no sheet data is left in /tmp.
-    with tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir:
-        where = os.fspath(target) if isinstance(target, os.PathLike) else target
-        book = xlsxwriter.Workbook(
-            where, {**_OPTIONS, "constant_memory": streaming, "tmpdir": tmpdir}
-        )
+    with _row_folder() as tmpdir:
+        with _in_row_folder(tmpdir):
+            book = _xlsxwriter_book(target, tmpdir, streaming=streaming)
         yield HouseBook(book)
+        _close(book)
+
+
+def _xlsxwriter_book(
+    target: IO[bytes] | str | os.PathLike[str], tmpdir: str, *, streaming: bool
+) -> Any:
+    where = os.fspath(target) if isinstance(target, os.PathLike) else target
+    return xlsxwriter.Workbook(where, {**_OPTIONS, "constant_memory": streaming, "tmpdir": tmpdir})
+
+
+def _close(book: Any) -> None:
+    """Zip an XlsxWriter workbook into its target; an OSError as itself (XlsxWriter wraps it)."""
+    try:
         book.close()
+    except xlsxwriter.exceptions.FileCreateError as error:
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, OSError):
+            raise cause from None
+        raise
+
+
+@contextlib.contextmanager
+def _row_folder() -> Iterator[str]:
+    """The folder of a workbook's row files (constant-memory mode), removed even when a row
+    generator fails half way, so no sheet data is left in the temporary folder."""
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-")
+    except OSError as error:
+        reason = _row_folder_reason(error, tempfile.gettempdir())
+        raise RowFolderFailed(error.errno, reason) from None
+    with folder as tmpdir:
+        yield tmpdir
+
+
+class RowFolderFailed(OSError):
+    """A writer failed in the temporary folder of its row files (full, removed), said as such:
+    its strerror names the folder, for `atomic.cannot_write` to show."""
+
+
+@contextlib.contextmanager
+def _in_row_folder(tmpdir: str) -> Iterator[None]:
+    """Failures of a writer's calls that write row files, as RowFolderFailed.
+
+    XlsxWriter raises an OSError (ENOSPC when the temporary folder is full); the Rust
+    writer panics: pyo3's PanicException, a BaseException, is not importable (pyo3 makes
+    its module at run time), so it is told by its name; its text holds the OS error code.
+    """
+    try:
+        yield
+    except (RowFolderFailed, KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except OSError as error:
+        raise RowFolderFailed(error.errno, _row_folder_reason(error, tmpdir)) from None
+    except BaseException as error:
+        if type(error).__name__ != "PanicException":
+            raise
+        code = re.search(r"\bcode: (\d+)", str(error))
+        if code is None:
+            first = str(error).splitlines()[0] if str(error) else type(error).__name__
+            reason = f"the xlsx writer failed ({first}) writing in the temporary folder {tmpdir}"
+            raise RowFolderFailed(errno.EIO, reason) from None
+        failure = OSError(int(code[1]), os.strerror(int(code[1])))
+        raise RowFolderFailed(failure.errno, _row_folder_reason(failure, tmpdir)) from None
+
+
+def _row_folder_reason(error: OSError, folder: str) -> str:
+    if error.errno == errno.ENOSPC:
+        return f"no space left in the temporary folder {folder} (TMPDIR names another)"
+    return f"{error.strerror or error} in the temporary folder {folder}"
 
 
 def print_layout(sheet: Any, *, header_row: int | None = 0) -> None:
@@ -254,16 +321,23 @@ def streamed_workbook(stream: IO[bytes], names: list[str]) -> Iterator[SheetStre
 
     Written by rust_xlsxwriter where it is installed (`export_writer`), else XlsxWriter.
     """
-    if export_writer() == RUST_WRITER:
-        from almmigrate.files.rustbook import RustBook
+    rust = export_writer() == RUST_WRITER
+    with _row_folder() as tmpdir:
+        with _in_row_folder(tmpdir):
+            if rust:
+                from almmigrate.files.rustbook import RustBook
 
-        with tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-") as tmpdir:
-            rust = RustBook(tmpdir)
-            yield SheetStreams(HouseBook(rust), names)
-            rust.close_into(stream)
-        return
-    with house_workbook(stream) as book:
-        yield SheetStreams(book, names)
+                book: Any = RustBook(tmpdir)
+            else:
+                book = _xlsxwriter_book(stream, tmpdir, streaming=True)
+            sheets = SheetStreams(HouseBook(book), names, tmpdir)
+        yield sheets
+        if rust:
+            with _in_row_folder(tmpdir):
+                content = book.save()
+            stream.write(content)
+        else:
+            _close(book)
 
 
 def export_writer() -> str:
@@ -296,10 +370,11 @@ class SheetStreams:
     rows in order, possibly in several goes, then finished (filters). Each sheet keeps its
     own row file, so one can be filled while another waits."""
 
-    def __init__(self, book: HouseBook, names: list[str]) -> None:
+    def __init__(self, book: HouseBook, names: list[str], tmpdir: str) -> None:
         self.book = book
         self._sheets = {name: book.sheet(name) for name in names}
         self._last_row = dict.fromkeys(names, 0)
+        self._tmpdir = tmpdir
 
     def write(self, table: Table) -> None:
         """A whole sheet at once."""
@@ -315,26 +390,31 @@ class SheetStreams:
         _check_width(table)
         sheet = self._sheets[table.name]
         head = list(itertools.islice(rows, _WIDTH_SAMPLE))
-        for index, column in enumerate(table.columns):
-            sheet.set_column(index, index, _column_width(column, (row.get(column) for row in head)))
+        with _in_row_folder(self._tmpdir):
+            for index, column in enumerate(table.columns):
+                width = _column_width(column, (row.get(column) for row in head))
+                sheet.set_column(index, index, width)
 
     def start(self, table: Table) -> None:
         """The header row: before any other row."""
         _check_width(table)
         sheet = self._sheets[table.name]
-        for index, column in enumerate(table.columns):
-            sheet.write_string(0, index, column, self.book.header)
+        with _in_row_folder(self._tmpdir):
+            for index, column in enumerate(table.columns):
+                sheet.write_string(0, index, column, self.book.header)
 
     def extend(self, table: Table, rows: Iterable[dict[str, Any]]) -> None:
         """The next rows of the sheet (table gives its name and columns; its rows are unused)."""
-        self._last_row[table.name] = _write_rows(
-            self.book, self._sheets[table.name], table, rows, self._last_row[table.name]
-        )
+        with _in_row_folder(self._tmpdir):
+            self._last_row[table.name] = _write_rows(
+                self.book, self._sheets[table.name], table, rows, self._last_row[table.name]
+            )
 
     def finish(self, table: Table) -> None:
         if table.columns:
             last_row = self._last_row[table.name]
-            self._sheets[table.name].autofilter(0, 0, last_row, len(table.columns) - 1)
+            with _in_row_folder(self._tmpdir):
+                self._sheets[table.name].autofilter(0, 0, last_row, len(table.columns) - 1)
 
 
 def _write_rows(
