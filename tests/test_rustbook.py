@@ -24,7 +24,14 @@ from hypothesis import strategies as st
 
 from almmigrate.errors import InputError
 from almmigrate.files import Table, read_tables, write_tables
-from almmigrate.files.xlsx import PYTHON_WRITER, RUST_WRITER, WRITER_VARIABLE, export_writer
+from almmigrate.files.xlsx import (
+    PYTHON_WRITER,
+    RUST_WRITER,
+    WRITER_VARIABLE,
+    export_writer,
+    house_workbook,
+    write_cell,
+)
 from almmigrate.secrets import MASK
 
 pytest.importorskip("rvgsrust_xlsxwriter")
@@ -167,6 +174,40 @@ def test_any_text_reads_back_exactly_from_the_rust_writer(values: list[str]) -> 
         write_tables(path, [Table("connectors", ["id", "name", "params.x"], rows)], meta={})
         back = read_tables(path)["connectors"].rows
     assert [r["params.x"] for r in back] == values
+
+
+# ---------------------------------------------------------------- what an Excel cell holds
+
+EMOJI = "\U0001f642"  # one character, two UTF-16 units
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+def test_text_over_excels_limit_in_utf16_units_is_refused_by_either_writer(
+    tmp_path: Path, writer: str
+) -> None:
+    # Excel's 32,767 is counted in UTF-16 units: XlsxWriter cut 20,000 emoji to 16,383
+    # without a word, rust_xlsxwriter wrote more than Excel reads.
+    rows = [{"id": 1, "name": "n", "params.x": EMOJI * 20_000}]
+    with pytest.raises(InputError) as refused:
+        write_with(writer, tmp_path / "t.xlsx", [Table("connectors", list(rows[0]), rows)])
+    assert str(refused.value) == (
+        "connectors row 2, params.x: 20000 characters (40000 as Excel counts them: UTF-16 "
+        "units) do not fit in one Excel cell (at most 32767); export to .json instead"
+    )
+    assert list(tmp_path.iterdir()) == []
+    fits = EMOJI * 16_383 + "a"  # 32,767 units
+    rows = [{"id": 1, "name": "n", "params.x": fits}]
+    write_with(writer, tmp_path / "t.xlsx", [Table("connectors", list(rows[0]), rows)])
+    assert read_tables(tmp_path / "t.xlsx")["connectors"].rows[0]["params.x"] == fits
+
+
+def test_a_report_or_template_cell_over_the_limit_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as refused, house_workbook(tmp_path / "r.xlsx") as book:
+        write_cell(book, book.sheet("results"), 3, 2, EMOJI * 16_384)
+    assert str(refused.value) == (
+        "results row 4, C: 16384 characters (32768 as Excel counts them: UTF-16 units) "
+        "do not fit in one Excel cell (at most 32767); export to .json instead"
+    )
 
 
 # ---------------------------------------------------------------- choosing the writer

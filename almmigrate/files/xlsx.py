@@ -248,6 +248,8 @@ def write_cell(
         sheet.write_number(row, column, exact_float(value), style)
     else:
         text = value if isinstance(value, str) else cells.value_text(value)
+        if len(text) > limits.MAX_CELL_CHARS // 2:
+            _check_length(sheet.name, row + 1, column_letter(column), text)
         if cells.looks_like_formula(text):
             style = book.quoted if quoted is None else quoted
         sheet.write_string(row, column, text, style)
@@ -448,8 +450,8 @@ def _write_rows(
                 text = value if kind is str else cells.value_text(value)  # no cell type holds it
                 if not text:
                     continue
-                if len(text) > limits.MAX_CELL_CHARS:
-                    _too_long(table, last_row + 1, column, text)
+                if len(text) > limits.MAX_CELL_CHARS // 2:  # else fits, however counted
+                    _check_length(table.name, last_row + 1, column, text)
                 # A first character a spreadsheet takes for a formula, or the mask: styled.
                 style = _text_style(text, book) if text[0] in _STYLED_STARTS else None
                 write_string(last_row, index, text, style)
@@ -486,11 +488,17 @@ def _too_many(table: Table, what: str) -> None:
     )
 
 
-def _too_long(table: Table, row: int, column: str, text: str) -> None:
+def _check_length(sheet: str, row: int, column: str, text: str) -> None:
+    """Refuse text longer than an Excel cell holds: Excel counts UTF-16 units, so an emoji
+    is two (XlsxWriter would cut the text short, rust_xlsxwriter write more than Excel reads)."""
+    units = len(text.encode("utf-16-le")) // 2
+    if units <= limits.MAX_CELL_CHARS:
+        return
+    counted = f" ({units} as Excel counts them: UTF-16 units)" if units != len(text) else ""
     raise InputError(
-        f"{len(text)} characters do not fit in one Excel cell "
+        f"{len(text)} characters{counted} do not fit in one Excel cell "
         f"(at most {limits.MAX_CELL_CHARS}); export to .json instead",
-        sheet=table.name,
+        sheet=sheet,
         row=row,
         column=column,
     )
