@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from almmigrate.errors import InputError
-from almmigrate.files import Table, read_tables, write_tables
+from almmigrate.files import Table, cells, read_tables, write_tables
 from almmigrate.files.xlsx import (
     PYTHON_WRITER,
     RUST_WRITER,
@@ -208,6 +208,81 @@ def test_a_report_or_template_cell_over_the_limit_is_refused(tmp_path: Path) -> 
         "results row 4, C: 16384 characters (32768 as Excel counts them: UTF-16 units) "
         "do not fit in one Excel cell (at most 32767); export to .json instead"
     )
+
+
+NOT_EXACT = (
+    "this text holds _xHHHH_ sequences that would read back from an .xlsx changed (they meet "
+    "the escapes an .xlsx writes for control characters); export to .json instead"
+)
+# Text that some writer's _xHHHH_ escape gave back changed, and what each writer does now.
+ESCAPES_MEETING = {
+    "_x0041_x0042_": {PYTHON_WRITER: "refused", RUST_WRITER: "exact"},  # read back _x0041B
+    "ticket_x00ff\r\nline two": {PYTHON_WRITER: "refused", RUST_WRITER: "refused"},
+    "_x0041\x00xx": {PYTHON_WRITER: "refused", RUST_WRITER: "refused"},
+    "\ufffe": {PYTHON_WRITER: "refused", RUST_WRITER: "refused"},  # read back _xFFFE_
+    "_x0041_": {PYTHON_WRITER: "exact", RUST_WRITER: "exact"},
+    "a\x00b_x": {PYTHON_WRITER: "exact", RUST_WRITER: "exact"},
+}
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@pytest.mark.parametrize("text", list(ESCAPES_MEETING))
+def test_text_an_xlsx_would_give_back_changed_is_refused(
+    tmp_path: Path, writer: str, text: str
+) -> None:
+    rows = [{"id": 1, "name": "n", "params.x": "fine"}, {"id": 2, "name": "m", "params.x": text}]
+    path = tmp_path / "t.xlsx"
+    if ESCAPES_MEETING[text][writer] == "exact":
+        write_with(writer, path, [Table("connectors", list(rows[0]), rows)])
+        assert read_tables(path)["connectors"].rows[1]["params.x"] == text
+        return
+    with pytest.raises(InputError) as refused:
+        write_with(writer, path, [Table("connectors", list(rows[0]), rows)])
+    assert str(refused.value) == f"connectors row 3, params.x: {NOT_EXACT}"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_report_or_template_cell_an_xlsx_would_change_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as refused, house_workbook(tmp_path / "r.xlsx") as book:
+        write_cell(book, book.sheet("results"), 1, 0, "_x0041_x0042_")
+    assert str(refused.value) == f"results row 2, A: {NOT_EXACT}"
+
+
+# Text where escapes meet: _x, hex digits, underscores and the characters escaped.
+_ESCAPE_PARTS = st.sampled_from(
+    ["_x", "_", "x", "0", "4", "1", "5F", "5f", "D", "d", "00", "FF", "\r", "\n", "\t"]
+    + ["\x00", "\x01", "\x1f", "\ufffe", "a", "\U0001f642"]
+)
+_ESCAPE_TEXT = st.lists(_ESCAPE_PARTS, min_size=1, max_size=12).map("".join)
+
+
+@pytest.mark.parametrize("writer", WRITERS)
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(_ESCAPE_TEXT, min_size=1, max_size=40))
+def test_a_text_is_refused_exactly_when_the_writer_would_give_it_back_changed(
+    writer: str, values: list[str]
+) -> None:
+    rows = [{"id": n, "name": "n", "params.x": v} for n, v in enumerate(values)]
+    table = Table("connectors", ["id", "name", "params.x"], rows)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "t.xlsx"
+        with mock.patch.object(cells, "xlsx_exact", lambda text, **_: True):
+            write_with(writer, path, [table])  # as the writer alone writes them
+        back = [r["params.x"] for r in read_tables(path)["connectors"].rows]
+        changed = [v for v, b in zip(values, back, strict=True) if v != b]
+        table.rows = rows
+        if changed:
+            with pytest.raises(InputError, match="_xHHHH_ sequences"):
+                write_with(writer, path, [table])
+        else:
+            write_with(writer, path, [table])
+    each = writer == RUST_WRITER
+    refused = [v for v in values if not cells.xlsx_exact(v, escapes_each_literal=each)]
+    assert set(changed) <= set(refused)  # never a text changed without a word
+    # Refused beyond what calamine changes: only where Excel, which decodes every
+    # _xHHHH_ (calamine only up to _x00FF_), would read the writer's escape back changed.
+    for text in set(refused) - set(changed):
+        assert re.search("_x[0-9a-fA-F]{2}(?<!00)", text)
 
 
 # ---------------------------------------------------------------- choosing the writer

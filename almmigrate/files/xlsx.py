@@ -12,8 +12,10 @@ in the footer.
 
 Exports stream: constant-memory mode writes each row to a temporary file as
 it comes, so 50,000 rows never sit in memory. The writer escapes control
-characters itself (_xHHHH_), which every reader decodes. Exports are written
-by rust_xlsxwriter where its binding is installed (`rustbook`, about 3.5
+characters itself (_xHHHH_), which every reader decodes; a text that escape
+would give back changed is refused (`cells.xlsx_exact`), as is one longer than
+Excel's cell (in UTF-16 units). Exports are written by rust_xlsxwriter where
+its binding is installed (`rustbook`, about 3.5
 times faster), else by XlsxWriter; the same code drives both.
 
 Reading is in `workbook` (xlsx, xlsm, xls and ods through calamine), but for
@@ -96,8 +98,10 @@ sheet_reference = quote_sheetname  # "my sheet" -> "'my sheet'"
 class HouseBook:
     """An XlsxWriter workbook and its house formats, each made once."""
 
-    def __init__(self, book: Any) -> None:
+    def __init__(self, book: Any, *, escapes_each_literal: bool = False) -> None:
         self.book = book
+        # How the writer escapes text that holds _xHHHH_ (see cells.xlsx_exact).
+        self.escapes_each_literal = escapes_each_literal
         self._styles: dict[tuple[tuple[str, Any], ...], Any] = {}
         self.header = self.style(bold=True)
         self.quoted = self.style(quote_prefix=True)
@@ -250,6 +254,8 @@ def write_cell(
         text = value if isinstance(value, str) else cells.value_text(value)
         if len(text) > limits.MAX_CELL_CHARS // 2:
             _check_length(sheet.name, row + 1, column_letter(column), text)
+        if not cells.xlsx_exact(text, escapes_each_literal=book.escapes_each_literal):
+            _not_exact(sheet.name, row + 1, column_letter(column))
         if cells.looks_like_formula(text):
             style = book.quoted if quoted is None else quoted
         sheet.write_string(row, column, text, style)
@@ -332,7 +338,7 @@ def streamed_workbook(stream: IO[bytes], names: list[str]) -> Iterator[SheetStre
                 book: Any = RustBook(tmpdir)
             else:
                 book = _xlsxwriter_book(stream, tmpdir, streaming=True)
-            sheets = SheetStreams(HouseBook(book), names, tmpdir)
+            sheets = SheetStreams(HouseBook(book, escapes_each_literal=rust), names, tmpdir)
         yield sheets
         if rust:
             with _in_row_folder(tmpdir):
@@ -431,7 +437,7 @@ def _write_rows(
         sheet.write_number,
         sheet.write_boolean,
     )
-    boolean = book.boolean
+    boolean, each_literal, exact = book.boolean, book.escapes_each_literal, cells.xlsx_exact
     for last_row, row in enumerate(rows, start=after + 1):
         if last_row >= limits.MAX_SHEET_ROWS:
             _too_many(table, f"more than {limits.MAX_SHEET_ROWS - 1:,} rows")
@@ -452,6 +458,8 @@ def _write_rows(
                     continue
                 if len(text) > limits.MAX_CELL_CHARS // 2:  # else fits, however counted
                     _check_length(table.name, last_row + 1, column, text)
+                if not exact(text, escapes_each_literal=each_literal):
+                    _not_exact(table.name, last_row + 1, column)
                 # A first character a spreadsheet takes for a formula, or the mask: styled.
                 style = _text_style(text, book) if text[0] in _STYLED_STARTS else None
                 write_string(last_row, index, text, style)
@@ -498,6 +506,16 @@ def _check_length(sheet: str, row: int, column: str, text: str) -> None:
     raise InputError(
         f"{len(text)} characters{counted} do not fit in one Excel cell "
         f"(at most {limits.MAX_CELL_CHARS}); export to .json instead",
+        sheet=sheet,
+        row=row,
+        column=column,
+    )
+
+
+def _not_exact(sheet: str, row: int, column: str) -> None:
+    raise InputError(
+        "this text holds _xHHHH_ sequences that would read back from an .xlsx changed "
+        "(they meet the escapes an .xlsx writes for control characters); export to .json instead",
         sheet=sheet,
         row=row,
         column=column,
