@@ -2,7 +2,9 @@
 
 A CSV opened and saved in Excel or LibreOffice comes back with `007` as `7`,
 `1e5` as `1.00E+05`, a 20-digit id in scientific notation, `2026-01-02` as
-`01/02/2026`. Nothing in the file says so; the target (or the schema) still
+`01/02/2026`; a workbook through LibreOffice (and almmigrate's reading of an
+.ods) loses the tabs and other control characters inside a text, and a CRLF
+comes back LF. Nothing in the file says so; the target (or the schema) still
 holds the original. This module tells such a pair apart from an edit:
 
 - `spreadsheet_damage(found, original)`: a pure test on two values.
@@ -73,6 +75,8 @@ _DATE_FORMATS = (
 # Files where a person types into cells: a number typed into a text field is one.
 _TYPED_BY_HAND = frozenset({"xlsx", "xls", "ods"})
 _TEXT_FIELDS = TEXT_TYPES | {"checkbox"}
+# Control characters a spreadsheet drops from a text (a line feed it keeps).
+_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f]")
 # Fixed connection columns that hold text a spreadsheet may reformat.
 _TEXT_COLUMNS = ("frequency",)
 ProjectOf = Callable[[int | None], int | None]
@@ -93,7 +97,8 @@ def spreadsheet_damage(found: Any, original: Any) -> bool:
     Leading zeros dropped, a number written another way (`1e5` -> `100000` or
     `1.00E+05`, `7` -> `7.0`, `1,000` -> `1000`, `50%` -> `50.00%`), a long digit
     string cut to 15 digits or put in scientific notation, a number too big for a
-    double, a date or time of day in another format (`00:30` -> `12:30:00 AM`).
+    double, a date or time of day in another format (`00:30` -> `12:30:00 AM`),
+    a text's tabs and other control characters dropped and CRLF made LF.
     """
     text, before = cell_text(found), cell_text(original)
     if text is None or before is None or not isinstance(original, str):
@@ -101,11 +106,27 @@ def spreadsheet_damage(found: Any, original: Any) -> bool:
     text, before = text.strip(), before.strip()
     if not text or text == before:
         return False
-    return _same_number(text, before) or _same_date(text, before)
+    return _same_number(text, before) or _same_date(text, before) or _controls_lost(text, before)
+
+
+def _controls_lost(text: str, before: str) -> bool:
+    """text is before without its control characters (CRLF or CR made LF, the rest dropped),
+    and holds none itself: a tab typed into a cell is an edit."""
+    if _CONTROLS.search(text):
+        return False
+    return _CONTROLS.sub("", before.replace("\r\n", "\n").replace("\r", "\n")) == text or (
+        _CONTROLS.sub("", before) == text
+    )
 
 
 def damage_message(found: Any, original: Any) -> str:
-    return f"looks like a spreadsheet turned '{original}' into '{cell_text(found)}'"
+    return f"looks like a spreadsheet turned '{_shown(original)}' into '{_shown(cell_text(found))}'"
+
+
+def _shown(text: Any) -> str:
+    """Text as a message shows it: a tab, a line break or another control character is
+    written as its escape (\\t), else the message would not show what was lost."""
+    return _CONTROLS.sub(lambda c: repr(c[0])[1:-1], str(text)).replace("\n", "\\n")
 
 
 def _plain(number: str) -> str:
@@ -211,7 +232,7 @@ def _one(found: str, candidates: Iterable[str], taken: set[str]) -> str | None:
 def _kept(sheet: str, row: int | None, column: str, found: str, original: str) -> Problem:
     noun = "connector" if sheet == CONNECTORS else "connection"
     return Problem(
-        f"{damage_message(found, original)}: matched to the {noun} '{original}' "
+        f"{damage_message(found, original)}: matched to the {noun} '{_shown(original)}' "
         "on the target, which keeps its name",
         sheet=sheet,
         row=row,
@@ -306,7 +327,7 @@ def _check(
         message = None
         if original is not None and spreadsheet_damage(value, original):
             where = "the target holds" if name in held else "the schema allows"
-            message = f"{damage_message(value, original)} ({where} '{original}')"
+            message = f"{damage_message(value, original)} ({where} '{_shown(original)}')"
         elif by_hand and plugin is not None:
             message = _typed_number(plugin, name, value, held)
         if message is not None:

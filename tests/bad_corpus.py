@@ -158,6 +158,8 @@ OTHERS = {
     # test_frames, test_cli_plan (conftest's lo_sim serves the instance)
     "libreoffice-instance.json", "libreoffice-roundtrip.xlsx", "libreoffice-edited.xlsx",
     "libreoffice-edited.ods", "libreoffice-edited.xls", "libreoffice-csv-roundtrip",
+    # made by LibreOffice from libreoffice-tabs-instance.json's export: test_damage
+    "libreoffice-tabs-instance.json", "libreoffice-tabs.xlsx", "libreoffice-tabs.ods",
     # made by LibreOffice in another encoding or with spaces between the cells: test_csvfiles
     "libreoffice-encodings",
 }  # fmt: skip

@@ -8,14 +8,18 @@ make_libreoffice_files.py): its numbers detection turned 007 into 7, 1e5 into
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from cli_runs import Cli
 
 from almmigrate.damage import check_dataset, repair_keys, spreadsheet_damage
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
+from almmigrate.files import read_tables
 from almmigrate.models import Connection, Connector
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
@@ -44,6 +48,12 @@ ROUNDTRIP = str(LIBREOFFICE / "libreoffice-csv-roundtrip")
         ("50.00%", "50%"),
         ("12:30:00 AM", "00:30"),
         ("14:05:00", "14:05"),
+        # LibreOffice drops a tab inside a text (saving .xlsx; calamine reading its .ods)
+        ("tabinside", "tab\tinside"),
+        ("Double  spacename", "Double  space\tname"),
+        ("ab", "a\x01b"),
+        ("line one\nline two", "line one\r\nline two"),
+        ("line one\nline two", "line one\rline two"),
     ],
 )
 def test_reformatting_a_spreadsheet_does_is_damage(found: Any, original: str) -> None:
@@ -66,6 +76,10 @@ def test_reformatting_a_spreadsheet_does_is_damage(found: Any, original: str) ->
         ("51%", "50%"),
         ("00:31:00", "00:30"),
         ("1", "100%"),  # a percent is not its fraction's text
+        ("tab\tinside", "tabinside"),  # a tab typed in
+        ("tab inside", "tab\tinside"),  # a tab made a space: an edit
+        ("tabinsid", "tab\tinside"),
+        ("tab\tinside\t2", "tab\tinside\t\t2"),  # a tab left: no spreadsheet did that
     ],
 )
 def test_an_edit_is_not_damage(found: Any, original: Any) -> None:
@@ -98,6 +112,47 @@ def test_an_alias_a_spreadsheet_regrouped_or_retimed_keeps_its_connection(
     assert [str(w) for w in warnings] == [
         f"connections row 20, alias: looks like a spreadsheet turned '{original}' into "
         f"'{damaged}': matched to the connection '{original}' on the target, which keeps its name"
+    ]
+
+
+def test_a_name_and_alias_that_lost_their_tabs_keep_their_objects_and_values_warn() -> None:
+    target = Snapshot(
+        connectors=[Connector(name="Double  space\tname", system="jira", id=3)],
+        connections=[
+            Connection(
+                alias="tab\tinside", connector=3, project=6, params={"alm_project": "A\tB"}, id=9
+            )
+        ],
+    )
+    dataset = Dataset(
+        connectors=[ConnectorRecord(name="Double  spacename", system="jira", row=4)],
+        connections=[
+            ConnectionRecord(
+                alias="tabinside",
+                project=6,
+                connector_name="Double  spacename",
+                params={"alm_project": "AB"},
+                row=7,
+            )
+        ],
+    )
+    warnings = repair_keys(dataset, target)
+    assert (dataset.connectors[0].name, dataset.connections[0].alias) == (
+        "Double  space\tname",
+        "tab\tinside",
+    )
+    assert dataset.connections[0].connector_name == "Double  space\tname"
+    assert [str(w) for w in warnings] == [
+        "connectors row 4, name: looks like a spreadsheet turned 'Double  space\\tname' into "
+        "'Double  spacename': matched to the connector 'Double  space\\tname' on the target, "
+        "which keeps its name",
+        "connections row 7, alias: looks like a spreadsheet turned 'tab\\tinside' into "
+        "'tabinside': matched to the connection 'tab\\tinside' on the target, which keeps its "
+        "name",
+    ]
+    assert [str(p) for p in check_dataset(dataset, bundled_plugins(), target)] == [
+        "connections row 7, params.alm_project: looks like a spreadsheet turned 'A\\tB' into "
+        "'AB' (the target holds 'A\\tB')"
     ]
 
 
@@ -244,3 +299,73 @@ def test_an_edited_workbook_warns_on_a_number_typed_into_a_text_cell(
     ) in err
     assert "Plan: 0 create, 1 update" in out and "1 warning" in out
     assert cli("plan", str(path), "--url", source_sim.url, "--strict")[0] == 2
+
+
+# ---------------------------------------------------------------- tabs through LibreOffice
+
+TABS = LIBREOFFICE / "libreoffice-tabs-instance.json"
+# What each LibreOffice-saved export of that instance lost (make_fixtures.py,
+# control_character_files): the .xlsx the CR of a CRLF; the .ods read by calamine
+# also every tab, in connector 2's name and connection 1's alias and alm_project.
+CR_LOST = (
+    "connectors row 3, params.alm_phases: looks like a spreadsheet turned "
+    "'requirements,\\r\\ndevelopment' into 'requirements,\\ndevelopment' (the target holds "
+    "'requirements,\\r\\ndevelopment')"
+)
+TABS_LOST = {
+    "libreoffice-tabs.xlsx": [CR_LOST],
+    "libreoffice-tabs.ods": [
+        "connectors row 3, name: looks like a spreadsheet turned 'Jira\\tProd' into 'JiraProd': "
+        "matched to the connector 'Jira\\tProd' on the target, which keeps its name",
+        CR_LOST,
+        "connections row 2, alias: looks like a spreadsheet turned 'tab\\tinside' into "
+        "'tabinside': matched to the connection 'tab\\tinside' on the target, which keeps its name",
+        "connections row 2, params.alm_project: looks like a spreadsheet turned 'BACK\\tEN1' into "
+        "'BACKEN1' (the target holds 'BACK\\tEN1')",
+    ],
+}
+
+
+def _damage_warnings(text: str) -> list[str]:
+    lines = [line.removeprefix("  warning: ") for line in text.splitlines()]
+    return [line for line in lines if "looks like a spreadsheet" in line]
+
+
+@pytest.mark.parametrize("name", list(TABS_LOST))
+def test_a_name_and_alias_libreoffice_saved_without_their_tabs_create_nothing(
+    cli: Cli, make_sim: Any, tmp_path: Path, name: str
+) -> None:
+    sim = make_sim(TABS)
+    before = sim.state.snapshot()
+    login = ("--url", sim.url, "--token", sim.token)
+    code, out, err = cli("plan", str(LIBREOFFICE / name), *login)
+    assert code == 0, err
+    assert _damage_warnings(err) == TABS_LOST[name]
+    assert out.splitlines()[-1].startswith("Plan: 0 create,")
+
+    journal = ("--journal", str(tmp_path / "import.journal"))
+    code, out, err = cli("import", str(LIBREOFFICE / name), *login, *journal)
+    assert code == 0, err
+    after = sim.state.snapshot()
+    assert sim.stats.as_dict()["by_method"].get("POST", 0) == 0
+    assert [c["name"] for c in after["connectors"]] == [c["name"] for c in before["connectors"]]
+    held = {c["id"]: (c["alias"], c["connector"]) for c in after["connections"]}
+    assert held == {c["id"]: (c["alias"], c["connector"]) for c in before["connections"]}
+    assert held[1] == ("tab\tinside", 2)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice)")
+def test_libreoffice_itself_still_saves_what_the_tab_fixtures_hold(tmp_path: Path) -> None:
+    """The committed files are what this LibreOffice makes of the export: made again, their
+    sheets read the same (their bytes differ: timestamps)."""
+    spec = importlib.util.spec_from_file_location("make_fixtures", LIBREOFFICE / "make_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    make_fixtures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_fixtures)
+    shutil.copy(TABS, tmp_path / TABS.name)
+    with mock.patch.object(make_fixtures, "OUT", tmp_path):
+        make_fixtures.control_character_files()
+    for name in TABS_LOST:
+        made, committed = read_tables(tmp_path / name), read_tables(LIBREOFFICE / name)
+        for sheet in ("connectors", "connections", "projects"):  # not _meta: its url and time
+            assert made[sheet] == committed[sheet]
