@@ -18,7 +18,7 @@ from cli_runs import Cli
 from zipedit import copy_changing
 
 from almmigrate.errors import InputError
-from almmigrate.files import read_tables, table
+from almmigrate.files import read_tables, table, workbook
 from almmigrate.layout import tables_to_dataset
 from almmigrate.schema import bundled_plugins
 from almmigrate.sim import SimServer
@@ -206,3 +206,35 @@ def test_a_hidden_data_sheet_in_an_ods_is_refused(tmp_path: Path) -> None:
     path = copy_changing(source, tmp_path / "hidden.ods", "content.xml", hide_connections)
     with pytest.raises(InputError, match='the sheet "connections" is hidden'):
         read_tables(path)
+
+
+# ---------------------------------------------------------------- tabs in an .ods
+
+
+def test_an_ods_text_keeps_its_tabs_which_calamine_drops() -> None:
+    read = read_tables(LIBREOFFICE / "libreoffice-tabs.ods")
+    assert [r["name"] for r in read["connectors"].rows][1] == "Jira\tProd"
+    first = read["connections"].rows[0]
+    assert (first["alias"], first["connector_name"], first["params.alm_project"]) == (
+        "tab\tinside",
+        "Jira\tProd",
+        "BACK\tEN1",
+    )
+
+
+def test_an_ods_tab_is_put_back_only_where_the_rest_of_the_text_is_what_calamine_read(
+    tmp_path: Path,
+) -> None:
+    # A note on the cell holds a tab too: its text is not the cell's.
+    def change(data: bytes) -> bytes:
+        note = b"<office:annotation><text:p>a<text:tab/>note</text:p></office:annotation>"
+        return data.replace(b"<text:p>tab<text:tab/>inside", note + b"<text:p>tab<text:tab/>inside")
+
+    path = copy_changing(
+        LIBREOFFICE / "libreoffice-tabs.ods", tmp_path / "t.ods", "content.xml", change
+    )
+    assert read_tables(path)["connections"].rows[0]["alias"] == "tab\tinside"
+    # Where content.xml's text is not calamine's but for its tabs, calamine's stands.
+    assert workbook._with_tabs("a\tb", "ab") == "a\tb"
+    assert workbook._with_tabs("a\tb c", "ab") == "ab"
+    assert workbook._with_tabs(None, "ab") == "ab"

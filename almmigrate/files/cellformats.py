@@ -10,7 +10,8 @@ calamine reads values, not formats, and reads an error in an old `.xls` or an
   workbook with a percent number format is read again, through openpyxl's
   read-only mode, for the number cells that use one.
 - `.ods`: the container scan notes the sheets with an error or a percentage
-  cell; their first error cell (`#DIV/0!`, `#N/A`) and percentage cells are
+  cell, or a tab in a text; their first error cell (`#DIV/0!`, `#N/A`),
+  percentage cells and texts holding a tab (calamine drops `<text:tab/>`) are
   located in `content.xml` with expat (no DTD, nothing expanded).
 
 A person who types `50%` gets 0.5 in the cell; read as 0.5 it would be sent
@@ -42,6 +43,7 @@ class CellFormats:
 
     errors: dict[str, tuple[str, str]] = field(default_factory=dict)  # first: (cell, "#N/A")
     percent: dict[str, set[Cell]] = field(default_factory=dict)
+    tabs: dict[str, dict[Cell, str]] = field(default_factory=dict)  # a text with its tabs
 
 
 def is_percent(format_code: str | None) -> bool:
@@ -127,7 +129,8 @@ def _xlsx_has_percent_style(path: Path) -> bool:
 
 
 def ods_formats(path: Path, sheets: set[str]) -> CellFormats:
-    """The first error cell and the percentage cells of an .ods content.xml's sheets.
+    """The first error cell, the percentage cells and the texts with a tab of an .ods
+    content.xml's sheets.
 
     Rows and cells repeated (`number-rows-repeated`, `number-columns-repeated`)
     count as many times as they repeat. Names carry the prefixes LibreOffice writes
@@ -144,7 +147,7 @@ def ods_formats(path: Path, sheets: set[str]) -> CellFormats:
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     percent = {name: cells for name, cells in finder.percent.items() if cells}
-    return CellFormats(errors=finder.errors, percent=percent)
+    return CellFormats(errors=finder.errors, percent=percent, tabs=finder.tabs)
 
 
 _TABLE_NS = "table:"
@@ -153,6 +156,9 @@ _OFFICE_NS = "office:"
 # with an empty value, which is all calamine reads. The error's text is the cell's paragraph.
 _CALC_VALUE_TYPE = "calcext:value-type"
 _CELLS = (_TABLE_NS + "table-cell", _TABLE_NS + "covered-table-cell")
+# A cell's text: paragraphs one a line, with its spaces, tabs and line breaks; not its note.
+_TEXT_NS = "text:"
+_NOTE = _OFFICE_NS + "annotation"
 
 
 class _OdsCells:
@@ -168,6 +174,12 @@ class _OdsCells:
         self.column = 0
         self.repeat_row = 1
         self.error_text: list[str] | None = None  # while inside a sheet's first error cell
+        self.tabs: dict[str, dict[Cell, str]] = {}
+        self.cell_text: list[str] = []  # the text of the cell open
+        self.cell_at: tuple[Cell, int, int] | None = None  # its first cell and repeats
+        self.paragraphs = 0
+        self.has_tab = False
+        self.in_note = 0
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         if tag == _TABLE_NS + "table":
@@ -182,6 +194,8 @@ class _OdsCells:
             self.column = 0
         elif tag in _CELLS:
             repeat = int(attributes.get(_TABLE_NS + "number-columns-repeated", "1"))
+            self.cell_at = ((self.row, self.column + 1), self.repeat_row, repeat)
+            self.cell_text, self.paragraphs, self.has_tab = [], 0, False
             if attributes.get(_OFFICE_NS + "value-type") == "percentage":
                 cells = self.percent.setdefault(self.sheet, set())
                 cells.update(
@@ -193,12 +207,38 @@ class _OdsCells:
                 self.errors[self.sheet] = (xl_rowcol_to_cell(self.row - 1, self.column), "")
                 self.error_text = []
             self.column += repeat
+        elif tag == _NOTE:
+            self.in_note += 1
+        elif self.in_note or self.cell_at is None:
+            return
+        elif tag == _TEXT_NS + "p":
+            self.cell_text.append("\n" if self.paragraphs else "")
+            self.paragraphs += 1
+        elif tag == _TEXT_NS + "tab":
+            self.cell_text.append("\t")
+            self.has_tab = True
+        elif tag == _TEXT_NS + "s":
+            self.cell_text.append(" " * int(attributes.get(_TEXT_NS + "c", "1")))
+        elif tag == _TEXT_NS + "line-break":
+            self.cell_text.append("\n")
 
     def text(self, data: str) -> None:
         if self.error_text is not None:
             self.error_text.append(data)
+        if self.cell_at is not None and not self.in_note:
+            self.cell_text.append(data)
 
     def end(self, tag: str) -> None:
+        if tag == _NOTE:
+            self.in_note = max(0, self.in_note - 1)  # opened only in the sheets asked for
+        elif tag in _CELLS and self.cell_at is not None and self.sheet is not None:
+            if self.has_tab:
+                (row, column), rows, columns = self.cell_at
+                text, cells = "".join(self.cell_text), self.tabs.setdefault(self.sheet, {})
+                for r in range(min(rows, 1000)):
+                    for c in range(min(columns, 1000)):
+                        cells[(row + r, column + c)] = text
+            self.cell_at = None
         if tag == _TABLE_NS + "table":
             self.sheet = None
         elif tag == _TABLE_NS + "table-row" and self.sheet is not None:

@@ -44,6 +44,7 @@ _ODS_TABLE = re.compile(rb'<table:table\s[^>]*?table:name="([^"]*)"')
 _ODS_SPAN = re.compile(rb'table:number-(?:columns|rows)-spanned="(\d+)"')
 _ODS_ERROR = re.compile(rb'calcext:value-type="error"')
 _ODS_PERCENT = re.compile(rb'office:value-type="percentage"')
+_ODS_TAB = re.compile(rb"<text:tab[ />]")
 
 
 @dataclass
@@ -56,6 +57,7 @@ class Container:
     merged_in: set[str] = field(default_factory=set)  # sheet names with merged cells (ods)
     errors_in: set[str] = field(default_factory=set)  # sheet names with error cells (ods)
     percent_in: set[str] = field(default_factory=set)  # sheet names with percent cells (ods)
+    tabs_in: set[str] = field(default_factory=set)  # sheet names with a tab in a text (ods)
 
 
 def check_workbook(path: Path) -> Container:
@@ -155,18 +157,20 @@ def _scan(
 
 
 def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
-    """Note the sheets of an ods content.xml that merge cells, hold an error (#N/A) or a percent;
+    """Note the sheets of an ods content.xml that merge cells, hold an error (#N/A), a percent
+    or a tab in a text;
     returns the name of the sheet open at the end of window.
 
     seen: how many bytes at the start of window were scanned before (the kept tail).
     """
-    marks = (b"<table:table ", b"-spanned=", b"error", b"percentage")
+    marks = (b"<table:table ", b"-spanned=", b"error", b"percentage", b"<text:tab")
     if not any(mark in window for mark in marks):
         return table
     events = [(m.start(), "table", m) for m in _ODS_TABLE.finditer(window)]
     events += [(m.start(), "span", m) for m in _ODS_SPAN.finditer(window)]
     events += [(m.start(), "error", m) for m in _ODS_ERROR.finditer(window)]
     events += [(m.start(), "percent", m) for m in _ODS_PERCENT.finditer(window)]
+    events += [(m.start(), "tab", m) for m in _ODS_TAB.finditer(window)]
     for position, what, match in sorted(events, key=lambda e: e[0]):
         if what == "table":
             table = match.group(1).decode("utf-8", "replace")
@@ -178,6 +182,8 @@ def _ods_marks(window: bytes, seen: int, table: str, found: Container) -> str:
             found.errors_in.add(table)
         elif what == "percent":
             found.percent_in.add(table)
+        elif what == "tab":
+            found.tabs_in.add(table)
     return table
 
 

@@ -4,7 +4,8 @@
 about their size) and notes what calamine cannot report: formulas without a
 saved value (.xlsx) and merged cells (.ods). calamine (Rust, pandas' own
 engine) then reads the layout's sheets; it expands no XML entity and fetches
-nothing external.
+nothing external. An .ods text's tabs, which calamine drops, are put back from
+its content.xml (`cellformats`) where the rest of the text is what calamine read.
 
 Cells keep their type: text, booleans, whole numbers as int (spreadsheets
 store every number as a double), other numbers as float. A date or time cell
@@ -102,8 +103,14 @@ def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table
         if name in DATA_SHEETS:
             _no_merged_cells(path, name, sheet, meta.name in container.merged_in)
         percent = formats.percent.get(meta.name, set())
-        tables[name] = _SheetReader(path, name, container.kind, percent).read(sheet)
+        tabs = formats.tabs.get(meta.name, {})
+        tables[name] = _SheetReader(path, name, container.kind, percent, tabs).read(sheet)
     return tables
+
+
+def _with_tabs(kept: str | None, read: str) -> str:
+    """The text with its tabs, where it is what calamine read but for them."""
+    return kept if kept is not None and kept.replace("\t", "") == read else read
 
 
 def _formula_members(path: Path, container: Container) -> dict[str, str]:
@@ -146,7 +153,8 @@ def _cell_formats(path: Path, container: Container) -> CellFormats:
             return xls_formats(path, sheets)
         if container.kind == "xlsx":
             return CellFormats(percent=xlsx_percent_cells(path, sheets))
-        if any(n.strip().lower() in sheets for n in container.errors_in | container.percent_in):
+        noted = container.errors_in | container.percent_in | container.tabs_in
+        if any(n.strip().lower() in sheets for n in noted):
             return ods_formats(path, sheets)
     except ForbiddenXML:
         raise InputError(BOMB, file=str(path)) from None
@@ -179,11 +187,14 @@ def _no_merged_cells(path: Path, name: str, sheet: Any, merged_in_ods: bool) -> 
 class _SheetReader:
     """One sheet's rows as typed records: header, row numbers, limits, date cells noted."""
 
-    def __init__(self, path: Path, name: str, kind: str, percent: set[Cell]) -> None:
+    def __init__(
+        self, path: Path, name: str, kind: str, percent: set[Cell], tabs: dict[Cell, str]
+    ) -> None:
         self.path = path
         self.name = name
         self.kind = kind
         self.percent = percent  # number cells shown as a percent: (row, column) from 1
+        self.tabs = tabs  # .ods text cells with their tabs, which calamine drops
         self.warnings: list[Problem] = []
 
     def read(self, sheet: Any) -> Table:
@@ -254,6 +265,8 @@ class _SheetReader:
         if kind is str:
             if not value:
                 return None
+            if self.tabs:
+                value = _with_tabs(self.tabs.get((number, index + 1)), value)
             if len(value) > limits.MAX_CELL_CHARS:
                 limits.check_cell_length(value, file=str(self.path), sheet=self.name, row=number)
             return value
