@@ -28,7 +28,6 @@ from almmigrate.errors import (
     ConnectionProblem,
     InputError,
     NotAvailable,
-    parse_error_body,
 )
 from almmigrate.files.atomic import atomic_text
 from almmigrate.files.cells import csv_escape
@@ -38,6 +37,7 @@ from almmigrate.models import Connection, Connector
 from almmigrate.schema import DERIVED_PARAMS, Plugin, is_secret
 from almmigrate.secrets import MASK, one_run, register_secret, scrub, worker_pool
 from almmigrate.secretsfile import SecretValues, load_secrets
+from almmigrate.servertext import parse_error_body
 from almmigrate.settings import ConnectionSettings
 from almmigrate.vocabulary import READ_ONLY_PARAMS, to_generation
 

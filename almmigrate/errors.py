@@ -28,8 +28,7 @@ before they reach an exception.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 
 class AlmMigrateError(Exception):
@@ -183,61 +182,3 @@ class ServerError(ApiError):
 
 class OutcomeUnknown(ApiError):
     """A write was sent but no answer came back: it may or may not have happened."""
-
-
-@dataclass
-class ErrorBody:
-    """What a DRF-shaped error body says, reduced to a message and field errors."""
-
-    message: str
-    fields: dict[str, list[str]] = field(default_factory=dict)
-
-
-# What a server says is cut to this many characters, once, where it is read: a 2 MB
-# error body must not be repeated on every failed row of a report or of stderr.
-MESSAGE_LIMIT = 300
-FIELDS_LIMIT = 20  # field errors kept from one answer
-
-
-def cut(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """The text, cut to `limit` characters with a note of how much was left out."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... ({len(text) - limit} more characters)"
-
-
-def parse_error_body(body: Any, raw_text: str = "") -> ErrorBody:
-    """Read a DRF-shaped error body: `detail`, then `error`, then `message`, then fields, then text.
-
-    Every message is cut to MESSAGE_LIMIT characters and at most FIELDS_LIMIT fields are kept.
-    """
-    if isinstance(body, dict):
-        for key in ("detail", "error", "message"):
-            value = body.get(key)
-            if isinstance(value, str) and value.strip():
-                return ErrorBody(cut(value.strip()))
-            if isinstance(value, list) and value:
-                return ErrorBody(cut("; ".join(str(v) for v in value)))
-        fields: dict[str, list[str]] = {}
-        _flatten_fields(body, "", fields)
-        if fields:
-            kept = dict(list(fields.items())[:FIELDS_LIMIT])
-            kept = {cut(k, 100): [cut(m) for m in v[:FIELDS_LIMIT]] for k, v in kept.items()}
-            summary = "; ".join(f"{k}: {' '.join(v)}" for k, v in kept.items())
-            if len(fields) > FIELDS_LIMIT:
-                summary += f"; and {len(fields) - FIELDS_LIMIT} more fields"
-            return ErrorBody(cut(summary), kept)
-    if isinstance(body, list) and body:
-        return ErrorBody(cut("; ".join(str(v) for v in body)))
-    return ErrorBody(cut(raw_text.strip()))
-
-
-def _flatten_fields(body: dict[str, Any], prefix: str, out: dict[str, list[str]]) -> None:
-    for key, value in body.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            _flatten_fields(value, f"{name}.", out)
-        elif isinstance(value, list):
-            out[name] = [str(v) for v in value]
-        elif value is not None:
-            out[name] = [str(value)]

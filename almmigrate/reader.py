@@ -17,6 +17,7 @@ from pathlib import Path
 from almmigrate.dataset import Dataset
 from almmigrate.errors import InputError, Problem, ValidationFailed
 from almmigrate.schema import Plugin, bundled_plugins
+from almmigrate.secrets import cut
 
 # Exceptions a reader library raises on content it did not expect.
 _LIBRARY_ERRORS = (
@@ -65,4 +66,4 @@ def read_dataset_with_problems(
 def _reason(error: BaseException) -> str:
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     name = type(error).__name__
-    return f"{name}: {text[:200]}" if text else name
+    return f"{name}: {cut(text, 200)}" if text else name

@@ -147,6 +147,25 @@ class Redactor:
             text = _BASE64_RUN.sub(lambda m: self._base64(m.group(0), index), text)
         return text
 
+    def reach(self) -> int:
+        """The length of the longest form of a registered value (0 when none is)."""
+        index = self._current_index()
+        return max((len(form) for forms in index.anchored.values() for form in forms), default=0)
+
+    def mask_tail(self, text: str) -> str:
+        """Text cut short with the start of a registered value at its very end masked.
+
+        Only the end of a text cut short can hold a secret's first part alone;
+        :meth:`scrub` hides whole values, this hides what a cut left of one
+        (MIN_FREE_LENGTH characters or more, in any of its encoded forms).
+        """
+        index = self._current_index()
+        longest = 0
+        for forms in index.anchored.values():
+            for form in forms:
+                longest = max(longest, _tail_overlap(text, form, longest))
+        return text[: len(text) - longest] + self.mask if longest else text
+
     def _current_index(self) -> _Index:
         with self._lock:
             # Forms are worked out when first needed, not on every registration.
@@ -176,6 +195,14 @@ class Redactor:
         if colon and password in index.short_raw:
             return self.mask
         return run
+
+
+def _tail_overlap(text: str, form: str, at_least: int) -> int:
+    """The length of the longest start of `form` that ends `text` (longer than at_least), else 0."""
+    for length in range(min(len(form), len(text)), max(at_least, MIN_FREE_LENGTH - 1), -1):
+        if text.endswith(form[:length]):
+            return length
+    return 0
 
 
 def _decode_base64(run: str) -> str | None:

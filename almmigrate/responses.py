@@ -24,7 +24,6 @@ from almmigrate.errors import (
     ApiError,
     ApiValidationError,
     AuthenticationFailed,
-    ErrorBody,
     NotAnInstance,
     NotFound,
     OutcomeUnknown,
@@ -32,10 +31,10 @@ from almmigrate.errors import (
     RateLimited,
     ServerError,
     Unreachable,
-    parse_error_body,
 )
 from almmigrate.generation import ROOT_HINT
-from almmigrate.secrets import redact_url, scrub
+from almmigrate.secrets import cut, redact_url, scrub
+from almmigrate.servertext import ErrorBody, parse_error_body
 
 # How much of an answer is read. An error needs a few lines; a page of 1000 objects
 # with their last jobs is a few MB. A server sending more is stopped, not buffered.
@@ -342,6 +341,6 @@ def server_message(response: httpx.Response) -> ErrorBody:
             pass
     if text.strip() and is_html(response):
         title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
-        label = re.sub(r"\s+", " ", title.group(1)).strip()[:120] if title else ""
+        label = cut(re.sub(r"\s+", " ", title.group(1)).strip(), 120) if title else ""
         return ErrorBody(f"an HTML page ({label})" if label else "an HTML page")
     return parse_error_body(None, text)

@@ -205,6 +205,32 @@ def scrub(text: str) -> str:
     return _scrubbed(current_redactor(), text)
 
 
+def cut(text: str, limit: int) -> str:
+    """The text with this run's secrets hidden, then cut to `limit` characters, noting what was left out.
+
+    Hidden before it is cut: a secret the cut splits in two is no longer
+    recognisable, and its first part would be shown. A text that already ends in
+    the start of a secret (cut short before it reached us) has that start masked.
+    Only what may be shown is searched (the limit, and as far past it as the
+    longest form of a secret reaches): a 2 MB error body is not scrubbed whole.
+    """
+    redactor = current_redactor()
+    window = limit + 2 * redactor.reach() + _CUT_SLACK
+    head = _scrubbed(redactor, text[:window])
+    left = max(len(text) - window, 0)
+    if left:
+        head = redactor.mask_tail(head)  # the window's own cut, as any other
+    if len(head) <= limit and not left:
+        return head
+    shown = redactor.mask_tail(head[:limit]) if len(head) > limit else head
+    return f"{shown}... ({max(len(head) - limit, 0) + left} more characters)"
+
+
+# Past a cut, beyond the longest form of a secret: a `field: "value"` or a base64
+# `user:password` around a short secret.
+_CUT_SLACK = 64
+
+
 def _scrubbed(redactor: Redactor, text: str) -> str:
     if not text:
         return text

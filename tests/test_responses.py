@@ -19,7 +19,6 @@ from almmigrate.errors import (
     ApiError,
     ApiValidationError,
     AuthenticationFailed,
-    ErrorBody,
     NotAnInstance,
     NotFound,
     OutcomeUnknown,
@@ -42,6 +41,7 @@ from almmigrate.responses import (
     transport_error,
 )
 from almmigrate.secrets import register_secret
+from almmigrate.servertext import ErrorBody
 
 URL = "https://sde.example.com/api/v2/connectors/"
 ROOT = "https://sde.example.com"

@@ -432,3 +432,85 @@ def test_two_imports_at_once_in_one_process_each_hide_their_own_secrets(
         echoed = (out / "report.html").read_text(encoding="utf-8")
         assert "Invalid request" in echoed and "alm_user" in echoed  # the bodies came back
     canaries.assert_absent(*outs)
+
+
+def _straddling_world(
+    make_sim: Any, canaries: Any, source_data: dict[str, Any], target_data: dict[str, Any],
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> tuple[SimServer, SimServer, Path, Path]:  # fmt: skip
+    """Jira connectors whose alm_server grows a character at a time: the password moves
+    across the 300th character of the 400 the target echoes back; (source, target, file,
+    secrets file). Each password has characters every encoding changes."""
+    rows, secrets = [], []
+    for length in range(100, 170):
+        name = f"Cut at {length}"
+        value = f'P"\\é{canaries.new(f"cut-{length}")}'
+        # Any 8 characters of its start, in any form, identify it.
+        canaries.add(*(form[:8] for form in _escaped_forms(value)))
+        params = {"alm_server": "h" * length + ".example.com", "alm_user": "svc",
+                  "alm_pass": value, "alm_method": "https", "jira_version": "cloud"}  # fmt: skip
+        rows.append([name, "jira", *(MASK if k == "alm_pass" else v for k, v in params.items())])
+        secrets.append(["connector", name, "alm_pass", value])
+        source_data["connectors"].append(
+            {"id": 5000 + length, "name": name, "system": "jira", "params": params}
+        )
+    source_data["connections"] = []
+    inputs = tmp_path / "inputs"  # holds the secrets by design: outside what is searched
+    inputs.mkdir()
+    for path, header, lines in (
+        (inputs / "connectors.csv",
+         ["name", "system", *(f"params.{k}" for k in params)], rows),
+        (inputs / "secrets.csv", ["kind", "name", "field", "value"], secrets),
+    ):  # fmt: skip
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerows([header, *lines])
+    source = make_sim(source_data, token="source-token-1")
+    target = make_sim(target_data, token="target-token-1", faults=Faults(echo_rejects=True))
+    monkeypatch.setenv("SDE_SOURCE_TOKEN", "source-token-1")
+    monkeypatch.setenv("SDE_TOKEN", "target-token-1")
+    monkeypatch.setenv("SDE_TARGET_TOKEN", "target-token-1")
+    return source, target, inputs / "connectors.csv", inputs / "secrets.csv"
+
+
+ERRORS_FORMAT = {"html": "csv"}  # an errors file is a data file: no HTML
+# A message cut inside the mask: the cut fell where a password was.
+CUT_IN_A_SECRET = re.compile(r"\*{1,7}\.\.\. \(\d+ more characters\)")
+
+
+def test_a_secret_the_message_cut_splits_is_hidden_whole_by_import_test_and_migrate(
+    cli: Cli, canaries: Any, make_sim: Any, source_data: dict[str, Any],
+    target_data: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    source, target, connectors, secrets = _straddling_world(
+        make_sim, canaries, source_data, target_data, tmp_path, monkeypatch
+    )
+    out = tmp_path / "out"
+    out.mkdir()
+    streams: list[str] = []
+    for form in ("xlsx", "csv", "json", "html"):
+        code, stdout, err = cli(
+            "-vv", "import", str(connectors), "--url", target.url, "--secrets", str(secrets),
+            "--rate", "1000", "--report", str(out / f"import.{form}"),
+            "--errors", str(out / f"errors-{form}.{ERRORS_FORMAT.get(form, form)}"),
+            "--journal", str(out / f"import-{form}.journal"),
+        )  # fmt: skip
+        assert code == 1, err
+        streams += [stdout, err]
+    code, stdout, err = cli(
+        "-vv", "test", str(connectors), "--url", target.url, "--secrets", str(secrets),
+        "--report", str(out / "test.json"),
+    )  # fmt: skip
+    assert code == 1, err
+    streams += [stdout, err]
+    code, stdout, err = cli(
+        "-vv", "migrate", "--source-url", source.url, "--target-url", target.url,
+        "--rate", "1000", "--report", str(out / "migrate.json"),
+        "--errors", str(out / "migrate-errors.json"), "--journal", str(out / "migrate.journal"),
+    )  # fmt: skip
+    assert code == 1, err
+    streams += [stdout, err]
+    # Each command's messages were cut where a password was (so the test can fail) ...
+    for shown in ("import.json", "test.json", "migrate.json"):
+        assert CUT_IN_A_SECRET.search((out / shown).read_text(encoding="utf-8")), shown
+    # ... and no password, nor 8 characters of its start, in any form, is anywhere.
+    canaries.assert_absent(out, *streams)

@@ -13,6 +13,7 @@ from almmigrate.schema import bundled_plugins
 from almmigrate.secrets import (
     MASK,
     ScrubFilter,
+    cut,
     mask,
     one_run,
     redact_url,
@@ -189,3 +190,18 @@ def test_a_library_call_after_another_starts_without_its_secrets_and_keeps_the_c
         with secret_run():  # a library call inside a run is part of it
             register_secret("nested-secret-5555")
         assert scrub("nested-secret-5555") == MASK
+
+
+@pytest.mark.parametrize("pad", range(40))
+def test_cut_searches_only_what_it_shows_and_still_hides_a_secret_split_at_either_end(
+    pad: int,
+) -> None:
+    secret = "Cut-Secret-0123456789-ABCDEFGHIJ"
+    # Masking shrinks the text, so the end of the part searched comes into view.
+    text = "p" * pad + ("ab " + secret) * 40 + "z" * 100_000
+    with redaction_scope():
+        register_secret(secret, "alm_pass")
+        shown = cut(text, 300)
+        assert cut("z" * 295 + secret[:12], 300) == "z" * 295 + MASK + "... (7 more characters)"
+    assert secret[:4] not in shown and shown.count(MASK) >= 10, shown
+    assert shown.endswith(" more characters)")
