@@ -31,6 +31,7 @@ from almmigrate.errors import (
 )
 from almmigrate.files.atomic import atomic_text
 from almmigrate.files.cells import csv_escape
+from almmigrate.files.xlsx import check_writer
 from almmigrate.instance import Client, client_generation, plugins_of
 from almmigrate.mapping import ConnectorNames, ProjectMap, read_map
 from almmigrate.models import Connection, Connector
@@ -520,6 +521,7 @@ def check_results_path(path: str | os.PathLike[str]) -> Path:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise InputError("the folder does not exist", file=str(folder))
+    check_writer(target)
     return target
 
 

@@ -388,6 +388,9 @@ _FILE_SUFFIXES = frozenset(
 def check_output_path(path: Path, sheets: list[str]) -> None:
     """Fail early (before reading an instance) when `path` cannot take these sheets."""
     from almmigrate.files import output_format
+    from almmigrate.files.xlsx import check_writer
+
+    check_writer(path)
 
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():

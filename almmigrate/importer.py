@@ -24,6 +24,7 @@ from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
 from almmigrate.files.atomic import check_writable
+from almmigrate.files.xlsx import check_writer
 from almmigrate.instance import Client
 from almmigrate.journal import Journal
 from almmigrate.pipeline import Reader, file_reader, prepare_dataset
@@ -138,8 +139,9 @@ def check_outputs(run: RunOptions) -> None:
     """Refuse output paths that cannot be written, before the first request.
 
     Every file the run will write (report, errors file, journal) is tried: its
-    folder must exist and take a new file, and a file already there must be
-    writable. Raises InputError (exit 2, nothing written).
+    folder must exist and take a new file, a file already there must be
+    writable, and an .xlsx needs a writer (ALMMIGRATE_XLSX_WRITER). Raises
+    InputError (exit 2, nothing written).
     """
     if run.report is not None and run.report.suffix.lower() not in FORMATS:
         raise InputError(
@@ -150,6 +152,7 @@ def check_outputs(run: RunOptions) -> None:
     for label, path in (("--report", run.report), ("--errors", run.errors), ("--journal", journal)):
         if path is not None:
             check_writable(label, path)
+            check_writer(path)
 
 
 @contextmanager

@@ -527,3 +527,41 @@ def test_the_report_of_a_resumed_run_covers_the_whole_job_and_says_which_run_did
     assert re.search(rf"^by_earlier +{earlier}$", out, re.M)
     held = empty_target.state.snapshot()
     assert (len(held["connectors"]), len(held["connections"])) == (12, 133)  # none twice
+
+
+@pytest.mark.parametrize(
+    ("command", "xlsx"),
+    [
+        ("import", "--errors"),
+        ("import", "--report"),
+        ("migrate", "--errors"),
+        ("test", "--report"),
+        ("verify", "--report"),
+        ("export", "--out"),
+    ],
+)
+def test_an_xlsx_writer_the_installation_lacks_is_refused_before_the_first_request(
+    cli: Cli, source_sim: Any, target_sim: Any, exported: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, command: str, xlsx: str,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("ALMMIGRATE_XLSX_WRITER", "rust")
+    monkeypatch.setenv("SDE_SOURCE_TOKEN", source_sim.token)
+    monkeypatch.setenv("SDE_TARGET_TOKEN", target_sim.token)
+    monkeypatch.setenv("SDE_TOKEN", target_sim.token)
+    source_sim.stats.reset()
+    args = {
+        "import": [str(exported), "--url", target_sim.url],
+        "migrate": ["--source-url", source_sim.url, "--target-url", target_sim.url],
+        "test": [str(exported), "--url", target_sim.url],
+        "verify": [str(exported), "--url", target_sim.url],
+        "export": ["--url", target_sim.url],
+    }[command]
+    out = tmp_path / "out"
+    out.mkdir()
+    code, _, err = cli(command, *args, xlsx, str(out / "written.xlsx"))
+    assert code == 2, err
+    assert err.strip().endswith(
+        "ALMMIGRATE_XLSX_WRITER='rust': say xlsxwriter or rust_xlsxwriter, or leave it unset"
+    )
+    assert source_sim.stats.requests == target_sim.stats.requests == 0
+    assert list(out.iterdir()) == []

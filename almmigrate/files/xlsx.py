@@ -60,6 +60,7 @@ __all__ = [
     "write_workbook",
     "SheetStreams",
     "export_writer",
+    "check_writer",
     "streamed_workbook",
 ]
 
@@ -371,6 +372,14 @@ def export_writer() -> str:
             ) from None
         return PYTHON_WRITER
     return RUST_WRITER
+
+
+def check_writer(path: str | os.PathLike[str]) -> None:
+    """Refuse, before any request, an .xlsx output while ALMMIGRATE_XLSX_WRITER names no
+    writer this installation has (InputError, exit 2): found only when the file is written,
+    it would end a run that has already read, sent or tested everything."""
+    if str(path).lower().endswith(".xlsx"):
+        export_writer()
 
 
 class SheetStreams:
