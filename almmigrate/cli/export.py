@@ -8,6 +8,7 @@ import click
 
 from almmigrate.cli.options import connection_options, settings_from
 from almmigrate.exporter import ONLY_CHOICES, export
+from almmigrate.files.atomic import file_identity
 
 INCLUDE_SECRETS_WARNING = (
     "WARNING: --include-secrets writes every password, token and key IN CLEAR TEXT to {out}.\n"
@@ -97,13 +98,21 @@ def command(
     )
     if include_secrets:
         click.secho(INCLUDE_SECRETS_WARNING.format(out=out), err=True, fg="red", bold=True)
-    summary = export(
-        settings,
-        out,
-        only=only,
-        projects=projects,
-        with_last_job=with_last_job,
-        include_secrets=include_secrets,
-        progress=True,
-    )
-    click.echo(summary.describe())  # the summary: stdout, as in every command
+    before = file_identity(out)
+    try:
+        summary = export(
+            settings,
+            out,
+            only=only,
+            projects=projects,
+            with_last_job=with_last_job,
+            include_secrets=include_secrets,
+            progress=True,
+        )
+        click.echo(summary.describe())  # the summary: stdout, as in every command
+    except KeyboardInterrupt:
+        if file_identity(out) in (None, before):
+            raise  # nothing of this run's is in place: "Interrupted", exit 130
+        # Ctrl-C came after the file was whole and in place: saying "interrupted" would
+        # hide a complete file (with --include-secrets, credentials in clear).
+        click.echo(f"Export finished: {out} was written in full before Ctrl-C came.")

@@ -137,6 +137,17 @@ def _swap_folder(work: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def file_identity(path: str | Path) -> tuple[int, int, int] | None:
+    """What tells one write of path from another (device, inode, modification time);
+    None when nothing is there. Every write here puts a new file or folder in place,
+    so the identity changes exactly when a write has completed."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino, found.st_mtime_ns)
+
+
 def cannot_write(target: Path, error: OSError) -> InputError:
     return InputError(f"cannot write {target}: {error.strerror or error}")
 
