@@ -33,8 +33,12 @@ _NESTING = 2  # a JSON-escaped repr, a URL-encoded JSON string, ...
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{6,}={0,2}")
 _ANCHOR = re.compile(r"[A-Za-z0-9]{3,}")
 # key, separator, then a quoted value (escape-aware, quotes possibly JSON-escaped) or a bare one.
+# A key is looked for only from the start of a run of key characters (digits, dots and dashes
+# before its first letter are passed over) and takes the whole run (no separator starts with a
+# key character, so a shorter key never matches): trying every position of a long run of
+# letters, each scanned to the run's end, took seconds for a few kilobytes.
 _FIELD_VALUE = re.compile(
-    r"""(?P<key>[A-Za-z_][\w.-]*)(?P<sep>(?:\\?["'])?\s*[:=]\s*)"""
+    r"""(?<![\w.-])[\d.-]*(?P<key>[A-Za-z_][\w.-]*+)(?P<sep>(?:\\?["'])?\s*[:=]\s*)"""
     r"""(?:(?P<q>\\?["'])(?P<quoted>(?:\\.|[^\\\n])*?)(?P=q)|(?P<bare>[^\s"'&,;)}\]\\]+))"""
 )
 

@@ -66,6 +66,16 @@ def test_a_short_secret_is_hidden_where_it_is_a_fields_value_only(
     assert redactor.scrub(shown) == expected
 
 
+@pytest.mark.timeout(20)  # scanning every start of a long word was quadratic: hours for this
+def test_long_runs_of_letters_are_scrubbed_in_one_pass(redactor: Redactor) -> None:
+    # A server's page can hold hundreds of kilobytes of letters and digits (a base64 image).
+    blob = "h1" * 100_000
+    text = f'{blob} -alm_pass: "{SHORT}" 9alm_pass={SHORT} x.alm_pass: {SHORT} {blob}'
+    assert redactor.scrub(text) == (
+        f'{blob} -alm_pass: "{MASK}" 9alm_pass={MASK} x.alm_pass: {MASK} {blob}'
+    )
+
+
 def test_unrelated_text_and_other_base64_are_left_alone(redactor: Redactor) -> None:
     other = base64.b64encode(b"alice:something-else").decode()
     text = f"Unreachable host; request id {other}; passwords: 3 changed"
