@@ -129,6 +129,12 @@ CORPUS: dict[str, tuple[str, tuple[str, ...]]] = {
         'connections row 1: the column "project" or "project_name" is missing',
         ALL,
     ),
+    "lone-surrogate.json": (
+        "InputError: {path}: connectors row 2, params.alm_user: a JSON string that is not valid "
+        "Unicode text: \\ud83d is half of a UTF-16 surrogate pair, without its other half; "
+        "correct or remove it",
+        ALL,
+    ),
     "masked-secret-no-value.csv": (
         'connectors row 2, params.alm_pass: masked secret and no value for connector "Jira Fixture" '
         "in --secrets (needed to create it)",

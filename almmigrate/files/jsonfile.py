@@ -7,6 +7,7 @@ columns "params.x" and "last_job.x" are nested as objects, lists stay lists.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -94,13 +95,48 @@ def read_document(path: Path) -> dict[str, Table]:
             f'format_version "{version}" is not supported (this tool reads "{FORMAT_VERSION}")',
             file=str(path),
         )
+    # An escaped UTF-16 surrogate (\ud83d) decodes to a lone surrogate unless its pair
+    # follows: no text a server can store. Looked for value by value only when one is there.
+    checked = _SURROGATE_ESCAPE.search(text) is not None
     # pop: each sheet's parsed items are let go once they are flattened into rows
     tables = {
-        name: _table(path, name, document.pop(name)) for name in DATA_SHEETS if name in document
+        name: _table(path, name, document.pop(name), checked)
+        for name in DATA_SHEETS
+        if name in document
     }
     if META_SHEET in document:
         tables[META_SHEET] = _meta_table(path, document[META_SHEET])
+        if checked:
+            _check_text(path, META_SHEET, 1, None, document[META_SHEET])
     return tables
+
+
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_text(path: Path, sheet: str, row: int, column: str | None, value: Any) -> None:
+    """Refuse a string (or key) in value holding a lone UTF-16 surrogate, naming where it is."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            where = key if column is None else f"{column}.{key}"
+            _check_text(path, sheet, row, column, key)
+            _check_text(path, sheet, row, where, inner)
+    elif isinstance(value, list):
+        for inner in value:
+            _check_text(path, sheet, row, column, inner)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as error:
+            lone = ascii(value[error.start])[1:-1]
+            raise InputError(
+                f"a JSON string that is not valid Unicode text: {lone} is half of a UTF-16 "
+                "surrogate pair, without its other half; correct or remove it",
+                file=str(path),
+                sheet=sheet,
+                row=row,
+                column=ascii(column)[1:-1] if column is not None else None,
+            ) from None
 
 
 class _DuplicateKey(ValueError):
@@ -119,7 +155,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
-def _table(path: Path, name: str, items: Any) -> Table:
+def _table(path: Path, name: str, items: Any, checked: bool) -> Table:
     if items is None:
         items = []
     if not isinstance(items, list):
@@ -129,6 +165,8 @@ def _table(path: Path, name: str, items: Any) -> Table:
     columns: dict[str, None] = {}
     rows = []
     for number, item in enumerate(items, start=1):
+        if checked:
+            _check_text(path, name, number, None, item)
         row = _flatten(path, name, number, item)
         columns.update(dict.fromkeys(row))
         rows.append(row)
