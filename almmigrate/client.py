@@ -5,12 +5,13 @@ share between threads: one connection pool sized to the concurrency, one
 :class:`~almmigrate.ratelimit.RateLimiter` that every worker goes through, and
 thread-safe :class:`RequestStats`.
 
-Retries (tenacity): 429, 502, 503, 504, connect errors and read timeouts, with
+Retries (tenacity): 429, any 5xx, connect errors and read timeouts, with
 exponential backoff and jitter, `Retry-After` honoured (seconds or HTTP date),
 capped by `settings.retries` attempts and `settings.max_wait` seconds of
 waiting. A POST (create) is retried only when the server certainly did not act
 (429, 503, a connection that never opened); otherwise it raises
-:class:`~almmigrate.errors.OutcomeUnknown` and is never re-sent blind.
+:class:`~almmigrate.errors.OutcomeUnknown` (502, 504, no answer) or fails (500),
+and is never re-sent blind.
 """
 
 from __future__ import annotations

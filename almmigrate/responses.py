@@ -288,7 +288,12 @@ def status_error(response: httpx.Response, attempt: Attempt) -> Exception:
             scrub(f"the instance failed: try again later, or ask its administrator {where}"),
             **info,
         )
-        return Retryable(failed, retry_after=retry_after) if status in (502, 503, 504) else failed
+        # A request safe to repeat (a read, a PATCH) is tried again after any 5xx: the
+        # instance may answer it next time. A POST only after a 503, which says the
+        # instance did not act; after a 500 it may have created the object.
+        if attempt.safe or status == 503:
+            return Retryable(failed, retry_after=retry_after)
+        return failed
     return ApiError(scrub(f"the instance refused the request {where}"), **info)
 
 

@@ -757,3 +757,33 @@ def test_an_ods_path_is_refused_before_any_request_saying_how_to_get_one(
         "and import read\n"
     )
     assert source_sim.stats.requests == 0 and not out.exists()
+
+
+def test_an_instance_answering_500_is_retried_and_one_that_keeps_failing_is_exit_3(
+    cli: Any, source_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The README: 5xx answers are retried; a run that cannot finish exits 3. A list
+    # request answered 500 was neither retried nor exit 3 (it was exit 1).
+    from almmigrate.client import SDEClient
+    from almmigrate.files import read_tables
+    from almmigrate.sim import Faults
+
+    monkeypatch.setattr(SDEClient, "_backoff", lambda self, attempt: 0.0)  # no real waits
+    monkeypatch.setenv("SDE_TOKEN", source_sim.token)
+    out = tmp_path / "x.json"
+    source_sim.set_faults(Faults(fail_rate=0.3, fail_status=500, seed=5))
+    code, _, err = cli("export", "--url", source_sim.url, "--out", str(out), "--page-size", "20")
+    assert code == 0, err
+    assert source_sim.stats.as_dict()["by_status"][500] >= 3
+    assert len(list(read_tables(out)["connections"].rows)) == 133
+
+    source_sim.set_faults(Faults(fail_rate=1.0, fail_status=500))
+    again = tmp_path / "again.json"
+    before = source_sim.stats.requests
+    code, _, err = cli("export", "--url", source_sim.url, "--out", str(again))
+    assert code == 3, err
+    [line] = err.strip().splitlines()
+    assert line.startswith("ServerError: the instance failed: try again later")
+    assert line.endswith("500: A server error occurred.] (gave up after 6 attempts)")
+    assert source_sim.stats.requests - before == 6
+    assert not again.exists()

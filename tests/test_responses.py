@@ -112,7 +112,7 @@ STATUS_CASES: list[tuple[int, bytes, dict[str, str], tuple[str, str, float | Non
     (429, b'{"detail": "Request was throttled."}', {"retry-after": "7"}, ("Retryable", "RateLimited", 7.0,
      "the instance is rate limiting requests: lower --rate or --concurrency, or try again later "
      f"{WHERE}429: Request was throttled.]")),
-    (500, b"boom", {}, ("ServerError", "ServerError", None,
+    (500, b"boom", {}, ("Retryable", "ServerError", None,
      f"the instance failed: try again later, or ask its administrator {WHERE}500: boom]")),
     (503, b"", {"retry-after": "3"}, ("Retryable", "ServerError", 3.0,
      f"the instance failed: try again later, or ask its administrator {WHERE}503: Service Unavailable]")),

@@ -553,6 +553,14 @@ def test_fail_rate_answers_503_and_commits_nothing(make_sim: Any) -> None:
     assert (sim.stats.failed, sim.stats.writes) == (2, 0)
 
 
+def test_fail_status_answers_another_server_error(make_sim: Any) -> None:
+    sim = make_sim(faults=Faults(fail_rate=1.0, fail_status=500))
+    with api(sim) as client:
+        read = client.get("connectors/alm/")
+    assert (read.status_code, read.json()) == (500, {"detail": "A server error occurred."})
+    assert sim.stats.as_dict()["by_status"] == {500: 1}
+
+
 def test_drop_commits_the_write_then_closes_without_answer(make_sim: Any) -> None:
     sim = make_sim(faults=Faults(drop_rate=1.0))
     with api(sim) as client:
@@ -605,6 +613,8 @@ def test_faults_reject_nonsense() -> None:
         Faults(throttle="fixed-window")
     with pytest.raises(ValueError, match="capacity"):
         Faults(capacity=0)
+    with pytest.raises(ValueError, match="fail_status must be one of 500, 502, 503, 504"):
+        Faults(fail_status=501)
 
 
 # ---------------------------------------------------------------- server set-up

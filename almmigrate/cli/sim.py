@@ -32,7 +32,7 @@ def _describe_faults(faults: Faults) -> str:
     if faults.capacity:
         parts.append(f"capacity {faults.capacity} requests at once (others queue)")
     if faults.fail_rate:
-        parts.append(f"{faults.fail_rate:.0%} of requests fail with 503")
+        parts.append(f"{faults.fail_rate:.0%} of requests fail with {faults.fail_status}")
     if faults.drop_rate:
         parts.append(f"{faults.drop_rate:.0%} of writes committed then dropped unanswered")
     if faults.revoke_after_writes is not None:
@@ -137,7 +137,14 @@ def _stop(signum: int, frame: FrameType | None) -> None:
     type=click.FloatRange(0, 1),
     default=0.0,
     show_default=True,
-    help="Share of requests answered 503 before processing (0 to 1).",
+    help="Share of requests answered --fail-status before processing (0 to 1).",
+)
+@click.option(
+    "--fail-status",
+    type=click.Choice(["500", "502", "503", "504"]),
+    default="503",
+    show_default=True,
+    help="The status those requests are answered with.",
 )
 @click.option(
     "--drop-rate",
@@ -194,6 +201,7 @@ def command(
     capacity: int | None,
     retry_after_date: bool,
     fail_rate: float,
+    fail_status: str,
     drop_rate: float,
     revoke_after_writes: int | None,
     write_error_bytes: int,
@@ -232,6 +240,7 @@ def command(
         drop_rate,
         seed,
         retry_after_date,
+        fail_status=int(fail_status),
         throttle=throttle,
         throttle_window=throttle_window,
         limit_headers=limit_headers,

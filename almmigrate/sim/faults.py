@@ -23,6 +23,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 THROTTLES = ("token-bucket", "sliding-window")
+# What a failing instance (fail_rate) says, by the status it answers.
+FAIL_DETAILS = {
+    500: "A server error occurred.",
+    502: "Bad gateway.",
+    503: "Service temporarily unavailable, try again later.",
+    504: "Gateway timeout.",
+}
+FAIL_STATUSES = tuple(FAIL_DETAILS)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,8 @@ class Faults:
     limit_headers: send RateLimit-Limit/-Remaining/-Reset/-Policy on every answer.
     capacity: requests the instance works on at once; each takes latency_ms and the
         others queue, so latency grows with concurrent requests (no 429). None: unbounded.
-    fail_rate: share of requests answered 503 before they are processed.
+    fail_rate: share of requests answered `fail_status` before they are processed.
+    fail_status: the status of those answers: 503 (unavailable), or 500, 502, 504.
     drop_rate: share of writes (POST, PATCH) that are processed and committed, after
         which the connection is closed without any response.
     seed: makes the fail and drop decisions reproducible.
@@ -62,6 +71,7 @@ class Faults:
     drop_rate: float = 0.0
     seed: int | None = None
     retry_after_date: bool = False
+    fail_status: int = 503
     echo_rejects: bool = False
     revoke_after_writes: int | None = None
     write_error_bytes: int = 0
@@ -85,6 +95,8 @@ class Faults:
         for name in ("fail_rate", "drop_rate"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
+        if self.fail_status not in FAIL_STATUSES:
+            raise ValueError(f"fail_status must be one of {', '.join(map(str, FAIL_STATUSES))}")
         if self.revoke_after_writes is not None and self.revoke_after_writes < 0:
             raise ValueError("revoke_after_writes must be 0 or more (or None)")
         if self.write_error_bytes < 0:
@@ -267,10 +279,9 @@ class FaultMiddleware:
         fail_roll = rng.random()
         drop_roll = rng.random() if method in WRITE_METHODS else 1.0
         if fail_roll < faults.fail_rate:
-            self.stats.count("failed", 503)
-            await _send_json(
-                send, 503, {"detail": "Service temporarily unavailable, try again later."}
-            )
+            status = faults.fail_status
+            self.stats.count("failed", status)
+            await _send_json(send, status, {"detail": FAIL_DETAILS[status]})
             return
         if drop_roll < faults.drop_rate:
             self.stats.count("dropped")
