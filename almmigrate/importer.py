@@ -401,15 +401,17 @@ def _write_files(
 
 @contextmanager
 def _ctrl_c_ignored() -> Iterator[None]:
-    """Ctrl-C is ignored for the block: a report half written after one would be lost."""
+    """Ctrl-C (and SIGTERM, which the CLI makes one) is ignored for the block: a report half
+    written after one would be lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _try_write(outcome: ImportRun, label: str, path: Path, write: Callable[[], Any]) -> bool:

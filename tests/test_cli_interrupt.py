@@ -97,3 +97,64 @@ def test_ctrl_c_twice_during_an_export_is_quiet(
     clean(err)
     assert "Interrupted (Ctrl-C)." in err or "Stopped." in err
     assert not (tmp_path / "out.xlsx").exists()
+
+
+def _row_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("almmigrate-xlsx"))
+
+
+def test_sigterm_during_an_xlsx_export_removes_its_row_folder_and_partial_file(
+    make_sim: Any, source_data: dict[str, Any], tmp_path: Path
+) -> None:
+    # `kill` left the almmigrate-xlsx-* folder of the export's row files in TMPDIR forever.
+    sim = make_sim(source_data, faults=Faults(latency_ms=30))
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    out = tmp_path / "out" / "x.xlsx"
+    out.parent.mkdir()
+    # One connection a page, the early workbook (and its row folder) opened after five.
+    code = (
+        "import almmigrate.earlywrite as early; early.GUESS_AFTER = 5; "
+        "from almmigrate.cli import main; main()"
+    )
+    args = ["export", "--url", sim.url, "--out", str(out), "--page-size", "1", "--concurrency", "1"]
+    env = {**os.environ, "SDE_TOKEN": sim.token, "TMPDIR": str(temporary)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: bool(_row_folders(temporary)), process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    clean(err)
+    assert err.strip().splitlines()[-1] == "Interrupted (SIGTERM)."
+    assert list(temporary.iterdir()) == []
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_row_folder_a_killed_run_left_is_removed_by_the_next_xlsx_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # SIGKILL cannot be caught: the next run sweeps what it left, as atomic does partial files.
+    import socket
+    import tempfile
+
+    from almmigrate.files import Table, write_tables
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    host = socket.gethostname()
+    temporary = tmp_path / "tmp"
+    abandoned = temporary / f"almmigrate-xlsx.almmigrate-partial-{host}-{dead.stdout.strip()}.k3x9"
+    live = temporary / f"almmigrate-xlsx.almmigrate-partial-{host}-{os.getpid()}.live"
+    for folder in (abandoned, live):
+        folder.mkdir(parents=True)
+        (folder / "row-file").write_text("CANARY-row-7f2e", encoding="utf-8")
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    write_tables(tmp_path / "x.xlsx", [Table("connectors", ["id"], [{"id": 1}])], meta={})
+    assert _row_folders(temporary) == [live.name]  # a live run's folder is left alone
+    assert f"removed {abandoned}: a partial file left by an interrupted run" in caplog.text

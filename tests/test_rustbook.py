@@ -456,7 +456,7 @@ def test_a_full_temporary_folder_is_one_line_exit_2_and_leaves_nothing(
     assert len(lines) == 1, err
     assert re.fullmatch(
         f"InputError: cannot write {re.escape(str(out))}: no space left in the temporary "
-        f"folder {re.escape(str(temporary))}/almmigrate-xlsx-[^ ]+ \\(TMPDIR names another\\)",
+        f"folder {re.escape(str(temporary))}/almmigrate-xlsx\\.almmigrate-partial-[^ ]+ \\(TMPDIR names another\\)",
         lines[0],
     ), lines[0]
     assert list(out.parent.iterdir()) == []
@@ -480,7 +480,7 @@ def test_a_rust_writer_panic_without_an_os_error_is_one_line_too(
         write_with(RUST_WRITER, path, [Table("connectors", ["id"], [{"id": 1}])])
     assert re.fullmatch(
         f"cannot write {re.escape(str(path))}: the xlsx writer failed \\(index out of bounds\\) "
-        f"writing in the temporary folder {re.escape(str(tmp_path))}/almmigrate-xlsx-[^ ]+",
+        f"writing in the temporary folder {re.escape(str(tmp_path))}/almmigrate-xlsx\\.almmigrate-partial-[^ ]+",
         str(refused.value),
     ), str(refused.value)
     assert list(tmp_path.iterdir()) == []

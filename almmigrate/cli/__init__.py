@@ -141,6 +141,10 @@ def main(argv: list[str] | None = None) -> Any:
         # `| head` ends quietly. Only for the console script: in a process that calls
         # main() itself (a test, a server) a peer closing a socket would kill it.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if argv is None:
+        # `kill` (a CI job cancelled, a container stopped) stops a run as Ctrl-C does: the
+        # report of what was finished written, partial files and row folders removed.
+        signal.signal(signal.SIGTERM, _terminated)
     verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
     verbose += (argv or sys.argv[1:]).count("--verbose")
     # A run of its own, as a separate process would be: it learns its secrets from its
@@ -152,7 +156,8 @@ def main(argv: list[str] | None = None) -> Any:
         except (click.exceptions.Abort, KeyboardInterrupt):
             if argv is None:
                 stop_at_next_interrupt()
-            click.echo("Interrupted (Ctrl-C).", err=True)
+            how = "SIGTERM" if _TERMINATED.is_set() else "Ctrl-C"
+            click.echo(f"Interrupted ({how}).", err=True)
             sys.exit(130)
         except click.ClickException as error:
             error.show()
@@ -165,6 +170,14 @@ def main(argv: list[str] | None = None) -> Any:
             report_error(error, verbose)
             sys.exit(error.exit_code)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+_TERMINATED = threading.Event()
+
+
+def _terminated(signum: int, frame: object) -> None:
+    _TERMINATED.set()
+    raise KeyboardInterrupt
 
 
 def stop_at_next_interrupt() -> None:
@@ -184,3 +197,4 @@ def stop_at_next_interrupt() -> None:
         os._exit(130)
 
     signal.signal(signal.SIGINT, stop_now)
+    signal.signal(signal.SIGTERM, stop_now)

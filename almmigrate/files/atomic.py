@@ -113,6 +113,23 @@ def atomic_folder(target: Path, *, private: bool = False) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def temporary_folder(label: str) -> Iterator[Path]:
+    """A folder of this run's own in the temporary folder (TMPDIR), removed at the end.
+
+    Named as this run's partial (``LABEL.almmigrate-partial-HOST-PID.XXXX``): a run
+    killed before it could remove it (SIGKILL, a crash) leaves it, and the next run
+    that makes one removes it once PID is gone (an export's row files may hold secrets).
+    """
+    parent = Path(tempfile.gettempdir())
+    remove_abandoned_partials(parent)
+    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(Path(label)), dir=parent))
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def new_file(path: Path, encoding: str) -> IO[str]:
     """A new text file readable by its owner only (newline="" for the csv module)."""
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -40,7 +40,7 @@ import xlsxwriter.exceptions
 from xlsxwriter.utility import quote_sheetname, xl_col_to_name, xl_range
 
 from almmigrate.errors import InputError
-from almmigrate.files import cells
+from almmigrate.files import atomic, cells
 from almmigrate.files import table as limits
 from almmigrate.files.table import Table
 from almmigrate.secrets import MASK
@@ -170,13 +170,14 @@ def _close(book: Any) -> None:
 def _row_folder() -> Iterator[str]:
     """The folder of a workbook's row files (constant-memory mode), removed even when a row
     generator fails half way, so no sheet data is left in the temporary folder."""
-    try:
-        folder = tempfile.TemporaryDirectory(prefix="almmigrate-xlsx-")
-    except OSError as error:
-        reason = _row_folder_reason(error, tempfile.gettempdir())
-        raise RowFolderFailed(error.errno, reason) from None
-    with folder as tmpdir:
-        yield tmpdir
+    # Named so that the next run removes it should this one be killed (atomic's partials).
+    with contextlib.ExitStack() as stack:
+        try:
+            folder = stack.enter_context(atomic.temporary_folder("almmigrate-xlsx"))
+        except OSError as error:
+            reason = _row_folder_reason(error, tempfile.gettempdir())
+            raise RowFolderFailed(error.errno, reason) from None
+        yield os.fspath(folder)
 
 
 class RowFolderFailed(OSError):
