@@ -211,8 +211,9 @@ def test_a_report_or_template_cell_over_the_limit_is_refused(tmp_path: Path) -> 
 
 
 NOT_EXACT = (
-    "this text holds _xHHHH_ sequences that would read back from an .xlsx changed (they meet "
-    "the escapes an .xlsx writes for control characters); export to .json instead"
+    "this text holds _xHHHH_ sequences, the way an .xlsx spells a character, that this writer "
+    "cannot keep apart from the text around them: it would read back changed; export to .json "
+    "instead"
 )
 # Text that some writer's _xHHHH_ escape gave back changed, and what each writer does now.
 ESCAPES_MEETING = {

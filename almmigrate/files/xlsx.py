@@ -524,8 +524,9 @@ def _check_length(sheet: str, row: int, column: str, text: str) -> None:
 
 def _not_exact(sheet: str, row: int, column: str) -> None:
     raise InputError(
-        "this text holds _xHHHH_ sequences that would read back from an .xlsx changed "
-        "(they meet the escapes an .xlsx writes for control characters); export to .json instead",
+        "this text holds _xHHHH_ sequences, the way an .xlsx spells a character, that this "
+        "writer cannot keep apart from the text around them: it would read back changed; "
+        "export to .json instead",
         sheet=sheet,
         row=row,
         column=column,
