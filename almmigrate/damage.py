@@ -41,7 +41,7 @@ from almmigrate.dataset import (
 from almmigrate.errors import Problem
 from almmigrate.mapping import TargetIndex
 from almmigrate.plan_types import Match
-from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, Plugin
+from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, Plugin, is_secret
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # Thousands grouped with commas, as a spreadsheet writes (or reads and drops) them.
@@ -321,6 +321,8 @@ def _check(
     """by_hand: numbers in text fields are doubted (see _typed_number)."""
     warnings = []
     for name, value in values.items():
+        if prefix == PARAM_PREFIX and is_secret(name, plugin):
+            continue  # the file holds a mask or a secret; quoting the target's would show it
         original = held.get(name)
         if original is None and plugin is not None:
             original = _damaged_choice(plugin, name, value)

@@ -17,6 +17,7 @@ from functools import cache, cached_property
 from importlib import resources
 from typing import Any
 
+from almmigrate.files.cells import MAX_EXACT_INT
 from almmigrate.secrets import MASK, name_is_secret
 
 SYSTEM = "system"
@@ -338,8 +339,8 @@ def param_from_cell(spec: Field | None, value: Any, *, text_only: bool) -> Any:
     """
     if text_only or value is None or value == MASK:
         return coerce_cell(spec, value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INT:
+        value = int(value)  # a spreadsheet's 7.0; a bigger one has lost digits: kept a float
     if spec is None or check_value(spec, value) is None:
         return value
     return coerce_cell(spec, value)

@@ -381,3 +381,21 @@ def test_libreoffice_itself_still_saves_what_the_tab_fixtures_hold(tmp_path: Pat
         made, committed = read_tables(tmp_path / name), read_tables(LIBREOFFICE / name)
         for sheet in ("connectors", "connections", "projects"):  # not _meta: its url and time
             assert made[sheet] == committed[sheet]
+
+
+def test_a_secret_field_is_never_checked_so_the_targets_secret_is_never_quoted() -> None:
+    held = {"alm_pass": "S3cret-jira-montreal-1", "alm_project": "0042"}
+    target = Snapshot(connections=[Connection(alias="A", connector=1, project=1, params=held)])
+    dataset = Dataset(
+        connections=[
+            ConnectionRecord(
+                alias="A", project=1, params={"alm_pass": 4242, "alm_project": "42"}, row=2
+            )
+        ],
+        file_format="xlsx",
+    )
+    shown = [str(p) for p in check_dataset(dataset, {"": bundled_plugins()["jira"]}, target)]
+    assert shown == [
+        "connections row 2, params.alm_project: looks like a spreadsheet turned '0042' into "
+        "'42' (the target holds '0042')"
+    ]

@@ -172,6 +172,10 @@ def test_a_number_in_a_text_field_is_not_an_error(trac):
         ("alm_project", 12345, False, 12345),
         ("alm_project", 12345.0, False, 12345),
         ("alm_project", 1.5, False, 1.5),
+        # Past 2**53 a spreadsheet's double has lost digits: no integer is made up from it.
+        ("alm_project", 12345678901234567890.0, False, 12345678901234567890.0),
+        ("alm_project", 1e300, False, 1e300),
+        ("alm_project", float(2**53), False, 2**53),
         ("sde_min_priority", 7.0, False, 7),
         ("sde_min_priority", "7", False, "7"),
         ("alm_validate_cert", True, False, True),

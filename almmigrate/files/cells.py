@@ -16,6 +16,8 @@ import re
 from typing import Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet stores numbers as doubles: past this, a whole number has lost digits.
+MAX_EXACT_INT = 2**53
 _CSV_ESCAPE_STARTS = (*FORMULA_STARTS, "'")
 # The .xlsx escape, as XlsxWriter writes it: a literal _xHHHH_ gets its underscore
 # escaped (_x005F_xHHHH_), then each control character XML cannot hold becomes

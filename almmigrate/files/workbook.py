@@ -33,6 +33,7 @@ from almmigrate.files.cellformats import (
     xls_formats,
     xlsx_percent_cells,
 )
+from almmigrate.files.cells import MAX_EXACT_INT
 from almmigrate.files.container import BOMB, Container, ForbiddenXML, check_workbook
 from almmigrate.files.formulas import first_unreadable_cell, sheet_members
 from almmigrate.files.table import ALL_SHEETS, DATA_SHEETS, Table
@@ -40,7 +41,6 @@ from almmigrate.files.xlsx import cell_range, column_letter
 from almmigrate.secrets import cut
 
 SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
-_MAX_EXACT = 2**53
 _HIDDEN = (python_calamine.SheetVisibleEnum.Hidden, python_calamine.SheetVisibleEnum.VeryHidden)
 
 
@@ -275,7 +275,7 @@ class _SheetReader:
             if self.percent and (number, index + 1) in self.percent:
                 self._shown_as_percent(number, columns, index, value)
             # Spreadsheets hold every number as a double: 7 comes back as 7.0.
-            if kind is float and value.is_integer() and abs(value) <= _MAX_EXACT:
+            if kind is float and value.is_integer() and abs(value) <= MAX_EXACT_INT:
                 return int(value)
             return value
         if kind is bool:

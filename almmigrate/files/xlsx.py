@@ -78,7 +78,7 @@ _WIDTH_SAMPLE = 50  # rows looked at to size the columns
 _MAX_WIDTH = 60
 _STYLED_STARTS = frozenset((*cells.FORMULA_STARTS, MASK[0]))
 # Excel stores numbers as doubles: a bigger integer would lose digits.
-_MAX_EXACT_INT = 2**53
+_MAX_EXACT_INT = cells.MAX_EXACT_INT
 # Never let XlsxWriter's convenience `write()` guess: text stays text.
 _OPTIONS = {
     "strings_to_numbers": False,
