@@ -42,7 +42,7 @@ def test_ctrl_c_after_the_file_is_in_place_is_a_finished_export(
         "--out", str(out),
     )  # fmt: skip
     assert code == 0, err
-    assert stdout == f"Export finished: {out} was written in full before Ctrl-C came.\n"
+    assert stdout == f"Export finished: {out} was written in full before the interrupt came.\n"
     assert "Interrupted" not in err
     assert out.stat().st_size > 0 and out.stat().st_mode & 0o777 == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]

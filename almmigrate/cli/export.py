@@ -113,6 +113,6 @@ def command(
     except KeyboardInterrupt:
         if file_identity(out) in (None, before):
             raise  # nothing of this run's is in place: "Interrupted", exit 130
-        # Ctrl-C came after the file was whole and in place: saying "interrupted" would
+        # Ctrl-C (or SIGTERM, which stops a run the same way) came after the file was whole and in place: saying "interrupted" would
         # hide a complete file (with --include-secrets, credentials in clear).
-        click.echo(f"Export finished: {out} was written in full before Ctrl-C came.")
+        click.echo(f"Export finished: {out} was written in full before the interrupt came.")
