@@ -41,7 +41,7 @@ from almmigrate.dataset import (
 from almmigrate.errors import Problem
 from almmigrate.mapping import TargetIndex
 from almmigrate.plan_types import Match
-from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, Plugin, is_secret
+from almmigrate.schema import CHOICE_TYPES, TEXT_TYPES, Plugin, is_number, is_secret
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 # Thousands grouped with commas, as a spreadsheet writes (or reads and drops) them.
@@ -342,10 +342,10 @@ def _check(
 def _typed_number(plugin: Plugin, name: str, value: Any, held: Mapping[str, Any]) -> str | None:
     """A number in a text field that would be sent (the target holds no such number there)."""
     spec = plugin.field(name)
-    if spec is None or spec.field_type not in _TEXT_FIELDS or not _is_number(value):
+    if spec is None or spec.field_type not in _TEXT_FIELDS or not is_number(value):
         return None
     original = held.get(name)
-    if _is_number(original) or (original is not None and cell_text(original) == cell_text(value)):
+    if is_number(original) or (original is not None and cell_text(original) == cell_text(value)):
         return None  # what the target holds: nothing is sent
     text = cell_text(value)
     holds = f" (the target holds '{original}')" if original is not None else ""
@@ -353,10 +353,6 @@ def _typed_number(plugin: Plugin, name: str, value: Any, held: Mapping[str, Any]
         f"the number {text} in a text field is sent as a number, as the cell holds it{holds}; "
         f"if it is text, make the cell text (type '{text})"
     )
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _damaged_choice(plugin: Plugin, name: str, value: Any) -> str | None:

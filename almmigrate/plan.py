@@ -29,7 +29,14 @@ from almmigrate.models import Connection, Connector
 from almmigrate.naturalkey import connection_label, name_key, same_name, trimmed_on_write
 from almmigrate.plan_types import Change, Match, Mode, Plan, PlanAction, PlanItem
 from almmigrate.problems import warning
-from almmigrate.schema import CHOICE_TYPES, DERIVED_PARAMS, Plugin, is_secret, split_checkbox
+from almmigrate.schema import (
+    CHOICE_TYPES,
+    DERIVED_PARAMS,
+    Plugin,
+    is_number,
+    is_secret,
+    split_checkbox,
+)
 from almmigrate.secrets import MASK
 from almmigrate.secretsfile import SecretValues
 
@@ -145,13 +152,9 @@ def values_equal(plugin: Plugin | None, name: str, a: Any, b: Any) -> bool:
         # A file that lost the type (CSV; a list or dict in a workbook) holds the text
         # it writes for the value: reading it back is no change.
         return value is not None and text in (_number_text(value), value_text(value))
-    if _is_number(a) and _is_number(b):
+    if is_number(a) and is_number(b):
         return bool(a == b)  # 2.0 reads back from a workbook as 2: the same JSON number
     return type(a) is type(b) and a == b
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _number_text(value: Any) -> str | None:

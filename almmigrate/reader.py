@@ -17,7 +17,7 @@ from pathlib import Path
 from almmigrate.dataset import Dataset
 from almmigrate.errors import InputError, Problem, ValidationFailed
 from almmigrate.schema import Plugin, bundled_plugins
-from almmigrate.secrets import cut
+from almmigrate.secrets import error_reason
 
 # Exceptions a reader library raises on content it did not expect.
 _LIBRARY_ERRORS = (
@@ -57,13 +57,7 @@ def read_dataset_with_problems(
     except InputError:
         raise
     except _LIBRARY_ERRORS as error:
-        raise InputError(f"cannot read this file: {_reason(error)}", file=label) from None
+        raise InputError(f"cannot read this file: {error_reason(error)}", file=label) from None
     dataset, problems = tables_to_dataset(tables, plugins or bundled_plugins(), source=label)
     dataset.source = dataset.source or label
     return dataset, problems
-
-
-def _reason(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    name = type(error).__name__
-    return f"{name}: {cut(text, 200)}" if text else name

@@ -191,7 +191,7 @@ def check_value(spec: Field, value: Any) -> str | None:
             return f'"{bad[0]}" is not one of {", ".join(spec.choices)}'
         return None
     if kind in TEXT_TYPES or kind == "checkbox":
-        if _is_number(value):
+        if is_number(value):
             return None  # params are JSON: instances hold numbers in text fields, and keep them
         if not isinstance(value, str):
             return "Not a valid string."
@@ -200,7 +200,8 @@ def check_value(spec: Field, value: Any) -> str | None:
     return None
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool (which Python counts as an int)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

@@ -226,6 +226,14 @@ def cut(text: str, limit: int) -> str:
     return f"{shown}... ({max(len(head) - limit, 0) + left} more characters)"
 
 
+def error_reason(error: BaseException, limit: int = 200) -> str:
+    """An exception as one line for a message: its type and the first line of its text,
+    secrets hidden and cut to limit."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    name = type(error).__name__
+    return f"{name}: {cut(text, limit)}" if text else name
+
+
 # Past a cut, beyond the longest form of a secret: a `field: "value"` or a base64
 # `user:password` around a short secret.
 _CUT_SLACK = 64

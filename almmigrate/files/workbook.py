@@ -38,7 +38,7 @@ from almmigrate.files.container import BOMB, Container, ForbiddenXML, check_work
 from almmigrate.files.formulas import first_unreadable_cell, sheet_members
 from almmigrate.files.table import ALL_SHEETS, DATA_SHEETS, Table
 from almmigrate.files.xlsx import cell_range, column_letter
-from almmigrate.secrets import cut
+from almmigrate.secrets import error_reason
 
 SUFFIXES = {".xlsx": "xlsx", ".xlsm": "xlsx", ".xls": "xls", ".ods": "ods"}
 _HIDDEN = (python_calamine.SheetVisibleEnum.Hidden, python_calamine.SheetVisibleEnum.VeryHidden)
@@ -72,7 +72,7 @@ def _reason(error: BaseException) -> str:
         return BOMB
     if isinstance(error, python_calamine.PasswordError):
         return "it is protected by a password; save a copy without one"
-    return f"{type(error).__name__}: {cut(text, 200)}" if text else type(error).__name__
+    return error_reason(error)
 
 
 def _read_sheets(path: Path, book: Any, container: Container) -> dict[str, Table]:

@@ -78,7 +78,6 @@ _WIDTH_SAMPLE = 50  # rows looked at to size the columns
 _MAX_WIDTH = 60
 _STYLED_STARTS = frozenset((*cells.FORMULA_STARTS, MASK[0]))
 # Excel stores numbers as doubles: a bigger integer would lose digits.
-_MAX_EXACT_INT = cells.MAX_EXACT_INT
 # Never let XlsxWriter's convenience `write()` guess: text stays text.
 _OPTIONS = {
     "strings_to_numbers": False,
@@ -310,7 +309,7 @@ def add_note(sheet: Any, row: int, column: int, text: str) -> None:
 
 def _exact_number(value: int | float) -> bool:
     if isinstance(value, int):
-        return -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT
+        return -cells.MAX_EXACT_INT <= value <= cells.MAX_EXACT_INT
     return math.isfinite(value)
 
 
@@ -458,7 +457,7 @@ def _write_rows(
             kind = value.__class__
             if kind is bool:
                 write_boolean(last_row, index, value, boolean)
-            elif kind is int and -_MAX_EXACT_INT <= value <= _MAX_EXACT_INT:
+            elif kind is int and -cells.MAX_EXACT_INT <= value <= cells.MAX_EXACT_INT:
                 write_number(last_row, index, value)
             elif kind is float and math.isfinite(value):
                 write_number(last_row, index, exact_float(value))
