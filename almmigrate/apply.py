@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
+from almmigrate.interrupts import pressed_again
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.naturalkey import name_key, same_name
 from almmigrate.plan_types import (
@@ -366,10 +367,10 @@ class _BatchRunner:
         queued = [pair for batch in pending for pair in batch]
         futures = [future for _, future in queued]
         try:
-            while not all(f.done() for f in futures):
+            while not all(f.done() for f in futures) and not pressed_again():
                 wait(futures, timeout=INTERRUPT_POLL)
         except KeyboardInterrupt:
-            pass  # a second Ctrl-C: report what is known now
+            pass  # a second Ctrl-C (outside an import's guard): report what is known now
         return [
             future.result()
             if future.done() and not future.cancelled()

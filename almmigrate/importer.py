@@ -7,7 +7,6 @@ same way. Both return an :class:`ImportRun`; the CLI only prints it.
 
 from __future__ import annotations
 
-import signal
 import threading
 import time
 from collections import deque
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from almmigrate import __version__
+from almmigrate import __version__, interrupts
 from almmigrate.apply import ApplyResult, ApplySummary, OutputFailed, RunStopped, apply_plan
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset, Snapshot
 from almmigrate.errors import AlmMigrateError, ApiError, InputError, Problem
@@ -326,28 +325,36 @@ def _prepare_and_apply(
             else "journal: none (--no-journal): a re-run looks every object up again"
         )
     journal = Journal(journal_path, target_url=client.settings.url) if journal_path else None
-    try:
-        result = _apply(client, plan, run, journal)
-    finally:
-        if journal is not None:
-            journal.close()
-    outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
-    if run.verify and result.stopped is None:
-        # After the last write: what the target holds now, against what the file says.
-        after = _read(client, "the target again", run.progress)
-        outcome.verification = verify_dataset(
-            dataset, after, project_map=prepared.project_map, plugins=plugins, match=options.match
-        )
-    about = {
-        **(context or {}),
-        "target": redact_url(client.settings.url),
-        "api": _api_shown(dataset, target),
-        "mode": options.mode,
-        "match": options.match,
-        "journal": str(journal_path) if journal_path else None,
-        "started_at": started_at,
-    }
-    _write_files(outcome, run, dataset, plugins, about)
+    # From the first Ctrl-C (or SIGTERM) on, no other one cuts the run short of its report.
+    with interrupts.first_interrupt_only() as presses:
+        try:
+            result = _apply(client, plan, run, journal)
+            if result.stopped is not None:
+                presses.settle()
+        finally:
+            if journal is not None:
+                journal.close()
+        outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
+        if run.verify and result.stopped is None:
+            # After the last write: what the target holds now, against what the file says.
+            after = _read(client, "the target again", run.progress)
+            outcome.verification = verify_dataset(
+                dataset,
+                after,
+                project_map=prepared.project_map,
+                plugins=plugins,
+                match=options.match,
+            )
+        about = {
+            **(context or {}),
+            "target": redact_url(client.settings.url),
+            "api": _api_shown(dataset, target),
+            "mode": options.mode,
+            "match": options.match,
+            "journal": str(journal_path) if journal_path else None,
+            "started_at": started_at,
+        }
+        _write_files(outcome, run, dataset, plugins, about)
     outcome.elapsed = time.monotonic() - started
     return outcome
 
@@ -362,7 +369,7 @@ def _write_files(
     """Write the report and the errors file; one that fails is noted, the other still written."""
     result = outcome.result
     assert result is not None
-    with _ctrl_c_ignored():
+    with interrupts.held():
         if run.report is not None:
             context = {
                 **about,
@@ -397,21 +404,6 @@ def _write_files(
                 outcome.errors = errors
 
             _try_write(outcome, "errors file", errors, write_errors)
-
-
-@contextmanager
-def _ctrl_c_ignored() -> Iterator[None]:
-    """Ctrl-C (and SIGTERM, which the CLI makes one) is ignored for the block: a report half
-    written after one would be lost."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _try_write(outcome: ImportRun, label: str, path: Path, write: Callable[[], Any]) -> bool:

@@ -129,8 +129,8 @@ def test_sigterm_during_an_xlsx_export_removes_its_row_folder_and_partial_file(
     )
     wait_for(lambda: bool(_row_folders(temporary)), process)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    out_, err = process.communicate(timeout=120)
+    assert process.returncode == 130, (out_, err)
     clean(err)
     assert err.strip().splitlines()[-1] == "Interrupted (SIGTERM)."
     assert list(temporary.iterdir()) == []

@@ -317,6 +317,84 @@ def test_a_failure_half_way_leaves_no_partial_file_and_the_old_one_intact(
     assert list((tmp_path / "tmp").iterdir()) == []
 
 
+def _interrupt_once(monkeypatch: pytest.MonkeyPatch, module: Any, name: str, after: bool) -> None:
+    """Ctrl-C (a KeyboardInterrupt) the first time module.name touches a partial file:
+    just after the real call (the file made, its name not yet known) or in place of it."""
+    real = getattr(module, name)
+    done = []
+
+    def interrupted(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if done or ".almmigrate-partial-" not in os.fspath(path):
+            return real(path, *args, **kwargs)
+        done.append(path)
+        if after:
+            real(path, *args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, name, interrupted)
+
+
+@pytest.mark.parametrize(
+    ("call", "name"),
+    [("open", "t.json"), ("open", "t.xlsx"), ("mkdir", "t.xlsx"), ("mkdir", "folder")],
+)
+def test_a_ctrl_c_just_after_a_partial_is_created_leaves_nothing(
+    tmp_path: Path, name: str, call: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGTERM landing between mkstemp's (or mkdtemp's) creation and its return left the
+    # partial file, or the row folder of an xlsx export, nameless to the clean-up.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    _interrupt_once(monkeypatch, os, call, after=True)
+    with pytest.raises(KeyboardInterrupt):
+        write_tables(tmp_path / name, [connectors([typed_row("CANARY-5e0f")])], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["t.xlsx", "folder"])
+def test_a_second_ctrl_c_during_the_clean_up_does_not_cut_it_short(
+    tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    _interrupt_once(monkeypatch, shutil, "rmtree", after=False)
+
+    def interrupted_rows() -> Any:
+        yield typed_row("CANARY-5e0f")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_tables(tmp_path / name, [Table("connectors", COLUMNS, interrupted_rows())], meta={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_ctrl_c_while_an_export_folder_is_replaced_leaves_one_whole_folder(
+    tmp_path: Path, when: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Between the renames the target was missing until the next write put the old one back.
+    out = tmp_path / "out"
+    write_tables(out, [connectors([typed_row("old")])], meta={})
+    real, renames = os.rename, []
+
+    def rename(source: Any, target: Any) -> None:
+        renames.append(target)
+        if len(renames) == 2 and when == "before":
+            raise KeyboardInterrupt
+        real(source, target)
+        if len(renames) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_tables(out, [connectors([typed_row("new")])], meta={})
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    expected = "old" if when == "before" else "new"
+    assert read_tables(out)["connectors"].rows[0]["params.x"] == expected
+
+
 KILLED_REPLACING = """
 import os, shutil, signal, sys
 from almmigrate.files import Table, write_tables

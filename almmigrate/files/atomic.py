@@ -35,6 +35,10 @@ _OLD = "-old"  # the end of the name of a folder being replaced
 _PARTIAL_NAME = re.compile(
     re.escape(_PARTIAL) + r"(?P<host>.+)-(?P<pid>\d+)\.[^.]+?(?P<old>" + _OLD + ")?$"
 )
+# How a partial file is created: new (never an existing file or a link), binary on Windows.
+_NEW_FILE = (
+    os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+)
 log = logging.getLogger(__name__)
 
 
@@ -49,12 +53,10 @@ def atomic_file(target: str | Path, *, private: bool = False) -> Iterator[IO[byt
     if target.is_dir():
         raise InputError(f"{target} is a folder; give a file path")
     parent = writable_parent(target)
-    # mkstemp creates the file 0600, so a private file is never readable by others.
+    temporary = _partial_path(parent, target)
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=_partial_prefix(target), dir=parent)
-    except OSError as error:
-        raise cannot_write(target, error) from None
-    try:
+        # Created 0600, so a private file is never readable by others.
+        descriptor = os.open(temporary, _NEW_FILE, 0o600)
         with os.fdopen(descriptor, "w+b") as stream:
             yield stream
             stream.flush()
@@ -63,8 +65,7 @@ def atomic_file(target: str | Path, *, private: bool = False) -> Iterator[IO[byt
             os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
+        _remove(temporary)
         if isinstance(error, OSError):
             raise cannot_write(target, error) from None
         raise
@@ -98,8 +99,9 @@ def atomic_folder(target: Path, *, private: bool = False) -> Iterator[Path]:
     Files created in it should be made with :func:`new_file` (0600 until the end).
     """
     parent = writable_parent(target)
-    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), dir=parent))
+    work = _partial_path(parent, target)
     try:
+        os.mkdir(work, 0o700)
         yield work
         if not private:
             for path in work.iterdir():
@@ -107,7 +109,7 @@ def atomic_folder(target: Path, *, private: bool = False) -> Iterator[Path]:
             os.chmod(work, 0o777 & ~_umask())
         _swap_folder(work, target)
     except BaseException as error:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
         if isinstance(error, OSError):
             raise cannot_write(target, error) from None
         raise
@@ -123,11 +125,12 @@ def temporary_folder(label: str) -> Iterator[Path]:
     """
     parent = Path(tempfile.gettempdir())
     remove_abandoned_partials(parent)
-    work = Path(tempfile.mkdtemp(prefix=_partial_prefix(Path(label)), dir=parent))
+    work = _partial_path(parent, Path(label))
     try:
+        os.mkdir(work, 0o700)
         yield work
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        _remove(work)
 
 
 def new_file(path: Path, encoding: str) -> IO[str]:
@@ -143,15 +146,20 @@ def _swap_folder(work: Path, target: Path) -> None:
         return
     # Named as this run's partial: should the run die before removing it, the next write
     # into the folder does (or puts it back, if the new folder never took its place).
-    old = Path(tempfile.mkdtemp(prefix=_partial_prefix(target), suffix=_OLD, dir=target.parent))
-    os.rmdir(old)
-    os.rename(target, old)
+    old = _partial_path(target.parent, target, _OLD)
     try:
+        os.rename(target, old)
         os.rename(work, target)
-    except OSError:
-        os.rename(old, target)
+    except BaseException:
+        # A failure or an interrupt (Ctrl-C, SIGTERM) between the two renames: the old
+        # folder goes back; one just after them: the new folder stays, the old one goes.
+        if not target.exists():
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(old, target)
+        else:
+            _remove(old)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
 
 
 def file_identity(path: str | Path) -> tuple[int, int, int] | None:
@@ -187,6 +195,34 @@ def _partial_prefix(target: Path) -> str:
     return f"{target.name}{_PARTIAL}{socket.gethostname()}-{os.getpid()}."
 
 
+def _partial_path(parent: Path, target: Path, suffix: str = "") -> Path:
+    """A new name for this run's partial of target (48 random bits after the host and PID).
+
+    Named before it is created, not by mkstemp or mkdtemp: the clean-up of a Ctrl-C or a
+    SIGTERM that comes just after the file is created, before mkstemp has returned its
+    name, knows what to remove.
+    """
+    return parent / f"{_partial_prefix(target)}{os.urandom(6).hex()}{suffix}"
+
+
+def _remove(path: Path) -> None:
+    """Remove a partial file or folder, if there; a Ctrl-C or SIGTERM that comes during the
+    removal is raised once it is done, so half a partial (maybe with secrets) never stays."""
+    interrupt: KeyboardInterrupt | None = None
+    for _ in range(3):  # a user pressing Ctrl-C over and over still gets out
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            break
+        except KeyboardInterrupt as error:
+            interrupt = interrupt or error
+    if interrupt is not None:
+        raise interrupt
+
+
 def remove_abandoned_partials(folder: Path) -> list[Path]:
     """Delete the partial files of writes into folder whose process died (they may hold secrets).
 
@@ -202,11 +238,7 @@ def remove_abandoned_partials(folder: Path) -> list[Path]:
             continue
         if match["old"] and _put_back(path, folder / path.name[: match.start()]):
             continue
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+        _remove(path)
         log.warning("removed %s: a partial file left by an interrupted run", path)
         removed.append(path)
     return removed
