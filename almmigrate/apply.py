@@ -30,13 +30,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from almmigrate.errors import AlmMigrateError, ApiError, ConnectionProblem, OutcomeUnknown
-from almmigrate.interrupts import pressed_again
+from almmigrate.interrupts import await_unless_pressed_again
 from almmigrate.journal import Journal, JournalEntry
 from almmigrate.naturalkey import name_key, same_name
 from almmigrate.plan_types import (
@@ -59,8 +59,6 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int, int], None]  # (objects done, objects in all)
 OutcomeCallback = Callable[[Outcome], None]  # each outcome as it is known
-# Polls of in-flight writes after Ctrl-C, so a second Ctrl-C can stop the waiting.
-INTERRUPT_POLL = 0.2
 
 
 @dataclass
@@ -365,12 +363,7 @@ class _BatchRunner:
         Nothing is journaled as done here: the next run looks every one of them up.
         """
         queued = [pair for batch in pending for pair in batch]
-        futures = [future for _, future in queued]
-        try:
-            while not all(f.done() for f in futures) and not pressed_again():
-                wait(futures, timeout=INTERRUPT_POLL)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C (outside an import's guard): report what is known now
+        await_unless_pressed_again([future for _, future in queued])
         return [
             future.result()
             if future.done() and not future.cancelled()

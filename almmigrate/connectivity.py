@@ -10,17 +10,17 @@ the same key and shows its params; otherwise the object is skipped with
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from almmigrate import interrupts
 from almmigrate.dataset import ConnectionRecord, ConnectorRecord, Dataset
 from almmigrate.errors import (
     AlmMigrateError,
@@ -134,12 +134,15 @@ def run_connectivity(
             on_progress=on_progress,
         )
 
-    try:
-        results = with_client(settings, run)
-    except TestsInterrupted as stopped:
-        if target is not None:
-            stopped.report = write_results(target, stopped.results)
-        raise
+    # From the first Ctrl-C (or SIGTERM) on, no other one cuts the run short of its report.
+    with interrupts.first_interrupt_only() as presses:
+        try:
+            results = with_client(settings, run)
+        except TestsInterrupted as stopped:
+            presses.settle()
+            if target is not None:
+                stopped.report = write_results(target, stopped.results)
+            raise
     return Connectivity(results, write_results(target, results) if target is not None else None)
 
 
@@ -278,9 +281,7 @@ def _run(
         # Ctrl-C: start nothing more; the tests under way are awaited (a second Ctrl-C
         # stops the waiting) so the report holds every result there is.
         pool.shutdown(wait=False, cancel_futures=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            # Only those not cancelled: wait() never sees a cancelled future end.
-            wait([future for future in futures if not future.cancelled()])
+        interrupts.await_unless_pressed_again(futures)
         settled = [_settled(f, job) for f, job in zip(futures, jobs, strict=True)]
         raise TestsInterrupted(settled) from None
     finally:

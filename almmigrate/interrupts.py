@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, wait
 from typing import Any
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+POLL = 0.2  # seconds between looks for a press while awaiting what is in flight
 _active: list[Guard] = []
 
 
@@ -82,3 +84,14 @@ def held() -> Iterator[None]:
     with first_interrupt_only() as guard:
         guard.settle()
         yield
+
+
+def await_unless_pressed_again(futures: Collection[Future[Any]]) -> None:
+    """After a Ctrl-C, wait for the work under way (futures) to end, unless a press comes again.
+
+    A cancelled future counts as ended (``wait`` alone would never see it end). Outside a
+    guard the second press is a KeyboardInterrupt, which ends the waiting the same way.
+    """
+    with contextlib.suppress(KeyboardInterrupt):
+        while not all(future.done() for future in futures) and not pressed_again():
+            wait(futures, timeout=POLL)

@@ -91,3 +91,43 @@ def test_a_second_press_after_the_waiting_still_leaves_the_report(
     assert outcome.result is not None and outcome.result.stopped is not None
     objects = json.loads(report.read_text(encoding="utf-8"))["objects"]
     assert 0 < [o["action"] for o in objects].count("pending") < len(objects)
+
+
+def test_a_second_press_during_test_all_still_leaves_the_report(
+    source_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `almmigrate test --all`: the second of two quick presses, landing once the tests under
+    # way had ended (here: as the first result is settled), lost the report of what ran.
+    import almmigrate.connectivity as connectivity
+    from almmigrate.settings import ConnectionSettings
+    from almmigrate.sim import Faults
+
+    source_sim.set_faults(Faults(latency_ms=20))
+    settled = connectivity._settled
+    presses = []
+
+    def pressed_as_it_settles(*args: Any) -> Any:
+        if not presses:
+            presses.append(1)
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(0.01)
+        return settled(*args)
+
+    monkeypatch.setattr(connectivity, "_settled", pressed_as_it_settles)
+
+    def first_press() -> None:
+        while source_sim.stats.as_dict()["by_method"].get("POST", 0) < 10:
+            time.sleep(0.005)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    threading.Thread(target=first_press, daemon=True).start()
+    report = tmp_path / "tests.json"
+    settings = ConnectionSettings(source_sim.url, source_sim.token)
+    try:
+        with pytest.raises(connectivity.TestsInterrupted) as stopped:
+            connectivity.run_connectivity(settings, None, concurrency=2, report=report)
+    except KeyboardInterrupt:
+        pytest.fail("the second Ctrl-C ended the tests before their report was written")
+    assert stopped.value.report == report
+    messages = [r["message"] for r in json.loads(report.read_text())["results"]]
+    assert 10 <= len(messages) - messages.count(connectivity.NOT_RUN) < len(messages)
