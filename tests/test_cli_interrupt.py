@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from almmigrate.files.atomic import remove_abandoned_partials
 from almmigrate.sim import Faults
 
 
@@ -113,9 +112,16 @@ def test_sigterm_during_an_xlsx_export_removes_its_row_folder_and_partial_file(
     temporary.mkdir()
     out = tmp_path / "out" / "x.xlsx"
     out.parent.mkdir()
-    # One connection a page, the early workbook (and its row folder) opened after five.
+    # The early workbook (its row folder in TMPDIR, its partial file beside x.xlsx) opened
+    # after five connections; the run waits there, so the signal lands mid-export every time.
     code = (
-        "import almmigrate.earlywrite as early; early.GUESS_AFTER = 5; "
+        "import sys, time, almmigrate.earlywrite as early; early.GUESS_AFTER = 5\n"
+        "write = early.EarlyXlsx._write\n"
+        "def write_then_wait(self, rows):\n"
+        "    write(self, rows)\n"
+        "    print('writing', flush=True)\n"
+        "    time.sleep(120)\n"
+        "early.EarlyXlsx._write = write_then_wait\n"
         "from almmigrate.cli import main; main()"
     )
     args = ["export", "--url", sim.url, "--out", str(out), "--page-size", "1", "--concurrency", "1"]
@@ -127,18 +133,17 @@ def test_sigterm_during_an_xlsx_export_removes_its_row_folder_and_partial_file(
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(lambda: bool(_row_folders(temporary)), process)
+    assert process.stdout is not None
+    assert process.stdout.readline() == "writing\n", process.communicate(timeout=120)
+    assert len(_row_folders(temporary)) == 1
+    assert [p.name.startswith("x.xlsx.almmigrate-partial-") for p in out.parent.iterdir()] == [True]
     process.send_signal(signal.SIGTERM)
     out_, err = process.communicate(timeout=120)
     assert process.returncode == 130, (out_, err)
     clean(err)
     assert err.strip().splitlines()[-1] == "Interrupted (SIGTERM)."
     assert list(temporary.iterdir()) == []
-    # No export file; a partial one can be left when the signal lands inside the early
-    # workbook's own clean-up (rare, as with Ctrl-C): the next write into the folder removes it.
-    assert not out.exists()
-    remove_abandoned_partials(out.parent)
-    assert list(out.parent.iterdir()) == []
+    assert list(out.parent.iterdir()) == []  # no export file, no partial one
 
 
 def test_a_row_folder_a_killed_run_left_is_removed_by_the_next_xlsx_write(
