@@ -9,6 +9,11 @@ written. Inside :func:`first_interrupt_only`, a press after the first only sets
 ``Guard.settle()`` every press does (the report is being written).
 
 Signal handlers belong to the main thread: elsewhere the guard changes nothing.
+
+What waits for worker threads must stop waiting at the second press: a ``with`` block
+over a :class:`Pool` (``secrets.worker_pool``) that ends by an exception awaits the
+work under way only until then (a plain ThreadPoolExecutor would wait for all of it,
+and from the first press on the guard no longer raises to cut that short).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Collection, Iterator
-from concurrent.futures import Future, wait
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, ParamSpec, TypeVar
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 POLL = 0.2  # seconds between looks for a press while awaiting what is in flight
 _active: list[Guard] = []
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class Guard:
@@ -59,18 +66,38 @@ def first_interrupt_only() -> Iterator[Guard]:
     if threading.current_thread() is not threading.main_thread():
         yield guard
         return
-    previous = {}
-    for sig in _SIGNALS:
-        handler = signal.getsignal(sig)
-        if callable(handler):
-            previous[sig] = signal.signal(sig, guard._handler(handler))
-    _active.append(guard)
+    previous: dict[int, Callable[[int, Any], Any]] = {}
     try:
+        for sig in _SIGNALS:
+            handler = signal.getsignal(sig)
+            if callable(handler):
+                previous[sig] = handler
+                signal.signal(sig, guard._handler(handler))
+        _active.append(guard)
         yield guard
     finally:
-        _active.remove(guard)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        _put_back(guard, previous)
+
+
+def _put_back(guard: Guard, previous: dict[int, Callable[[int, Any], Any]]) -> None:
+    """Put the handlers the guard replaced back, even if a press lands meanwhile.
+
+    A press cut short the putting back: the guard's handler stayed, and from then on
+    every Ctrl-C of the process only set the flag of a guard nobody looked at. Such a
+    press is raised once the handlers are back, as it would have been a moment later.
+    """
+    interrupt: KeyboardInterrupt | None = None
+    while True:
+        try:
+            if guard in _active:
+                _active.remove(guard)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            break
+        except KeyboardInterrupt as error:  # the guard's first press: raised below
+            interrupt = interrupt or error
+    if interrupt is not None:
+        raise interrupt
 
 
 def pressed_again() -> bool:
@@ -95,3 +122,39 @@ def await_unless_pressed_again(futures: Collection[Future[Any]]) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         while not all(future.done() for future in futures) and not pressed_again():
             wait(futures, timeout=POLL)
+
+
+class Pool(ThreadPoolExecutor):
+    """A thread pool whose ``with`` block, ended by an exception (Ctrl-C above all), starts
+    nothing more and awaits the work under way only until Ctrl-C comes again.
+
+    ThreadPoolExecutor's own ``__exit__`` waits for every thread whatever comes: inside a
+    guard (the final read of ``import --verify``, the reads of ``almmigrate test``) a
+    second press could not stop that waiting, and a request retrying on a throttled
+    server (up to --max-wait) held the run that long.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock_under_way = threading.Lock()
+        self._under_way: set[Future[Any]] = set()
+
+    def submit(self, fn: Callable[_P, _T], /, *args: _P.args, **kwargs: _P.kwargs) -> Future[_T]:
+        future = super().submit(fn, *args, **kwargs)
+        with self._lock_under_way:
+            self._under_way.add(future)
+        future.add_done_callback(self._ended)  # only what has not ended is kept
+        return future
+
+    def _ended(self, future: Future[Any]) -> None:
+        with self._lock_under_way:
+            self._under_way.discard(future)
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> bool | None:
+        if exc_type is None:
+            return super().__exit__(exc_type, exc_val, exc_tb)
+        self.shutdown(wait=False, cancel_futures=True)
+        with self._lock_under_way:
+            under_way = list(self._under_way)
+        await_unless_pressed_again(under_way)
+        return None

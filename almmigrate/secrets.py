@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from almmigrate.errors import AlmMigrateError
+from almmigrate.interrupts import Pool
 from almmigrate.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -181,9 +182,10 @@ def worker_pool(max_workers: int, thread_name_prefix: str = "") -> ThreadPoolExe
     """A thread pool whose workers register into and scrub with the calling run's Redactor.
 
     A new thread starts with no context of its own: without this a worker's log
-    lines and error messages would not know the run's secrets.
+    lines and error messages would not know the run's secrets. A ``with`` block over
+    it that a Ctrl-C ends stops waiting for its threads at the next one (interrupts.Pool).
     """
-    return ThreadPoolExecutor(
+    return Pool(
         max_workers,
         thread_name_prefix=thread_name_prefix,
         initializer=_RUN.set,

@@ -131,3 +131,154 @@ def test_a_second_press_during_test_all_still_leaves_the_report(
     assert stopped.value.report == report
     messages = [r["message"] for r in json.loads(report.read_text())["results"]]
     assert 10 <= len(messages) - messages.count(connectivity.NOT_RUN) < len(messages)
+
+
+def _two_quick_presses() -> Any:
+    """A SIGINT handler for the guard to wrap: the first press raises and a second one
+    lands right behind it (wherever the first's KeyboardInterrupt is then)."""
+    presses: list[int] = []
+
+    def pressed(signum: int, frame: Any) -> None:
+        presses.append(signum)
+        if len(presses) == 1:
+            signal.raise_signal(signal.SIGINT)
+        raise KeyboardInterrupt
+
+    return pressed
+
+
+def test_a_second_press_ends_the_waiting_for_a_pools_threads() -> None:
+    # A with-block over a pool waited for every thread whatever came: once the guard no
+    # longer raised, nothing could stop that waiting.
+    from almmigrate.secrets import worker_pool
+
+    started, release = threading.Event(), threading.Event()
+
+    def under_way() -> bool:
+        started.set()
+        return release.wait(timeout=60)
+
+    previous = signal.signal(signal.SIGINT, _two_quick_presses())
+    try:
+        with interrupts.first_interrupt_only() as presses:
+            with pytest.raises(KeyboardInterrupt), worker_pool(2) as pool:
+                running = pool.submit(under_way)
+                queued = [pool.submit(under_way) for _ in range(3)]
+                assert started.wait(timeout=60)
+                signal.raise_signal(signal.SIGINT)
+                time.sleep(60)  # the handler runs before this ends
+            assert presses.again.is_set()
+            assert not running.done()  # no waiting for it after the second press
+            assert sum(future.cancelled() for future in queued) >= 2  # never started
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        release.set()
+    assert running.result() is True
+
+
+def test_a_second_press_ends_the_final_read_of_import_verify(
+    make_sim: Any,
+    target_data: dict[str, Any],
+    exported: Path,
+    secrets_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Ctrl-C twice during --verify's re-read of the target: the run waited for every page
+    # request in flight (each may retry for up to --max-wait) whatever else was pressed.
+    import almmigrate.importer as importer
+    from almmigrate.client import SDEClient
+    from almmigrate.importer import ImportOptions, RunOptions, import_file
+    from almmigrate.settings import ConnectionSettings
+
+    target = make_sim({**target_data, "connectors": [], "connections": []})
+    verifying, blocked, release = threading.Event(), threading.Event(), threading.Event()
+    read, get, page = importer._read, SDEClient.get, SDEClient._page
+    held_up = []
+
+    def marked(where: Any, instance: str, shown: bool) -> Any:
+        if instance == "the target again":
+            verifying.set()
+        return read(where, instance, shown)
+
+    def slow(self: SDEClient, path: str, params: Any = None) -> Any:
+        if verifying.is_set() and "connections" in path and "page=3" in path:
+            blocked.set()
+            held_up.append(release.wait(timeout=60))  # a page that takes its time
+        return get(self, path, params)
+
+    pages = []
+
+    def pressed(self: SDEClient, body: Any, path: str) -> Any:
+        if verifying.is_set() and "connections" in path:
+            pages.append(path)
+            if len(pages) == 2:  # page 2 is here; page 3 is under way
+                assert blocked.wait(timeout=60)
+                signal.raise_signal(signal.SIGINT)
+        return page(self, body, path)
+
+    monkeypatch.setattr(importer, "_read", marked)
+    monkeypatch.setattr(SDEClient, "get", slow)
+    monkeypatch.setattr(SDEClient, "_page", pressed)
+    previous = signal.signal(signal.SIGINT, _two_quick_presses())
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            import_file(
+                exported,
+                ConnectionSettings(target.url, target.token, page_size=1, concurrency=2),
+                ImportOptions(auto_map_projects=True, secrets=secrets_csv),
+                RunOptions(report=tmp_path / "report.json", verify=True),
+            )
+        assert held_up == []  # the run ended while page 3 was still on its way
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        release.set()
+    assert signal.getsignal(signal.SIGINT) is previous
+
+
+def test_a_press_while_the_guard_puts_the_handlers_back_leaves_ctrl_c_working(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A press landing as the guard put the handlers back cut that short: the guard's
+    # handler stayed, and every later Ctrl-C of the process was swallowed.
+    before = signal.getsignal(signal.SIGINT)
+    put = signal.signal
+    pressed: list[int] = []
+
+    def put_back(sig: int, handler: Any) -> Any:
+        if sig == signal.SIGINT and handler is before and not pressed:
+            pressed.append(sig)
+            guards = signal.getsignal(sig)
+            assert callable(guards)
+            guards(sig, None)  # the press lands now, in the guard's handler
+        return put(sig, handler)
+
+    # The press still stops the program.
+    with pytest.raises(KeyboardInterrupt), interrupts.first_interrupt_only():
+        monkeypatch.setattr(signal, "signal", put_back)
+    monkeypatch.undo()
+    assert pressed and signal.getsignal(signal.SIGINT) is before
+    assert not interrupts._active
+
+
+def test_a_press_while_the_guard_sets_its_handlers_up_leaves_none_behind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = signal.getsignal(signal.SIGINT)
+    look = signal.getsignal
+    pressed: list[int] = []
+
+    def looked_up(sig: int) -> Any:
+        if sig == signal.SIGTERM and not pressed:  # SIGINT's handler is the guard's now
+            pressed.append(sig)
+            guards = look(signal.SIGINT)
+            assert callable(guards)
+            guards(signal.SIGINT, None)
+        return look(sig)
+
+    monkeypatch.setattr(signal, "getsignal", looked_up)
+    with pytest.raises(KeyboardInterrupt), interrupts.first_interrupt_only():
+        pytest.fail("the press came before the block began")
+    monkeypatch.undo()
+    assert pressed and signal.getsignal(signal.SIGINT) is before
+    assert not interrupts._active
