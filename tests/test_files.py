@@ -396,6 +396,28 @@ def test_a_ctrl_c_while_an_export_folder_is_replaced_leaves_one_whole_folder(
     assert read_tables(out)["connectors"].rows[0]["params.x"] == expected
 
 
+def test_a_second_ctrl_c_while_the_old_export_folder_goes_back_still_puts_it_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ctrl-C between the renames, then again as the old folder was being put back: the
+    # export folder was missing, hidden under a partial name, until the next write.
+    out = tmp_path / "out"
+    write_tables(out, [connectors([typed_row("old")])], meta={})
+    real, renames = os.rename, []
+
+    def rename(source: Any, target: Any) -> None:
+        renames.append(target)
+        if len(renames) in (2, 3):  # in place of the new folder's rename, then the put-back
+            raise KeyboardInterrupt
+        real(source, target)
+
+    monkeypatch.setattr(os, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_tables(out, [connectors([typed_row("new")])], meta={})
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert read_tables(out)["connectors"].rows[0]["params.x"] == "old"
+
+
 KILLED_REPLACING = """
 import os, shutil, signal, sys
 from almmigrate.files import Table, write_tables

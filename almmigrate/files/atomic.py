@@ -24,7 +24,7 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -153,13 +153,18 @@ def _swap_folder(work: Path, target: Path) -> None:
     except BaseException:
         # A failure or an interrupt (Ctrl-C, SIGTERM) between the two renames: the old
         # folder goes back; one just after them: the new folder stays, the old one goes.
-        if not target.exists():
-            with contextlib.suppress(FileNotFoundError):
-                os.rename(old, target)
-        else:
-            _remove(old)
+        # A second press meanwhile must not leave the export missing until the next run.
+        _despite_interrupts(lambda: _undo_swap(old, target))
         raise
     _remove(old)
+
+
+def _undo_swap(old: Path, target: Path) -> None:
+    if not target.exists():
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(old, target)
+    else:
+        _remove(old)
 
 
 def file_identity(path: str | Path) -> tuple[int, int, int] | None:
@@ -208,14 +213,24 @@ def _partial_path(parent: Path, target: Path, suffix: str = "") -> Path:
 def _remove(path: Path) -> None:
     """Remove a partial file or folder, if there; a Ctrl-C or SIGTERM that comes during the
     removal is raised once it is done, so half a partial (maybe with secrets) never stays."""
+
+    def remove() -> None:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    _despite_interrupts(remove)
+
+
+def _despite_interrupts(action: Callable[[], None]) -> None:
+    """Run a clean-up to its end: a Ctrl-C or SIGTERM during it starts it again, and is
+    raised once it is done."""
     interrupt: KeyboardInterrupt | None = None
     for _ in range(3):  # a user pressing Ctrl-C over and over still gets out
         try:
-            if path.is_dir() and not path.is_symlink():
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+            action()
             break
         except KeyboardInterrupt as error:
             interrupt = interrupt or error
