@@ -120,8 +120,12 @@ def await_unless_pressed_again(futures: Collection[Future[Any]]) -> None:
     guard the second press is a KeyboardInterrupt, which ends the waiting the same way.
     """
     with contextlib.suppress(KeyboardInterrupt):
-        while not all(future.done() for future in futures) and not pressed_again():
-            wait(futures, timeout=POLL)
+        _await_until_pressed(futures)
+
+
+def _await_until_pressed(futures: Collection[Future[Any]]) -> None:
+    while not all(future.done() for future in futures) and not pressed_again():
+        wait(futures, timeout=POLL)
 
 
 class Pool(ThreadPoolExecutor):
@@ -156,5 +160,10 @@ class Pool(ThreadPoolExecutor):
         self.shutdown(wait=False, cancel_futures=True)
         with self._lock_under_way:
             under_way = list(self._under_way)
-        await_unless_pressed_again(under_way)
+        if issubclass(exc_type, KeyboardInterrupt):
+            await_unless_pressed_again(under_way)
+        else:
+            # Ended by a failure: a Ctrl-C during the waiting is the user's to stop the run
+            # with (exit 130), not to be taken for the end of the waiting.
+            _await_until_pressed(under_way)
         return None

@@ -176,6 +176,32 @@ def test_a_second_press_ends_the_waiting_for_a_pools_threads() -> None:
     assert running.result() is True
 
 
+def test_a_press_while_a_pool_block_ended_by_a_failure_waits_still_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not the second press of a stopped run but the first: it must not be taken for the
+    # end of the waiting and let the failure pass for the outcome (exit 130, not 3).
+    from almmigrate.secrets import worker_pool
+
+    started, release = threading.Event(), threading.Event()
+
+    def under_way() -> bool:
+        started.set()
+        return release.wait(timeout=60)
+
+    def pressed_while_waiting(futures: Any, timeout: float) -> None:
+        raise KeyboardInterrupt  # Ctrl-C, as the default handler raises it
+
+    monkeypatch.setattr(interrupts, "wait", pressed_while_waiting)
+    try:
+        with pytest.raises(KeyboardInterrupt), worker_pool(1) as pool:
+            pool.submit(under_way)
+            assert started.wait(timeout=60)
+            raise ValueError("a reader failed")
+    finally:
+        release.set()
+
+
 def test_a_second_press_ends_the_final_read_of_import_verify(
     make_sim: Any,
     target_data: dict[str, Any],
