@@ -49,8 +49,12 @@ class Guard:
             if not self._raising:
                 self.again.set()
                 return None
-            self._raising = False
-            return previous(signum, frame)  # raises KeyboardInterrupt
+            self._raising = False  # before: a press landing in previous() is a second one
+            result = previous(signum, frame)  # raises KeyboardInterrupt, as a rule
+            # It did not: a caller's handler that only notes the press (a notebook, a GUI)
+            # did not stop the run, and keeps getting every press.
+            self._raising = True
+            return result
 
         return handle
 

@@ -36,6 +36,22 @@ def test_once_settled_no_press_raises() -> None:
         assert interrupts.pressed_again()
 
 
+def test_a_callers_handler_that_does_not_raise_gets_every_press() -> None:
+    # A host (a notebook, a GUI) whose handler notes Ctrl-C rather than raising: the run
+    # was not stopped by the first press, so the next ones are not "again" but its own.
+    noted: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+    try:
+        with interrupts.first_interrupt_only() as presses:
+            for _ in range(2):
+                signal.raise_signal(signal.SIGINT)
+                time.sleep(0.01)
+            assert noted == [signal.SIGINT, signal.SIGINT]
+            assert not presses.again.is_set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_a_sigterm_nobody_catches_is_left_to_end_the_program() -> None:
     # A library caller that never asked to catch SIGTERM: it still ends the process.
     previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
