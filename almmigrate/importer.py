@@ -335,16 +335,22 @@ def _prepare_and_apply(
             if journal is not None:
                 journal.close()
         outcome = ImportRun(plan, result, journal=journal_path, warnings=prepared.warnings)
+        unverified: KeyboardInterrupt | None = None
         if run.verify and result.stopped is None:
             # After the last write: what the target holds now, against what the file says.
-            after = _read(client, "the target again", run.progress)
-            outcome.verification = verify_dataset(
-                dataset,
-                after,
-                project_map=prepared.project_map,
-                plugins=plugins,
-                match=options.match,
-            )
+            try:
+                after = _read(client, "the target again", run.progress)
+                outcome.verification = verify_dataset(
+                    dataset,
+                    after,
+                    project_map=prepared.project_map,
+                    plugins=plugins,
+                    match=options.match,
+                )
+            except KeyboardInterrupt as error:
+                # Every write is done: their report is written, then the run stops (130).
+                presses.settle()
+                unverified = error
         about = {
             **(context or {}),
             "target": redact_url(client.settings.url),
@@ -354,7 +360,11 @@ def _prepare_and_apply(
             "journal": str(journal_path) if journal_path else None,
             "started_at": started_at,
         }
+        if unverified is not None:
+            about["verify"] = "interrupted (Ctrl-C) before the target was read again: not verified"
         _write_files(outcome, run, dataset, plugins, about)
+    if unverified is not None:
+        raise unverified
     outcome.elapsed = time.monotonic() - started
     return outcome
 

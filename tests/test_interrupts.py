@@ -278,6 +278,44 @@ def test_a_second_press_ends_the_final_read_of_import_verify(
     assert signal.getsignal(signal.SIGINT) is previous
 
 
+def test_ctrl_c_during_the_final_read_of_import_verify_still_writes_the_report(
+    make_sim: Any,
+    target_data: dict[str, Any],
+    exported: Path,
+    secrets_csv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Every write was done, then Ctrl-C while --verify read the target again: the run
+    # ended (130) with no report of the objects it had created.
+    import almmigrate.importer as importer
+    from almmigrate.importer import ImportOptions, RunOptions, import_file
+    from almmigrate.settings import ConnectionSettings
+
+    target = make_sim({**target_data, "connectors": [], "connections": []})
+    read = importer._read
+
+    def pressed_again(where: Any, instance: str, shown: bool) -> Any:
+        if instance == "the target again":
+            raise KeyboardInterrupt
+        return read(where, instance, shown)
+
+    monkeypatch.setattr(importer, "_read", pressed_again)
+    report = tmp_path / "report.json"
+    with pytest.raises(KeyboardInterrupt):
+        import_file(
+            exported,
+            ConnectionSettings(target.url, target.token),
+            ImportOptions(auto_map_projects=True, secrets=secrets_csv),
+            RunOptions(report=report, verify=True),
+        )
+    written = json.loads(report.read_text(encoding="utf-8"))
+    actions = [o["action"] for o in written["objects"]]
+    assert actions and set(actions) == {"created"}
+    assert target.stats.writes == len(actions)
+    assert written["run"]["verify"].startswith("interrupted (Ctrl-C)")
+
+
 def test_a_press_while_the_guard_puts_the_handlers_back_leaves_ctrl_c_working(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
