@@ -485,12 +485,15 @@ def test_the_report_of_a_resumed_run_covers_the_whole_job_and_says_which_run_did
     args = _args(exported, empty_target, secrets_csv, "--journal", str(journal))
     args += ["--batch-size", "10"]
     stop = threading.Event()
+    # After 60 writes the target stops answering until the Ctrl-C: the run cannot end first.
+    hold = empty_target.hold(lambda: empty_target.stats.writes >= 60)
 
     def ctrl_c_after_60_writes() -> None:
-        while empty_target.stats.writes < 60 and not stop.wait(0.001):
+        while not hold.holding.wait(0.01) and not stop.is_set():
             pass
         if not stop.is_set():
             _thread.interrupt_main()  # Ctrl-C, while writes are in flight
+        hold.release()
 
     # A Ctrl-C handled earlier in this process leaves a handler that ends it at the next one.
     signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -500,6 +503,7 @@ def test_the_report_of_a_resumed_run_covers_the_whole_job_and_says_which_run_did
         assert cli(*args)[0] == 130
     finally:
         stop.set()
+        hold.release()
         watcher.join()
         signal.signal(signal.SIGINT, signal.default_int_handler)
     events = [json.loads(line) for line in journal.read_text(encoding="utf-8").splitlines()]

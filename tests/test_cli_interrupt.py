@@ -31,11 +31,21 @@ def start(args: list[str], token: str) -> subprocess.Popen[str]:
     )
 
 
-def wait_for(condition: Any, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while not condition() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert process.poll() is None, "the run ended before it could be interrupted"
+def interrupt_when(sim: Any, condition: Any, process: subprocess.Popen[str], *signals: int) -> None:
+    """Send signals once condition() holds for the simulator, which answers nothing more
+    from then until they are sent: however late they come, the run is still there to get
+    them (on a busy machine it could finish first: exit 0, no "Interrupted")."""
+    hold = sim.hold(condition)
+    try:
+        deadline = time.monotonic() + 60
+        while not hold.holding.is_set() and process.poll() is None:
+            assert time.monotonic() < deadline, "the run never got to where it is interrupted"
+            time.sleep(0.005)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        for sig in signals:
+            process.send_signal(sig)
+    finally:
+        hold.release()
 
 
 def import_args(file: Path, target: Any, secrets: Path, tmp_path: Path) -> list[str]:
@@ -61,9 +71,8 @@ def test_ctrl_c_during_an_import_writes_the_report_of_what_was_done(
 ) -> None:
     args = import_args(exported, slow_target, secrets_csv, tmp_path)
     process = start(args, slow_target.token)
-    wait_for(lambda: slow_target.stats.writes >= 20, process)
-    for _ in range(presses):
-        process.send_signal(signal.SIGINT)
+    presses_ = [signal.SIGINT] * presses
+    interrupt_when(slow_target, lambda: slow_target.stats.writes >= 20, process, *presses_)
     out, err = process.communicate(timeout=120)
     assert process.returncode in (INTERRUPTED if presses > 1 else (130,)), err
     clean(err)
@@ -89,9 +98,7 @@ def test_ctrl_c_twice_during_an_export_is_quiet(
     process = start(
         ["export", "--url", source.url, "--out", str(tmp_path / "out.xlsx")], source.token
     )
-    wait_for(lambda: source.stats.requests >= 2, process)
-    process.send_signal(signal.SIGINT)
-    process.send_signal(signal.SIGINT)
+    interrupt_when(source, lambda: source.stats.requests >= 2, process, *[signal.SIGINT] * 2)
     _, err = process.communicate(timeout=60)
     assert process.returncode in INTERRUPTED, err
     clean(err)
@@ -176,8 +183,7 @@ def test_sigterm_during_an_import_writes_the_report_of_what_was_done(
     # The same clean-up as Ctrl-C: `kill` ended the run without a report or journal entry.
     args = import_args(exported, slow_target, secrets_csv, tmp_path)
     process = start(args, slow_target.token)
-    wait_for(lambda: slow_target.stats.writes >= 20, process)
-    process.send_signal(signal.SIGTERM)
+    interrupt_when(slow_target, lambda: slow_target.stats.writes >= 20, process, signal.SIGTERM)
     _, err = process.communicate(timeout=120)
     assert process.returncode == 130, err
     clean(err)

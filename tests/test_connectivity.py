@@ -335,23 +335,23 @@ def test_progress_is_reported_as_each_test_ends(instance):
 
 def test_ctrl_c_during_test_all_writes_the_report_of_what_ran(source_sim, tmp_path):
     import signal
-    import time
 
     from almmigrate.sim import Faults
 
     source_sim.set_faults(Faults(latency_ms=60))
     report = tmp_path / "tests.json"
     env = dict(os.environ, SDE_URL=source_sim.url, SDE_TOKEN=source_sim.token)
+    # After ten tests the instance stops answering until the Ctrl-C: the run cannot end first.
+    hold = source_sim.hold(lambda: source_sim.stats.as_dict()["by_method"].get("POST", 0) >= 10)
     process = subprocess.Popen(
         [sys.executable, "-m", "almmigrate", "test", "--all", "--report", str(report)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while (
-        source_sim.stats.as_dict()["by_method"].get("POST", 0) < 10 and time.monotonic() < deadline
-    ):
-        time.sleep(0.005)
-    process.send_signal(signal.SIGINT)
+    try:
+        assert hold.holding.wait(60), process.communicate(timeout=60)
+        process.send_signal(signal.SIGINT)
+    finally:
+        hold.release()
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Traceback" not in err and "Exception ignored" not in err

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +69,15 @@ def test_kill_9_half_way_then_rerun_leaves_no_duplicate_and_nothing_missing(
     env = {**os.environ, "SDE_TOKEN": target.token}
     args = _import_args(exported, target, tmp_path, secrets)
 
+    # Half-way, the target stops answering until the kill: the run cannot finish first.
+    hold = target.hold(lambda: target.stats.writes >= 155)
     first = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while target.stats.writes < 155 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    try:
+        assert hold.holding.wait(60), first.communicate(timeout=60)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        hold.release()
     assert first.returncode == -signal.SIGKILL
     held = target.state.snapshot()
     assert 0 < len(held["connections"]) < 300  # killed half-way, not after the end

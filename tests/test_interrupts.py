@@ -88,10 +88,14 @@ def test_a_second_press_after_the_waiting_still_leaves_the_report(
 
     monkeypatch.setattr(Journal, "close", pressed_as_it_closes)
 
+    # After ten writes the target stops answering until the first press: the run cannot
+    # end before it.
+    hold = target.hold(lambda: target.stats.writes >= 10)
+
     def first_press() -> None:
-        while target.stats.writes < 10:
-            time.sleep(0.005)
+        hold.holding.wait(60)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        hold.release()
 
     threading.Thread(target=first_press, daemon=True).start()
     report = tmp_path / "report.json"
@@ -131,10 +135,14 @@ def test_a_second_press_during_test_all_still_leaves_the_report(
 
     monkeypatch.setattr(connectivity, "_settled", pressed_as_it_settles)
 
+    # After ten tests the instance stops answering until the first press: the run cannot
+    # end before it.
+    hold = source_sim.hold(lambda: source_sim.stats.as_dict()["by_method"].get("POST", 0) >= 10)
+
     def first_press() -> None:
-        while source_sim.stats.as_dict()["by_method"].get("POST", 0) < 10:
-            time.sleep(0.005)
+        hold.holding.wait(60)
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        hold.release()
 
     threading.Thread(target=first_press, daemon=True).start()
     report = tmp_path / "tests.json"

@@ -604,6 +604,32 @@ def test_set_faults_while_running(source_sim: SimServer) -> None:
     assert stats["by_status"] == {200: 2, 503: 1}
 
 
+def test_a_hold_stops_answering_from_its_condition_until_released(make_sim: Any) -> None:
+    sim = make_sim()
+    hold = sim.hold(lambda: sim.stats.requests >= 2)
+    with api(sim) as client, ThreadPoolExecutor(2) as pool:
+        assert client.get("projects/").status_code == 200  # the first: answered
+        second = pool.submit(client.get, "projects/")
+        assert hold.holding.wait(10)
+        third = pool.submit(api(sim).get, "applications/")  # held too, condition or not
+        while sim.stats.requests < 3:
+            time.sleep(0.005)
+        assert not second.done() and not third.done()
+        hold.release()
+        assert second.result(10).status_code == 200 and third.result(10).status_code == 200
+        assert client.get("projects/").status_code == 200  # released: answered at once
+
+
+def test_stopping_a_simulator_releases_what_it_holds(make_sim: Any) -> None:
+    sim = make_sim()
+    hold = sim.hold(lambda: True)
+    with ThreadPoolExecutor(1) as pool:
+        asked = pool.submit(api(sim).get, "projects/")
+        assert hold.holding.wait(10)
+        sim.stop()
+        assert asked.result(10).status_code == 200  # answered, not left waiting
+
+
 def test_faults_reject_nonsense() -> None:
     with pytest.raises(ValueError, match="fail_rate"):
         Faults(fail_rate=1.5)

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
@@ -101,6 +102,31 @@ class Faults:
             raise ValueError("revoke_after_writes must be 0 or more (or None)")
         if self.write_error_bytes < 0:
             raise ValueError("write_error_bytes must be 0 or more")
+
+
+class Hold:
+    """An instance that stops answering: from the first request that finds `when()` true,
+    every request waits, unanswered, until `release()`.
+
+    A test that interrupts a run "once 20 objects are written" holds the answers there:
+    the run cannot finish before the interrupt lands, however slowly the test gets to it.
+    """
+
+    def __init__(self, when: Callable[[], bool]) -> None:
+        self._when = when
+        self.holding = threading.Event()  # set once a request waits
+        self._released = threading.Event()
+
+    def release(self) -> None:
+        """Answer the requests waiting and every one after."""
+        self._released.set()
+
+    async def wait(self) -> None:
+        if self._released.is_set() or not (self.holding.is_set() or self._when()):
+            return
+        self.holding.set()
+        while not self._released.is_set():
+            await asyncio.sleep(0.005)
 
 
 class SimStats:
@@ -245,6 +271,7 @@ class FaultMiddleware:
     def __init__(self, app: ASGIApp, stats: SimStats, faults: Faults | None = None) -> None:
         self.app = app
         self.stats = stats
+        self.hold: Hold | None = None
         self.set_faults(faults or Faults())
 
     def set_faults(self, faults: Faults) -> None:
@@ -269,6 +296,8 @@ class FaultMiddleware:
         faults, limiter, rng = self._state
         method = scope["method"]
         self.stats.count_request(method, scope["path"])
+        if self.hold is not None:
+            await self.hold.wait()
         wait = limiter.take() if limiter is not None else 0.0  # checked on arrival
         await self._work(faults)
         if limiter is not None and wait > 0:

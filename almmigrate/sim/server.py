@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from almmigrate.errors import InputError
 from almmigrate.sim.app import create_app
-from almmigrate.sim.faults import FaultMiddleware, Faults, SimStats
+from almmigrate.sim.faults import FaultMiddleware, Faults, Hold, SimStats
 from almmigrate.sim.loopback import LoopbackServer
 from almmigrate.sim.store import SimStore
 
@@ -71,6 +71,13 @@ class SimServer:
         """Change the injected faults while the server runs."""
         self._faults_layer.set_faults(faults)
 
+    def hold(self, when: Callable[[], bool]) -> Hold:
+        """Stop answering from the first request that finds when() true, until the Hold's
+        release() (stop() releases it too). when() runs in the server's thread."""
+        hold = Hold(when)
+        self._faults_layer.hold = hold
+        return hold
+
     # ------------------------------------------------------------ lifecycle
 
     def start(self) -> SimServer:
@@ -82,7 +89,9 @@ class SimServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving and release the port."""
+        """Stop serving and release the port (and any answers held)."""
+        if self._faults_layer.hold is not None:
+            self._faults_layer.hold.release()
         self._server.stop()
 
     def wait(self) -> None:
