@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,24 +16,6 @@ from starlette.routing import Route
 from almmigrate.sim import LoopbackServer
 
 CANARY_TOKEN = "CANARY-cli-token-7a6b5c4d3e"
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    # main() configures the "almmigrate", "httpx" and "httpcore" loggers for a terminal;
-    # put them back so later tests in this process (caplog users) see what they expect.
-    names = ("almmigrate", "httpx", "httpcore")
-    saved = {
-        name: (list(logging.getLogger(name).handlers), logging.getLogger(name).level,
-               logging.getLogger(name).propagate)
-        for name in names
-    }  # fmt: skip
-    yield
-    for name, (handlers, level, propagate) in saved.items():
-        logger = logging.getLogger(name)
-        logger.handlers[:] = handlers
-        logger.setLevel(level)
-        logger.propagate = propagate
 
 
 def error_lines(err: str) -> list[str]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import ast
+import logging
 import os
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
 import click
+import httpx
 import pytest
 from cli_runs import Cli, exit_code, help_page, listed_commands
 
@@ -108,3 +112,21 @@ def test_the_cli_fixture_reads_an_exit_code_as_the_interpreter_does(code: object
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert exit_code(code) == (done.returncode, done.stderr)
+
+
+def test_a_run_gives_the_caller_its_logging_back(
+    cli: Cli, source_sim: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # After `-vv`, httpx's loggers kept the run's handler on its stderr (closed once the run
+    # is over): the caller's next request logged "--- Logging error ---" and a traceback.
+    loggers = [logging.getLogger(name) for name in ("almmigrate", "httpx", "httpcore")]
+    before = [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers]
+    out = str(tmp_path / "x.json")
+    code, _, err = cli("-vv", "export", "--url", source_sim.url, "--token", source_sim.token,
+                       "--out", out)  # fmt: skip
+    assert code == 0 and "INFO httpx: HTTP Request: GET" in err
+    assert [(list(logger.handlers), logger.level, logger.propagate) for logger in loggers] == (
+        before
+    )
+    assert httpx.get(f"{source_sim.url}/api/v2/projects/").status_code == 401
+    assert capsys.readouterr().err == ""

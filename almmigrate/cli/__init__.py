@@ -6,6 +6,7 @@ only when it runs, so `almmigrate --help` stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -14,6 +15,7 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -104,6 +106,28 @@ def cli(ctx: click.Context, verbose: int) -> None:
     configure_logging(verbose)
 
 
+# The loggers a run configures for its terminal.
+_LOGGERS = ("almmigrate", "httpx", "httpcore")
+
+
+@contextlib.contextmanager
+def logging_scope() -> Iterator[None]:
+    """For the block, the run's own logging; then the caller's back. A process that calls
+    main() itself (a test, a server) kept a handler writing to the stderr of that run, closed
+    since: its next request logged "--- Logging error ---" and a traceback instead."""
+    saved = [
+        (logger, list(logger.handlers), logger.level, logger.propagate)
+        for logger in map(logging.getLogger, _LOGGERS)
+    ]
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 def configure_logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
@@ -148,8 +172,9 @@ def main(argv: list[str] | None = None) -> Any:
     verbose = sum(a.count("v") for a in (argv or sys.argv[1:]) if a.startswith("-v"))
     verbose += (argv or sys.argv[1:]).count("--verbose")
     # A run of its own, as a separate process would be: it learns its secrets from its
-    # own tokens and files, and a caller of main() keeps its own (tests, a server).
-    with redaction_scope():
+    # own tokens and files, logs to its own stderr, and a caller of main() keeps its own
+    # (tests, a server).
+    with redaction_scope(), logging_scope():
         try:
             # Without standalone mode click returns ctx.exit()'s code instead of exiting.
             code = cli.main(args=argv, prog_name="almmigrate", standalone_mode=False)
