@@ -26,7 +26,7 @@ _LITERAL_ESCAPE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 # rust_xlsxwriter escapes each literal, also two sharing an underscore (_x0041_x0042_).
 _EACH_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9a-fA-F]{4}_)")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f]")
-_NONCHARACTERS = {"\ufffe": "_xFFFE_", "\uffff": "_xFFFF_"}
+NONCHARACTERS = {"\ufffe": "_xFFFE_", "\uffff": "_xFFFF_"}
 # How readers decode it, left to right: Excel any character (ECMA-376), calamine only
 # U+0000 to U+00FF; a code that is no character (a surrogate, a noncharacter) stays
 # as written. A text is written only where both read it back as it is.
@@ -107,7 +107,7 @@ def _escaped(text: str, escapes_each_literal: bool) -> str:
     else:
         text = _LITERAL_ESCAPE.sub(r"_x005F\1", text)
     text = _CONTROL.sub(lambda found: f"_x{ord(found[0]):04X}_", text)
-    for character, escape in _NONCHARACTERS.items():
+    for character, escape in NONCHARACTERS.items():
         text = text.replace(character, escape)
     return text
 

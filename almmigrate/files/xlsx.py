@@ -256,7 +256,7 @@ def write_cell(
         if len(text) > limits.MAX_CELL_CHARS // 2:
             _check_length(sheet.name, row + 1, column_letter(column), text)
         if not cells.xlsx_exact(text, escapes_each_literal=book.escapes_each_literal):
-            _not_exact(sheet.name, row + 1, column_letter(column))
+            _not_exact(sheet.name, row + 1, column_letter(column), text)
         if cells.looks_like_formula(text):
             style = book.quoted if quoted is None else quoted
         sheet.write_string(row, column, text, style)
@@ -468,7 +468,7 @@ def _write_rows(
                 if len(text) > limits.MAX_CELL_CHARS // 2:  # else fits, however counted
                     _check_length(table.name, last_row + 1, column, text)
                 if not exact(text, escapes_each_literal=each_literal):
-                    _not_exact(table.name, last_row + 1, column)
+                    _not_exact(table.name, last_row + 1, column, text)
                 # A first character a spreadsheet takes for a formula, or the mask: styled.
                 style = _text_style(text, book) if text[0] in _STYLED_STARTS else None
                 write_string(last_row, index, text, style)
@@ -521,11 +521,21 @@ def _check_length(sheet: str, row: int, column: str, text: str) -> None:
     )
 
 
-def _not_exact(sheet: str, row: int, column: str) -> None:
+def _not_exact(sheet: str, row: int, column: str, text: str) -> None:
+    found = [c for c in cells.NONCHARACTERS if c in text]
+    if found:
+        # Said as the character it is: the text may hold no _xHHHH_ at all.
+        why = (
+            f"this text holds the noncharacter U+{ord(found[0]):04X}, which an .xlsx cannot "
+            f"hold (a reader gives back _x{ord(found[0]):04X}_)"
+        )
+    else:
+        why = (
+            "this text holds _xHHHH_ sequences, the way an .xlsx spells a character, that "
+            "this writer cannot keep apart from the text around them"
+        )
     raise InputError(
-        "this text holds _xHHHH_ sequences, the way an .xlsx spells a character, that this "
-        "writer cannot keep apart from the text around them: it would read back changed; "
-        "export to .json instead",
+        f"{why}: it would read back changed; export to .json instead",
         sheet=sheet,
         row=row,
         column=column,
