@@ -19,6 +19,7 @@ and from the first press on the guard no longer raises to cut that short).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import signal
 import threading
 from collections.abc import Callable, Collection, Iterator
@@ -90,15 +91,26 @@ def _put_back(guard: Guard, previous: dict[int, Callable[[int, Any], Any]]) -> N
     every Ctrl-C of the process only set the flag of a guard nobody looked at. Such a
     press is raised once the handlers are back, as it would have been a moment later.
     """
+
+    def put_back() -> None:
+        if guard in _active:
+            _active.remove(guard)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    to_the_end(put_back, tries=None)
+
+
+def to_the_end(action: Callable[[], None], *, tries: int | None = 3) -> None:
+    """Run a clean-up to its end: a Ctrl-C or SIGTERM during it starts it again, and is
+    raised once it is done. tries: how many presses start it again (None: any number;
+    3 lets a user pressing Ctrl-C over and over still get out of a slow removal)."""
     interrupt: KeyboardInterrupt | None = None
-    while True:
+    for _ in itertools.count() if tries is None else range(tries):
         try:
-            if guard in _active:
-                _active.remove(guard)
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            action()
             break
-        except KeyboardInterrupt as error:  # the guard's first press: raised below
+        except KeyboardInterrupt as error:
             interrupt = interrupt or error
     if interrupt is not None:
         raise interrupt

@@ -297,12 +297,23 @@ def test_private_csv_folder_is_owner_only(tmp_path: Path) -> None:
     assert {_mode(p) for p in (tmp_path / "out").iterdir()} == {0o600}
 
 
+def _own_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tmp_path/tmp as the temporary folder (TMPDIR), where an xlsx writes its row files."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+def _assert_nothing_left(tmp_path: Path) -> None:
+    """No file written beside the target, and no row files left in the temporary folder."""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["t.xlsx", "t.json", "folder", "one.csv"])
 def test_a_failure_half_way_leaves_no_partial_file_and_the_old_one_intact(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    _own_temporary_folder(tmp_path, monkeypatch)
     target = tmp_path / name
     write_tables(target, [connectors([typed_row("old")])], meta={})
 
@@ -344,21 +355,18 @@ def test_a_ctrl_c_just_after_a_partial_is_created_leaves_nothing(
 ) -> None:
     # SIGTERM landing between mkstemp's (or mkdtemp's) creation and its return left the
     # partial file, or the row folder of an xlsx export, nameless to the clean-up.
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    _own_temporary_folder(tmp_path, monkeypatch)
     _interrupt_once(monkeypatch, os, call, after=True)
     with pytest.raises(KeyboardInterrupt):
         write_tables(tmp_path / name, [connectors([typed_row("CANARY-5e0f")])], meta={})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
-    assert list((tmp_path / "tmp").iterdir()) == []
+    _assert_nothing_left(tmp_path)
 
 
 @pytest.mark.parametrize("name", ["t.xlsx", "folder"])
 def test_a_second_ctrl_c_during_the_clean_up_does_not_cut_it_short(
     tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    _own_temporary_folder(tmp_path, monkeypatch)
     _interrupt_once(monkeypatch, shutil, "rmtree", after=False)
 
     def interrupted_rows() -> Any:
@@ -367,8 +375,7 @@ def test_a_second_ctrl_c_during_the_clean_up_does_not_cut_it_short(
 
     with pytest.raises(KeyboardInterrupt):
         write_tables(tmp_path / name, [Table("connectors", COLUMNS, interrupted_rows())], meta={})
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
-    assert list((tmp_path / "tmp").iterdir()) == []
+    _assert_nothing_left(tmp_path)
 
 
 @pytest.mark.parametrize("when", ["before", "after"])

@@ -62,9 +62,21 @@ def test_a_sigterm_nobody_catches_is_left_to_end_the_program() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _import(target: Any, exported: Path, secrets_csv: Path, run: Any, **settings: Any) -> Any:
+    """import_file of the exported sample into target, projects matched by name."""
+    from almmigrate.importer import ImportOptions, import_file
+    from almmigrate.settings import ConnectionSettings
+
+    return import_file(
+        exported,
+        ConnectionSettings(target.url, target.token, **settings),
+        ImportOptions(auto_map_projects=True, secrets=secrets_csv),
+        run,
+    )
+
+
 def test_a_second_press_after_the_waiting_still_leaves_the_report(
-    make_sim: Any,
-    target_data: dict[str, Any],
+    empty_target: Any,
     exported: Path,
     secrets_csv: Path,
     tmp_path: Path,
@@ -72,13 +84,11 @@ def test_a_second_press_after_the_waiting_still_leaves_the_report(
 ) -> None:
     # The second Ctrl-C of two quick presses landed after the waiting for the requests in
     # flight (here: as the journal closes), and the run ended with no report at all.
-    from almmigrate.importer import ImportOptions, RunOptions, import_file
-    from almmigrate.settings import ConnectionSettings
+    from almmigrate.importer import RunOptions
     from almmigrate.sim import Faults
 
-    target = make_sim(
-        {**target_data, "connectors": [], "connections": []}, faults=Faults(latency_ms=20)
-    )
+    target = empty_target
+    target.set_faults(Faults(latency_ms=20))
     close = Journal.close
 
     def pressed_as_it_closes(self: Journal) -> None:
@@ -100,11 +110,8 @@ def test_a_second_press_after_the_waiting_still_leaves_the_report(
     threading.Thread(target=first_press, daemon=True).start()
     report = tmp_path / "report.json"
     try:
-        outcome = import_file(
-            exported,
-            ConnectionSettings(target.url, target.token),
-            ImportOptions(auto_map_projects=True, secrets=secrets_csv),
-            RunOptions(report=report, concurrency=2, batch_size=10),
+        outcome = _import(
+            target, exported, secrets_csv, RunOptions(report=report, concurrency=2, batch_size=10)
         )
     except KeyboardInterrupt:
         pytest.fail("the second Ctrl-C ended the import before its report was written")
@@ -227,8 +234,7 @@ def test_a_press_while_a_pool_block_ended_by_a_failure_waits_still_stops_the_run
 
 
 def test_a_second_press_ends_the_final_read_of_import_verify(
-    make_sim: Any,
-    target_data: dict[str, Any],
+    empty_target: Any,
     exported: Path,
     secrets_csv: Path,
     tmp_path: Path,
@@ -238,10 +244,9 @@ def test_a_second_press_ends_the_final_read_of_import_verify(
     # request in flight (each may retry for up to --max-wait) whatever else was pressed.
     import almmigrate.importer as importer
     from almmigrate.client import SDEClient
-    from almmigrate.importer import ImportOptions, RunOptions, import_file
-    from almmigrate.settings import ConnectionSettings
+    from almmigrate.importer import RunOptions
 
-    target = make_sim({**target_data, "connectors": [], "connections": []})
+    target = empty_target
     verifying, blocked, release = threading.Event(), threading.Event(), threading.Event()
     read, get, page = importer._read, SDEClient.get, SDEClient._page
     held_up = []
@@ -273,12 +278,8 @@ def test_a_second_press_ends_the_final_read_of_import_verify(
     previous = signal.signal(signal.SIGINT, _two_quick_presses())
     try:
         with pytest.raises(KeyboardInterrupt):
-            import_file(
-                exported,
-                ConnectionSettings(target.url, target.token, page_size=1, concurrency=2),
-                ImportOptions(auto_map_projects=True, secrets=secrets_csv),
-                RunOptions(report=tmp_path / "report.json", verify=True),
-            )
+            run = RunOptions(report=tmp_path / "report.json", verify=True)
+            _import(target, exported, secrets_csv, run, page_size=1, concurrency=2)
         assert held_up == []  # the run ended while page 3 was still on its way
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -287,8 +288,7 @@ def test_a_second_press_ends_the_final_read_of_import_verify(
 
 
 def test_ctrl_c_during_the_final_read_of_import_verify_still_writes_the_report(
-    make_sim: Any,
-    target_data: dict[str, Any],
+    empty_target: Any,
     exported: Path,
     secrets_csv: Path,
     tmp_path: Path,
@@ -297,10 +297,9 @@ def test_ctrl_c_during_the_final_read_of_import_verify_still_writes_the_report(
     # Every write was done, then Ctrl-C while --verify read the target again: the run
     # ended (130) with no report of the objects it had created.
     import almmigrate.importer as importer
-    from almmigrate.importer import ImportOptions, RunOptions, import_file
-    from almmigrate.settings import ConnectionSettings
+    from almmigrate.importer import RunOptions
 
-    target = make_sim({**target_data, "connectors": [], "connections": []})
+    target = empty_target
     read = importer._read
 
     def pressed_again(where: Any, instance: str, shown: bool) -> Any:
@@ -311,12 +310,7 @@ def test_ctrl_c_during_the_final_read_of_import_verify_still_writes_the_report(
     monkeypatch.setattr(importer, "_read", pressed_again)
     report = tmp_path / "report.json"
     with pytest.raises(KeyboardInterrupt):
-        import_file(
-            exported,
-            ConnectionSettings(target.url, target.token),
-            ImportOptions(auto_map_projects=True, secrets=secrets_csv),
-            RunOptions(report=report, verify=True),
-        )
+        _import(target, exported, secrets_csv, RunOptions(report=report, verify=True))
     written = json.loads(report.read_text(encoding="utf-8"))
     actions = [o["action"] for o in written["objects"]]
     assert actions and set(actions) == {"created"}

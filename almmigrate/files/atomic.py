@@ -24,11 +24,12 @@ import re
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from almmigrate.errors import InputError
+from almmigrate.interrupts import to_the_end
 
 _PARTIAL = ".almmigrate-partial-"
 _OLD = "-old"  # the end of the name of a folder being replaced
@@ -154,7 +155,7 @@ def _swap_folder(work: Path, target: Path) -> None:
         # A failure or an interrupt (Ctrl-C, SIGTERM) between the two renames: the old
         # folder goes back; one just after them: the new folder stays, the old one goes.
         # A second press meanwhile must not leave the export missing until the next run.
-        _despite_interrupts(lambda: _undo_swap(old, target))
+        to_the_end(lambda: _undo_swap(old, target))
         raise
     _remove(old)
 
@@ -221,21 +222,7 @@ def _remove(path: Path) -> None:
             with contextlib.suppress(OSError):
                 path.unlink()
 
-    _despite_interrupts(remove)
-
-
-def _despite_interrupts(action: Callable[[], None]) -> None:
-    """Run a clean-up to its end: a Ctrl-C or SIGTERM during it starts it again, and is
-    raised once it is done."""
-    interrupt: KeyboardInterrupt | None = None
-    for _ in range(3):  # a user pressing Ctrl-C over and over still gets out
-        try:
-            action()
-            break
-        except KeyboardInterrupt as error:
-            interrupt = interrupt or error
-    if interrupt is not None:
-        raise interrupt
+    to_the_end(remove)
 
 
 def remove_abandoned_partials(folder: Path) -> list[Path]:
