@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import socket
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +28,7 @@ from typing import Any
 
 import pytest
 from cli_runs import Cli, CliResult, run_cli
+from hypothesis import HealthCheck, settings
 
 from almmigrate.files.xlsx import PYTHON_WRITER, WRITER_VARIABLE
 from almmigrate.sim import Faults, SimServer
@@ -35,6 +37,13 @@ from almmigrate.sim import Faults, SimServer
 # XlsxWriter; tests/test_rustbook.py holds the Rust writer (the fast-xlsx extra)
 # to the same output. ALMMIGRATE_XLSX_WRITER=rust_xlsxwriter runs it all on the latter.
 os.environ.setdefault(WRITER_VARIABLE, PYTHON_WRITER)
+
+# Hypothesis times each example (a 200 ms deadline) and its data generation (the too_slow
+# health check): on a loaded CI machine (2 noisy cores) both measure the machine, not the
+# code. Off for every test, one that sets its own settings included (they inherit these;
+# one that lists suppress_health_check names too_slow itself).
+settings.register_profile("almmigrate", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("almmigrate")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -178,6 +187,18 @@ def _blobs(output: str | bytes | Path) -> Iterator[tuple[str, bytes]]:
         yield "output", output
     else:
         yield "output", output.encode("utf-8")
+
+
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses every connection for the whole test.
+
+    Bound and never listening, so held: a port found free and let go could be another
+    test's server (another xdist worker's) by the time the client connects to it.
+    """
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,6 @@ CANARY_TOKEN = "CANARY-cli-token-7a6b5c4d3e"
 
 def error_lines(err: str) -> list[str]:
     return [line for line in err.splitlines() if line.strip()]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -58,8 +51,8 @@ def export(cli: Cli, tmp_path: Path, url: str, token: str, *flags: str):
     return cli(*flags, "export", "--url", url, "--token", token, "--out", str(out))
 
 
-def test_unreachable_host(cli: Cli, tmp_path: Path) -> None:
-    port = closed_port()
+def test_unreachable_host(cli: Cli, tmp_path: Path, closed_port: int) -> None:
+    port = closed_port
     code, out, err = export(cli, tmp_path, f"http://127.0.0.1:{port}", CANARY_TOKEN)
     assert code == 3
     assert error_lines(err) == [
@@ -136,8 +129,8 @@ def test_plain_http_to_another_host_is_refused_before_anything_is_sent(
     ]
 
 
-def test_tracebacks_only_with_verbose(cli: Cli, tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}"
+def test_tracebacks_only_with_verbose(cli: Cli, tmp_path: Path, closed_port: int) -> None:
+    url = f"http://127.0.0.1:{closed_port}"
     code, _, quiet = export(cli, tmp_path, url, CANARY_TOKEN)
     assert code == 3 and "Traceback" not in quiet
     code, _, loud = export(cli, tmp_path, url, CANARY_TOKEN, "-v")

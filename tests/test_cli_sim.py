@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -23,9 +24,20 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class PortTaken(Exception):
+    """The simulator could not listen on the port it was given."""
+
+
+# Generous bounds for a process on a loaded machine: they only end a test that hangs.
+WAIT = 60
+
+
 @contextmanager
-def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
-    """Run `almmigrate sim ARGS` until it says it listens; yield it and its stderr lines so far."""
+def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str], int]]:
+    """Run `almmigrate sim ARGS` until it says it listens; yield it, its stderr lines so far
+    and the port it serves on (--port 0 unless ARGS name one: the system's free port)."""
+    if "--port" not in args:
+        args = (*args, "--port", "0")
     process = subprocess.Popen(
         [sys.executable, "-m", "almmigrate", "sim", *args],
         stdout=subprocess.PIPE,
@@ -40,26 +52,49 @@ def serving(*args: str) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
             lines.append(line)
             if "Ctrl-C" in line:
                 break
+        if "cannot listen on" in "".join(lines):
+            raise PortTaken("".join(lines))
         assert lines and "Ctrl-C" in lines[-1], "".join(lines)
-        yield process, lines
+        listening = re.search(r"URL:\s+http://127\.0\.0\.1:(\d+)", "".join(lines))
+        assert listening, "".join(lines)
+        yield process, lines, int(listening.group(1))
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=WAIT)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
 
 
+@contextmanager
+def serving_on_a_port_of_our_choosing(
+    *args: str,
+) -> Iterator[tuple[subprocess.Popen[str], list[str], int]]:
+    """serving() on a port found free first: by the time the simulator binds it, another
+    process may have taken it (the simulator then says `cannot listen on` and exits 2),
+    so another free port is tried, a few times."""
+    for _ in range(5):
+        port = free_port()
+        try:
+            with serving(*args, "--port", str(port)) as (process, lines, served):
+                assert served == port
+                yield process, lines, port
+                return
+        except PortTaken:
+            continue
+    raise AssertionError("five free ports in a row were taken before the simulator bound them")
+
+
 def test_serves_the_samples_until_ctrl_c() -> None:
-    port = free_port()
-    with serving("--data", str(SAMPLES / "source.json"), "--port", str(port)) as (process, lines):
+    data = str(SAMPLES / "source.json")
+    with serving_on_a_port_of_our_choosing("--data", data) as (process, lines, port):
         url = f"http://127.0.0.1:{port}/api/v2/connections/alm/"
-        page = httpx.get(url, headers={"Authorization": "Token sim-source-token"}, timeout=10)
-        refused = httpx.get(url, timeout=10)
+        page = httpx.get(url, headers={"Authorization": "Token sim-source-token"}, timeout=WAIT)
+        refused = httpx.get(url, timeout=WAIT)
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=10)
+        out, err = process.communicate(timeout=WAIT)
     assert page.status_code == 200
     body = page.json()
     assert body["count"] == 133 and len(body["results"]) == 25
@@ -74,13 +109,12 @@ def test_serves_the_samples_until_ctrl_c() -> None:
 
 
 def test_serves_the_issue_tracker_generation() -> None:
-    port = free_port()
-    args = ["--data", str(SAMPLES / "source.json"), "--port", str(port), "--api", "issue-tracker"]
-    with serving(*args) as (process, lines):
+    args = ["--data", str(SAMPLES / "source.json"), "--api", "issue-tracker"]
+    with serving(*args) as (process, lines, port):
         root = f"http://127.0.0.1:{port}/api/v2/"
         headers = {"Authorization": "Token sim-source-token"}
-        new = httpx.get(root + "connectors/issue-tracker/", headers=headers, timeout=10)
-        old = httpx.get(root + "connectors/alm/", headers=headers, timeout=10)
+        new = httpx.get(root + "connectors/issue-tracker/", headers=headers, timeout=WAIT)
+        old = httpx.get(root + "connectors/alm/", headers=headers, timeout=WAIT)
     assert new.status_code == 200 and new.json()["count"] == 12
     assert "issue_tracker_server" in new.json()["results"][0]["params"]
     assert old.status_code == 404
@@ -90,21 +124,18 @@ def test_serves_the_issue_tracker_generation() -> None:
 
 
 def test_faults_from_options_and_a_given_token() -> None:
-    port = free_port()
     args = [
-        "--port",
-        str(port),
         "--token",
         "cli-token-1234",
         "--rate-limit",
         "0.001",
         "--retry-after-date",
     ]
-    with serving(*args) as (process, lines):
+    with serving(*args) as (process, lines, port):
         headers = {"Authorization": "Token cli-token-1234"}
         url = f"http://127.0.0.1:{port}/api/v2/projects/"
-        first = httpx.get(url, headers=headers, timeout=10)
-        second = httpx.get(url, headers=headers, timeout=10)
+        first = httpx.get(url, headers=headers, timeout=WAIT)
+        second = httpx.get(url, headers=headers, timeout=WAIT)
     banner = "".join(lines)
     assert first.status_code == 200 and first.json()["count"] == 44  # the bundled samples
     assert second.status_code == 429
@@ -114,15 +145,14 @@ def test_faults_from_options_and_a_given_token() -> None:
 
 
 def test_a_revoked_token_and_html_answers_from_options() -> None:
-    port = free_port()
-    args = ["--port", str(port), "--revoke-after-writes", "1", "--html-create-answer"]
-    with serving(*args) as (process, lines):
+    args = ["--revoke-after-writes", "1", "--html-create-answer"]
+    with serving(*args) as (process, lines, port):
         headers = {"Authorization": "Token sim-source-token"}
         url = f"http://127.0.0.1:{port}/api/v2/connectors/alm/"
-        first = httpx.get(url, headers=headers, timeout=10).json()["results"][0]
+        first = httpx.get(url, headers=headers, timeout=WAIT).json()["results"][0]
         body = {"name": "A new one", "system": first["system"]["id"], "params": first["params"]}
-        created = httpx.post(url, headers=headers, json=body, timeout=10)
-        after = httpx.get(url, headers=headers, timeout=10)
+        created = httpx.post(url, headers=headers, json=body, timeout=WAIT)
+        after = httpx.get(url, headers=headers, timeout=WAIT)
     banner = "".join(lines)
     assert created.status_code == 200 and created.headers["content-type"].startswith("text/html")
     assert after.status_code == 401  # one write committed: the token is gone
@@ -131,12 +161,11 @@ def test_a_revoked_token_and_html_answers_from_options() -> None:
 
 
 def test_echoed_rejects_from_the_option() -> None:
-    port = free_port()
-    with serving("--port", str(port), "--echo-rejects") as (process, lines):
+    with serving("--echo-rejects") as (process, lines, port):
         headers = {"Authorization": "Token sim-source-token"}
         url = f"http://127.0.0.1:{port}/api/v2/connectors/alm/"
         body = {"name": "Echoed", "system": "jira", "params": {"alm_pass": 'Pa\\ss"1'}}
-        refused = httpx.post(url, headers=headers, json=body, timeout=10)
+        refused = httpx.post(url, headers=headers, json=body, timeout=WAIT)
     assert refused.status_code == 400
     assert refused.text == "Invalid request: " + repr(body)
     assert "every write refused 400, the request echoed back as a Python repr" in "".join(lines)

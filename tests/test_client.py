@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from clocks import StoppedClock
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -48,12 +49,15 @@ from almmigrate.errors import (
     Unreachable,
 )
 from almmigrate.models import Connection, Connector
+from almmigrate.ratelimit import RateLimiter
 from almmigrate.responses import parse_retry_after
 from almmigrate.settings import ConnectionSettings
 from almmigrate.sim import Faults, LoopbackServer
 
 TOKEN = "CANARY-token-5f1e2d3c4b"
 ALL_METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+# Generous bounds for what a loaded machine may take: they only end a test that hangs.
+WAIT = 60
 
 
 # ---------------------------------------------------------------- test servers
@@ -113,8 +117,11 @@ class RawServer:
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
-        self.count = 0
+        self.count = 0  # requests read in full so far: see requests()
         self._done = threading.Event()
+        self._changed = threading.Condition()
+        self._accepted: list[int] = []  # the client port of each connection, in accept order
+        self._reading = 0  # connections accepted whose request is not read yet
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.bind(("127.0.0.1", 0))
         self._sock.listen(16)
@@ -123,33 +130,67 @@ class RawServer:
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
+    def requests(self) -> int:
+        """The requests sent to this server so far, once it has read every one of them.
+
+        A client that gives up waiting (a 0.3 s timeout) may do so before this server's
+        threads even got to its request on a busy machine: `count` read at once would
+        then be short. A connection of our own, accepted after every earlier one (the
+        listen queue is first in, first out), says when all of them are accepted.
+        """
+        with socket.create_connection(self._sock.getsockname()[:2], timeout=WAIT) as probe:
+            mine = probe.getsockname()[1]
+            with self._changed:
+                assert self._changed.wait_for(lambda: mine in self._accepted, WAIT)
+        with self._changed:  # closed: its handler reads no request and ends
+            assert self._changed.wait_for(lambda: self._reading == 0, WAIT)
+            return self.count
+
     def _accept(self) -> None:
         while not self._done.is_set():
             try:
-                conn, _ = self._sock.accept()
+                conn, peer = self._sock.accept()
             except TimeoutError:
                 continue
+            with self._changed:
+                self._accepted.append(peer[1])
+                self._reading += 1
+                self._changed.notify_all()
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
-            conn.settimeout(10)
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.count += 1
-            if self.mode == "hang":
+            try:
+                complete = self._read(conn)
+            finally:
+                with self._changed:
+                    self.count += int(complete)
+                    self._reading -= 1
+                    self._changed.notify_all()
+            if complete and self.mode == "hang":
                 self._done.wait(10)
+
+    @staticmethod
+    def _read(conn: socket.socket) -> bool:
+        """Read one request in full: False when the connection ends before it does."""
+        conn.settimeout(10)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        while len(body) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            body += chunk
+        return True
 
     def stop(self) -> None:
         self._done.set()
@@ -170,20 +211,24 @@ def raw_server() -> Iterator[Callable[[str], RawServer]]:
         server.stop()
 
 
+def finish(*threads: threading.Thread) -> None:
+    """Join threads, failing the test if one is still running (a bare join(timeout) returns
+    all the same, and the assertions after it would then read a half-done run)."""
+    for thread in threads:
+        thread.join(WAIT)
+        assert not thread.is_alive(), f"{thread.name} still running after {WAIT} s"
+
+
 def settings(url: str, token: str = TOKEN, **overrides: Any) -> ConnectionSettings:
-    values: dict[str, Any] = {"timeout": 5.0, "retries": 2, "max_wait": 30.0}
+    # A 30 s read timeout: one slow answer on a busy machine must not become a retry, or
+    # an unknown outcome for a create (tests of timeouts set their own, short).
+    values: dict[str, Any] = {"timeout": 30.0, "retries": 2, "max_wait": 30.0}
     values.update(overrides)
     return ConnectionSettings(url=url, token=token, **values)
 
 
 def client_for(url: str, token: str = TOKEN, **overrides: Any) -> SDEClient:
     return SDEClient(settings(url, token, **overrides), backoff=0.01)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def json_answer(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -353,15 +398,19 @@ def test_later_pages_are_fetched_concurrently(scripted: Scripted) -> None:
         if page == "3":
             page_three_arrived.set()
         if page == "2":
-            # Fetched one at a time, page 3 would never arrive while page 2 waits.
+            # Fetched one at a time, page 3 would never arrive while page 2 waits. Fetched
+            # together, it comes as soon as a worker runs: WAIT is only for a busy machine,
+            # where the old 5 s could pass first.
             try:
-                await asyncio.wait_for(page_three_arrived.wait(), 5)
+                await asyncio.wait_for(page_three_arrived.wait(), WAIT)
             except TimeoutError:
                 return json_answer(500, {"detail": "page 2 was not fetched alongside page 3"})
         return inner(request, seen)
 
     scripted.handler = handler
-    with client_for(scripted.url, concurrency=4, page_size=5) as client:
+    # Page 2 is answered within WAIT (its read timeout is longer) and a 500 is not retried.
+    options = {"concurrency": 4, "page_size": 5, "timeout": 2 * WAIT, "retries": 0}
+    with client_for(scripted.url, **options) as client:
         ids = [item["id"] for item in client.iter_list("things/")]
     assert ids == list(range(1, 41))
 
@@ -848,7 +897,7 @@ def test_a_dropped_create_is_never_re_sent(raw_server: Callable[[str], RawServer
         pytest.raises(OutcomeUnknown) as caught,
     ):
         client.create_connector({"name": "A"})
-    assert server.count == 1
+    assert server.requests() == 1
     assert "closed the connection without answering" in str(caught.value)
 
 
@@ -859,7 +908,7 @@ def test_a_create_that_times_out_is_never_re_sent(raw_server: Callable[[str], Ra
         pytest.raises(OutcomeUnknown) as caught,
     ):
         client.post("connectors/alm/", {"name": "A"})
-    assert server.count == 1
+    assert server.requests() == 1
     assert "no answer from 127.0.0.1 within 0.3 s" in str(caught.value)
 
 
@@ -889,7 +938,7 @@ def test_idempotent_requests_are_retried_after_a_drop(
             client.test_connector({"name": "A"})
         else:
             client.get("x/")
-    assert server.count == 3
+    assert server.requests() == 3
     assert "gave up after 3 attempts" in str(caught.value)
 
 
@@ -900,15 +949,15 @@ def test_a_get_that_times_out_is_retried(raw_server: Callable[[str], RawServer])
         pytest.raises(Unreachable) as caught,
     ):
         client.get("x/")
-    assert server.count == 2
+    assert server.requests() == 2
     assert "raise --timeout" in str(caught.value)
 
 
 # ---------------------------------------------------------------- cannot connect
 
 
-def test_connection_refused_is_retried_then_unreachable() -> None:
-    port = closed_port()
+def test_connection_refused_is_retried_then_unreachable(closed_port: int) -> None:
+    port = closed_port
     with (
         client_for(f"http://127.0.0.1:{port}", retries=2) as client,
         pytest.raises(Unreachable) as caught,
@@ -920,9 +969,9 @@ def test_connection_refused_is_retried_then_unreachable() -> None:
     assert client.stats.requests == 3 and client.stats.retries == 2
 
 
-def test_a_create_is_retried_when_the_connection_never_opened() -> None:
+def test_a_create_is_retried_when_the_connection_never_opened(closed_port: int) -> None:
     with (
-        client_for(f"http://127.0.0.1:{closed_port()}", retries=1) as client,
+        client_for(f"http://127.0.0.1:{closed_port}", retries=1) as client,
         pytest.raises(Unreachable),
     ):
         client.create_connector({"name": "A"})
@@ -1017,7 +1066,7 @@ def _failing_transport(error: Exception) -> httpx.MockTransport:
 def test_messages_for_what_no_local_server_can_produce(error: Exception, expected: str) -> None:
     # DNS failures and connect timeouts need the outside world: a mock transport stands in.
     client = SDEClient(
-        settings("https://sde.example.com", retries=1),
+        settings("https://sde.example.com", retries=1, timeout=5.0),
         transport=_failing_transport(error),
         backoff=0.01,
     )
@@ -1031,30 +1080,32 @@ def test_messages_for_what_no_local_server_can_produce(error: Exception, expecte
 
 
 def test_the_rate_limit_is_shared_by_every_worker(source_sim: Any) -> None:
+    # On a stopped clock (tests/clocks.py): on the real one a worker that took its slot
+    # a few microseconds late failed a bound on the span (0.759996 s instead of 0.76).
     rate, workers, each = 25.0, 4, 5
-    began = time.monotonic()  # the limiter's clock
-    with client_for(source_sim.url, source_sim.token, rate=rate, concurrency=workers) as client:
+    with client_for(source_sim.url, source_sim.token, rate=rate) as built:
+        assert built.limiter.rate == rate and built.limiter.controller is None  # --rate 25
+    clock = StoppedClock()
+    limiter = RateLimiter(rate, clock=clock, sleep=clock.sleep)
+    shown = settings(source_sim.url, source_sim.token, rate=rate, concurrency=workers)
+    with SDEClient(shown, limiter=limiter, backoff=0.01) as client:
         threads = [
             threading.Thread(target=lambda: [client.get("business-units/") for _ in range(each)])
             for _ in range(workers)
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(30)
-        limiter = client.limiter.stats()
+        finish(*threads)
         assert client.stats.requests == workers * each
     assert source_sim.stats.requests == workers * each
-    assert limiter.granted == workers * each
-    # The limiter's own schedule: N grants at R per second span at least (N - 1) / R from
-    # the first grant's slot. Not from first_start: a thread that takes its slot late
-    # records a later start (here once 4 microseconds late, the span 0.759996 s).
-    assert limiter.first_start is not None and limiter.last_start is not None
-    assert limiter.first_start >= began
-    assert limiter.last_start - began >= (workers * each - 1) / rate - 1e-9
+    granted = workers * each
+    assert limiter.stats().granted == granted
+    # One schedule for every worker: each slot after the first, one interval apart,
+    # waited for exactly once (two workers in one slot, or a worker of its own, show here).
+    assert sorted(clock.sleeps) == pytest.approx([k / rate for k in range(1, granted)])
 
 
-def test_a_429_pauses_every_worker(scripted: Scripted) -> None:
+def test_a_429_pauses_every_worker(scripted: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
     throttled_at: list[float] = []
 
     def handler(request: Request, seen: Seen) -> Response:
@@ -1065,14 +1116,22 @@ def test_a_429_pauses_every_worker(scripted: Scripted) -> None:
 
     scripted.handler = handler
     with client_for(scripted.url, concurrency=2) as client:
+        paused = threading.Event()
+        pause_until = client.limiter.pause_until
+
+        def pause_then_say_so(deadline: float) -> None:
+            pause_until(deadline)
+            paused.set()
+
+        monkeypatch.setattr(client.limiter, "pause_until", pause_then_say_so)
         worker = threading.Thread(target=client.get, args=("slow/",))
         worker.start()
-        deadline = time.monotonic() + 10
-        while client.limiter.stats().pauses == 0 and time.monotonic() < deadline:
-            time.sleep(0.005)
+        # However long the first worker takes to get its 429 (the old 10 s deadline could
+        # pass on a loaded machine, and "other" then went unpaused and failed the test).
+        assert paused.wait(WAIT), "the 429 never paused the limiter"
         # Another worker, which never saw the 429, must wait for the Retry-After too.
         assert client.get("other/") == {"ok": True}
-        worker.join(10)
+        finish(worker)
         assert client.stats.throttled == 1
     other = next(s for s in scripted.seen if s.path.endswith("/other/"))
     assert other.at >= throttled_at[0] + 1.0
@@ -1102,8 +1161,7 @@ def test_retry_after_dates_from_the_simulator(make_sim: Any, source_data: dict[s
         ]
         for thread in threads:
             thread.start()
-        for thread in threads:
-            thread.join(60)
+        finish(*threads)
         stats = client.stats.snapshot()
     assert sim.stats.throttled > 0
     assert stats["throttled"] == sim.stats.throttled
@@ -1152,7 +1210,10 @@ def client_log() -> Iterator[ListHandler]:
 
 
 def test_no_message_or_log_line_contains_the_token(
-    scripted: Scripted, raw_server: Callable[[str], RawServer], client_log: ListHandler
+    scripted: Scripted,
+    raw_server: Callable[[str], RawServer],
+    client_log: ListHandler,
+    closed_port: int,
 ) -> None:
     # A hostile or careless server echoes the token back; it must not reach the user.
     def echo(code: int) -> Callable[[Request, Seen], Response]:
@@ -1177,7 +1238,7 @@ def test_no_message_or_log_line_contains_the_token(
     failing: list[Callable[[], Any]] = [
         lambda: client_for(scripted.url).check(),
         lambda: client_for(scripted.url.replace("http:", "https:")).check(),
-        lambda: client_for(f"http://127.0.0.1:{closed_port()}", retries=0).check(),
+        lambda: client_for(f"http://127.0.0.1:{closed_port}", retries=0).check(),
         lambda: client_for(raw_server("drop").url).create_connector({"name": "A"}),
     ]
     for call in failing:
@@ -1190,9 +1251,9 @@ def test_no_message_or_log_line_contains_the_token(
     assert TOKEN not in "\n".join(messages + logged)
 
 
-def test_check_gives_up_quickly_on_a_wrong_address() -> None:
+def test_check_gives_up_quickly_on_a_wrong_address(closed_port: int) -> None:
     # A first contact that fails is most often a typo in --url: fail in seconds, not minutes.
-    with client_for(f"http://127.0.0.1:{closed_port()}", retries=5) as client:
+    with client_for(f"http://127.0.0.1:{closed_port}", retries=5) as client:
         with pytest.raises(Unreachable):
             client.check()
         assert client.stats.requests == 3

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from typing import Any
@@ -203,11 +202,8 @@ def test_a_failed_validation_is_a_failed_row_with_the_servers_message(instance):
     assert '"gopher" is not one of https, http' in result.message
 
 
-def test_unreachable_instance_exits_3(tmp_path):
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
-    result = run_cli(f"http://127.0.0.1:{port}", "--all", "--retries", "0")
+def test_unreachable_instance_exits_3(tmp_path, closed_port):
+    result = run_cli(f"http://127.0.0.1:{closed_port}", "--all", "--retries", "0")
     assert result.returncode == 3
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

@@ -956,7 +956,9 @@ _TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
     values=st.lists(_TEXT, min_size=1, max_size=5),

@@ -498,7 +498,9 @@ def _connector(text: str, flag: bool, number: int | float) -> ConnectorRecord:
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(text=_ANY_TEXT, flag=st.booleans(), number=_NUMBER, name=st.sampled_from(FORMATS))
 @example(text="\ufffe", flag=False, number=0, name="out.xlsx")  # refused: read back _xFFFE_
@@ -519,7 +521,9 @@ def test_any_text_boolean_and_number_survive_every_format(
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(digits=st.from_regex(r"\A[0-9]{1,6}\Z"), name=st.sampled_from(FORMATS))
 def test_number_like_text_stays_text_and_numbers_stay_numbers(

@@ -126,7 +126,9 @@ def secrets(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("name", FORMATS)
 @settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(text=TEXT, required=NOT_BLANK, flag=st.booleans(), number=NUMBER)
 # Texts an .xlsx would give back changed (a noncharacter; `_xHHHH` closed by a control
