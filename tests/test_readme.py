@@ -76,6 +76,9 @@ def test_the_demo_output_in_the_readme_is_what_make_demo_prints(tmp_path):
     assert _shape(shown, root, tmp_path) == _shape(result.stdout, root, tmp_path)
 
 
+# The walk-throughs take 80 s on a quiet machine, 40 s of it the rehearsal's `--rate 5`
+# (paced, not CPU): the suite's 120 s would fail it on a loaded one. 600 s still ends a hang.
+@pytest.mark.timeout(600)
 def test_every_marked_readme_block_runs_as_written_and_prints_what_it_shows(tmp_path):
     """Walk-throughs and the rehearsal, from a fresh folder, in order (see readme_run)."""
     text = README.read_text(encoding="utf-8")
