@@ -1,9 +1,10 @@
 """The SD Elements API client: httpx, pagination, retries, a shared rate limit, typed errors.
 
 Every command talks to an instance through :class:`SDEClient`. It is safe to
-share between threads: one connection pool sized to the concurrency, one
-:class:`~almmigrate.ratelimit.RateLimiter` that every worker goes through, and
-thread-safe :class:`RequestStats`.
+share between threads: each thread sends through its own connection pool
+(:mod:`almmigrate.perthread`: httpcore's, shared, can close a connection under another
+thread's request), one :class:`~almmigrate.ratelimit.RateLimiter` that every worker
+goes through, and thread-safe :class:`RequestStats`.
 
 Retries (tenacity): 429, any 5xx, connect errors and read timeouts, with
 exponential backoff and jitter, `Retry-After` honoured (seconds or HTTP date),
@@ -52,6 +53,7 @@ from almmigrate.generation import (
 )
 from almmigrate.models import Application, BusinessUnit, Connection, Connector, Project
 from almmigrate.pages import MAX_PAGES, ListGuard, Page, planned_pages
+from almmigrate.perthread import PerThread
 from almmigrate.ratecontrol import MAX_IN_FLIGHT, AdaptiveRate, RateStatus
 from almmigrate.ratelimit import RateLimiter
 from almmigrate.requeststats import RequestStats
@@ -125,19 +127,28 @@ class SDEClient:
         self._sleep = sleep
         self._random = random.Random()
         workers = self.workers
-        self._http = httpx.Client(
-            headers={
-                "Authorization": f"Token {token}",
-                "Accept": "application/json",
-                "User-Agent": USER_AGENT,
-            },
-            verify=tls_verify(settings.verify),
-            # No pool timeout: a worker waiting for a free connection is not the server's fault.
-            timeout=httpx.Timeout(settings.timeout, pool=None),
-            limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
-            follow_redirects=False,  # a redirect could carry the token to another host
-            transport=transport,
-        )
+        headers = {
+            "Authorization": f"Token {token}",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        # One TLS context for every thread's pool: httpx would load the CA bundle for each.
+        verify = httpx.create_ssl_context(verify=tls_verify(settings.verify))
+
+        def connections() -> httpx.Client:
+            return httpx.Client(
+                headers=headers,
+                verify=verify,
+                # No pool timeout: a worker waiting for a free connection is not the server's fault.
+                timeout=httpx.Timeout(settings.timeout, pool=None),
+                limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
+                follow_redirects=False,  # a redirect could carry the token to another host
+                transport=transport,
+            )
+
+        # Each thread sends through its own connection pool: httpcore's, shared by
+        # threads, can close a connection under another thread's request (perthread).
+        self._connections = PerThread(connections)
 
     def __enter__(self) -> SDEClient:
         return self
@@ -146,7 +157,7 @@ class SDEClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        self._connections.close()
 
     def __repr__(self) -> str:
         return f"SDEClient({redact_url(self.root)!r})"
@@ -250,13 +261,14 @@ class SDEClient:
         if method != "GET":
             self._sent.writes = self.writes_sent() + 1
         started = time.monotonic()
-        request = self._http.build_request(
+        http = self._connections.get()
+        request = http.build_request(
             method, url, params=dict(params) if params else None, json=body
         )
         record = controller.sent() if controller is not None else None
         try:
             # Streamed and read with a cap: a 50 MB error page must not be held in memory.
-            response, cut_short = read_capped(self._http.send(request, stream=True))
+            response, cut_short = read_capped(http.send(request, stream=True))
         except httpx.TransportError as exc:
             self.stats.add(requests=1)
             self.stats.mark(started, time.monotonic())

@@ -1079,6 +1079,29 @@ def test_messages_for_what_no_local_server_can_produce(error: Exception, expecte
 # ---------------------------------------------------------------- rate limit and 429s
 
 
+def test_a_connection_is_never_handed_from_one_thread_to_another(scripted: Scripted) -> None:
+    # httpcore's pool, shared by threads, could close a connection under a request another
+    # thread had just begun on it ([Errno 9] Bad file descriptor, or a read waiting out its
+    # timeout): one in 6 exports of a fresh simulator hit it. Each thread has its own pool.
+    used: list[tuple[str, int]] = []
+
+    def handler(request: Request, seen: Seen) -> Response:
+        assert request.client is not None
+        used.append((seen.query["by"], request.client.port))
+        return ok()
+
+    scripted.handler = handler
+    with client_for(scripted.url) as client:
+        client.get("x/", {"by": "main"})
+        worker = threading.Thread(target=client.get, args=("x/", {"by": "worker"}))
+        worker.start()
+        finish(worker)
+        client.get("x/", {"by": "main"})
+    ports = {by: {port for who, port in used if who == by} for by in ("main", "worker")}
+    assert len(ports["main"]) == 1  # kept alive for its own thread's next request
+    assert len(ports["worker"]) == 1 and ports["main"].isdisjoint(ports["worker"])
+
+
 def test_the_rate_limit_is_shared_by_every_worker(source_sim: Any) -> None:
     # On a stopped clock (tests/clocks.py): on the real one a worker that took its slot
     # a few microseconds late failed a bound on the span (0.759996 s instead of 0.76).
