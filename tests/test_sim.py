@@ -552,9 +552,19 @@ def test_limit_headers_say_what_is_left(make_sim: Any, stopped_time: StoppedTime
 
 
 def test_capacity_queues_requests_beyond_it_instead_of_refusing(make_sim: Any) -> None:
-    sim = make_sim(faults=Faults(latency_ms=400, capacity=1))
+    sim = make_sim(faults=Faults(latency_ms=100, capacity=1))
+    # Held at the door until all three are there, they meet the capacity together: sent
+    # freely, a thread that sent after the others were answered (a loaded machine) was
+    # never queued, and queued came out 1.
+    hold = sim.hold(lambda: True)
     with api(sim) as client, ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(lambda _: client.get("projects/"), range(3)))
+        asked = [pool.submit(client.get, "projects/") for _ in range(3)]
+        deadline = time.monotonic() + 60
+        while sim.stats.requests < 3:
+            assert time.monotonic() < deadline, "three requests never arrived"
+            time.sleep(0.005)
+        hold.release()
+        answers = [answer.result(60) for answer in asked]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert sim.stats.queued == 2  # one at work, two waited their turn
     assert sim.stats.throttled == 0
