@@ -8,7 +8,10 @@ just handed to marks it active and sends, and on loopback its answer is there by
 the poll runs. The pool takes the answer for the server's close and closes the socket under
 the request: `[Errno 9] Bad file descriptor`, or a read that waits out its whole timeout.
 A GET is retried (after that wait), a create ends with an unknown outcome. A pool that
-only its own thread ever uses cannot interleave like that.
+only its own thread ever uses cannot interleave like that. The same family of races is
+reported upstream, open at httpcore 1.0.9: https://github.com/encode/httpcore/issues/1110
+(a pool closes a connection it has already assigned to a waiting request). When a fixed
+httpcore is the lower bound, one shared pool may come back.
 """
 
 from __future__ import annotations
