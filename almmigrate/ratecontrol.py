@@ -30,7 +30,9 @@ count it:
   less), accepted in the second before: the network moved a request into
   another's window, or a busy server bunched the requests it counts. Once costs
   only the pause (caught up after it); twice within JITTER_MEMORY_S, the limit
-  drops by one. Well under our count, or as a pause ended: the limit fell, or a
+  drops by one. Well under our count, even counting those sent up to ARRIVAL_SLACK_S
+  before the second (jitter may have moved them into the server's), or as a pause
+  ended: the limit fell, or a
   token bucket's reserve ran out. What the server accepted since the last
   refusal (at least SUSTAINED_S before), the pause included (the bucket
   refilled during it), under RESERVE_SHARE of our count says which: that is
@@ -79,6 +81,8 @@ JITTER_MEMORY_S = 10.0  # two refusals at our count within this: one less
 RESERVE_SHARE = 0.85  # accepted since the last refusal under this share of our count: a
 # reserve ran out (pauses and a busy machine lower it too: not much further)
 FELL_SHARE = 0.1  # a refusal with this share fewer accepted than our count: the limit fell
+ARRIVAL_SLACK_S = 0.1  # ...counted over this much more than the server's second: requests
+# sent just before it may have reached the server inside it (network jitter, a busy machine)
 CONFIRM_S = 3.0  # a limit just found paces evenly this long after the pause...
 CATCH_UP = 2.0  # then a quiet spell is caught up at this many times the limit, not at once
 PROBE_AFTER_S = 20.0  # seconds without a refusal before probing above the limit found...
@@ -404,9 +408,14 @@ class AdaptiveRate:
             self._set_limit(BETA * self._limit if sustained is None else sustained, now)
         else:
             # The server refused with `measured` accepted in the second before: its
-            # count is at most that, give or take one the network moved across the
-            # window's edge. Ours is at most `count` by construction.
+            # count is at most that, give or take those the network moved across the
+            # window's edge. Ours is at most `count` by construction. Whether the limit
+            # fell is judged on what may have reached the server in its second: paced
+            # at our count, a burst leaves just over our window after the one before it,
+            # and 100 ms of jitter moved three of ten into the server's (it counted 10,
+            # we 7, and a 10/s limit was taken for 6.3).
             count = math.floor(self._limit * self._window) / self._window
+            reached = self._measured(record, slack=ARRIVAL_SLACK_S) or measured
             sustained = self._sustained(record)
             owed = sustained
             if sustained is not None and self._deficit:
@@ -422,8 +431,9 @@ class AdaptiveRate:
                 # refusal, the pause included (the bucket refilled during it), is what it
                 # sustains.
                 self._set_limit(sustained, now)
-            elif measured < (1 - FELL_SHARE) * count:
-                # Well under our count: the limit fell. The lower of the two measures.
+            elif reached < (1 - FELL_SHARE) * count:
+                # Well under our count even so: the limit fell. The lower of the two
+                # measures (the server's second, not the slack: a fall is not overshot).
                 self._set_limit(measured if sustained is None else min(measured, sustained), now)
             else:
                 # A little under our count: the network bunched requests (a busy server
@@ -506,9 +516,10 @@ class AdaptiveRate:
         self._history.append((now, current))
         self._history.append((now, self._floor))
 
-    def _measured(self, refused: Sent) -> float | None:
+    def _measured(self, refused: Sent, slack: float = 0.0) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
 
+        slack: count those sent this much earlier too (they may have arrived inside it).
         None when we had been sending for less than a quarter of that (nothing to measure).
         """
         start = refused.at - MEASURE_S
@@ -522,7 +533,7 @@ class AdaptiveRate:
         # second, not 21.
         # Those sent with it count too (a burst leaves at one instant); not yet answered
         # counts as accepted.
-        window = refused.at - MEASURE_S
+        window = refused.at - MEASURE_S - slack
         accepted = sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
         return max(MIN_RATE, accepted / MEASURE_S)
 
