@@ -379,6 +379,12 @@ class AdaptiveRate:
         before = self._rate(now)
         measured = self._measured(record)
         if not self._windowed or self._limit is None:
+            if measured is None and (taken := self._accepted_before(record)):
+                # Refused within a quarter second of starting (or resuming): a low limit
+                # that the start rate used up at once (3 a second, gone in 0.1 s at 30).
+                # What the server took in its second is its count all the same; starting
+                # slowly again instead never found it (each restart refused as quickly).
+                measured = float(taken)
             if measured is not None:
                 # The first limit. A sliding window lets the pause be caught up in a burst
                 # right after it; a token bucket whose reserve let the slow start run over
@@ -390,8 +396,8 @@ class AdaptiveRate:
                 self._smooth_until = now + pause + CONFIRM_S
                 self._deficit = max(0, math.floor(measured) - self._catch_up)
             else:
-                # Refused before we had sent for long (right after a pause, or the very first
-                # requests): nothing to measure; slow down, start again from there.
+                # Refused with nothing accepted before it (the very first request, or the
+                # first after a pause): nothing to measure; slow down, start again from there.
                 self._base = max(MIN_RATE, BETA * before)
                 self._began = now
                 self._slow_start = True
@@ -531,11 +537,16 @@ class AdaptiveRate:
         # Counted over the whole second the server counts, not extrapolated from the part
         # since we began (or resumed): 15 accepted in our first 0.7 s is a limit of 15 a
         # second, not 21.
-        # Those sent with it count too (a burst leaves at one instant); not yet answered
-        # counts as accepted.
+        return max(MIN_RATE, self._accepted_before(refused, slack) / MEASURE_S)
+
+    def _accepted_before(self, refused: Sent, slack: float = 0.0) -> int:
+        """Requests the server accepted in the MEASURE_S (plus slack) before `refused` was sent.
+
+        Those sent with it count too (a burst leaves at one instant); not yet answered
+        counts as accepted.
+        """
         window = refused.at - MEASURE_S - slack
-        accepted = sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
-        return max(MIN_RATE, accepted / MEASURE_S)
+        return sum(1 for s in self._sent if window < s.at <= refused.at and not s.refused)
 
     def _in_flight(self, now: float) -> int:
         if self._fixed_in_flight is not None:

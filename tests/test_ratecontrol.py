@@ -550,3 +550,19 @@ def test_a_burst_moved_into_the_servers_second_is_not_taken_for_a_fall(
     now[0] = refused_at
     controller.answered(controller.sent(), 429, retry_after=1.0)
     assert controller.status().limit == limit
+
+
+@pytest.mark.parametrize("server", [SlidingWindow, TokenBucket])
+@pytest.mark.parametrize("limit", [2, 3, 5])
+def test_a_low_limit_the_start_rate_uses_up_at_once_is_found(server: type, limit: int) -> None:
+    # 3 a second (a throttle of 180/min) is gone in 0.1 s at the start rate of 30: the
+    # refusal comes before a quarter second of sending. Taken for nothing to measure, each
+    # slow restart was refused as quickly and grew faster than it fell: 351 refusals for
+    # 300 accepted at 5/s, one a second, and the limit never found.
+    loop = Loop(server(limit))
+    run = loop.send(limit * 60)
+    status = loop.controller.status()
+    assert status.limit is not None and 0.85 * limit <= status.limit <= limit
+    assert len(run.refusals) <= 10
+    settled = achieved(run, since=run.starts[-1] - 30)
+    assert 0.85 * limit <= settled <= limit * 31 / 30  # a bucket's second of reserve
