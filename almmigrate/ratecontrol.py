@@ -379,12 +379,6 @@ class AdaptiveRate:
         before = self._rate(now)
         measured = self._measured(record)
         if not self._windowed or self._limit is None:
-            if measured is None and (taken := self._accepted_before(record)):
-                # Refused within a quarter second of starting (or resuming): a low limit
-                # that the start rate used up at once (3 a second, gone in 0.1 s at 30).
-                # What the server took in its second is its count all the same; starting
-                # slowly again instead never found it (each restart refused as quickly).
-                measured = float(taken)
             if measured is not None:
                 # The first limit. A sliding window lets the pause be caught up in a burst
                 # right after it; a token bucket whose reserve let the slow start run over
@@ -396,9 +390,15 @@ class AdaptiveRate:
                 self._smooth_until = now + pause + CONFIRM_S
                 self._deficit = max(0, math.floor(measured) - self._catch_up)
             else:
-                # Refused with nothing accepted before it (the very first request, or the
-                # first after a pause): nothing to measure; slow down, start again from there.
-                self._base = max(MIN_RATE, BETA * before)
+                # Refused before we had sent for long (right after a pause, or the very first
+                # requests): nothing to measure over a second. Start slowly again, from what
+                # the server took meanwhile when it took any: a low limit the start rate
+                # used up at once (3 a second, gone in 0.1 s at 30) is then found by the
+                # next refusal, where restarting at most of our rate was refused as quickly
+                # each time and never found it. Not the limit itself: a window a previous
+                # run left nearly full, or a 503 blip, would hold the run far under it.
+                taken = self._accepted_before(record)
+                self._base = max(MIN_RATE, min(BETA * before, taken or BETA * before))
                 self._began = now
                 self._slow_start = True
         elif now - self._steady_since > self._probe_after:
