@@ -29,10 +29,11 @@ T = TypeVar("T", bound=Closable)
 
 
 class PerThread(Generic[T]):
-    """`make()` once per thread that calls get(); close() closes every one made.
+    """One object per thread that calls get(), made on first use; close() closes all.
 
-    The objects of threads that have ended are closed as the next one is made, so a run
-    of short-lived worker pools does not keep a connection open per thread it ever had.
+    The object of a thread that has ended goes to the next new thread instead of a new
+    one: a run of short-lived worker pools keeps as many as ran at once, and their open
+    connections (a TLS handshake each) serve the next stage. Still one thread at a time.
     """
 
     def __init__(self, make: Callable[[], T]) -> None:
@@ -43,21 +44,19 @@ class PerThread(Generic[T]):
         self._closed = False
 
     def get(self) -> T:
-        """This thread's object, made now if it has none."""
+        """This thread's object: one a thread that has ended left, or made now."""
         own: T | None = getattr(self._local, "own", None)
         if own is not None:
             return own
         with self._lock:
             if self._closed:
                 raise RuntimeError("closed: no new thread may use it")
-            made = self._make()
-            ended = [o for t, o in self._made if not t.is_alive()]
-            self._made = [(t, o) for t, o in self._made if t.is_alive()]
-            self._made.append((threading.current_thread(), made))
-        self._local.own = made
-        for other in ended:  # their threads are gone: nothing else can be using them
-            other.close()
-        return made
+            left = next((i for i, (t, _) in enumerate(self._made) if not t.is_alive()), None)
+            # Its thread is gone: nothing else can be using it.
+            own = self._make() if left is None else self._made.pop(left)[1]
+            self._made.append((threading.current_thread(), own))
+        self._local.own = own
+        return own
 
     def close(self) -> None:
         """Close every object made (those still in use fail their next use)."""

@@ -112,6 +112,16 @@ def scripted() -> Iterator[Scripted]:
         yield script
 
 
+@pytest.fixture
+def kept_alive() -> Iterator[Scripted]:
+    """`scripted`, keeping idle connections for WAIT s (uvicorn's 5 s, not a busy machine's)."""
+    script = Scripted()
+    app = _scripted_app(script)
+    with LoopbackServer(app, log_level="error", timeout_keep_alive=WAIT) as server:
+        script.url = server.url
+        yield script
+
+
 class RawServer:
     """Reads each HTTP request in full, then drops the connection ("drop") or never answers ("hang")."""
 
@@ -1079,7 +1089,7 @@ def test_messages_for_what_no_local_server_can_produce(error: Exception, expecte
 # ---------------------------------------------------------------- rate limit and 429s
 
 
-def test_a_connection_is_never_handed_from_one_thread_to_another(scripted: Scripted) -> None:
+def test_a_connection_is_never_handed_from_one_thread_to_another(kept_alive: Scripted) -> None:
     # httpcore's pool, shared by threads, could close a connection under a request another
     # thread had just begun on it ([Errno 9] Bad file descriptor, or a read waiting out its
     # timeout): one in 6 exports of a fresh simulator hit it. Each thread has its own pool.
@@ -1090,8 +1100,8 @@ def test_a_connection_is_never_handed_from_one_thread_to_another(scripted: Scrip
         used.append((seen.query["by"], request.client.port))
         return ok()
 
-    scripted.handler = handler
-    with client_for(scripted.url) as client:
+    kept_alive.handler = handler
+    with client_for(kept_alive.url) as client:
         client.get("x/", {"by": "main"})
         worker = threading.Thread(target=client.get, args=("x/", {"by": "worker"}))
         worker.start()
@@ -1100,6 +1110,27 @@ def test_a_connection_is_never_handed_from_one_thread_to_another(scripted: Scrip
     ports = {by: {port for who, port in used if who == by} for by in ("main", "worker")}
     assert len(ports["main"]) == 1  # kept alive for its own thread's next request
     assert len(ports["worker"]) == 1 and ports["main"].isdisjoint(ports["worker"])
+
+
+def test_a_thread_after_another_has_ended_goes_on_with_its_connection(
+    kept_alive: Scripted,
+) -> None:
+    # Each stage of a run has its own worker threads: a new connection (a TLS handshake)
+    # for each of them would be wasted when the last stage's threads are gone.
+    ports: list[int] = []
+
+    def handler(request: Request, seen: Seen) -> Response:
+        assert request.client is not None
+        ports.append(request.client.port)
+        return ok()
+
+    kept_alive.handler = handler
+    with client_for(kept_alive.url) as client:
+        for _ in range(3):
+            worker = threading.Thread(target=client.get, args=("x/",))
+            worker.start()
+            finish(worker)
+    assert len(ports) == 3 and len(set(ports)) == 1
 
 
 def test_the_rate_limit_is_shared_by_every_worker(source_sim: Any) -> None:

@@ -1,4 +1,4 @@
-"""PerThread: one object per thread; those of ended threads closed as the next is made."""
+"""PerThread: one object per thread; that of an ended thread goes to the next new one."""
 
 from __future__ import annotations
 
@@ -48,15 +48,29 @@ def test_each_thread_has_its_own_made_on_first_use() -> None:
     assert theirs is not mine and [t.number for t in things] == [0, 1]
 
 
-def test_those_of_ended_threads_are_closed_as_the_next_is_made_and_close_closes_all() -> None:
+def test_that_of_an_ended_thread_goes_to_the_next_new_one_and_close_closes_all() -> None:
     per, things = made()
-    mine = per.get()
+    mine = per.get()  # the main thread's, alive: never handed on
     ended = in_a_thread(per)
-    assert not ended.closed  # nothing made since its thread ended
     later = in_a_thread(per)
-    assert ended.closed and not later.closed and not mine.closed
+    assert later is ended and not ended.closed and len(things) == 2  # handed on, not made
+    both: list[Thing] = []
+    started = threading.Barrier(2)
+
+    def at_once() -> None:
+        started.wait(60)  # both alive together: one gets the ended thread's, one a new one
+        both.append(per.get())
+        started.wait(60)
+
+    threads = [threading.Thread(target=at_once) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+        assert not thread.is_alive()
+    assert {t.number for t in both} == {1, 2} and len(things) == 3 and mine.number == 0
     per.close()
-    assert mine.closed and later.closed
+    assert all(t.closed for t in things)
     refused: list[BaseException] = []
 
     def new_thread_asks() -> None:
@@ -67,4 +81,4 @@ def test_those_of_ended_threads_are_closed_as_the_next_is_made_and_close_closes_
     thread = threading.Thread(target=new_thread_asks)
     thread.start()
     thread.join(60)
-    assert len(refused) == 1 and len(things) == 3  # nothing made after close()
+    assert len(refused) == 1 and len(things) == 3  # nothing made or handed on after close()
