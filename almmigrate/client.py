@@ -139,7 +139,7 @@ class SDEClient:
             return httpx.Client(
                 headers=headers,
                 verify=verify,
-                # No pool timeout: a worker waiting for a free connection is not the server's fault.
+                # No pool timeout: waiting for a free connection is not the server's fault.
                 timeout=httpx.Timeout(settings.timeout, pool=None),
                 limits=httpx.Limits(max_connections=workers, max_keepalive_connections=workers),
                 follow_redirects=False,  # a redirect could carry the token to another host

@@ -32,13 +32,12 @@ count it:
   only the pause (caught up after it); twice within JITTER_MEMORY_S, the limit
   drops by one. Well under our count, even counting those sent up to ARRIVAL_SLACK_S
   before the second (jitter may have moved them into the server's), or as a pause
-  ended: the limit fell, or a
-  token bucket's reserve ran out. What the server accepted since the last
-  refusal (at least SUSTAINED_S before), the pause included (the bucket
-  refilled during it), under RESERVE_SHARE of our count says which: that is
-  its sustained rate, and the limit. After PROBE_AFTER_S without a refusal the
-  limit is raised slowly, in case the server's was; a refusal while probing
-  goes back to it.
+  ended: the limit fell, or a token bucket's reserve ran out. What the server
+  accepted since the last refusal (at least SUSTAINED_S before), the pause
+  included (the bucket refilled during it), under RESERVE_SHARE of our count
+  says which: that is its sustained rate, and the limit. After PROBE_AFTER_S
+  without a refusal the limit is raised slowly, in case the server's was; a
+  refusal while probing goes back to it.
 - **Headers.** `RateLimit-Limit/-Remaining/-Reset` (IETF draft, with
   `RateLimit-Policy: N;w=W`) and `X-RateLimit-*` are used when a server sends
   them: the limit and its window, and the rate never exceeds what the remaining
@@ -421,7 +420,7 @@ class AdaptiveRate:
             # and 100 ms of jitter moved three of ten into the server's (it counted 10,
             # we 7, and a 10/s limit was taken for 6.3).
             count = math.floor(self._limit * self._window) / self._window
-            reached = self._measured(record, slack=ARRIVAL_SLACK_S) or measured
+            reached = self._accepted_before(record, ARRIVAL_SLACK_S) / MEASURE_S
             sustained = self._sustained(record)
             owed = sustained
             if sustained is not None and self._deficit:
@@ -522,10 +521,9 @@ class AdaptiveRate:
         self._history.append((now, current))
         self._history.append((now, self._floor))
 
-    def _measured(self, refused: Sent, slack: float = 0.0) -> float | None:
+    def _measured(self, refused: Sent) -> float | None:
         """Requests per second the server accepted in the MEASURE_S before `refused` was sent.
 
-        slack: count those sent this much earlier too (they may have arrived inside it).
         None when we had been sending for less than a quarter of that (nothing to measure).
         """
         start = refused.at - MEASURE_S
@@ -537,11 +535,12 @@ class AdaptiveRate:
         # Counted over the whole second the server counts, not extrapolated from the part
         # since we began (or resumed): 15 accepted in our first 0.7 s is a limit of 15 a
         # second, not 21.
-        return max(MIN_RATE, self._accepted_before(refused, slack) / MEASURE_S)
+        return max(MIN_RATE, self._accepted_before(refused) / MEASURE_S)
 
     def _accepted_before(self, refused: Sent, slack: float = 0.0) -> int:
         """Requests the server accepted in the MEASURE_S (plus slack) before `refused` was sent.
 
+        slack: count those sent this much earlier too (they may have reached it inside).
         Those sent with it count too (a burst leaves at one instant); not yet answered
         counts as accepted.
         """
